@@ -1,0 +1,49 @@
+"""Float64 reference models of RTRL, TRTRL and SnAp-1 behind one factory."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pymodel.errors import ConfigError
+from pymodel.models.base import OnlineModel, kept_steps
+from pymodel.models.rtrl import RTRLModel
+from pymodel.models.snap1 import SnAp1Model
+from pymodel.models.trtrl import TRTRLModel
+
+ALGORITHMS = ("rtrl", "trtrl", "snap1")
+
+_CLASSES: dict[str, type[OnlineModel]] = {
+    "rtrl": RTRLModel,
+    "trtrl": TRTRLModel,
+    "snap1": SnAp1Model,
+}
+
+__all__ = [
+    "ALGORITHMS",
+    "OnlineModel",
+    "RTRLModel",
+    "SnAp1Model",
+    "TRTRLModel",
+    "kept_steps",
+    "make_model",
+]
+
+
+def make_model(
+    algorithm: str,
+    w0: np.ndarray,
+    m: int,
+    k: int,
+    lr: float,
+    activation: str = "tanh",
+) -> OnlineModel:
+    """Build the float64 model of ``algorithm`` from initial weights ``w0`` (N, L).
+
+    ``N`` is taken from ``w0.shape[0]``; ``L == M + 1 + N`` is checked (ConfigError
+    naming ``w0``), as are ``k`` and ``activation``.
+    """
+    if algorithm not in _CLASSES:
+        raise ConfigError(
+            f"algorithm: unknown {algorithm!r}, expected one of {', '.join(ALGORITHMS)}"
+        )
+    return _CLASSES[algorithm](w0, m, k, lr, activation)
