@@ -14,6 +14,12 @@ from pymodel.errors import ConfigError
 
 ACTIVATIONS = ("tanh", "sigmoid")
 
+# Widest intermediate value the int64 model accepts: 62 bits leaves one bit of
+# head-room for the rounding constant 2**(s-1) added before a shift.
+INT_BITS = 62
+# Widest single format: quantising a float stays exact in float64 (53-bit mantissa).
+MAX_TOTAL = 48
+
 
 @dataclass(frozen=True)
 class FixedFormat:
@@ -23,8 +29,8 @@ class FixedFormat:
     frac: int
 
     def __post_init__(self) -> None:
-        if self.total < 2:
-            raise ConfigError(f"format {self}: total bits must be >= 2")
+        if not 2 <= self.total <= MAX_TOTAL:
+            raise ConfigError(f"format {self}: total bits must be in [2, {MAX_TOTAL}]")
         if not 0 <= self.frac < self.total:
             raise ConfigError(f"format {self}: frac bits must be in [0, total)")
 
@@ -80,14 +86,54 @@ class FixedConfig:
         if not 2 <= self.lut_bits <= 16:
             raise ConfigError(f"lut_bits: {self.lut_bits} outside [2, 16]")
         if self.act.total - self.act.frac < 2:
-            raise ConfigError(f"act format {self.act}: needs 2 integer bits to hold 1.0 and errors in [-2, 2)")
+            raise ConfigError(
+                f"act format {self.act}: needs 2 integer bits to hold 1.0 and errors in [-2, 2)"
+            )
         if self.lut_shift < 0:
             raise ConfigError(
                 f"lut_bits: {self.lut_bits} entries over +-2**{self.lut_range} need "
                 f"{-self.lut_shift} more fraction bits in weight+act formats"
             )
+        if not 0 <= self.lut_range <= 15:
+            raise ConfigError(f"lut_range: {self.lut_range} outside [0, 15]")
         if self.weight.frac + self.sens.frac < self.act.frac:
             raise ConfigError("sens format: weight.frac + sens.frac must be >= act.frac")
+        self._check_int64()
+
+    def _check_int64(self) -> None:
+        """Refuse formats whose step intermediates could overflow the int64 model.
+
+        The widths are those of FIXED_POINT.md's step: ``y*y`` (or ``y*(ONE-y)``),
+        the sensitivity sum (two weight*sensitivity products plus the shifted ``z``),
+        and ``fp*inner``. The forward sum and the gradient sum depend on the network
+        size and are checked by :meth:`check_columns`.
+        """
+        a, w, p = self.act, self.weight, self.sens
+        if 2 * a.total + 1 > INT_BITS:
+            raise ConfigError(
+                f"act format {a}: y*(ONE-y) needs {2 * a.total + 1} bits > {INT_BITS}"
+            )
+        need = self.sens_acc_bits
+        if need > INT_BITS:
+            raise ConfigError(
+                f"sens format {p}: the sensitivity sum with weight {w} "
+                f"needs {need} bits > {INT_BITS}"
+            )
+        if a.total + p.total > INT_BITS:
+            raise ConfigError(
+                f"sens format {p}: fp*inner needs {a.total + p.total} bits > {INT_BITS}"
+            )
+
+    @property
+    def sens_acc_bits(self) -> int:
+        """Width of the exact sensitivity sum: at most two W*P products plus ``z`` shifted."""
+        a, w, p = self.act, self.weight, self.sens
+        shifted_z = a.total + w.frac + p.frac - a.frac
+        return max(w.total + p.total, shifted_z) + 2
+
+    def grad_bits(self, outputs: int) -> int:
+        """Width of the exact gradient sum ``sum_{k<K} e_k p^k_ij`` (K = ``outputs``)."""
+        return self.act.total + self.sens.total + math.ceil(math.log2(max(outputs, 1)))
 
     @property
     def lut_shift(self) -> int:
@@ -95,14 +141,33 @@ class FixedConfig:
         return self.weight.frac + self.act.frac - (self.lut_bits - self.lut_range - 1)
 
     def min_acc_bits(self, columns: int) -> int:
-        """Width that holds the exact sum of ``columns`` weight*activation products."""
+        """Width that holds the exact sum of ``columns`` weight*activation products.
+
+        One bit more than ``W.total + A.total - 1 + ceil(log2 L)``: the product of the two
+        most negative values, ``2**(W.total+A.total-2)``, needs ``W.total + A.total`` bits.
+        """
         return self.weight.total + self.act.total - 1 + math.ceil(math.log2(max(columns, 1))) + 1
 
-    def check_columns(self, columns: int) -> None:
-        """Refuse an accumulator too narrow for ``columns`` (= L) products."""
+    def check_columns(self, columns: int, outputs: int | None = None) -> None:
+        """Refuse an accumulator too narrow for ``columns`` (= L) products.
+
+        Also refuses network sizes whose forward or gradient sums would not fit the
+        int64 model (``outputs`` = K; ``None`` takes the bound K < L).
+        """
         need = self.min_acc_bits(columns)
         if self.acc_bits < need:
-            raise ConfigError(f"acc_bits: {self.acc_bits} too narrow for L={columns} columns (needs {need})")
+            raise ConfigError(
+                f"acc_bits: {self.acc_bits} too narrow for L={columns} columns (needs {need})"
+            )
+        if need > INT_BITS:
+            raise ConfigError(
+                f"acc_bits: L={columns} columns need {need} bits > the model's {INT_BITS}"
+            )
+        grad = self.grad_bits(columns if outputs is None else outputs)
+        if grad > INT_BITS:
+            raise ConfigError(
+                f"sens format {self.sens}: the gradient sum needs {grad} bits > {INT_BITS}"
+            )
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -120,3 +185,8 @@ class FixedConfig:
             lut_range=int(d["lut_range"]),
             activation=str(d["activation"]),
         )
+
+
+def default_config(activation: str = "tanh") -> FixedConfig:
+    """The default formats (FIXED_POINT.md's table) for ``activation``."""
+    return FixedConfig(activation=activation)
