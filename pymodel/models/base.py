@@ -63,9 +63,7 @@ class OnlineModel:
 
     algorithm: str = ""
 
-    def __init__(
-        self, w0: np.ndarray, m: int, k: int, lr: float, activation: str = "tanh"
-    ) -> None:
+    def __init__(self, w0: np.ndarray, m: int, k: int, lr: float, activation: str = "tanh") -> None:
         self.w, self.shape = _as_weights(w0, m, k)
         self.activation = check_activation(activation)
         self.lr = float(lr)
