@@ -8,9 +8,10 @@ from pymodel.cases import ACTIVATIONS, ALGORITHMS, Case, save_case
 from pymodel.tasks import (
     DEFAULT_DX,
     DEFAULT_HORIZON,
-    DEFAULT_WEIGHT_SCALE,
     FREQ_DOUBLER_LR,
+    FREQ_DOUBLER_WEIGHT_SCALE,
     MACKEY_GLASS_LR,
+    MACKEY_GLASS_WEIGHT_SCALE,
     freq_doubler_case,
     mackey_glass_case,
 )
@@ -22,7 +23,7 @@ def _lr_help(defaults: dict[str, float]) -> str:
 
 
 def _add_common(parser: argparse.ArgumentParser, neurons: int, lr_defaults: dict[str, float],
-                steps: int) -> None:
+                steps: int, weight_scale: float) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="FILE.npz",
                         help="case file to write (parent folders are created)")
     parser.add_argument("--steps", type=int, default=steps, help="number of time steps T")
@@ -33,7 +34,7 @@ def _add_common(parser: argparse.ArgumentParser, neurons: int, lr_defaults: dict
                         help="learning algorithm")
     parser.add_argument("--activation", choices=ACTIVATIONS, default="tanh",
                         help="activation function")
-    parser.add_argument("--weight-scale", type=float, default=DEFAULT_WEIGHT_SCALE,
+    parser.add_argument("--weight-scale", type=float, default=weight_scale,
                         help="initial weights are uniform in [-S, S]")
 
 
@@ -57,7 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="input sin(x_t), target sin(2 x_t), x_t = t*dx (15 neurons)",
         description=freq_doubler_case.__doc__,
     )
-    _add_common(fd, neurons=15, lr_defaults=FREQ_DOUBLER_LR, steps=10000)
+    _add_common(fd, neurons=15, lr_defaults=FREQ_DOUBLER_LR, steps=10000,
+                weight_scale=FREQ_DOUBLER_WEIGHT_SCALE)
     fd.add_argument("--dx", type=float, default=DEFAULT_DX, help="phase step per time step")
     fd.set_defaults(handler=run_freq_doubler)
 
@@ -66,7 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="input y(t), target y(t+h) of the Mackey-Glass series (25 neurons)",
         description=mackey_glass_case.__doc__,
     )
-    _add_common(mg, neurons=25, lr_defaults=MACKEY_GLASS_LR, steps=10000)
+    _add_common(mg, neurons=25, lr_defaults=MACKEY_GLASS_LR, steps=10000,
+                weight_scale=MACKEY_GLASS_WEIGHT_SCALE)
     mg.add_argument("--horizon", type=int, default=DEFAULT_HORIZON,
                     help="predict the value h time units ahead")
     mg.add_argument("--tau", type=float, default=17.0, help="delay of the Mackey-Glass equation")
