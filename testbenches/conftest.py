@@ -1,0 +1,20 @@
+"""Testbench options: ``--waves`` records a waveform of every cocotb run.
+
+Without it a run records none, but a failing run is repeated once with waveforms on
+(see :func:`testbenches.harness.run_case`), so every failure leaves a dump behind.
+"""
+
+import os
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("trtrl testbenches")
+    group.addoption("--waves", action="store_true",
+                    help="dump waveforms of every cocotb run (VCD; TRTRL_WAVES_FORMAT=fst for FST)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--waves", default=False):
+        os.environ["TRTRL_WAVES"] = "1"  # also reaches xdist workers started after this

@@ -1,0 +1,346 @@
+"""cocotb testbench of the TRTRL neuron array (``trtrl_array``), in verilog-axis style.
+
+The :class:`TB` class wraps the DUT (clock, reset, memory port, sample stream); the
+bit-accurate reference model :class:`pymodel.fixed.model.FixedTRTRL` runs beside it and
+a :class:`testbenches.scoreboard.Scoreboard` compares ``r_y``/``r_e`` every step and
+the weights, every sensitivity and the counters (read back through the memory port) at
+checkpoints. The run is described by the JSON file named in ``TRTRL_TB_CONFIG``
+(written by :mod:`testbenches.harness`); the result goes to the JSON file it names.
+
+The pytest functions at the bottom build and run one configuration each on each
+simulator (``pytest testbenches -k tiny``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import cocotb
+import numpy as np
+import pytest
+from cocotb.clock import Clock
+from cocotb.triggers import First, ReadOnly, RisingEdge, Timer
+from cocotb.utils import get_sim_time
+
+from testbenches.harness import CONFIGS, Manifest, load_manifest, run_case
+from testbenches.scoreboard import (
+    INT,
+    MISMATCH_TAG,
+    Fmt,
+    Scoreboard,
+    ScoreboardMismatch,
+    StepTiming,
+    pack,
+    to_signed,
+    unpack,
+)
+
+COUNTER_MAX = (1 << 32) - 1
+
+
+class TBError(AssertionError):
+    """A protocol failure (timeout, X on an output): not a value mismatch."""
+
+
+class TB:
+    """The DUT with its clock, and the host operations of rtl/README.md."""
+
+    def __init__(self, dut: Any, man: Manifest, clock_ns: float = 10.0) -> None:
+        self.dut = dut
+        self.man = man
+        self.clock_ns = clock_ns
+        self.a_bits = man.fixed.act.total
+        self.rdata_bits = len(dut.m_rdata)
+        self.step_timeout = 4 * (man.cycles_per_step or 5000) + 200
+        cocotb.start_soon(Clock(dut.clk, clock_ns, unit="ns").start())
+
+    # -- helpers ------------------------------------------------------------------
+    def now_ns(self) -> float:
+        return float(get_sim_time("ns"))
+
+    def cycle(self) -> int:
+        return int(round(self.now_ns() / self.clock_ns))
+
+    def _int(self, name: str, signed: bool = False) -> int:
+        value = getattr(self.dut, name).value
+        if not value.is_resolvable:
+            raise TBError(
+                f"{name} is {value} (X/Z) at t={self.now_ns():.0f} ns, cycle {self.cycle()}"
+            )
+        return value.to_signed() if signed else value.to_unsigned()
+
+    async def reset(self) -> None:
+        d = self.dut
+        for name in ("s_valid", "learn", "clear", "m_we", "m_re"):
+            getattr(d, name).value = 0
+        for name in ("s_x", "s_d", "lr_shift", "m_addr", "m_wdata"):
+            getattr(d, name).value = 0
+        d.rst.value = 1
+        for _ in range(3):
+            await RisingEdge(d.clk)
+        d.rst.value = 0
+        await self.wait_idle(self.man.clear_cycles + 100, "reset")
+
+    async def wait_idle(self, timeout: int, what: str) -> None:
+        """Clock until ``busy`` is low (ends just after an edge, writable)."""
+        for _ in range(timeout):
+            await RisingEdge(self.dut.clk)
+            await ReadOnly()
+            if self.dut.busy.value.is_resolvable and self.dut.busy.value == 0:
+                await RisingEdge(self.dut.clk)
+                return
+        raise TBError(f"{what}: busy still high after {timeout} cycles (t={self.now_ns():.0f} ns)")
+
+    def addr(self, region: int, i: int, j: int) -> int:
+        return (region << self.man.idx_bits) | (i * self.man.L + j)
+
+    # -- memory port --------------------------------------------------------------
+    async def write_weights(self, w: np.ndarray) -> None:
+        """Back-to-back writes of every ``W[i, j]`` (region 0)."""
+        d = self.dut
+        mask = (1 << len(d.m_wdata)) - 1
+        for i in range(self.man.n):
+            for j in range(self.man.L):
+                d.m_addr.value = self.addr(0, i, j)
+                d.m_wdata.value = int(w[i, j]) & mask
+                d.m_we.value = 1
+                await RisingEdge(d.clk)
+        d.m_we.value = 0
+        await RisingEdge(d.clk)
+
+    async def read_word(self, addr: int) -> int:
+        d = self.dut
+        d.m_addr.value = addr
+        d.m_re.value = 1
+        await RisingEdge(d.clk)
+        d.m_re.value = 0
+        for _ in range(self.man.read_latency + 8):
+            await ReadOnly()
+            if d.m_rvalid.value.is_resolvable and d.m_rvalid.value == 1:
+                value = self._int("m_rdata", signed=True)
+                await RisingEdge(d.clk)
+                return value
+            await RisingEdge(d.clk)
+        raise TBError(f"memory read of address {addr:#x}: no m_rvalid within "
+                      f"{self.man.read_latency + 8} cycles (t={self.now_ns():.0f} ns)")
+
+    async def read_region(self, region: int) -> np.ndarray:
+        out = np.zeros((self.man.n, self.man.L), dtype=np.int64)
+        for i in range(self.man.n):
+            for j in range(self.man.L):
+                out[i, j] = await self.read_word(self.addr(region, i, j))
+        return out
+
+    async def read_state(self) -> dict[str, np.ndarray]:
+        """Weights, ``p_out``, ``p_ing``, ``p_egr`` and the counters, as the DUT holds them."""
+        k = self.man.k
+        state = {"w": await self.read_region(0)}
+        state["p_out"] = np.stack([await self.read_region(1 + r) for r in range(k)])
+        state["p_ing"] = await self.read_region(k + 1)
+        state["p_egr"] = await self.read_region(k + 2)
+        await ReadOnly()
+        state["step_count"] = np.array(self._int("step_count"))
+        state["sat_count"] = np.array(self._int("sat_count"))
+        await RisingEdge(self.dut.clk)
+        return state
+
+    # -- sample stream ------------------------------------------------------------
+    async def step(self, x_q: np.ndarray, d_q: np.ndarray, learn: bool,
+                   lr_shift: int) -> tuple[list[int], list[int], StepTiming]:
+        """Offer one sample, wait for the handshake and for ``r_valid``; return r_y, r_e."""
+        d = self.dut
+        d.s_x.value = pack(x_q, self.a_bits) if self.man.m else 0
+        d.s_d.value = pack(d_q, self.a_bits)
+        d.learn.value = int(learn)
+        d.lr_shift.value = int(lr_shift)
+        d.s_valid.value = 1
+        for _ in range(self.step_timeout):
+            await ReadOnly()  # s_ready as the DUT sees it at the coming edge
+            ready = d.s_ready.value.is_resolvable and d.s_ready.value == 1
+            await RisingEdge(d.clk)
+            if ready:
+                break
+        else:
+            raise TBError(f"s_ready never rose within {self.step_timeout} cycles "
+                          f"(t={self.now_ns():.0f} ns)")
+        start_ns, start_cycle = self.now_ns(), self.cycle()
+        d.s_valid.value = 0
+        timeout = Timer(self.step_timeout * self.clock_ns, unit="ns")
+        fired = await First(RisingEdge(d.r_valid), timeout)
+        if fired is timeout:
+            raise TBError(f"r_valid never rose within {self.step_timeout} cycles of the "
+                          f"handshake at t={start_ns:.0f} ns (cycle {start_cycle})")
+        await ReadOnly()
+        end_ns, end_cycle = self.now_ns(), self.cycle()
+        y = unpack(self._int("r_y"), self.man.n, self.a_bits)
+        e = unpack(self._int("r_e"), self.man.k, self.a_bits)
+        await RisingEdge(d.clk)  # leave the read-only phase before anyone drives
+        return y, e, StepTiming(start_ns, end_ns, start_cycle, end_cycle)
+
+
+def _formats(man: Manifest) -> dict[str, Fmt]:
+    f = man.fixed
+    p = Fmt(f.sens.total, f.sens.frac)
+    return {"w": Fmt(f.weight.total, f.weight.frac), "p_out": p, "p_ing": p, "p_egr": p,
+            "step_count": INT, "sat_count": INT}
+
+
+def _float_mse(stim: Any, man: Manifest, lr_shift: int) -> dict[str, float]:
+    """MSE of the float64 TRTRL model on the same case, at the hardware's learning rate."""
+    from pymodel.models import make_model
+
+    model = make_model("trtrl", np.asarray(stim["w0"]), man.m, man.k, 2.0 ** -lr_shift,
+                       man.fixed.activation)
+    trace = model.run(np.asarray(stim["x"]), np.asarray(stim["d"]), weights_every=0)
+    return {"e": trace["e"]}
+
+
+@cocotb.test()
+async def run_trtrl_array(dut: Any) -> None:
+    """Load weights, stream every sample, score each step against FixedTRTRL."""
+    from pymodel.fixed.model import FixedTRTRL
+
+    cfg = json.loads(Path(os.environ["TRTRL_TB_CONFIG"]).read_text())
+    man = load_manifest(Path(cfg["manifest"]))
+    stim = np.load(cfg["stimulus"])
+    x_q, d_q, w0_q = stim["x_q"], stim["d_q"], stim["w0_q"]
+    lr_shift, learn = int(stim["lr_shift"]), bool(stim["learn"])
+    steps = int(x_q.shape[0])
+    every = int(cfg.get("checkpoint_every", 1))
+    result_path = Path(cfg["result"])
+    hint = (f"dump {cfg['waves']}" if cfg.get("waves")
+            else "this run had waves off; the harness reruns a failing case with waves on")
+    sb = Scoreboard(clock_ns=float(cfg.get("clock_ns", 10)), waves_hint=hint)
+    fmt_a = Fmt(man.fixed.act.total, man.fixed.act.frac)
+    fmts = _formats(man)
+    result: dict[str, Any] = {"test": cfg["name"], "sim": cfg["sim"], "steps": 0,
+                              "passed": False, "message": ""}
+    e_hw = np.zeros((steps, man.k), dtype=np.int64)
+    cycles: list[int] = []
+    wall0 = time.perf_counter()
+    tb = TB(dut, man, float(cfg.get("clock_ns", 10)))
+    model = FixedTRTRL(w0_q, man.m, man.k, man.fixed, lr_shift, learn=learn)
+    try:
+        await tb.reset()
+        await tb.write_weights(w0_q)
+        # before the first step: the weights as loaded, every sensitivity zero
+        if every:
+            sb.check_state(-1, _expected_state(model, 0), await tb.read_state(), fmts)
+        for t in range(steps):
+            exp_y, exp_e = model.step(x_q[t], d_q[t])
+            got_y, got_e, timing = await tb.step(x_q[t], d_q[t], learn, lr_shift)
+            sb.note_timing(t, timing)
+            cycles.append(timing.end_cycle - timing.start_cycle)
+            e_hw[t] = got_e
+            sb.check_outputs(t, exp_y, got_y, exp_e, got_e, fmt_a)
+            result["steps"] = t + 1
+            if t == steps - 1 or (every and (t + 1) % every == 0):
+                sb.check_state(t, _expected_state(model, t + 1), await tb.read_state(), fmts)
+        result["passed"] = True
+    except (ScoreboardMismatch, TBError) as exc:
+        result["message"] = str(exc)
+        raise
+    finally:
+        wall = time.perf_counter() - wall0
+        result.update(
+            sim_wall_s=round(wall, 3),
+            sim_cycles=tb.cycle(),
+            cycles_per_step=(round(float(np.mean(cycles)), 3) if cycles else None),
+            cycles_per_step_min=min(cycles) if cycles else None,
+            cycles_per_step_max=max(cycles) if cycles else None,
+            manifest_cycles_per_step=man.cycles_per_step,
+            checked_values=sb.checked_values,
+            checkpoints=sb.checkpoints,
+            sat_count=int(model.sat_count),
+            lr_shift=lr_shift,
+            # learning curve: squared error per step (as A-format reals)
+            mse_hw=float(np.mean((e_hw[: result["steps"]] / (1 << man.fixed.act.frac)) ** 2))
+            if result["steps"] else None,
+        )
+        if cfg.get("compare_float") and result["passed"]:
+            e_f = _float_mse(stim, man, lr_shift)["e"]
+            e_r = e_hw / (1 << man.fixed.act.frac)
+            tail = max(1, steps // 5)
+            result.update(
+                mse_float=float(np.mean(e_f**2)), mse_hw_tail=float(np.mean(e_r[-tail:] ** 2)),
+                mse_float_tail=float(np.mean(e_f[-tail:] ** 2)), tail_steps=tail,
+                curve_hw=_curve(e_r), curve_float=_curve(e_f),
+            )
+        tmp = result_path.with_name(result_path.name + ".tmp")
+        tmp.write_text(json.dumps(result, indent=1))
+        os.replace(tmp, result_path)
+
+
+def _curve(e: np.ndarray, window: int = 100) -> list[float]:
+    """MSE over consecutive windows of ``window`` steps (the learning curve)."""
+    sq = (np.asarray(e, dtype=np.float64) ** 2).mean(axis=1)
+    n = len(sq) // window
+    return [float(v) for v in sq[: n * window].reshape(n, window).mean(axis=1)]
+
+
+def _expected_state(model: Any, steps: int) -> dict[str, np.ndarray]:
+    return {
+        "w": model.w, "p_out": model.p_out, "p_ing": model.p_ing, "p_egr": model.p_egr,
+        "step_count": np.array(steps),
+        "sat_count": np.array(min(int(model.sat_count), COUNTER_MAX)),
+    }
+
+
+# -- pytest runners: one per configuration and simulator ------------------------------------
+def _params() -> list[Any]:
+    out = []
+    for cfg in CONFIGS.values():
+        for sim in cfg.sims:
+            marks = [pytest.mark.slow] if cfg.slow else []
+            out.append(pytest.param(cfg.name, sim, id=f"{cfg.name}-{sim}", marks=marks))
+    return out
+
+
+@pytest.mark.parametrize(("config", "sim"), _params())
+def test_trtrl_array(config: str, sim: str, request: pytest.FixtureRequest) -> None:
+    """Build the generated array for ``config`` and run the cocotb scoreboard on ``sim``."""
+    waves = bool(request.config.getoption("--waves", default=False)) or None
+    res = run_case(CONFIGS[config], sim, waves=waves)
+    _record(request, res)
+    assert res.passed, res.message
+    assert res.steps == CONFIGS[config].steps
+    if CONFIGS[config].compare_float:
+        _check_learning(res.extra)
+
+
+def _record(request: pytest.FixtureRequest, res: Any) -> None:
+    """Attach the run's numbers to the JUnit XML and to the regression summary."""
+    for key in ("steps", "cycles_per_step", "sim_cycles_per_s", "steps_per_s", "build_s",
+                "wall_s", "waves"):
+        request.node.user_properties.append((key, getattr(res, key)))
+    out = os.environ.get("TRTRL_REGRESS_OUT")
+    if out:
+        path = Path(out) / "results" / f"{res.test}-{res.sim}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(res.to_json(), indent=1))
+
+
+# The hardware's learning may lose to float64 learning by at most this much; see
+# testbenches/README.md ("Learning-curve margin") for the argument.
+MSE_MARGIN_ABS = 2.0e-3
+MSE_MARGIN_REL = 1.5
+
+
+def _check_learning(extra: dict[str, Any]) -> None:
+    hw, fl = extra["mse_hw_tail"], extra["mse_float_tail"]
+    bound = MSE_MARGIN_REL * fl + MSE_MARGIN_ABS
+    assert hw <= bound, (
+        f"hardware MSE over the last {extra['tail_steps']} steps {hw:.3e} exceeds the "
+        f"margin {MSE_MARGIN_REL} x float {fl:.3e} + {MSE_MARGIN_ABS:.0e} = {bound:.3e}"
+    )
+    curve = extra["curve_hw"]
+    assert curve[-1] < curve[0], (
+        f"the hardware did not learn: MSE {curve[0]:.3e} -> {curve[-1]:.3e}"
+    )
+
+
+__all__ = ["MISMATCH_TAG", "TB", "run_trtrl_array", "to_signed"]
