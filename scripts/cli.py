@@ -19,6 +19,8 @@ COMMAND_MODULES = [
     "scripts.cmd_model",
     "scripts.cmd_experiment",
     "scripts.cmd_bench",
+    "scripts.cmd_regress",
+    "scripts.cmd_waves",
 ]
 
 

