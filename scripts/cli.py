@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "scripts.cmd_bench",
     "scripts.cmd_regress",
     "scripts.cmd_waves",
+    "scripts.cmd_demo",
 ]
 
 

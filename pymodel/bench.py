@@ -1,0 +1,332 @@
+"""Per-step timing of the float learning models, and the project's speed targets.
+
+Timing is best-of-R: after warm-up steps, each of R repeats times a run of
+consecutive ``model.step`` calls (enough of them to last a few tens of
+milliseconds) and the fastest repeat, divided by its step count, is the step time.
+Best-of filters out interference from other processes; it is the usual figure for
+a CPU-bound kernel.
+
+RTRL's step grows as N^4 (at N = 400 one step moves ~0.5 GB of sensitivities), so
+above ``rtrl_full_max`` it is timed on a single step after one warm-up step, and
+above ``rtrl_max`` it is skipped with an N^4 estimate from the largest size timed.
+
+The targets (:func:`check_targets`):
+
+1. the RTRL step at N = 100 costs at most 1.5x one ``(N x N) @ (N x N*L)`` float64
+   matmul timed the same way (RTRL is one such product plus cheap element-wise work);
+2. the TRTRL step at N = 100 is at least 50x faster than RTRL's;
+3. the TRTRL step time grows no faster than N^2.2 from N = 100 to N = 400 (least-squares
+   slope of log time against log N over the sizes timed in that range).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pymodel.errors import ConfigError
+
+DEFAULT_SIZES: tuple[int, ...] = (10, 25, 50, 100, 200, 400)
+TARGET_MATMUL_RATIO = 1.5
+TARGET_SPEEDUP = 50.0
+TARGET_EXPONENT = 2.2
+
+
+@dataclass
+class Timing:
+    """Time per learning step of one algorithm at one size."""
+
+    algorithm: str
+    n: int
+    seconds: float | None  # best per-step time; None if skipped
+    steps: int = 0  # steps per repeat
+    repeats: int = 0
+    note: str = ""  # e.g. "1 step" or "skipped (est. 12 s)"
+    estimate: float | None = None  # N^4 extrapolation when skipped
+
+    @property
+    def measured(self) -> bool:
+        """Whether the step was actually timed."""
+        return self.seconds is not None
+
+
+@dataclass
+class Target:
+    """One pass/fail speed target with the figure measured."""
+
+    name: str
+    passed: bool | None  # None: could not be evaluated (size not timed)
+    measured: str
+    goal: str
+
+    @property
+    def verdict(self) -> str:
+        """``PASS``, ``FAIL`` or ``N/A``."""
+        return {True: "PASS", False: "FAIL", None: "N/A"}[self.passed]
+
+
+@dataclass
+class BenchResult:
+    """Everything a bench run measured."""
+
+    sizes: list[int]
+    m: int
+    k: int
+    repeats: int
+    timings: list[Timing] = field(default_factory=list)
+    matmul: dict[int, float] = field(default_factory=dict)  # N -> seconds
+    targets: list[Target] = field(default_factory=list)
+    exponents: dict[str, float] = field(default_factory=dict)
+    load: list[float] = field(default_factory=list)  # 1-min load average, start and end
+    cpus: int = 0
+
+    def time_of(self, algorithm: str, n: int) -> float | None:
+        """The measured step time of ``algorithm`` at ``n`` (None if not timed)."""
+        for t in self.timings:
+            if t.algorithm == algorithm and t.n == n:
+                return t.seconds
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form for JSON."""
+        out = asdict(self)
+        out["targets"] = [dict(asdict(t), verdict=t.verdict) for t in self.targets]
+        return out
+
+
+def parse_sizes(text: str) -> list[int]:
+    """Parse ``"10,25,50"`` into sorted unique sizes >= 1; ConfigError otherwise."""
+    try:
+        sizes = sorted({int(s) for s in text.split(",") if s.strip()})
+    except ValueError as exc:
+        raise ConfigError(f"sizes: expected comma-separated integers, got {text!r}") from exc
+    if not sizes or sizes[0] < 1:
+        raise ConfigError(f"sizes: need neuron counts >= 1, got {text!r}")
+    return sizes
+
+
+def random_problem(n: int, m: int = 1, k: int = 1, steps: int = 64,
+                   seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random ``w0`` (N, M+1+N), inputs ``x`` (steps, M) and targets ``d`` (steps, K).
+
+    Weights are N(0, 1/L) so that the pre-activations stay O(1) (no saturation and no
+    denormals that would distort timings).
+    """
+    rng = np.random.default_rng(seed)
+    L = m + 1 + n  # noqa: N806 -- the spec's name
+    w0 = rng.normal(0.0, 1.0 / math.sqrt(L), size=(n, L))
+    x = rng.uniform(-1.0, 1.0, size=(steps, m))
+    d = rng.uniform(-0.5, 0.5, size=(steps, k))
+    return w0, x, d
+
+
+def best_of(fn: Callable[[], Any], repeats: int, inner: int = 1, warmup: int = 1) -> float:
+    """Best (smallest) time of ``inner`` calls of ``fn`` over ``repeats``, per call."""
+    for _ in range(warmup):
+        fn()
+    best = math.inf
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / inner)
+    return best
+
+
+def time_model_step(algorithm: str, n: int, m: int = 1, k: int = 1, repeats: int = 5,
+                    min_repeat_seconds: float = 0.03, max_seconds: float = 10.0,
+                    single_step: bool = False, seed: int = 0,
+                    activation: str = "tanh") -> Timing:
+    """Best-of-``repeats`` time of one ``model.step`` of ``algorithm`` with ``n`` neurons.
+
+    Each repeat runs enough consecutive steps to last ``min_repeat_seconds``; the
+    repeats are cut so the whole measurement stays near ``max_seconds``.
+    ``single_step`` times exactly one step after one warm-up step (for huge RTRL nets).
+    """
+    from pymodel.models import make_model
+
+    k = min(k, n)
+    w0, x, d = random_problem(n, m, k, steps=64, seed=seed)
+    model = make_model(algorithm, w0, m, k, 1e-4, activation=activation)
+    t_idx = [0]
+
+    def step() -> None:
+        i = t_idx[0] % len(x)
+        t_idx[0] += 1
+        model.step(x[i], d[i])
+
+    # Warm-up (first touches of the sensitivity arrays, BLAS thread start) and a
+    # first estimate of the step time.
+    step()
+    first = math.inf
+    for _ in range(1 if single_step else 3):
+        t0 = time.perf_counter()
+        step()
+        first = min(first, time.perf_counter() - t0)
+    if single_step:
+        return Timing(algorithm, n, first, steps=1, repeats=1, note="1 step")
+    inner = max(1, min(1000, math.ceil(min_repeat_seconds / max(first, 1e-7))))
+    budget_repeats = max(1, int(max_seconds / max(first * inner, 1e-9)))
+    reps = max(1, min(repeats, budget_repeats))
+    seconds = best_of(step, reps, inner=inner, warmup=0)
+    note = "" if reps == repeats else f"{reps} repeats (time budget)"
+    return Timing(algorithm, n, seconds, steps=inner, repeats=reps, note=note)
+
+
+def time_matmul(n: int, m: int = 1, repeats: int = 5, seed: int = 0) -> float:
+    """Best-of-``repeats`` time of one float64 ``(N x N) @ (N x N*L)`` product.
+
+    This is the core of an RTRL step (recurrent weights times every neuron's
+    sensitivity matrix), timed like :func:`time_model_step` (warm-up, best-of).
+    """
+    rng = np.random.default_rng(seed)
+    L = m + 1 + n  # noqa: N806
+    a = rng.normal(size=(n, n))
+    b = rng.normal(size=(n, n * L))
+    first_t0 = time.perf_counter()
+    _ = a @ b
+    first = time.perf_counter() - first_t0
+    inner = max(1, min(1000, math.ceil(0.03 / max(first, 1e-7))))
+    return best_of(lambda: a @ b, repeats, inner=inner, warmup=1)
+
+
+def fit_exponent(ns: Sequence[float], seconds: Sequence[float]) -> float:
+    """Least-squares slope of log(seconds) against log(n): the growth exponent."""
+    if len(ns) < 2:
+        raise ValueError("need at least two sizes to fit an exponent")
+    slope, _ = np.polyfit(np.log(np.asarray(ns, float)), np.log(np.asarray(seconds, float)), 1)
+    return float(slope)
+
+
+def run_bench(sizes: Sequence[int] = DEFAULT_SIZES, repeats: int = 5, m: int = 1, k: int = 1,
+              algorithms: Sequence[str] = ("rtrl", "trtrl", "snap1"),
+              rtrl_full_max: int = 100, rtrl_max: int = 200, max_seconds: float = 10.0,
+              matmul_sizes: Sequence[int] | None = None,
+              on_timing: Callable[[Timing], None] | None = None) -> BenchResult:
+    """Time every algorithm at every size (RTRL within its limits) and check the targets.
+
+    ``on_timing`` is called after each measurement (progress output).
+    """
+    if repeats < 1:
+        raise ConfigError(f"repeats: need at least 1, got {repeats}")
+    sizes = sorted(set(int(s) for s in sizes))
+    result = BenchResult(sizes=list(sizes), m=m, k=k, repeats=repeats, cpus=os.cpu_count() or 0)
+    result.load.append(_load())
+    for alg in algorithms:
+        last: Timing | None = None
+        for n in sizes:
+            if alg == "rtrl" and n > rtrl_max:
+                est = None
+                if last is not None and last.seconds is not None:
+                    est = last.seconds * (n / last.n) ** 4
+                note = "skipped" + (f" (N^4 estimate {est:.3g} s)" if est else "")
+                timing = Timing(alg, n, None, note=note, estimate=est)
+            else:
+                single = alg == "rtrl" and n > rtrl_full_max
+                timing = time_model_step(alg, n, m, k, repeats=repeats, single_step=single,
+                                         max_seconds=max_seconds)
+                last = timing
+            result.timings.append(timing)
+            if on_timing is not None:
+                on_timing(timing)
+    for n in matmul_sizes if matmul_sizes is not None else [s for s in sizes if s == 100]:
+        result.matmul[n] = time_matmul(n, m, repeats)
+    result.load.append(_load())
+    result.targets = check_targets(result)
+    return result
+
+
+def _load() -> float:
+    """The 1-minute load average (0.0 where the OS does not report one)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+
+
+def check_targets(result: BenchResult, n_ref: int = 100, n_hi: int = 400) -> list[Target]:
+    """Evaluate the three speed targets on ``result`` (N/A when a size was not timed)."""
+    targets: list[Target] = []
+    rtrl = result.time_of("rtrl", n_ref)
+    trtrl = result.time_of("trtrl", n_ref)
+    mm = result.matmul.get(n_ref)
+
+    goal1 = f"RTRL step <= {TARGET_MATMUL_RATIO}x one (N x N)@(N x N*L) matmul at N={n_ref}"
+    if rtrl is not None and mm is not None:
+        ratio = rtrl / mm
+        targets.append(Target("rtrl_vs_matmul", ratio <= TARGET_MATMUL_RATIO,
+                              f"RTRL {rtrl * 1e3:.3f} ms, matmul {mm * 1e3:.3f} ms, "
+                              f"ratio {ratio:.2f}x", goal1))
+    else:
+        targets.append(Target("rtrl_vs_matmul", None, f"N={n_ref} not timed", goal1))
+
+    goal2 = f"TRTRL step >= {TARGET_SPEEDUP:g}x faster than RTRL at N={n_ref}"
+    if rtrl is not None and trtrl is not None:
+        speedup = rtrl / trtrl
+        targets.append(Target("trtrl_speedup", speedup >= TARGET_SPEEDUP,
+                              f"RTRL {rtrl * 1e3:.3f} ms, TRTRL {trtrl * 1e3:.4f} ms, "
+                              f"speedup {speedup:.1f}x", goal2))
+    else:
+        targets.append(Target("trtrl_speedup", None, f"N={n_ref} not timed", goal2))
+
+    goal3 = f"TRTRL step time grows no faster than N^{TARGET_EXPONENT} from N={n_ref} to {n_hi}"
+    pts = [(t.n, t.seconds) for t in result.timings
+           if t.algorithm == "trtrl" and t.seconds is not None and n_ref <= t.n <= n_hi]
+    if len(pts) >= 2 and pts[0][0] == n_ref and pts[-1][0] == n_hi:
+        expo = fit_exponent([p[0] for p in pts], [p[1] for p in pts])
+        result.exponents["trtrl"] = expo
+        targets.append(Target("trtrl_scaling", expo <= TARGET_EXPONENT,
+                              f"fitted exponent {expo:.2f} over N={[p[0] for p in pts]}", goal3))
+    else:
+        targets.append(Target("trtrl_scaling", None,
+                              f"needs TRTRL timed at N={n_ref} and N={n_hi}", goal3))
+    return targets
+
+
+def format_ms(seconds: float | None) -> str:
+    """Seconds as a right-sized string in ms (``-`` for None)."""
+    if seconds is None:
+        return "-"
+    ms = seconds * 1e3
+    return f"{ms:.4g} ms" if ms < 1e4 else f"{seconds:.4g} s"
+
+
+def format_result(result: BenchResult) -> str:
+    """Human-readable bench report: per-size table, then the targets."""
+    algs: list[str] = []
+    for t in result.timings:
+        if t.algorithm not in algs:
+            algs.append(t.algorithm)
+    lines = [f"Per-step time (best of {result.repeats}, float64, M={result.m}, K={result.k}):"]
+    header = f"{'N':>6}" + "".join(f"{a:>16}" for a in algs) + f"{'RTRL/TRTRL':>12}"
+    lines.append(header)
+    notes: list[str] = []
+    for n in result.sizes:
+        row = f"{n:>6}"
+        for a in algs:
+            t = next((t for t in result.timings if t.algorithm == a and t.n == n), None)
+            cell = format_ms(t.seconds) if t is not None else "-"
+            if t is not None and t.note:
+                cell += "*"
+                notes.append(f"  * {a} N={n}: {t.note}")
+            row += f"{cell:>16}"
+        r, tr = result.time_of("rtrl", n), result.time_of("trtrl", n)
+        row += f"{(f'{r / tr:.1f}x' if r and tr else '-'):>12}"
+        lines.append(row)
+    lines.extend(notes)
+    for n, s in sorted(result.matmul.items()):
+        lines.append(f"Reference matmul ({n}x{n}) @ ({n}x{n * (result.m + 1 + n)}): "
+                     f"{format_ms(s)}")
+    if result.load:
+        busy = max(result.load) > 0.75 * max(result.cpus, 1)
+        lines.append(f"Machine load (1-min average) {max(result.load):.2f} on {result.cpus} CPUs"
+                     + (": other work competes for the CPUs, timings are inflated" if busy
+                        else ""))
+    lines.append("")
+    lines.append("Targets:")
+    for t in result.targets:
+        lines.append(f"  [{t.verdict}] {t.goal}: {t.measured}")
+    return "\n".join(lines)

@@ -1,0 +1,66 @@
+"""`trtrl bench model`: per-step time of RTRL, TRTRL and SnAp-1, and the speed targets.
+
+Best-of-R timing after warm-up (see :mod:`pymodel.bench`). RTRL's step grows as N^4:
+above ``--rtrl-full-max`` it is timed on a single step, above ``--rtrl-max`` it is
+skipped (with an N^4 estimate). This is a benchmark, not a test: it always exits 0
+unless ``--strict`` is given, in which case a failed target exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pymodel.bench import (
+    DEFAULT_SIZES,
+    Timing,
+    format_ms,
+    format_result,
+    parse_sizes,
+    run_bench,
+)
+from pymodel.experiments.report import write_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("bench", help="time the learning models and check speed targets",
+                            description=__doc__)
+    actions = parser.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
+    model = actions.add_parser("model", help="per-step time of each algorithm vs N",
+                               description=__doc__,
+                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    model.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES),
+                       metavar="N,N,...", help="neuron counts to time")
+    model.add_argument("--repeats", type=int, default=5, metavar="R",
+                       help="best-of repeats per measurement")
+    model.add_argument("--outputs", type=int, default=1, metavar="K",
+                       help="output neurons K (the seed tasks have 1)")
+    model.add_argument("--inputs", type=int, default=1, metavar="M", help="external inputs M")
+    model.add_argument("--rtrl-full-max", type=int, default=100, metavar="N",
+                       help="above this N, RTRL is timed on one step only")
+    model.add_argument("--rtrl-max", type=int, default=200, metavar="N",
+                       help="above this N, RTRL is skipped (N^4 estimate shown)")
+    model.add_argument("--json", default=None, metavar="FILE",
+                       help="also write the results as JSON")
+    model.add_argument("--strict", action="store_true", help="exit 1 if a target fails")
+    model.set_defaults(handler=cmd_model)
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    """Run the benchmark, print the table and the targets."""
+    sizes = parse_sizes(args.sizes)
+
+    def report(t: Timing) -> None:
+        print(f"  {t.algorithm:>6} N={t.n:<5} {format_ms(t.seconds):>12}"
+              + (f"  ({t.note})" if t.note else ""), file=sys.stderr, flush=True)
+
+    print(f"Timing sizes {sizes} (best of {args.repeats}) ...", file=sys.stderr, flush=True)
+    result = run_bench(sizes, repeats=args.repeats, m=args.inputs, k=args.outputs,
+                       rtrl_full_max=args.rtrl_full_max, rtrl_max=args.rtrl_max,
+                       on_timing=report)
+    print(format_result(result))
+    if args.json:
+        write_json(args.json, result.to_dict())
+    failed = any(t.passed is False for t in result.targets)
+    return 1 if (args.strict and failed) else 0
+
