@@ -370,7 +370,7 @@ def _build_and_test(
     log = build_dir / "build.log"
     try:
         runner.build(
-            verilog_sources=[str(verilog)],
+            sources=[str(verilog)],
             hdl_toplevel=top,
             build_dir=str(build_dir),
             build_args=build_args,
@@ -496,7 +496,8 @@ def run_case(
     check_ports(Path(verilog), top)
     stim = case_dir / "stimulus.npz"
     if not stim.exists():
-        case = make_case(replace(cfg, n=man.n, m=man.m, k=man.k))
+        case = make_case(replace(cfg, n=man.n, m=man.m, k=man.k,
+                                        activation=man.fixed.activation))
         write_stimulus(stim, case, man.fixed, cfg.lr_shift)
     kwargs = dict(name=cfg.name + tag, sim=sim, verilog=Path(verilog).resolve(),
                   manifest=Path(manifest).resolve(), top=top, stimulus=stim,

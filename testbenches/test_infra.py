@@ -1,0 +1,172 @@
+"""Tests of the testbench itself: scoreboard messages, the harness, waveforms, the CLI.
+
+The end-to-end ones run on the playback stand-in DUT (:mod:`testbenches.playback`)
+in Icarus (about a second each), so they do not depend on the MyHDL generator.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from testbenches.harness import CONFIGS, check_ports, run_case
+from testbenches.playback import write_playback_dut
+from testbenches.scoreboard import (
+    MISMATCH_TAG,
+    Fmt,
+    Scoreboard,
+    ScoreboardMismatch,
+    StepTiming,
+    pack,
+    unpack,
+)
+from testbenches.waves import read_vcd, rising_edges
+
+TINY = CONFIGS["tiny"]
+
+
+def test_pack_unpack_roundtrip() -> None:
+    values = [-32768, -1, 0, 1, 32767, 12345]
+    assert unpack(pack(values, 16), len(values), 16) == values
+    assert unpack(0xFFFF_0001, 2, 16) == [1, -1]
+
+
+def test_mismatch_message_names_step_quantity_values_and_window() -> None:
+    sb = Scoreboard(clock_ns=10.0, waves_hint="dump x.vcd")
+    sb.note_timing(6, StepTiming(900.0, 1000.0, 90, 100))
+    sb.note_timing(7, StepTiming(1010.0, 1110.0, 101, 111))
+    sb.check_outputs(6, [1, 2], [1, 2], [3], [3], Fmt(16, 14))
+    with pytest.raises(ScoreboardMismatch) as info:
+        sb.check_outputs(7, [16384, 2], [16384, -8192], [3], [3], Fmt(16, 14))
+    msg = str(info.value)
+    assert msg.startswith(f"{MISMATCH_TAG}: first divergence at step 7")
+    assert "r_y[1]: expected 2 (+0.000122 in 16.14), got -8192 (-0.500000 in 16.14)" in msg
+    assert "cycle 111" in msg and "t=1110 ns" in msg
+    assert "waveform window 900 ns .. 1150 ns" in msg
+    assert "dump x.vcd" in msg
+
+
+def test_state_mismatch_lists_several_elements() -> None:
+    sb = Scoreboard()
+    exp = np.zeros((2, 3), dtype=np.int64)
+    got = exp.copy()
+    got[0, 2], got[1, 0] = 5, -4
+    with pytest.raises(ScoreboardMismatch, match=r"w\[0,2\]: expected 0 .* got 5 .*\n.*2 elements"):
+        sb.check_state(3, {"w": exp}, {"w": got}, {"w": Fmt(16, 12)})
+
+
+@pytest.fixture(scope="module")
+def playback(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return write_playback_dut(TINY, tmp_path_factory.mktemp("playback"))
+
+
+def test_playback_passes_on_icarus(playback: tuple[Path, Path], tmp_path: Path) -> None:
+    verilog, manifest = playback
+    res = run_case(TINY, "icarus", verilog=verilog, manifest=manifest, build_root=tmp_path,
+                   waves=False)
+    assert res.passed, res.message
+    assert res.steps == TINY.steps
+    assert res.cycles_per_step == 7.0  # the stand-in's busy phase: handshake -> r_valid
+    assert res.extra["checkpoints"] == TINY.steps + 1
+    saved = json.loads((tmp_path / "tiny-icarus" / "result.json").read_text())
+    assert saved["passed"] and saved["sim_cycles_per_s"] > 0
+
+
+def test_wrong_value_fails_at_that_step_and_leaves_waves(
+    playback: tuple[Path, Path], tmp_path: Path
+) -> None:
+    verilog, manifest = playback
+
+    def corrupt(text: str) -> str:  # flip one bit of r_y at step 5
+        m = re.search(r"rom_y\[5\] = 32'h([0-9a-f]+);", text)
+        assert m is not None
+        bad = int(m.group(1), 16) ^ (1 << 20)
+        return text.replace(m.group(0), f"rom_y[5] = 32'h{bad:x};")
+
+    res = run_case(TINY, "icarus", verilog=verilog, manifest=manifest, build_root=tmp_path,
+                   waves=False, mutate=corrupt)
+    assert not res.passed
+    assert f"{MISMATCH_TAG}: first divergence at step 5" in res.message
+    assert "r_y[1]: expected" in res.message
+    assert res.steps == 5 or res.extra["steps"] == 5
+    # the harness reran the failing case with waves on
+    assert res.waves is not None and Path(res.waves).is_file()
+    assert Path(res.gtkw).read_text().count("@800200") == 3
+    vcd = read_vcd(Path(res.waves), ["r_valid", "r_y"])
+    assert len(rising_edges(vcd.find("r_valid"))) == 6  # steps 0..5 ended, then the stop
+
+
+def test_check_ports_refuses_a_module_without_the_interface(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.v"
+    bad.write_text("module trtrl_array(input clk, input rst, output reg busy);\nendmodule\n")
+    with pytest.raises(Exception, match="lacks port.*s_valid"):
+        check_ports(bad, "trtrl_array")
+    with pytest.raises(Exception, match="no module 'other'"):
+        check_ports(bad, "other")
+
+
+# -- the CLI ---------------------------------------------------------------------------------
+def _cli(argv: list[str]) -> int:
+    from scripts.cli import main
+
+    return main(argv)
+
+
+def test_regress_rtl_runs_the_scoreboard_on_a_user_design(
+    playback: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    verilog, _ = playback
+    rc = _cli(["regress", "--rtl", str(verilog), "--sim", "icarus", "--steps", str(TINY.steps),
+               "-o", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["counts"]["passed"] == 1
+    assert (tmp_path / "junit.xml").is_file()
+    assert "rtl-trtrl_array" in out and "passed" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expect"),
+    [
+        (["--rtl", "/nonexistent/x.v"], "no such file"),
+        (["--rtl", "{bad}"], "lacks port"),
+        (["--rtl", "{good}", "--sim", "modelsim"], "unknown simulator 'modelsim'"),
+        (["--rtl", "{good}", "--manifest", "/nonexistent.json"], "manifest /nonexistent.json"),
+    ],
+)
+def test_regress_user_errors_are_one_line(
+    argv: list[str], expect: str, playback: tuple[Path, Path], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bad = tmp_path / "bad.v"
+    bad.write_text("module trtrl_array(input clk);\nendmodule\n")
+    (tmp_path / "trtrl_array.json").write_text(playback[1].read_text())
+    argv = [a.format(bad=bad, good=playback[0]) for a in argv]
+    rc = _cli(["regress", *argv, "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert expect in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_waves_command_draws_a_png(
+    playback: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    verilog, manifest = playback
+    res = run_case(TINY, "icarus", verilog=verilog, manifest=manifest, build_root=tmp_path,
+                   waves=True)
+    assert res.passed and res.waves
+    png = tmp_path / "w.png"
+    rc = _cli(["waves", res.waves, "--signals", "s_valid,s_ready,r_valid,r_y,r_e[0],step_count",
+               "--from", "3", "--to", "5", "-o", str(png)])
+    assert rc == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert "steps 3..5" in capsys.readouterr().out
+    # a step beyond the dump is a one-line error
+    assert _cli(["waves", res.waves, "--from", "999"]) == 2
+    assert "the dump has 40 steps" in capsys.readouterr().err
