@@ -25,6 +25,7 @@ from pymodel.errors import ConfigError
 from pymodel.fixed.arith import INT_BITS, quantize, rshift_round, saturate
 from pymodel.fixed.formats import FixedConfig, default_config
 from pymodel.fixed.lut import build_lut, lut_index
+from pymodel.models.base import kept_steps  # the spec's --weights-every rule, one copy
 from pymodel.network import Shape
 
 __all__ = [
@@ -36,24 +37,6 @@ __all__ = [
 ]
 
 LR_SHIFT_MAX = 31  # the RTL's lr_shift port is 5 bits
-
-
-def kept_steps(steps: int, every: int) -> np.ndarray:
-    """Indices of the steps whose weights a trace keeps (spec's ``--weights-every`` rule).
-
-    ``every = 1``: every step; ``every > 1``: steps ``every-1, 2*every-1, ...`` and the
-    final step; ``every = 0``: the final step only.
-    """
-    if every < 0:
-        raise ConfigError(f"weights_every: must be >= 0, got {every}")
-    if steps <= 0:
-        return np.zeros(0, dtype=np.int64)
-    if every == 0:
-        return np.array([steps - 1], dtype=np.int64)
-    kept = list(range(every - 1, steps, every))
-    if not kept or kept[-1] != steps - 1:
-        kept.append(steps - 1)
-    return np.array(kept, dtype=np.int64)
 
 
 class FixedTRTRL:
