@@ -42,8 +42,9 @@ class RTRLModel(OnlineModel):
 
     def _update_weights(self, e: np.ndarray) -> None:
         k = self.shape.k
-        np.dot(e, self._p[:k], out=self._grad)
-        self._grad *= self.lr
+        # einsum, not np.dot: same contraction as TRTRL's (bitwise equal at N = 1), and
+        # no BLAS thread wake-ups for a long, thin gemv.
+        np.einsum("k,kn->n", self.lr * e, self._p[:k], out=self._grad)
         self.w += self._grad.reshape(self.w.shape)
 
     def sensitivities(self) -> dict[str, np.ndarray]:
@@ -53,10 +54,10 @@ class RTRLModel(OnlineModel):
 
     def multiplies_per_step(self) -> int:
         """Forward (N*L + N for f'), sensitivities (N*N to scale W_r by f', N^3*L in the
-        product, N*L for f'*z), weight update (K*N*L for e.p, N*L for lr)."""
+        product, N*L for f'*z), weight update (K for lr*e, K*N*L for (lr e).p)."""
         n, k, L = self.shape.n, self.shape.k, self.shape.L
         sens = n * n + n**3 * L + n * L
-        weights = k * n * L + n * L
+        weights = k + k * n * L
         return self._forward_multiplies() + sens + weights
 
     def stored_sensitivities(self) -> int:
