@@ -1,0 +1,192 @@
+"""Small MyHDL building blocks that convert to lint-clean Verilog.
+
+Verilator ``-Wall`` refuses implicit width changes, so every widening goes through
+:func:`sext` / :func:`zext` (an explicit replication in Verilog), every narrowing is
+a slice after a saturation, and multiplexers over processing elements are chains
+of compare-with-constant stages (no lists of signals indexed by a variable except
+inside :func:`ram`, whose memory is private).
+"""
+
+from __future__ import annotations
+
+from myhdl import Signal, always, always_comb, block, intbv
+
+
+def sig_s(bits: int) -> Signal:
+    """A signed signal of ``bits`` bits."""
+    return Signal(intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1)))
+
+
+def sig_u(bits: int) -> Signal:
+    """An unsigned signal of ``bits`` bits."""
+    return Signal(intbv(0)[bits:])
+
+
+def like(s: Signal) -> Signal:
+    """A new signal of the same type and width as ``s``."""
+    if isinstance(s.val, bool) or len(s) == 1 and s.min is None:
+        return Signal(bool(0))
+    return Signal(intbv(0, min=s.min, max=s.max))
+
+
+@block
+def copy(src, dst):
+    @always_comb
+    def copy_f():
+        dst.next = src
+
+    return copy_f
+
+
+@block
+def _sext(src, dst, ext, msb):
+    @always_comb
+    def sext_f():
+        dst.next = src
+
+    dst.driven = "wire"
+    return sext_f
+
+
+_sext.verilog_code = "assign $dst = {{$ext{$src[$msb]}}, $src};"
+
+
+@block
+def _zext(src, dst, ext):
+    @always_comb
+    def zext_f():
+        dst.next = src
+
+    dst.driven = "wire"
+    return zext_f
+
+
+_zext.verilog_code = "assign $dst = {{$ext{1'b0}}, $src};"
+
+
+@block
+def sext(src: Signal, dst: Signal):
+    """``dst`` = ``src`` sign-extended (``len(dst) >= len(src)``)."""
+    ext = len(dst) - len(src)
+    if ext < 0:
+        raise ValueError("sext: destination narrower than source")
+    if ext == 0:
+        return copy(src, dst)
+    return _sext(src, dst, ext, len(src) - 1)
+
+
+@block
+def zext(src: Signal, dst: Signal):
+    """``dst`` = ``src`` zero-extended."""
+    ext = len(dst) - len(src)
+    if ext < 0:
+        raise ValueError("zext: destination narrower than source")
+    if ext == 0:
+        return copy(src, dst)
+    return _zext(src, dst, ext)
+
+
+@block
+def _mux_first(sel, key, src, dst):
+    @always_comb
+    def mux_first_f():
+        dst.next = src
+
+    return mux_first_f
+
+
+@block
+def _mux_stage(sel, key, src, prev, dst):
+    @always_comb
+    def mux_stage_f():
+        if sel == key:
+            dst.next = src
+        else:
+            dst.next = prev
+
+    return mux_stage_f
+
+
+@block
+def chain_mux(sel, srcs, dst, keys=None):
+    """``dst = srcs[p]`` where ``sel == keys[p]`` (default ``keys[p] = p``); else ``srcs[0]``."""
+    keys = list(range(len(srcs))) if keys is None else list(keys)
+    n = len(srcs)
+    if n == 1:
+        return copy(srcs[0], dst)
+    stages = [like(dst) for _ in range(n - 1)] + [dst]
+    insts = [copy(srcs[0], stages[0])]
+    for p in range(1, n):
+        insts.append(_mux_stage(sel, keys[p], srcs[p], stages[p - 1], stages[p]))
+    return insts
+
+
+@block
+def _add_stage(a, b, dst):
+    @always_comb
+    def add_f():
+        dst.next = a + b
+
+    return add_f
+
+
+@block
+def chain_sum(srcs, dst):
+    """``dst = sum(srcs)`` (all the same unsigned width as ``dst``)."""
+    if len(srcs) == 1:
+        return copy(srcs[0], dst)
+    stages = [like(dst) for _ in range(len(srcs) - 2)] + [dst]
+    insts = [_add_stage(srcs[0], srcs[1], stages[0])]
+    for p in range(2, len(srcs)):
+        insts.append(_add_stage(stages[p - 2], srcs[p], stages[p - 1]))
+    return insts
+
+
+@block
+def ram(clk, we, waddr, wdata, raddr, rdata, depth):
+    """``depth`` words, one synchronous write port, one asynchronous read port, no reset.
+
+    Address signals are exactly ``ceil(log2(depth))`` bits wide (at least 1); a
+    read past ``depth`` (possible only when depth is not a power of two) returns 0.
+    """
+    mem = [Signal(intbv(0, min=wdata.min, max=wdata.max)) for _ in range(depth)]
+    full = (1 << len(raddr)) == depth
+
+    if full:
+
+        @always(clk.posedge)
+        def ram_w():
+            if we:
+                mem[waddr].next = wdata
+
+        @always_comb
+        def ram_r():
+            rdata.next = mem[raddr]
+
+    else:
+
+        @always(clk.posedge)
+        def ram_w():
+            if we and waddr < depth:
+                mem[waddr].next = wdata
+
+        @always_comb
+        def ram_r():
+            if raddr < depth:
+                rdata.next = mem[raddr]
+            else:
+                rdata.next = 0
+
+    return ram_w, ram_r
+
+
+@block
+def rom(addr, data, table):
+    """``data = table[addr]`` (a case statement in Verilog)."""
+    table = tuple(int(v) for v in table)
+
+    @always_comb
+    def rom_f():
+        data.next = table[addr]
+
+    return rom_f

@@ -1,0 +1,199 @@
+"""Parameters of the TRTRL neuron array, validated before any MyHDL is elaborated.
+
+:class:`ArrayConfig` is the one place where the array's sizes, derived widths, the
+cycle count of a step and the storage per processing element (PE) are computed; the
+generator, the manifest, the tests and ``rtl/README.md`` all quote it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from pymodel.errors import ConfigError
+from pymodel.fixed.formats import FixedConfig
+from pymodel.network import Shape
+
+LR_SHIFT_BITS = 5  # the lr_shift port: learning rates 2**0 .. 2**-31
+COUNTER_BITS = 32  # step_count and sat_count
+VERILOG_FILE = "trtrl_array.v"
+MANIFEST_FILE = "trtrl_array.json"
+TOP = "trtrl_array"
+
+# Controller states (the `st` register).
+ST_IDLE, ST_CLEAR, ST_FWD, ST_ACT, ST_UPD, ST_DONE = range(6)
+
+CYCLES_FORMULA = "L*(K+4) + N + 1"
+
+
+def clog2(v: int) -> int:
+    """Bits of an index into ``v`` entries (at least 1)."""
+    return max(1, math.ceil(math.log2(max(v, 2))))
+
+
+@dataclass(frozen=True)
+class ArrayConfig:
+    """``n`` neurons, ``m`` inputs, ``k`` outputs and the fixed-point formats."""
+
+    n: int
+    m: int
+    k: int
+    fixed: FixedConfig = field(default_factory=FixedConfig)
+
+    def __post_init__(self) -> None:
+        for name, value in (("neurons", self.n), ("inputs", self.m), ("outputs", self.k)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{name}: expected an integer, got {value!r}")
+        if self.n < 1:
+            raise ConfigError(f"neurons: need at least one neuron, got {self.n}")
+        if self.m < 0:
+            raise ConfigError(f"inputs: must be >= 0, got {self.m}")
+        if self.k < 1:
+            raise ConfigError(f"outputs: need at least one output, got {self.k}")
+        if self.k > self.n:
+            raise ConfigError(f"outputs: K={self.k} cannot exceed neurons N={self.n}")
+        Shape(self.n, self.m, self.k).validate()
+        if not isinstance(self.fixed, FixedConfig):
+            raise ConfigError(f"fixed: expected a FixedConfig, got {type(self.fixed).__name__}")
+        self.fixed.check_columns(self.L, self.k)
+        if self.n * self.L > 1 << 24:
+            raise ConfigError(f"neurons: N={self.n} gives {self.n * self.L} weights, above 2**24")
+
+    # -- sizes -----------------------------------------------------------------------
+    @property
+    def L(self) -> int:  # noqa: N802 - the spec's name
+        return self.m + 1 + self.n
+
+    @property
+    def grad_base_shift(self) -> int:
+        """``A.frac + P.frac - W.frac``: the gradient shift at ``lr_shift = 0``."""
+        f = self.fixed
+        return f.act.frac + f.sens.frac - f.weight.frac
+
+    @property
+    def dp_bits(self) -> int:
+        """Width of the internal datapath (sums, rounding, saturation compares).
+
+        Every product is formed at its exact width (operand totals summed) and only
+        then sign-extended to this width, so this bound is about sums: the forward
+        accumulator, the sensitivity sum, the gradient sum plus head-room for the
+        run-time gradient shift of up to ``base + 31`` bits.
+        """
+        f = self.fixed
+        a, w, p = f.act, f.weight, f.sens
+        need = [
+            f.acc_bits,
+            f.sens_acc_bits + 1,
+            f.grad_bits(self.k) + 2,
+            2 * a.total + 2,
+            w.total + 2,
+            a.total + p.total + 1,
+            self.grad_base_shift + (1 << LR_SHIFT_BITS) + 2,
+        ]
+        return max(need) + 1
+
+    @property
+    def idx_bits(self) -> int:
+        return clog2(self.n * self.L)
+
+    @property
+    def region_bits(self) -> int:
+        return clog2(self.k + 3)
+
+    @property
+    def addr_bits(self) -> int:
+        return self.region_bits + self.idx_bits
+
+    @property
+    def data_bits(self) -> int:
+        return max(self.fixed.weight.total, self.fixed.sens.total)
+
+    # -- schedule --------------------------------------------------------------------
+    def cycles_per_step(self) -> int:
+        """Clock edges from the accepting handshake to the next edge with ``s_ready = 1``.
+
+        Forward ``L`` + activation ``N`` + update ``L * (K + 3)`` + commit ``1``.
+        """
+        return self.L * (self.k + 4) + self.n + 1
+
+    @property
+    def clear_cycles(self) -> int:
+        """Cycles ``busy`` stays high after ``rst`` or ``clear`` (one sweep of L slots)."""
+        return self.L
+
+    @property
+    def read_latency(self) -> int:
+        """``m_rvalid`` rises this many clock edges after the edge that sampled ``m_re``."""
+        return 2
+
+    def storage_words_per_pe(self) -> dict[str, int]:
+        """Words one PE stores (O(K N)); the shadow column is the price of local updates."""
+        n_sh = max(self.n, 2)  # a one-entry memory is kept two deep (index width >= 1)
+        return {
+            "weights_row": self.L,
+            "weights_shadow": n_sh,
+            "sens_row": (self.k + 2) * self.L,
+            "sens_shadow": 2 * n_sh,  # ingress + egress only: no old p_out is ever read
+            "latched_weights": max(self.k, 2),
+        }
+
+    def storage_words(self) -> dict[str, int]:
+        per = sum(self.storage_words_per_pe().values())
+        return {"per_pe": per, "total": per * self.n, "shared_lut": 1 << self.fixed.lut_bits}
+
+    # -- manifest ----------------------------------------------------------------------
+    def ports(self) -> dict[str, int]:
+        a = self.fixed.act.total
+        return {
+            "clk": 1,
+            "rst": 1,
+            "s_valid": 1,
+            "s_ready": 1,
+            "s_x": max(1, self.m * a),
+            "s_d": self.k * a,
+            "r_valid": 1,
+            "r_y": self.n * a,
+            "r_e": self.k * a,
+            "learn": 1,
+            "lr_shift": LR_SHIFT_BITS,
+            "clear": 1,
+            "busy": 1,
+            "m_addr": self.addr_bits,
+            "m_wdata": self.data_bits,
+            "m_we": 1,
+            "m_re": 1,
+            "m_rdata": self.data_bits,
+            "m_rvalid": 1,
+            "step_count": COUNTER_BITS,
+            "sat_count": COUNTER_BITS,
+        }
+
+    def manifest(self) -> dict:
+        return {
+            "top": TOP,
+            "verilog": VERILOG_FILE,
+            "neurons": self.n,
+            "inputs": self.m,
+            "outputs": self.k,
+            "columns": self.L,
+            "fixed": self.fixed.to_dict(),
+            "cycles_per_step": self.cycles_per_step(),
+            "cycles_per_step_formula": CYCLES_FORMULA,
+            "storage_words": {
+                "per_element": self.storage_words_per_pe(),
+                **self.storage_words(),
+            },
+            "ports": self.ports(),
+            "addr_bits": self.addr_bits,
+            "idx_bits": self.idx_bits,
+            "regions": {
+                "weight": 0,
+                "p_out": [1, self.k],
+                "p_ing": self.k + 1,
+                "p_egr": self.k + 2,
+            },
+            "read_latency": self.read_latency,
+            "clear_cycles": self.clear_cycles,
+            "lr_shift_bits": LR_SHIFT_BITS,
+            "datapath_bits": self.dp_bits,
+        }
