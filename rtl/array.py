@@ -771,6 +771,8 @@ def trtrl_array(
     rdw_sel, rdp_sel = sig_s(wt), sig_s(pt)
     db = cfg.data_bits
     rdw_x, rdp_x = sig_s(db), sig_s(db)
+    if N > 1:
+        insts.append(_reg(clk, hi, hi_r))
     insts.append(chain_mux(hi_r, pe_rdw, rdw_sel))
     insts.append(chain_mux(hi_r, pe_rdp, rdp_sel))
     insts += [sext(rdw_sel, rdw_x), sext(rdp_sel, rdp_x)]
@@ -814,7 +816,6 @@ def trtrl_array(
             r_valid.next = 0
             # read-back pipeline: PE registers, then the mux into m_rdata
             rv1.next = hr
-            hi_r.next = hi
             reg_r.next = region
             m_rvalid.next = rv1
             if rv1:
@@ -963,7 +964,7 @@ def _esh_next(esh, e, dst, k, at):
 
         @always_comb
         def esh_f():
-            dst.next = concat(e, esh[top:at])
+            dst.next = concat(e[at:], esh[top:at])
 
     return esh_f
 
@@ -977,3 +978,12 @@ def _to_unsigned(src, dst):
         dst.next = src[nb:]
 
     return to_u_f
+
+
+@block
+def _reg(clk, src, dst):
+    @always(clk.posedge)
+    def reg_f():
+        dst.next = src
+
+    return reg_f
