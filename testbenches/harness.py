@@ -136,7 +136,8 @@ def make_case(cfg: TbConfig) -> Any:
     if cfg.task == "saturate":
         # targets near the edge of A's range and large weights: e, W and p clamps fire
         d = np.where(np.sin(0.9 * t)[:, None] > 0, 1.95, -1.95) * np.ones((1, cfg.k))
-        scale = 3.0
+        wfmt = FixedFormat.parse(cfg.weight)
+        scale = 0.95 * wfmt.max / (1 << wfmt.frac)
     elif cfg.task != "random":
         raise TrtrlError(f"task: unknown {cfg.task!r}")
     if cfg.activation == "sigmoid":
@@ -274,14 +275,39 @@ def check_ports(verilog: Path, top: str) -> None:
 def generate_rtl(cfg: TbConfig, out_dir: Path) -> tuple[Path, Path]:
     """Verilog and manifest of a configuration, from ``rtl.generate``."""
     try:
-        from rtl.generate import generate
-
-        from rtl.config import ArrayConfig
+        import rtl.config
+        import rtl.generate
     except ImportError as exc:  # the RTL generator is not in this tree
         raise TrtrlError(f"rtl.generate is not available ({exc}); use --rtl FILE.v") from None
     out_dir.mkdir(parents=True, exist_ok=True)
-    verilog, manifest = generate(ArrayConfig(n=cfg.n, m=cfg.m, k=cfg.k, fixed=cfg.fixed()), out_dir)
+    array = rtl.config.ArrayConfig(n=cfg.n, m=cfg.m, k=cfg.k, fixed=cfg.fixed())
+    verilog, manifest = rtl.generate.generate(array, out_dir)
     return Path(verilog), Path(manifest)
+
+
+def cached_rtl(cfg: TbConfig) -> tuple[Path, Path]:
+    """:func:`generate_rtl` once per configuration and generator version, shared by tests.
+
+    The key hashes the sizes, the formats and the generator's sources; a file lock
+    lets parallel pytest workers wait for one generation instead of repeating it.
+    """
+    import fcntl
+    import hashlib
+
+    h = hashlib.sha256(repr((cfg.n, cfg.m, cfg.k, cfg.fixed().to_dict())).encode())
+    for src in sorted((REPO / "rtl").glob("*.py")):
+        h.update(src.read_bytes())
+    out = BUILD_ROOT / "rtl-cache" / h.hexdigest()[:16]
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = out / "done.json"
+        if done.exists():
+            paths = json.loads(done.read_text())
+            return Path(paths[0]), Path(paths[1])
+        verilog, manifest = generate_rtl(cfg, out)
+        done.write_text(json.dumps([str(verilog), str(manifest)]))
+        return verilog, manifest
 
 
 # -- runners ----------------------------------------------------------------------------
@@ -347,6 +373,7 @@ def _build_and_test(
     wave_format: str,
     extra_env: dict[str, str] | None = None,
     compare_float: bool = False,
+    rerun_hint: bool = True,
 ) -> RunResult:
     from cocotb_tools.check_results import get_results
 
@@ -392,6 +419,9 @@ def _build_and_test(
         "checkpoint_every": checkpoint_every, "result": str(result_json),
         "clock_ns": CLOCK_NS, "waves": str(dump) if waves else None,
         "compare_float": compare_float,
+        "waves_hint": (f"dump {dump}" if waves else
+                       "this run had waves off; the harness reruns a failing case with waves on"
+                       if rerun_hint else "waves were off: rerun with --waves"),
     }
     cfg_path = build_dir / "tb_config.json"
     cfg_path.write_text(json.dumps(tb_cfg, indent=1))
@@ -481,7 +511,7 @@ def run_case(
         shutil.rmtree(case_dir, ignore_errors=True)
     case_dir.mkdir(parents=True, exist_ok=True)
     if verilog is None:
-        verilog, manifest = generate_rtl(cfg, case_dir / "rtl")
+        verilog, manifest = cached_rtl(cfg)
     assert manifest is not None
     man = load_manifest(manifest)
     top = top or man.top
@@ -502,7 +532,7 @@ def run_case(
     kwargs = dict(name=cfg.name + tag, sim=sim, verilog=Path(verilog).resolve(),
                   manifest=Path(manifest).resolve(), top=top, stimulus=stim,
                   checkpoint_every=cfg.checkpoint_every, wave_format=wave_format,
-                  compare_float=cfg.compare_float)
+                  compare_float=cfg.compare_float, rerun_hint=rerun_with_waves)
     res = _build_and_test(build_dir=case_dir / "sim", waves=waves, **kwargs)
     if not res.passed and not waves and rerun_with_waves:
         again = _build_and_test(build_dir=case_dir / "sim_waves", waves=True, **kwargs)

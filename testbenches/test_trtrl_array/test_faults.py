@@ -1,0 +1,35 @@
+"""The testbench is tested: a deliberately wrong design must fail the scoreboard.
+
+Each fault (:mod:`testbenches.faults`) edits a copy of the generated Verilog; the same
+cocotb test then has to fail with a scoreboard mismatch. The stimulus drives the array
+into its clamps (targets near the edge of format A, weights near the edge of W, a large
+learning rate), so saturation faults are exercised; the unmutated control must pass.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from testbenches.faults import FAULTS
+from testbenches.harness import TbConfig, run_case
+from testbenches.scoreboard import MISMATCH_TAG
+
+# W with one integer bit (range +-2): weights reach their clamp within a few steps.
+FAULT_CFG = TbConfig("fault_tiny", n=2, m=1, k=1, steps=40, task="saturate", weight="16.14",
+                     sens="16.13", lr_shift=1, sims=("icarus",))
+
+
+def test_fault_control_passes() -> None:
+    """The unmutated design passes the same stimulus, and its clamps do fire."""
+    res = run_case(FAULT_CFG, "icarus")
+    assert res.passed, res.message
+    assert res.extra["sat_count"] > 0
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS), ids=lambda f: f"{f}-icarus")
+def test_fault_detected(fault: str) -> None:
+    """The mutated design must fail with a scoreboard mismatch (not a crash or timeout)."""
+    res = run_case(FAULT_CFG, "icarus", mutate=FAULTS[fault], tag=f"-{fault}",
+                   rerun_with_waves=False)
+    assert not res.passed, f"fault {fault!r} was not detected by the scoreboard"
+    assert MISMATCH_TAG in res.message, f"fault {fault!r} failed without a mismatch:\n{res.message}"
