@@ -692,20 +692,15 @@ def trtrl_array(
             fpraw.next = ONE - rr
 
     else:
-        yd, omy_d = sig_s(dp), sig_s(dp)
-        omy = sig_s(at + 1)
-        insts.append(sext(yv, yd))
+        y1, omy = sig_s(at + 1), sig_s(at + 1)
+        insts.append(sext(yv, y1))
 
         @always_comb
         def omy_f():
-            omy_d.next = ONE - yd
-
-        @always_comb
-        def omy_n():
-            omy.next = omy_d[at + 1 :].signed()
+            omy.next = ONE - y1  # y in [-2, 2) so ONE - y fits A.total + 1 bits
 
         prod_p, prod_d = sig_s(2 * at + 1), sig_s(dp)
-        insts += [omy_f, omy_n, mult(yv, omy, prod_d, prod_p)]
+        insts += [omy_f, mult(yv, omy, prod_d, prod_p)]
         rr = sig_s(dp)
         insts.append(_round_only(prod_d, rr, af))
 
