@@ -24,7 +24,8 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -85,6 +86,7 @@ class BenchResult:
     exponents: dict[str, float] = field(default_factory=dict)
     load: list[float] = field(default_factory=list)  # 1-min load average, start and end
     cpus: int = 0
+    blas_threads: int | None = None  # OpenBLAS threads during the run (None: unknown)
 
     def time_of(self, algorithm: str, n: int) -> float | None:
         """The measured step time of ``algorithm`` at ``n`` (None if not timed)."""
@@ -98,6 +100,64 @@ class BenchResult:
         out = asdict(self)
         out["targets"] = [dict(asdict(t), verdict=t.verdict) for t in self.targets]
         return out
+
+
+def _openblas() -> tuple[Callable[[], int], Callable[[int], None]] | None:
+    """(get, set) of the OpenBLAS thread count numpy is linked with, or None if unknown.
+
+    Found the way threadpoolctl does it: the OpenBLAS library mapped into this process
+    and its ``*_get/set_num_threads`` entry points (plain and scipy-openblas names).
+    """
+    import ctypes
+    import re
+
+    try:
+        with open("/proc/self/maps") as fh:
+            maps = fh.read()
+    except OSError:
+        return None
+    for path in sorted(set(re.findall(r"(/\S*openblas\S*\.so\S*)", maps))):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"),
+                               ("scipy_openblas", ""), ("openblas", "")):
+            get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+            set_ = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+            if get is not None and set_ is not None:
+                get.restype = ctypes.c_int
+                set_.argtypes = [ctypes.c_int]
+                return (lambda g=get: int(g())), (lambda n, s=set_: s(int(n)))
+    return None
+
+
+def blas_thread_count() -> int | None:
+    """Threads numpy's OpenBLAS uses now (None if it cannot be found)."""
+    api = _openblas()
+    return api[0]() if api else None
+
+
+@contextmanager
+def blas_threads(n: int | None) -> Iterator[int | None]:
+    """Run the block with OpenBLAS limited to ``n`` threads (None or 0: unchanged).
+
+    Yields the thread count in effect (None if OpenBLAS could not be found). On a
+    machine busier than its cores, a BLAS call that fans out to threads waits for
+    a scheduler slice (~10 ms), which swamps a sub-millisecond TRTRL step; one
+    thread gives per-core timings that survive other load.
+    """
+    api = _openblas()
+    if api is None or not n:
+        yield api[0]() if api else None
+        return
+    get, set_ = api
+    old = get()
+    set_(n)
+    try:
+        yield get()
+    finally:
+        set_(old)
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -208,11 +268,25 @@ def run_bench(sizes: Sequence[int] = DEFAULT_SIZES, repeats: int = 5, m: int = 1
               algorithms: Sequence[str] = ("rtrl", "trtrl", "snap1"),
               rtrl_full_max: int = 100, rtrl_max: int = 200, max_seconds: float = 10.0,
               matmul_sizes: Sequence[int] | None = None,
-              on_timing: Callable[[Timing], None] | None = None) -> BenchResult:
+              on_timing: Callable[[Timing], None] | None = None,
+              threads: int | None = None) -> BenchResult:
     """Time every algorithm at every size (RTRL within its limits) and check the targets.
 
-    ``on_timing`` is called after each measurement (progress output).
+    ``on_timing`` is called after each measurement (progress output); ``threads``
+    limits OpenBLAS for the whole run (None: as configured), see :func:`blas_threads`.
     """
+    with blas_threads(threads) as used:
+        result = _run_bench(sizes, repeats, m, k, algorithms, rtrl_full_max, rtrl_max,
+                            max_seconds, matmul_sizes, on_timing)
+    result.blas_threads = used
+    return result
+
+
+def _run_bench(sizes: Sequence[int], repeats: int, m: int, k: int, algorithms: Sequence[str],
+               rtrl_full_max: int, rtrl_max: int, max_seconds: float,
+               matmul_sizes: Sequence[int] | None,
+               on_timing: Callable[[Timing], None] | None) -> BenchResult:
+    """The body of :func:`run_bench` (BLAS threads already set)."""
     if repeats < 1:
         raise ConfigError(f"repeats: need at least 1, got {repeats}")
     sizes = sorted(set(int(s) for s in sizes))
@@ -300,7 +374,9 @@ def format_result(result: BenchResult) -> str:
     for t in result.timings:
         if t.algorithm not in algs:
             algs.append(t.algorithm)
-    lines = [f"Per-step time (best of {result.repeats}, float64, M={result.m}, K={result.k}):"]
+    threads = "unknown" if result.blas_threads is None else str(result.blas_threads)
+    lines = [f"Per-step time (best of {result.repeats}, float64, M={result.m}, K={result.k}, "
+             f"OpenBLAS threads {threads}):"]
     header = f"{'N':>6}" + "".join(f"{a:>16}" for a in algs) + f"{'RTRL/TRTRL':>12}"
     lines.append(header)
     notes: list[str] = []

@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="above this N, RTRL is timed on one step only")
     model.add_argument("--rtrl-max", type=int, default=200, metavar="N",
                        help="above this N, RTRL is skipped (N^4 estimate shown)")
+    model.add_argument("--blas-threads", type=int, default=0, metavar="T",
+                       help="limit OpenBLAS to T threads for the run (0: as configured); "
+                            "1 gives per-core timings that survive a busy machine")
     model.add_argument("--json", default=None, metavar="FILE",
                        help="also write the results as JSON")
     model.add_argument("--strict", action="store_true", help="exit 1 if a target fails")
@@ -57,7 +60,7 @@ def cmd_model(args: argparse.Namespace) -> int:
     print(f"Timing sizes {sizes} (best of {args.repeats}) ...", file=sys.stderr, flush=True)
     result = run_bench(sizes, repeats=args.repeats, m=args.inputs, k=args.outputs,
                        rtrl_full_max=args.rtrl_full_max, rtrl_max=args.rtrl_max,
-                       on_timing=report)
+                       on_timing=report, threads=args.blas_threads or None)
     print(format_result(result))
     if args.json:
         write_json(args.json, result.to_dict())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from pymodel.bench import Timing, fit_exponent, parse_sizes, time_model_step
+from pymodel.bench import Timing, blas_threads, fit_exponent, parse_sizes, time_model_step
 from pymodel.cases import Case
 from pymodel.errors import ConfigError
 from pymodel.experiments import report as rep
@@ -72,6 +73,7 @@ class Settings:
                                                       300, 400])
     rtrl_max_n: int = 100
     repeats: int = 3
+    blas_threads: int = 1  # timing with one OpenBLAS thread: per-core, robust to other load
     resource_sizes: list[int] = field(default_factory=lambda: [10, 15, 25, 50, 100, 200])
     resource_outputs: list[int] = field(default_factory=lambda: [1, 10])
     progress: bool = True
@@ -172,14 +174,15 @@ def baselines(task: str, case: Case) -> dict[str, float]:
 def run_timing(settings: Settings, bar: Any) -> list[Timing]:
     """Per-step time of each algorithm at each size (RTRL up to ``rtrl_max_n``)."""
     timings: list[Timing] = []
-    for alg in ALGORITHMS:
-        for n in settings.sizes:
-            if alg == "rtrl" and n > settings.rtrl_max_n:
-                continue
-            bar.set_postfix_str(f"timing {LABELS[alg]} N={n}")
-            timings.append(time_model_step(alg, n, m=1, k=1, repeats=settings.repeats,
-                                           max_seconds=5.0, seed=settings.seed))
-            bar.update(1)
+    with blas_threads(settings.blas_threads or None):
+        for alg in ALGORITHMS:
+            for n in settings.sizes:
+                if alg == "rtrl" and n > settings.rtrl_max_n:
+                    continue
+                bar.set_postfix_str(f"timing {LABELS[alg]} N={n}")
+                timings.append(time_model_step(alg, n, m=1, k=1, repeats=settings.repeats,
+                                               max_seconds=5.0, seed=settings.seed))
+                bar.update(1)
     return timings
 
 
@@ -498,7 +501,12 @@ def _markdown(settings: Settings, cases: dict[str, Case],
         "![timing](timing.png)",
         "",
         f"Best of {settings.repeats} repeats after warm-up, one input and one output (M=K=1), "
-        f"random weights; RTRL up to N={settings.rtrl_max_n} (its step grows as N^4).",
+        f"random weights; RTRL up to N={settings.rtrl_max_n} (its step grows as N^4). "
+        + (f"OpenBLAS limited to {settings.blas_threads} thread(s) (`--blas-threads`): "
+           "per-core figures; on a busy machine a threaded BLAS call waits ~10 ms for a "
+           "scheduler slice, which swamps a sub-millisecond TRTRL step."
+           if settings.blas_threads else "OpenBLAS threads as configured.")
+        + f" Machine load (1-min average) at the end: {_load_text()}.",
         "",
         rep.markdown_table(["N", "RTRL (ms)", "TRTRL (ms)", "SnAp-1 (ms)", "RTRL/TRTRL"],
                            timing_rows),
@@ -540,6 +548,13 @@ def _markdown(settings: Settings, cases: dict[str, Case],
               rep.markdown_table(["algorithm", "N", "K", "multiplies", "slides",
                                   "stored words", "slides"], allrows)]
     return "\n".join(lines)
+
+
+def _load_text() -> str:
+    """The 1-minute load average and CPU count, as text (timings depend on them)."""
+    if not hasattr(os, "getloadavg"):
+        return "n/a"
+    return f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
 
 
 def _slide_notes(resources: list[dict[str, Any]]) -> list[str]:
@@ -588,6 +603,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rtrl-max-n", type=int, default=None, metavar="N",
                         help="largest size RTRL is timed at (default 100, quick 50)")
     parser.add_argument("--repeats", type=int, default=None, help="best-of repeats of timing")
+    parser.add_argument("--blas-threads", type=int, default=1, metavar="T",
+                        help="OpenBLAS threads while timing (default 1: per-core; 0: as "
+                             "configured)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -605,6 +623,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if args.repeats is not None:
         s.repeats = args.repeats
     s.progress = not args.no_progress
+    s.blas_threads = args.blas_threads
     for name in ("fd_steps", "mg_steps", "repeats"):
         if getattr(s, name) < 1:
             raise ConfigError(f"{name.replace('_', '-')}: must be >= 1, got {getattr(s, name)}")

@@ -251,3 +251,13 @@ def test_demo_runs_stages_and_prints_a_verdict(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setattr(cmd_demo, "STAGES", [("fake", fake), ("bad", bad)])
     assert main(["demo", "-o", str(tmp_path)]) == 1
     assert "demo: FAIL" in capsys.readouterr().out
+
+
+def test_blas_threads_restores_the_count() -> None:
+    before = bench.blas_thread_count()
+    with bench.blas_threads(1) as used:
+        if before is not None:
+            assert used == 1 == bench.blas_thread_count()
+    assert bench.blas_thread_count() == before
+    with bench.blas_threads(None) as used:
+        assert used == before
