@@ -56,6 +56,7 @@ def simulate(
     lr_shift=0,
     readback_every: int = 1,
     clear_after: int | None = None,
+    skip_readback: bool = False,
 ) -> SimResult:
     """Run ``len(x)`` steps; ``learn``/``lr_shift`` may be per-step sequences.
 
@@ -128,6 +129,8 @@ def simulate(
         # load weights through the memory port
         for i in range(n):
             for j in range(L):
+                if skip_readback and w0[i, j] == 0:
+                    continue
                 sig["m_addr"].next = region_addr(0, i, j)
                 sig["m_wdata"].next = int(w0[i, j])
                 sig["m_we"].next = 1
@@ -155,7 +158,9 @@ def simulate(
                 yield clk.negedge
             res.cycles.append(cyc[0] - t_hs - 1)
             last = t == steps - 1
-            if last or (readback_every and (t + 1) % readback_every == 0):
+            if skip_readback:
+                pass
+            elif last or (readback_every and (t + 1) % readback_every == 0):
                 rb = yield from readback()
                 res.readback.append((t, rb))
             if clear_after is not None and t == clear_after:

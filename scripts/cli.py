@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "scripts.cmd_data",
     "scripts.cmd_model",
     "scripts.cmd_experiment",
+    "scripts.cmd_rtl",
     "scripts.cmd_bench",
     "scripts.cmd_regress",
     "scripts.cmd_waves",

@@ -28,7 +28,9 @@ def check(cfg: ArrayConfig, w0, x, d, learn=True, lr_shift=2, readback_every=1):
     steps = len(x)
     learn_seq = [learn] * steps if np.ndim(learn) == 0 else list(learn)
     lr_seq = [lr_shift] * steps if np.ndim(lr_shift) == 0 else list(lr_shift)
-    model = FixedTRTRL(np.asarray(w0), cfg.m, cfg.k, cfg.fixed, int(lr_seq[0]), learn=bool(learn_seq[0]))
+    model = FixedTRTRL(
+        np.asarray(w0), cfg.m, cfg.k, cfg.fixed, int(lr_seq[0]), learn=bool(learn_seq[0])
+    )
     rb = dict(res.readback)
     for t in range(steps):
         model.learn = bool(learn_seq[t])
@@ -42,7 +44,9 @@ def check(cfg: ArrayConfig, w0, x, d, learn=True, lr_shift=2, readback_every=1):
         assert res.steps[t] == t + 1
         if t in rb:
             for key in ("w", "p_out", "p_ing", "p_egr"):
-                np.testing.assert_array_equal(rb[t][key], getattr(model, key), err_msg=f"step {t}: {key}")
+                np.testing.assert_array_equal(
+                    rb[t][key], getattr(model, key), err_msg=f"step {t}: {key}"
+                )
     assert res.cycles == [cfg.cycles_per_step()] * steps
     return res, model
 
@@ -59,8 +63,12 @@ def test_random_configs(n, m, k, seed):
 
 def test_narrow_formats_saturate():
     fx = FixedConfig(
-        act=FixedFormat(8, 6), weight=FixedFormat(7, 4), sens=FixedFormat(5, 3), acc_bits=24,
-        lut_bits=6, lut_range=3,
+        act=FixedFormat(8, 6),
+        weight=FixedFormat(7, 4),
+        sens=FixedFormat(5, 3),
+        acc_bits=24,
+        lut_bits=6,
+        lut_range=3,
     )
     cfg = ArrayConfig(3, 1, 2, fx)
     w0, x, d = _stimulus(cfg, 5, 11, wscale=7.0, xscale=1.9)

@@ -1,4 +1,4 @@
-"""The generated Verilog: lint-clean in Verilator -Wall, compiles in Icarus, no truncated products."""
+"""Generated Verilog: Verilator -Wall clean, Icarus compiles, no truncated products."""
 
 from __future__ import annotations
 
@@ -55,7 +55,9 @@ def test_icarus_compiles(generated, tmp_path):
 
 def _widths(text: str) -> dict[str, int]:
     w = {}
-    for m in re.finditer(r"^\s*(?:reg|wire|input|output)\s+(?:signed\s+)?(?:\[(\d+):0\]\s+)?(\w+)", text, re.M):
+    for m in re.finditer(
+        r"^\s*(?:reg|wire|input|output)\s+(?:signed\s+)?(?:\[(\d+):0\]\s+)?(\w+)", text, re.M
+    ):
         w[m.group(2)] = int(m.group(1)) + 1 if m.group(1) else 1
     return w
 
@@ -83,7 +85,9 @@ def test_manifest(generated):
     assert man["ports"]["m_addr"] == man["addr_bits"]
     text = vpath.read_text()
     for port, width in man["ports"].items():
-        decl = re.search(rf"^\s*(input|output)\s+(?:signed\s+)?(?:\[(\d+):0\]\s+)?{port};", text, re.M)
+        decl = re.search(
+            rf"^\s*(input|output)\s+(?:signed\s+)?(?:\[(\d+):0\]\s+)?{port};", text, re.M
+        )
         assert decl, port
         assert (int(decl.group(2)) + 1 if decl.group(2) else 1) == width, port
 
