@@ -471,6 +471,7 @@ def _markdown(settings: Settings, cases: dict[str, Case],
     lines.append(rep.markdown_table(
         ["task", "algorithm", f"final MSE (last {pct}%)", "/ target variance", "/ RTRL",
          "run time (s)"], rows))
+    lines += _ratio_over_time(runs["freq-doubler"])
     brow = [[task, b["zero"], b["variance"], b.get("persistence")] for task, b in base.items()]
     lines += ["Baselines over the same window (MSE of predicting 0, target variance, and for "
               "Mackey-Glass persistence `d(t) = x(t)`):", "",
@@ -548,6 +549,28 @@ def _markdown(settings: Settings, cases: dict[str, Case],
               rep.markdown_table(["algorithm", "N", "K", "multiplies", "slides",
                                   "stored words", "slides"], allrows)]
     return "\n".join(lines)
+
+
+def window_mse(sq_err: np.ndarray, end: int, fraction: float = TAIL_FRACTION) -> float:
+    """Mean of ``sq_err`` over the window of ``fraction`` of the run that ends at ``end``."""
+    width = max(1, int(round(len(sq_err) * fraction)))
+    return float(np.mean(sq_err[max(0, end - width):end]))
+
+
+def _ratio_over_time(fd: dict[str, LearningRun]) -> list[str]:
+    """TRTRL/RTRL on the frequency doubler at each quarter of the run (same-width windows)."""
+    steps = len(fd["rtrl"].sq_err)
+    ends = [steps * q // 4 for q in (1, 2, 3, 4)]
+    rows = []
+    for end in ends:
+        r, t = window_mse(fd["rtrl"].sq_err, end), window_mse(fd["trtrl"].sq_err, end)
+        rows.append([end, r, t, t / r if r > 0 else float("inf")])
+    return [
+        "How the frequency doubler's TRTRL/RTRL ratio moves with training length (MSE over "
+        f"a window of {int(round(TAIL_FRACTION * 100))}% of the run ending at each step):",
+        "",
+        rep.markdown_table(["step", "RTRL MSE", "TRTRL MSE", "TRTRL/RTRL"], rows),
+    ]
 
 
 def _load_text() -> str:

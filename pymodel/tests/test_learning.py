@@ -15,6 +15,12 @@ Thresholds:
   Over seeds 0-5 at these settings the ratio was 1.20, 0.50, 51 (seed 2: RTRL finds
   a far better solution, 4e-5), 1.48, 2.26, and RTRL diverged on seed 5, so the
   2x claim is a typical-case one, not a bound; this test pins seed 0.
+  The ratio also grows with training length, because RTRL's exact gradient keeps
+  lowering the error after TRTRL's truncated one has slowed down: seed 0 measured
+  1.20x at 12 000 steps, 1.51x at 20 000 and 2.52x at 40 000 (both far below the
+  "learned" line throughout). The paper experiment reports the long run and a seed
+  spread; this test checks the claim at a length where the slides' "similar
+  performance" is what was measured.
 """
 
 from __future__ import annotations
