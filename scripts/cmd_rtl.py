@@ -20,11 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--neurons", "-n", type=int, required=True, help="N, number of neurons")
     gen.add_argument("--inputs", "-m", type=int, required=True, help="M, external inputs")
     gen.add_argument("--outputs", "-k", type=int, required=True, help="K, outputs (<= N)")
-    gen.add_argument("--act-format", default="16.14", help="activation format TOTAL.FRAC")
-    gen.add_argument("--weight-format", default="16.12", help="weight format TOTAL.FRAC")
-    gen.add_argument("--sens-format", default="16.12", help="sensitivity format TOTAL.FRAC")
-    gen.add_argument("--acc-bits", type=int, default=40, help="forward accumulator width")
-    gen.add_argument("--lut-bits", type=int, default=10, help="log2 of the activation table size")
+    dflt = FixedConfig()
+    gen.add_argument("--act-format", default=str(dflt.act), help="activation format TOTAL.FRAC")
+    gen.add_argument("--weight-format", default=str(dflt.weight), help="weight format TOTAL.FRAC")
+    gen.add_argument("--sens-format", default=str(dflt.sens), help="sensitivity format TOTAL.FRAC")
+    gen.add_argument("--acc-bits", type=int, default=dflt.acc_bits, help="forward accumulator")
+    gen.add_argument("--lut-bits", type=int, default=dflt.lut_bits, help="log2 of the table size")
     gen.add_argument(
         "--lut-range", type=int, default=None, help="table covers +-2**R (default by activation)"
     )
