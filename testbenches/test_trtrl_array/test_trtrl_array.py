@@ -219,6 +219,7 @@ async def run_trtrl_array(dut: Any) -> None:
                               "passed": False, "message": ""}
     e_hw = np.zeros((steps, man.k), dtype=np.int64)
     cycles: list[int] = []
+    stream_s = 0.0  # wall time spent streaming samples (no read-back, no model)
     wall0 = time.perf_counter()
     tb = TB(dut, man, float(cfg.get("clock_ns", 10)))
     model = FixedTRTRL(w0_q, man.m, man.k, man.fixed, lr_shift, learn=learn)
@@ -230,7 +231,9 @@ async def run_trtrl_array(dut: Any) -> None:
             sb.check_state(-1, _expected_state(model, 0), await tb.read_state(), fmts)
         for t in range(steps):
             exp_y, exp_e = model.step(x_q[t], d_q[t])
+            t_in = time.perf_counter()
             got_y, got_e, timing = await tb.step(x_q[t], d_q[t], learn, lr_shift)
+            stream_s += time.perf_counter() - t_in
             sb.note_timing(t, timing)
             cycles.append(timing.end_cycle - timing.start_cycle)
             e_hw[t] = got_e
@@ -246,6 +249,8 @@ async def run_trtrl_array(dut: Any) -> None:
         wall = time.perf_counter() - wall0
         result.update(
             sim_wall_s=round(wall, 3),
+            stream_wall_s=round(stream_s, 3),
+            stream_steps_per_s=round(result["steps"] / stream_s, 1) if stream_s else None,
             sim_cycles=tb.cycle(),
             cycles_per_step=(round(float(np.mean(cycles)), 3) if cycles else None),
             cycles_per_step_min=min(cycles) if cycles else None,
