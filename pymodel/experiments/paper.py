@@ -234,7 +234,7 @@ def plot_learning(runs: dict[str, dict[str, LearningRun]], base: dict[str, dict[
     axes = np.atleast_1d(axes)
     for ax, (task, by_alg) in zip(axes, runs.items(), strict=True):
         steps = cases[task].steps
-        window = max(20, steps // 50)
+        window = moving_window(steps)
         for alg, run in by_alg.items():
             ma = rep.moving_average(np.where(np.isfinite(run.sq_err), run.sq_err, np.nan),
                                     window)
@@ -352,7 +352,7 @@ def write_report(out: Path, settings: Settings, cases: dict[str, Case],
     curve_rows = []
     for task, by_alg in runs.items():
         steps = cases[task].steps
-        window = max(20, steps // 50)
+        window = moving_window(steps)
         stride = max(1, steps // 1000)
         mas = {alg: rep.moving_average(run.sq_err, window) for alg, run in by_alg.items()}
         for t in range(stride - 1, steps, stride):
@@ -467,10 +467,15 @@ def _markdown(settings: Settings, cases: dict[str, Case],
         for alg, run in by_alg.items():
             rows.append([task, LABELS[alg], run.final_mse,
                          run.final_mse / base[task]["variance"],
-                         run.final_mse / runs[task]["rtrl"].final_mse, f"{run.seconds:.1f}"])
+                         run.final_mse / runs[task]["rtrl"].final_mse,
+                         f"{100 * unstable_fraction(run.sq_err, base[task]['variance']):.0f}%",
+                         f"{run.seconds:.1f}"])
     lines.append(rep.markdown_table(
         ["task", "algorithm", f"final MSE (last {pct}%)", "/ target variance", "/ RTRL",
-         "run time (s)"], rows))
+         "steps above 2x variance", "run time (s)"], rows))
+    lines += ["\"Steps above 2x variance\": share of steps whose moving-average squared "
+              "error (as plotted) exceeds twice the target variance, i.e. worse than predicting "
+              "the mean: the run had diverged to a saturated output there.", ""]
     lines += _ratio_over_time(runs["freq-doubler"])
     brow = [[task, b["zero"], b["variance"], b.get("persistence")] for task, b in base.items()]
     lines += ["Baselines over the same window (MSE of predicting 0, target variance, and for "
@@ -549,6 +554,18 @@ def _markdown(settings: Settings, cases: dict[str, Case],
               rep.markdown_table(["algorithm", "N", "K", "multiplies", "slides",
                                   "stored words", "slides"], allrows)]
     return "\n".join(lines)
+
+
+def unstable_fraction(sq_err: np.ndarray, variance: float) -> float:
+    """Share of steps whose plotted moving average exceeds twice the target variance."""
+    ma = rep.moving_average(np.where(np.isfinite(sq_err), sq_err, np.inf), moving_window(
+        len(sq_err)))
+    return float(np.mean(~(ma <= 2.0 * variance)))
+
+
+def moving_window(steps: int) -> int:
+    """Moving-average window of the learning-curve plot: 2% of the run, at least 20."""
+    return max(20, steps // 50)
 
 
 def window_mse(sq_err: np.ndarray, end: int, fraction: float = TAIL_FRACTION) -> float:

@@ -261,3 +261,12 @@ def test_blas_threads_restores_the_count() -> None:
     assert bench.blas_thread_count() == before
     with bench.blas_threads(None) as used:
         assert used == before
+
+
+def test_unstable_fraction_and_window_mse() -> None:
+    sq = np.concatenate([np.full(500, 0.01), np.full(500, 1.0)])  # saturated second half
+    frac = paper.unstable_fraction(sq, variance=0.2)
+    assert 0.45 < frac < 0.55
+    assert paper.unstable_fraction(np.full(100, np.nan), variance=0.2) == 1.0
+    assert paper.window_mse(sq, 500) == pytest.approx(0.01)
+    assert paper.window_mse(sq, 1000) == pytest.approx(1.0)
