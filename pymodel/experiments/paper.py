@@ -558,8 +558,9 @@ def _markdown(settings: Settings, cases: dict[str, Case],
 
 def unstable_fraction(sq_err: np.ndarray, variance: float) -> float:
     """Share of steps whose plotted moving average exceeds twice the target variance."""
-    ma = rep.moving_average(np.where(np.isfinite(sq_err), sq_err, np.inf), moving_window(
-        len(sq_err)))
+    # non-finite errors (a blown-up run) count as huge; a finite cap keeps the sums finite
+    capped = np.nan_to_num(np.asarray(sq_err, float), nan=1e6, posinf=1e6)
+    ma = rep.moving_average(np.minimum(capped, 1e6), moving_window(len(sq_err)))
     return float(np.mean(~(ma <= 2.0 * variance)))
 
 
