@@ -19,6 +19,7 @@ import numpy as np
 
 from pymodel.cases import Case, load_case, save_npz_atomic
 from pymodel.errors import TrtrlError
+from scripts.format_options import add_format_arguments, config_from_args
 
 Runner = Callable[[Case, argparse.Namespace], dict[str, np.ndarray]]
 
@@ -41,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="model_command", metavar="ACTION", required=True)
     run = actions.add_parser(
         "run",
-        help="write the trace of a case (float64 reference model)",
+        help="write the trace of a case (float64 model, or --fixed: bit-accurate TRTRL)",
         description=__doc__,
         formatter_class=DefaultsFormatter,
     )
@@ -63,6 +64,15 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"progress bar on stderr (default: when T > {PROGRESS_MIN_STEPS} "
         "and stderr is a terminal)",
     )
+    parser.add_argument(
+        "--fixed", action="store_true",
+        help="run the bit-accurate fixed-point TRTRL (pymodel/FIXED_POINT.md): integer trace",
+    )
+    parser.add_argument(
+        "--lr-shift", type=int, default=None, metavar="S",
+        help="with --fixed: learning rate 2**-S (default: round(-log2(lr)) of the case)",
+    )
+    add_format_arguments(parser)
 
 
 def want_progress(case: Case, args: argparse.Namespace) -> bool:
@@ -87,9 +97,18 @@ def run_float(case: Case, args: argparse.Namespace) -> dict[str, np.ndarray]:
     }
 
 
+def run_fixed(case: Case, args: argparse.Namespace) -> dict[str, np.ndarray]:
+    """Run ``case`` with the bit-accurate fixed-point TRTRL; integer trace + formats."""
+    from pymodel.fixed.model import fixed_trace
+
+    cfg = config_from_args(args, case.activation)
+    return fixed_trace(case, cfg, lr_shift=args.lr_shift, weights_every=args.weights_every,
+                       progress=want_progress(case, args))
+
+
 def select_runner(args: argparse.Namespace) -> Runner:
-    """The dispatch point between model kinds (today: the float64 model only)."""
-    return run_float
+    """The dispatch point between model kinds."""
+    return run_fixed if args.fixed else run_float
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pymodel.fixed.formats import FixedConfig, FixedFormat
+from scripts.format_options import add_format_arguments, config_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,15 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--neurons", "-n", type=int, required=True, help="N, number of neurons")
     gen.add_argument("--inputs", "-m", type=int, required=True, help="M, external inputs")
     gen.add_argument("--outputs", "-k", type=int, required=True, help="K, outputs (<= N)")
-    dflt = FixedConfig()
-    gen.add_argument("--act-format", default=str(dflt.act), help="activation format TOTAL.FRAC")
-    gen.add_argument("--weight-format", default=str(dflt.weight), help="weight format TOTAL.FRAC")
-    gen.add_argument("--sens-format", default=str(dflt.sens), help="sensitivity format TOTAL.FRAC")
-    gen.add_argument("--acc-bits", type=int, default=dflt.acc_bits, help="forward accumulator")
-    gen.add_argument("--lut-bits", type=int, default=dflt.lut_bits, help="log2 of the table size")
-    gen.add_argument(
-        "--lut-range", type=int, default=None, help="table covers +-2**R (default by activation)"
-    )
+    add_format_arguments(gen)
     gen.add_argument("--activation", choices=["tanh", "sigmoid"], default="tanh")
     gen.add_argument("-o", "--out", required=True, help="output directory")
     gen.set_defaults(handler=run_gen)
@@ -38,15 +30,7 @@ def run_gen(args: argparse.Namespace) -> int:
     from rtl.config import ArrayConfig
     from rtl.generate import generate
 
-    fixed = FixedConfig(
-        act=FixedFormat.parse(args.act_format, "act-format"),
-        weight=FixedFormat.parse(args.weight_format, "weight-format"),
-        sens=FixedFormat.parse(args.sens_format, "sens-format"),
-        acc_bits=args.acc_bits,
-        lut_bits=args.lut_bits,
-        lut_range=args.lut_range,
-        activation=args.activation,
-    )
+    fixed = config_from_args(args, args.activation)
     cfg = ArrayConfig(args.neurons, args.inputs, args.outputs, fixed)
     vpath, mpath = generate(cfg, args.out)
     st = cfg.storage_words()

@@ -15,12 +15,9 @@ from pymodel.tests.test_cases import MALFORMED, good_arrays, malformed
 
 
 @pytest.fixture
-def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def run_cli(capsys: pytest.CaptureFixture[str]
             ) -> Callable[..., tuple[int, str, str]]:
-    """``main(argv)`` with only this suite's command groups; (exit code, stdout, stderr)."""
-    # Other groups are written in parallel and may not import yet; these tests need only ours.
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ["scripts.cmd_data", "scripts.cmd_model"])
-
+    """``main(argv)`` in this process; (exit code, stdout, stderr)."""
     def run(*argv: str) -> tuple[int, str, str]:
         code = cli.main([str(a) for a in argv])
         out, err = capsys.readouterr()
@@ -166,3 +163,32 @@ def test_run_overwrites_atomically(run_cli: Callable[..., tuple[int, str, str]],
     assert run_cli("model", "run", case_path, "-o", out)[0] == 0
     assert load_trace(out)["y"].shape == (5, 3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case.npz", "trace.npz"]
+
+
+def test_model_run_fixed_matches_the_fixed_model(
+        run_cli: Callable[..., tuple[int, str, str]], tmp_path: Path) -> None:
+    from pymodel.fixed.formats import FixedConfig, FixedFormat
+    from pymodel.fixed.model import fixed_trace
+
+    arrays = good_arrays(t=10, m=1, n=3, k=1)
+    case_path, out = tmp_path / "case.npz", tmp_path / "trace.npz"
+    np.savez(case_path, **arrays)
+    code, _, err = run_cli("model", "run", case_path, "--fixed", "--weight-format", "20.15",
+                           "--lr-shift", "3", "-o", out, "--no-progress")
+    assert code == 0, err
+    trace = load_trace(out)
+    cfg = FixedConfig(weight=FixedFormat(20, 15))
+    expected = fixed_trace(validate_case(arrays), cfg, lr_shift=3)
+    for key in ("y", "e", "w", "p_out", "p_ing", "p_egr", "sat"):
+        assert trace[key].dtype == np.int64
+        np.testing.assert_array_equal(trace[key], expected[key])
+    assert str(trace["fmt_W"]) == "20.15" and int(trace["lr_shift"]) == 3
+
+
+def test_model_run_fixed_bad_format_writes_nothing(
+        run_cli: Callable[..., tuple[int, str, str]], tmp_path: Path) -> None:
+    case_path, out = tmp_path / "case.npz", tmp_path / "trace.npz"
+    np.savez(case_path, **good_arrays(t=4, m=1, n=3, k=1))
+    assert_user_error(run_cli("model", "run", case_path, "--fixed", "--sens-format", "16",
+                              "-o", out), "--sens-format")
+    assert not out.exists()
