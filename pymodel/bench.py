@@ -7,7 +7,7 @@ Best-of filters out interference from other processes; it is the usual figure fo
 a CPU-bound kernel.
 
 RTRL's step grows as N^4 (at N = 400 one step moves ~0.5 GB of sensitivities), so
-above ``rtrl_full_max`` it is timed on a single step after one warm-up step, and
+above ``rtrl_full_max`` it is timed on a single step after two warm-up steps, and
 above ``rtrl_max`` it is skipped with an N^4 estimate from the largest size timed.
 
 The targets (:func:`check_targets`):
@@ -207,7 +207,7 @@ def time_model_step(algorithm: str, n: int, m: int = 1, k: int = 1, repeats: int
 
     Each repeat runs enough consecutive steps to last ``min_repeat_seconds``; the
     repeats are cut so the whole measurement stays near ``max_seconds``.
-    ``single_step`` times exactly one step after one warm-up step (for huge RTRL nets).
+    ``single_step`` times exactly one step after two warm-up steps (for huge RTRL nets).
     """
     from pymodel.models import make_model
 
@@ -221,8 +221,10 @@ def time_model_step(algorithm: str, n: int, m: int = 1, k: int = 1, repeats: int
         t_idx[0] += 1
         model.step(x[i], d[i])
 
-    # Warm-up (first touches of the sensitivity arrays, BLAS thread start) and a
-    # first estimate of the step time.
+    # Warm-up: two steps, so both buffers of a double-buffered model have been written
+    # (np.zeros memory is only mapped on first write: page faults, not arithmetic), and
+    # the BLAS threads are started. Then a first estimate of the step time.
+    step()
     step()
     first = math.inf
     for _ in range(1 if single_step else 3):
