@@ -143,7 +143,9 @@ def _rows_from(junit: Path, results: Path) -> list[dict[str, Any]]:
                 "test": name, "sim": data.get("sim", _sim_of(ident)), "result": verdict,
                 "steps": data.get("steps"), "cycles_per_step": data.get("cycles_per_step"),
                 "sim_cycles_per_s": data.get("sim_cycles_per_s"),
-                "steps_per_s": data.get("steps_per_s"), "build_s": data.get("build_s"),
+                "steps_per_s": data.get("steps_per_s"),
+                "stream_steps_per_s": data.get("extra", {}).get("stream_steps_per_s"),
+                "build_s": data.get("build_s"),
                 "time_s": float(case.get("time", 0.0)), "waves": data.get("waves"),
             })
     return rows
@@ -160,10 +162,12 @@ def _fmt(v: Any, spec: str = "") -> str:
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    head = ("test", "sim", "steps", "cyc/step", "sim cyc/s", "steps/s", "build s", "result")
+    head = ("test", "sim", "steps", "cyc/step", "sim cyc/s", "steps/s", "stream steps/s",
+            "build s", "result")
     body = [(r["test"], r["sim"], _fmt(r["steps"]), _fmt(r["cycles_per_step"], ".1f"),
              _fmt(r["sim_cycles_per_s"], ".0f"), _fmt(r["steps_per_s"], ".1f"),
-             _fmt(r["build_s"], ".1f"), r["result"]) for r in rows]
+             _fmt(r.get("stream_steps_per_s"), ".1f"), _fmt(r["build_s"], ".1f"), r["result"])
+            for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
     for line in [head, tuple("-" * w for w in widths), *body]:
         print("  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)))
@@ -226,6 +230,7 @@ def _run_rtl(args: argparse.Namespace, sims: tuple[str, ...], out: Path) -> int:
         rows.append({"test": res.test, "sim": sim, "result": "passed" if res.passed else "FAILED",
                      "steps": res.steps, "cycles_per_step": res.cycles_per_step,
                      "sim_cycles_per_s": res.sim_cycles_per_s, "steps_per_s": res.steps_per_s,
+                     "stream_steps_per_s": res.extra.get("stream_steps_per_s"),
                      "build_s": res.build_s, "time_s": res.wall_s + res.build_s,
                      "waves": res.waves})
         cases.append((res, sim))
