@@ -12,6 +12,7 @@ import importlib
 EXPERIMENTS = {
     "paper": "pymodel.experiments.paper",
     "precision": "pymodel.experiments.precision",
+    "hardware": "rtl.experiment_hardware",
 }
 
 

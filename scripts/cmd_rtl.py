@@ -25,6 +25,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("-o", "--out", required=True, help="output directory")
     gen.set_defaults(handler=run_gen)
 
+    syn = cmds.add_parser(
+        "synth",
+        help="synthesize the array with Yosys (cells, flip-flops, multipliers, memory, Fmax)",
+        description="Generate the array (or take --rtl DIR with trtrl_array.v + .json), run "
+        "Yosys (generic gates or iCE40) and, for iCE40, nextpnr-ice40's clock estimate. "
+        "Writes the netlist synth.v (write_verilog -noattr, flattened) and a 'synthesis' "
+        "section in the manifest of the output folder.",
+    )
+    syn.add_argument("--neurons", "-n", type=int, default=None, help="N, number of neurons")
+    syn.add_argument("--inputs", "-m", type=int, default=None, help="M, external inputs")
+    syn.add_argument("--outputs", "-k", type=int, default=None, help="K, outputs (<= N)")
+    add_format_arguments(syn)
+    syn.add_argument("--activation", choices=["tanh", "sigmoid"], default="tanh")
+    syn.add_argument("--rtl", default=None, metavar="DIR",
+                     help="synthesize an existing trtrl_array.v + trtrl_array.json from DIR")
+    syn.add_argument("--target", choices=["generic", "ice40"], default="generic",
+                     help="generic Yosys gates (default) or iCE40 (synth_ice40 + nextpnr)")
+    syn.add_argument("--device", choices=["up5k", "hx8k"], default="up5k",
+                     help="iCE40 part for --target ice40 (up5k has SB_MAC16 DSPs)")
+    syn.add_argument("--freq", type=float, default=12.0, metavar="MHZ",
+                     help="nextpnr target clock in MHz (default 12)")
+    syn.add_argument("--no-pnr", action="store_true", help="iCE40: skip nextpnr")
+    syn.add_argument("--word-level", action="store_true",
+                     help="only the fast word-level statistics (no gate netlist)")
+    syn.add_argument("--timeout", type=float, default=3600.0, metavar="S",
+                     help="limit per tool run in seconds (default 3600)")
+    syn.add_argument("-o", "--out", required=True, help="output directory")
+    syn.set_defaults(handler=run_synth)
+
 
 def run_gen(args: argparse.Namespace) -> int:
     from rtl.config import ArrayConfig
@@ -41,4 +70,55 @@ def run_gen(args: argparse.Namespace) -> int:
         f"N={cfg.n} M={cfg.m} K={cfg.k}: {cfg.cycles_per_step()} cycles/step "
         f"({formula}), {st['per_pe']} words/PE, {st['total']} total"
     )
+    return 0
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    import shutil
+    from pathlib import Path
+
+    from pymodel.errors import TrtrlError
+    from rtl.config import MANIFEST_FILE, VERILOG_FILE, ArrayConfig
+    from rtl.generate import generate
+    from rtl.synth import synthesize_folder
+
+    out = Path(args.out)
+    if args.rtl is not None:
+        if any(v is not None for v in (args.neurons, args.inputs, args.outputs)):
+            raise TrtrlError("--rtl takes the sizes from its manifest: drop --neurons/--inputs/"
+                             "--outputs")
+        src = Path(args.rtl)
+        for name in (VERILOG_FILE, MANIFEST_FILE):
+            if not (src / name).is_file():
+                raise TrtrlError(f"--rtl {src}: no {name} (run `trtrl rtl gen` first)")
+        out.mkdir(parents=True, exist_ok=True)
+        if src.resolve() != out.resolve():
+            for name in (VERILOG_FILE, MANIFEST_FILE):
+                shutil.copyfile(src / name, out / name)
+    else:
+        missing = [o for o, v in (("--neurons", args.neurons), ("--inputs", args.inputs),
+                                  ("--outputs", args.outputs)) if v is None]
+        if missing:
+            raise TrtrlError(f"give {', '.join(missing)} (or --rtl DIR)")
+        fixed = config_from_args(args, args.activation)
+        cfg = ArrayConfig(args.neurons, args.inputs, args.outputs, fixed)
+        generate(cfg, out)
+    res = synthesize_folder(out, target=args.target, device=args.device,
+                            full=not args.word_level, pnr=not args.no_pnr, freq_mhz=args.freq,
+                            timeout=args.timeout)
+    print(f"{res.tool}, target {res.target}: {res.multipliers} multipliers ($mul), "
+          f"{res.memory_bits} RAM bits + {res.rom_bits} ROM bits, "
+          f"{res.register_bits} register bits (word level)")
+    if res.cells is not None:
+        line = f"gate level: {res.cells} cells, {res.flip_flops} flip-flops"
+        if res.target == "ice40":
+            line += (f", {res.luts} SB_LUT4, {res.carries} SB_CARRY, {res.dsps} SB_MAC16, "
+                     f"{res.block_rams} block RAMs")
+        print(line)
+        print(f"multipliers: {res.multipliers_note}")
+        print(f"wrote {out / res.netlist}")
+    if res.target == "ice40" and res.cells is not None:
+        clock = f"Fmax {res.fmax_mhz:.1f} MHz; " if res.fmax_mhz is not None else ""
+        print(f"{clock}{res.pnr_note}")
+    print(f"updated {out / MANIFEST_FILE} (section 'synthesis')")
     return 0

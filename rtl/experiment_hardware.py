@@ -1,0 +1,458 @@
+"""Hardware figures: cycles, storage, multipliers and cells of the neuron array vs N (Yosys).
+
+For every size ``N`` and output count ``K <= N`` (``M`` inputs, default formats) the
+array is generated once (cached for the run) and synthesized by Yosys at word level
+(``rtl/synth.py``: ``$mul`` cells, memory bits, register bits, word-level cells); the
+smallest configurations are also synthesized to generic gates (gate cells, flip-flops)
+and, optionally, for iCE40 with nextpnr's clock estimate. Beside each measured curve
+stands the seed's claim (Budik & Elhanany 2006): per-neuron work ``O(2 K N)``, total
+``O(2 K N^2)`` multiplies per step (so ``O(K N)`` cycles on N processing elements) and
+storage ``O(N^2)``; and the design's own formulas (``rtl/README.md``): cycles per
+step ``L (K+4) + N + 1`` and storage ``N ((K+3) L + 3 N' + K')`` words, ``O(K N^2)``.
+Growth exponents are least-squares slopes of log(quantity) on log(N) at fixed ``K``.
+
+Learning steps per second of the hardware are ``clock / cycles_per_step``. The clock is
+nextpnr-ice40's post-route estimate when an iCE40 run of the smallest configuration fits
+its device, else the stated ``--clock-mhz`` assumption (Yosys's generic synthesis gives
+no timing). They are set against the float64 TRTRL and RTRL models timed on this CPU
+(``pymodel.bench.time_model_step``, best of repeats): the ratio is the hardware speedup.
+The fixed-point word length each task needs is read from the precision sweep
+(``trtrl experiment precision``; ``--precision-csv`` or a run made here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pymodel.errors import TrtrlError
+from pymodel.experiments.report import (
+    atomic_folder,
+    environment_info,
+    markdown_table,
+    progress,
+    pyplot,
+    save_figure,
+    write_csv,
+    write_json,
+)
+from rtl.config import ArrayConfig
+
+NS_FULL = [2, 4, 8, 16, 32]
+NS_QUICK = [2, 4, 8]
+KS = [1, 2, 4]
+DEFAULT_CLOCK_MHZ = 100.0
+MSE_RATIO_LIMIT = 2.0  # a word length "suffices" when its MSE is within 2x of float64
+
+
+@dataclass
+class Point:
+    """Measured and predicted figures of one configuration."""
+
+    n: int
+    k: int
+    m: int
+    cycles: int
+    storage_words: int
+    storage_words_per_pe: int
+    multipliers: int
+    memory_bits: int
+    rom_bits: int
+    register_bits: int
+    word_cells: int
+    gate_cells: int | None = None
+    gate_flip_flops: int | None = None
+    yosys_s: float = 0.0
+    cpu_s: dict[str, float | None] = field(default_factory=dict)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The experiment's options."""
+    parser.add_argument("-o", "--out", required=True, metavar="DIR",
+                        help="report folder (written atomically; replaced if it exists)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"N in {NS_QUICK}, gate-level synthesis of N=2 only")
+    parser.add_argument("--ns", default=None, metavar="LIST",
+                        help=f"comma-separated sizes N (default {NS_FULL}; --quick {NS_QUICK})")
+    parser.add_argument("--ks", default=",".join(map(str, KS)), metavar="LIST",
+                        help="comma-separated output counts K (each used where K <= N)")
+    parser.add_argument("--inputs", "-m", type=int, default=1, help="M, external inputs")
+    parser.add_argument("--gate-max-n", type=int, default=None, metavar="N",
+                        help="generic gate-level synthesis for N <= this, K = 1 "
+                             "(default 4; --quick 2; 0 = none)")
+    parser.add_argument("--no-ice40", action="store_true",
+                        help="skip the iCE40 synthesis + nextpnr of the smallest configuration")
+    parser.add_argument("--device", choices=["up5k", "hx8k"], default="up5k",
+                        help="iCE40 part for the clock estimate (default up5k)")
+    parser.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ,
+                        help="assumed clock when no iCE40 run fits (default "
+                             f"{DEFAULT_CLOCK_MHZ:g} MHz)")
+    parser.add_argument("--precision-csv", default=None, metavar="FILE",
+                        help="precision.csv of `trtrl experiment precision` (default: run "
+                             "its quick sweep here)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the CPU timing problems and the precision sweep")
+    parser.add_argument("--bench-seconds", type=float, default=3.0,
+                        help="time budget per CPU model timing (default 3 s)")
+    parser.add_argument("--timeout", type=float, default=3600.0, metavar="S",
+                        help="limit per Yosys/nextpnr run in seconds (default 3600)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _int_list(text: str, what: str) -> list[int]:
+    try:
+        vals = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError as exc:
+        raise TrtrlError(f"{what}: expected comma-separated integers, got {text!r}") from exc
+    if not vals or vals[0] < 1:
+        raise TrtrlError(f"{what}: need positive integers, got {text!r}")
+    return vals
+
+
+def fit(ns: list[int], values: list[float]) -> float | None:
+    """Growth exponent: least-squares slope of log(value) on log(N) (None if < 2 points)."""
+    pts = [(n, v) for n, v in zip(ns, values, strict=True) if v is not None and v > 0]
+    if len(pts) < 2:
+        return None
+    x = np.log([p[0] for p in pts])
+    y = np.log([p[1] for p in pts])
+    return float(np.polyfit(x, y, 1)[0])
+
+
+# -- precision ------------------------------------------------------------------------------
+def word_lengths(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per task: the smallest word length from which every longer one is within the limit."""
+    out: dict[str, dict[str, Any]] = {}
+    for task in sorted({r["task"] for r in rows}):
+        pts = sorted((int(r["bits"]), float(r["ratio"]), r["fmt_A"], r["fmt_W"], r["fmt_P"])
+                     for r in rows if r["task"] == task)
+        need = None
+        for i, p in enumerate(pts):
+            if all(q[1] <= MSE_RATIO_LIMIT for q in pts[i:]):
+                need = p
+                break
+        out[task] = ({"bits": need[0], "mse_ratio": need[1], "A": need[2], "W": need[3],
+                      "P": need[4]} if need else {"bits": None})
+        out[task]["bits_tested"] = [p[0] for p in pts]
+    return out
+
+
+def precision_rows(args: argparse.Namespace) -> tuple[list[dict[str, Any]], str]:
+    """Rows of a precision sweep: from ``--precision-csv`` or a quick sweep run now."""
+    if args.precision_csv:
+        path = Path(args.precision_csv)
+        try:
+            with path.open(newline="") as fh:
+                rows = list(csv.DictReader(fh))
+        except OSError as exc:
+            raise TrtrlError(f"--precision-csv: cannot read {path}: {exc.strerror}") from exc
+        need = {"task", "bits", "ratio", "fmt_A", "fmt_W", "fmt_P"}
+        if not rows or not need <= set(rows[0]):
+            raise TrtrlError(f"--precision-csv {path}: not a precision.csv (needs columns "
+                             f"{', '.join(sorted(need))})")
+        return rows, f"read from {path}"
+    from pymodel.experiments import precision as prec
+
+    results = prec.sweep(prec.QUICK_STEPS, args.seed, prec.BITS_QUICK,
+                         progress=not args.no_progress)
+    rows = [dict(zip(prec.HEADERS, r, strict=True)) for r in prec._rows(results)]
+    return rows, (f"quick precision sweep run here ({prec.QUICK_STEPS} training steps, "
+                  f"bits {prec.BITS_QUICK}, seed {args.seed})")
+
+
+# -- measurements ---------------------------------------------------------------------------
+def _rtl(cfg: ArrayConfig, cache: dict[tuple[int, int, int], Path], root: Path) -> Path:
+    """Generated Verilog folder of ``cfg``, generated once per run."""
+    from rtl.generate import generate
+
+    key = (cfg.n, cfg.m, cfg.k)
+    if key not in cache:
+        folder = root / f"n{cfg.n}_m{cfg.m}_k{cfg.k}"
+        generate(cfg, folder)
+        cache[key] = folder
+    return cache[key]
+
+
+def _cpu_seconds(n: int, m: int, k: int, args: argparse.Namespace) -> dict[str, float | None]:
+    from pymodel.bench import blas_threads, time_model_step
+
+    out: dict[str, float | None] = {}
+    with blas_threads(1):
+        for alg in ("trtrl", "rtrl"):
+            t = time_model_step(alg, n, m, k, repeats=5, max_seconds=args.bench_seconds,
+                                seed=args.seed)
+            out[alg] = t.seconds
+    return out
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the sweep and write the report folder."""
+    from rtl.synth import synthesize
+
+    ns = _int_list(args.ns, "--ns") if args.ns else (NS_QUICK if args.quick else NS_FULL)
+    ks = _int_list(args.ks, "--ks")
+    if args.inputs < 0:
+        raise TrtrlError(f"--inputs: must be >= 0, got {args.inputs}")
+    if args.clock_mhz <= 0:
+        raise TrtrlError(f"--clock-mhz: must be > 0, got {args.clock_mhz}")
+    gate_max = args.gate_max_n if args.gate_max_n is not None else (2 if args.quick else 4)
+    m = args.inputs
+    configs = [(n, k) for k in ks for n in ns if k <= n]
+    if not configs:
+        raise TrtrlError("no configuration with K <= N: check --ns and --ks")
+    run_ice40 = not args.no_ice40
+    settings = {"ns": ns, "ks": ks, "inputs": m, "gate_max_n": gate_max, "ice40": run_ice40,
+                "device": args.device, "clock_mhz_assumed": args.clock_mhz,
+                "seed": args.seed, "bench_seconds": args.bench_seconds,
+                "timeout_s": args.timeout, "quick": args.quick,
+                "precision_csv": args.precision_csv, "mse_ratio_limit": MSE_RATIO_LIMIT}
+    t_start = time.perf_counter()
+    with atomic_folder(args.out) as out:
+        work = out / "rtl"
+        cache: dict[tuple[int, int, int], Path] = {}
+        points: list[Point] = []
+        jobs = len(configs) + sum(1 for n, k in configs if n <= gate_max and k == 1) + run_ice40
+        bar = progress(jobs, "hardware sweep", enabled=not args.no_progress)
+        with bar:
+            for n, k in configs:
+                bar.set_postfix_str(f"N={n} K={k} word level")
+                cfg = ArrayConfig(n, m, k)
+                folder = _rtl(cfg, cache, work)
+                t0 = time.perf_counter()
+                res = synthesize(folder / "trtrl_array.v", folder / "word", full=False,
+                                 timeout=args.timeout)
+                st = cfg.storage_words()
+                pt = Point(n=n, k=k, m=m, cycles=cfg.cycles_per_step(),
+                           storage_words=st["total"], storage_words_per_pe=st["per_pe"],
+                           multipliers=res.multipliers, memory_bits=res.memory_bits,
+                           rom_bits=res.rom_bits, register_bits=res.register_bits,
+                           word_cells=res.word_cells, yosys_s=time.perf_counter() - t0)
+                bar.update()
+                if n <= gate_max and k == 1:
+                    bar.set_postfix_str(f"N={n} K={k} generic gates")
+                    g = synthesize(folder / "trtrl_array.v", folder / "generic",
+                                   target="generic", full=True, timeout=args.timeout)
+                    pt.gate_cells, pt.gate_flip_flops = g.cells, g.flip_flops
+                    (folder / "generic" / "synth.v").unlink(missing_ok=True)  # 4 MB+ each
+                    bar.update()
+                bar.set_postfix_str(f"N={n} K={k} CPU timing")
+                pt.cpu_s = _cpu_seconds(n, m, k, args)
+                points.append(pt)
+            ice: dict[str, Any] | None = None
+            if run_ice40:
+                n0 = min(ns)
+                bar.set_postfix_str(f"N={n0} K=1 iCE40 {args.device}")
+                folder = _rtl(ArrayConfig(n0, m, 1), cache, work)
+                r = synthesize(folder / "trtrl_array.v", folder / "ice40", target="ice40",
+                               device=args.device, full=True, timeout=args.timeout)
+                (folder / "ice40" / "synth.v").unlink(missing_ok=True)
+                ice = {"n": n0, "m": m, "k": 1, **{key: getattr(r, key) for key in (
+                    "device", "luts", "carries", "dsps", "block_rams", "flip_flops", "cells",
+                    "multipliers", "fits", "fmax_mhz", "pnr_note", "multipliers_note")}}
+                bar.update()
+        precision, precision_source = precision_rows(args)
+        need = word_lengths(precision)
+        clock_mhz, clock_source = args.clock_mhz, (
+            f"assumed {args.clock_mhz:g} MHz (not measured: generic Yosys synthesis gives no "
+            "timing, and no iCE40 run fitted its device)")
+        if ice and ice.get("fmax_mhz"):
+            clock_mhz = float(ice["fmax_mhz"])
+            clock_source = (f"nextpnr-ice40 estimate for N={ice['n']} on {ice['device']}: "
+                            f"{clock_mhz:.1f} MHz (used for every N; larger arrays would "
+                            "be slower and would not fit)")
+        shutil.rmtree(work, ignore_errors=True)  # generated Verilog: regenerable, large
+        result = _write(out, points, ice, need, precision_source, clock_mhz, clock_source,
+                        settings, time.perf_counter() - t_start)
+    print(f"wrote {args.out}/{{report.md,report.json,hardware.csv,hardware_*.png}}")
+    for k, ex in sorted(result["exponents"].items()):
+        print(f"K={k}: " + ", ".join(f"{q} ~ N^{v:.2f}" for q, v in ex.items() if v is not None))
+    print(f"clock: {clock_source}")
+    return 0
+
+
+# -- report ---------------------------------------------------------------------------------
+HEADERS = ["N", "K", "M", "cycles_per_step", "storage_words", "storage_words_per_pe",
+           "multipliers", "ram_bits", "rom_bits", "register_bits", "word_cells",
+           "gate_cells", "gate_flip_flops", "clock_mhz", "hw_steps_per_s",
+           "cpu_trtrl_steps_per_s", "cpu_rtrl_steps_per_s", "speedup_vs_trtrl",
+           "speedup_vs_rtrl"]
+QUANTITIES = {"cycles": "cycles_per_step", "storage_words": "storage_words",
+              "multipliers": "multipliers", "word_cells": "word_cells",
+              "ram_bits": "ram_bits", "gate_cells": "gate_cells"}
+
+
+def _rows(points: list[Point], clock_mhz: float) -> list[dict[str, Any]]:
+    rows = []
+    for p in points:
+        hw = clock_mhz * 1e6 / p.cycles
+        cpu = {a: (1.0 / s if s else None) for a, s in p.cpu_s.items()}
+        rows.append({
+            "N": p.n, "K": p.k, "M": p.m, "cycles_per_step": p.cycles,
+            "storage_words": p.storage_words, "storage_words_per_pe": p.storage_words_per_pe,
+            "multipliers": p.multipliers, "ram_bits": p.memory_bits, "rom_bits": p.rom_bits,
+            "register_bits": p.register_bits, "word_cells": p.word_cells,
+            "gate_cells": p.gate_cells, "gate_flip_flops": p.gate_flip_flops,
+            "clock_mhz": clock_mhz, "hw_steps_per_s": hw,
+            "cpu_trtrl_steps_per_s": cpu.get("trtrl"), "cpu_rtrl_steps_per_s": cpu.get("rtrl"),
+            "speedup_vs_trtrl": hw / cpu["trtrl"] if cpu.get("trtrl") else None,
+            "speedup_vs_rtrl": hw / cpu["rtrl"] if cpu.get("rtrl") else None,
+        })
+    return rows
+
+
+def _exponents(rows: list[dict[str, Any]]) -> dict[int, dict[str, float | None]]:
+    out: dict[int, dict[str, float | None]] = {}
+    for k in sorted({r["K"] for r in rows}):
+        sel = [r for r in rows if r["K"] == k]
+        ns = [r["N"] for r in sel]
+        out[k] = {q: fit(ns, [r[col] for r in sel]) for q, col in QUANTITIES.items()}
+        out[k]["cpu_trtrl_s"] = fit(ns, [1 / r["cpu_trtrl_steps_per_s"]
+                                         if r["cpu_trtrl_steps_per_s"] else None for r in sel])
+        out[k]["cpu_rtrl_s"] = fit(ns, [1 / r["cpu_rtrl_steps_per_s"]
+                                        if r["cpu_rtrl_steps_per_s"] else None for r in sel])
+    return out
+
+
+def _plot_resources(rows: list[dict[str, Any]], path: Path) -> None:
+    plt = pyplot()
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    ks = sorted({r["K"] for r in rows})
+    panels = [
+        ("cycles_per_step", "cycles per learning step", "design L(K+4)+N+1",
+         lambda n, k, m: (m + 1 + n) * (k + 4) + n + 1, "seed O(KN) (O(2KN^2) work / N PEs)",
+         lambda n, k: k * n),
+        ("storage_words", "storage words (all PEs)", "design N((K+3)L+3N'+K')",
+         lambda n, k, m: ArrayConfig(n, m, k).storage_words()["total"], "seed O(N^2)",
+         lambda n, k: n * n),
+        ("multipliers", "multipliers ($mul cells, Yosys)", None, None,
+         "seed O(N) (one PE per neuron)", lambda n, k: n),
+        ("word_cells", "cells (Yosys word level; o gate level, K=1)", None, None,
+         "O(N^2) reference", lambda n, k: n * n),
+    ]
+    for ax, (col, title, dlabel, dfun, slabel, sfun) in zip(axes.flat, panels, strict=True):
+        for i, k in enumerate(ks):
+            sel = [r for r in rows if r["K"] == k]
+            ns = np.array([r["N"] for r in sel], float)
+            ys = np.array([r[col] for r in sel], float)
+            color = f"C{i}"
+            ex = fit(list(ns.astype(int)), list(ys))
+            ax.plot(ns, ys, "o-", color=color,
+                    label=f"K={k} measured" + (f" (~N^{ex:.2f})" if ex is not None else ""))
+            if dfun is not None:
+                m = sel[0]["M"]
+                nn = np.arange(int(ns.min()), int(ns.max()) + 1)
+                ax.plot(nn, [dfun(int(v), k, m) for v in nn], ":", color=color, lw=1,
+                        label=dlabel if i == 0 else None)
+            ref = np.array([sfun(v, k) for v in ns], float)
+            ax.plot(ns, ref * ys[0] / ref[0], "--", color=color, alpha=0.5, lw=1,
+                    label=slabel + " (scaled)" if i == 0 else None)
+            if col == "word_cells":
+                g = [(r["N"], r["gate_cells"]) for r in sel if r["gate_cells"]]
+                if g:
+                    ax.plot([a for a, _ in g], [b for _, b in g], "s", color=color, mfc="none",
+                            label=f"K={k} gate cells")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("neurons N")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    save_figure(fig, path)
+
+
+def _plot_speed(rows: list[dict[str, Any]], clock_mhz: float, path: Path) -> None:
+    plt = pyplot()
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for i, k in enumerate(sorted({r["K"] for r in rows})):
+        sel = [r for r in rows if r["K"] == k]
+        ns = [r["N"] for r in sel]
+        c = f"C{i}"
+        ax.plot(ns, [r["hw_steps_per_s"] for r in sel], "o-", color=c,
+                label=f"array K={k} @ {clock_mhz:.3g} MHz")
+        ax.plot(ns, [r["cpu_trtrl_steps_per_s"] for r in sel], "s--", color=c, mfc="none",
+                label=f"CPU float TRTRL K={k}")
+        ax.plot(ns, [r["cpu_rtrl_steps_per_s"] for r in sel], "^:", color=c, mfc="none",
+                label=f"CPU float RTRL K={k}")
+        ax2.plot(ns, [r["speedup_vs_trtrl"] for r in sel], "s--", color=c,
+                 label=f"vs TRTRL K={k}")
+        ax2.plot(ns, [r["speedup_vs_rtrl"] for r in sel], "^:", color=c,
+                 label=f"vs RTRL K={k}")
+    for a, t in ((ax, "learning steps per second"), (ax2, "hardware speedup (steps/s ratio)")):
+        a.set_xscale("log", base=2)
+        a.set_yscale("log")
+        a.set_xlabel("neurons N")
+        a.set_title(t)
+        a.grid(True, which="both", alpha=0.3)
+        a.legend(fontsize=7)
+    save_figure(fig, path)
+
+
+def _write(out: Path, points: list[Point], ice: dict[str, Any] | None,
+           need: dict[str, dict[str, Any]], precision_source: str, clock_mhz: float,
+           clock_source: str, settings: dict[str, Any], wall_s: float) -> dict[str, Any]:
+    rows = _rows(points, clock_mhz)
+    exps = _exponents(rows)
+    write_csv(out / "hardware.csv", HEADERS, [[r[h] for h in HEADERS] for r in rows])
+    _plot_resources(rows, out / "hardware_resources.png")
+    _plot_speed(rows, clock_mhz, out / "hardware_speed.png")
+    result = {"settings": settings, "environment": environment_info(), "rows": rows,
+              "exponents": exps, "ice40": ice, "clock_mhz": clock_mhz,
+              "clock_source": clock_source, "word_length": need,
+              "precision_source": precision_source, "wall_s": round(wall_s, 1)}
+    write_json(out / "report.json", result)
+    (out / "report.md").write_text(_markdown(rows, exps, ice, need, precision_source,
+                                             clock_source, settings))
+    return result
+
+
+def _markdown(rows: list[dict[str, Any]], exps: dict[int, dict[str, float | None]],
+              ice: dict[str, Any] | None, need: dict[str, dict[str, Any]],
+              precision_source: str, clock_source: str, settings: dict[str, Any]) -> str:
+    cmd = (f"trtrl experiment hardware -o OUT --ns {','.join(map(str, settings['ns']))} "
+           f"--ks {','.join(map(str, settings['ks']))} --inputs {settings['inputs']} "
+           f"--gate-max-n {settings['gate_max_n']} --seed {settings['seed']}")
+    lines = ["# Hardware figures of the TRTRL neuron array", "", f"Command: `{cmd}`", "",
+             (__doc__ or "").split("\n\n", 1)[1].strip(), "",
+             "## Per configuration", ""]
+    cols = ["N", "K", "cycles_per_step", "storage_words", "multipliers", "ram_bits",
+            "register_bits", "word_cells", "gate_cells", "gate_flip_flops", "hw_steps_per_s",
+            "cpu_trtrl_steps_per_s", "cpu_rtrl_steps_per_s", "speedup_vs_trtrl",
+            "speedup_vs_rtrl"]
+    lines.append(markdown_table(cols, [[r[c] for c in cols] for r in rows], digits=4))
+    lines += ["RAM bits are the learning state (weights, sensitivities; Yosys `$mem` cells); "
+              f"the shared activation table adds {rows[0]['rom_bits']} ROM bits at every size. "
+              "Generic gate-level synthesis maps memories to flip-flops (gate_flip_flops).", "",
+              "## Growth exponents (slope of log quantity on log N, fixed K)", ""]
+    qs = list(QUANTITIES) + ["cpu_trtrl_s", "cpu_rtrl_s"]
+    lines.append(markdown_table(["K", *qs], [[k, *[exps[k].get(q) for q in qs]]
+                                             for k in sorted(exps)], digits=3))
+    lines += ["Seed claims: work O(2KN^2) per step, i.e. O(KN) cycles on N PEs "
+              "(exponent 1), storage O(N^2) (exponent 2); float RTRL O(N^4) per step.", "",
+              "## Clock and speedup", "", f"Clock: {clock_source}.", ""]
+    if ice:
+        lines += [f"iCE40 ({ice['device']}) of N={ice['n']}, M={ice['m']}, K={ice['k']}: "
+                  f"{ice['luts']} SB_LUT4, {ice['carries']} SB_CARRY, {ice['dsps']} SB_MAC16, "
+                  f"{ice['block_rams']} RAM blocks, {ice['flip_flops']} flip-flops; "
+                  f"{ice['multipliers_note']}. {ice['pnr_note'] or ''}", ""]
+    lines += ["CPU: float64 models of `pymodel` on this machine, one BLAS thread, best of "
+              "repeats (`pymodel.bench.time_model_step`).", "",
+              "## Word length needed per task", "",
+              f"Precision sweep {precision_source}; a word length suffices when it and every "
+              f"longer one reach a test MSE within {MSE_RATIO_LIMIT:g}x of float64.", ""]
+    lines.append(markdown_table(
+        ["task", "bits", "A", "W", "P", "MSE / float", "bits tested"],
+        [[t, v.get("bits"), v.get("A"), v.get("W"), v.get("P"), v.get("mse_ratio"),
+          " ".join(map(str, v["bits_tested"]))] for t, v in need.items()]))
+    lines += ["The array here uses the default formats (A 16.14, W/P 18.14); storage bits "
+              "scale with the word length.", "",
+              "![resources](hardware_resources.png)", "", "![speed](hardware_speed.png)", "",
+              f"Settings: `{json.dumps(settings)}`", ""]
+    return "\n".join(lines)
