@@ -40,6 +40,13 @@ class TRTRLModel(OnlineModel):
     Internally the egress array keeps 0 where ``c = i`` (that quantity is ``p_ing``'s),
     which is exactly what the output rule needs to count ``c = i`` once; the public
     ``p_egr`` is filled in from ``p_ing`` by ``sensitivities()``.
+
+    Speed: at the sizes of interest (N ~ 100, K = 1) one step is ~10 NumPy calls on
+    ~N*L elements plus ~15 small ones, so every call counts. All views are built
+    once (``_allocate`` for the sensitivity buffers, ``_weight_views`` for ``w``), no
+    call allocates, and the (N, L) operations are arranged so that the large ones
+    run on contiguous operands (a broadcast operand costs the iterator one inner loop
+    per row, about twice the time of a flat loop).
     """
 
     algorithm = "trtrl"
@@ -49,68 +56,110 @@ class TRTRLModel(OnlineModel):
         f8 = np.dtype(np.float64).itemsize
         # p_out is updated in place: its old value is never read by any recursion.
         self._p_out = np.zeros((k, n, L))
+        self._p_out_flat = self._p_out.reshape(k, n * L)
         # ingress/egress are double-buffered: their old values feed every recursion.
         # Egress input/bias columns are never written and stay 0.
         self._ing = [np.zeros((n, L)), np.zeros((n, L))]
         self._egr = [np.zeros((n, L)), np.zeros((n, L))]
-        self._ing_d = [_diag_view(a, m) for a in self._ing]
-        self._egr_d = [_diag_view(a, m) for a in self._egr]
+        # per buffer: ingress (full, rows i >= K, diagonal rows i >= K, neuron columns
+        # c >= K); egress (full, rows i >= K, neuron columns c >= K, c < K, diagonal)
+        self._ing_v = [(a, a[k:], _diag_view(a, m)[k:], a[:, m + 1 + k :]) for a in self._ing]
+        self._egr_v = [
+            (a, a[k:], a[:, m + 1 + k :], a[:, m + 1 : m + 1 + k], _diag_view(a, m))
+            for a in self._egr
+        ]
         self._cur = 0
         self._tmp = np.empty((k, n, L))
         self._a = np.empty((k, L))  # f'-scaled weight rows of the outputs
-        self._fw = np.empty((n - k, n))  # f'-scaled recurrent weights of non-outputs
+        self._a_rows = self._a[:, m + 1 :, None]  # (K, N, 1): a[k, M+1+i] for row i
+        self._a_cols = self._a[:, None, :]  # (K, 1, L): a[k, j] for column j
+        self._fz = np.empty((k, L))  # f'_k z_j, the delta_ki term
+        self._dtmp = np.empty(n - k)  # W[i, M+1+i] p_ing[i, M+1+i], i >= K
+        # g[i, c-K] = f'_c W[c, M+1+i] (c >= K): the recurrent weights of the
+        # non-outputs, transposed and f'-scaled, contiguous
+        self._g = np.empty((n, n - k))
         self._grad = np.empty(n * L)
-        # p_out[k, k, :] (K, L) and p_out[c, i, M+1+c] as (K, N): strided views
+        self._grad2 = self._grad.reshape(n, L)
+        # p_out[k, k, :] (K, L) and p_out[c, i, M+1+c] as (N, K): strided views
         flat = self._p_out.reshape(-1)
         self._out_diag = as_strided(flat, shape=(k, L), strides=((n * L + L) * f8, f8))
         self._out_cols = as_strided(
-            flat[m + 1 :], shape=(k, n), strides=((n * L + 1) * f8, L * f8), writeable=False
+            flat[m + 1 :], shape=(n, k), strides=(L * f8, (n * L + 1) * f8), writeable=False
         )
+        self._w_id: int | None = None
+
+    def _weight_views(self) -> tuple[np.ndarray, ...]:
+        """Views of ``self.w`` the step uses, rebuilt only if ``w`` was replaced."""
+        w = self.w
+        if self._w_id != id(w) or self._wv[0] is not w:
+            m, k = self.shape.m, self.shape.k
+            self._wv = (
+                w,
+                w[:k],  # output rows
+                w[k:],  # non-output rows
+                _diag_view(w, m)[k:],  # W[i, M+1+i], i >= K
+                w[k:, m + 1 :].T,  # [i, c-K] = W[c, M+1+i], c >= K
+                w.reshape(-1),
+            )
+            self._w_id = id(w)
+        return self._wv
 
     def _zero_sensitivities(self) -> None:
         for a in (self._p_out, *self._ing, *self._egr):
             a.fill(0.0)
 
     def _update_sensitivities(self, z: np.ndarray, fp: np.ndarray) -> None:
-        m, k = self.shape.m, self.shape.k
-        w = self.w
+        k = self.shape.k
+        mul, add = np.multiply, np.add
+        _, w_out, w_in, w_in_d, w_rec_t, _ = self._weight_views()
         cur, nxt = self._cur, 1 - self._cur
-        ing, egr, ing_n, egr_n = self._ing[cur], self._egr[cur], self._ing[nxt], self._egr[nxt]
-        ing_d, ing_n_d = self._ing_d[cur], self._ing_d[nxt]
+        ing, _, ing_d, ing_blk = self._ing_v[cur]
+        egr, egr_in, _, _, _ = self._egr_v[cur]
+        ing_n, ing_n_in, ing_n_d, _ = self._ing_v[nxt]
+        _, _, egr_n_blk, egr_n_cols, egr_n_d = self._egr_v[nxt]
+        fp_in = fp[k:]
+        p_out, tmp = self._p_out, self._tmp
 
         # Outputs, T = {i} U {c}: f' folded into the K weight rows, then two K*N*L
         # products; egr is 0 where c = i, so that term is counted once.
-        a = np.multiply(w[:k], fp[:k, None], out=self._a)
-        p_out = np.multiply(a[:, m + 1 :, None], ing, out=self._p_out)
-        p_out += np.multiply(a[:, None, :], egr, out=self._tmp)
-        self._out_diag += fp[:k, None] * z  # delta_ki z_j
+        a = mul(w_out, fp[:k, None], out=self._a)
+        mul(self._a_rows, ing, out=p_out)
+        mul(self._a_cols, egr, out=tmp)
+        add(p_out, tmp, out=p_out)
+        out_diag = self._out_diag
+        add(out_diag, mul(fp[:k, None], z, out=self._fz), out=out_diag)  # delta_ki z_j
 
         # Ingress, rows i >= K, T = {c}; at c = i the egress slot is p_ing itself.
         # Rows i < K are the output quantity p^i_ij.
-        np.multiply(w[k:], egr[k:], out=ing_n[k:])
-        ing_n_d[k:] += _diag_view(w, m)[k:] * ing_d[k:]
-        ing_n[k:] += z
-        ing_n[k:] *= fp[k:, None]
-        ing_n[:k] = self._out_diag
+        mul(w_in, egr_in, out=ing_n_in)
+        add(ing_n_d, mul(w_in_d, ing_d, out=self._dtmp), out=ing_n_d)
+        add(ing_n_in, z, out=ing_n_in)
+        mul(ing_n_in, fp_in[:, None], out=ing_n_in)
+        ing_n[:k] = out_diag
 
         # Egress, neuron columns: c >= K by the rule T = {i}; c < K is p_out[c];
         # c = i is left 0 here (it is the ingress quantity).
-        # [i, c-K] = f'_c W[c, M+1+i] p_ing[i, M+1+c]: the one transpose of the step,
-        # done once on a contiguous product (strided ufunc operands are slow).
-        fw = np.multiply(w[k:, m + 1 :], fp[k:, None], out=self._fw)
-        np.multiply(fw.T, ing[:, m + 1 + k :], out=egr_n[:, m + 1 + k :])
-        egr_n[:, m + 1 : m + 1 + k] = self._out_cols.T
-        self._egr_d[nxt][:] = 0.0
+        # [i, c-K] = f'_c W[c, M+1+i] p_ing[i, M+1+c]: the one transpose of the step
+        # is on the (N, N-K) weights, written contiguous.
+        g = mul(w_rec_t, fp_in, out=self._g)
+        mul(g, ing_blk, out=egr_n_blk)
+        egr_n_cols[:] = self._out_cols
+        egr_n_d[:] = 0.0
+        del a
 
         self._cur = nxt
 
     def _update_weights(self, e: np.ndarray) -> None:
         # only output sensitivities carry gradient: sum_{k<K} e_k p^k_ij
-        k = self.shape.k
-        # einsum, not np.dot: a BLAS gemv this long goes multi-threaded, and thread
-        # wake-ups under load cost milliseconds, far more than the work itself.
-        np.einsum("k,kn->n", self.lr * e, self._p_out.reshape(k, -1), out=self._grad)
-        self.w += self._grad.reshape(self.w.shape)
+        w_flat = self._weight_views()[5]
+        if self.shape.k == 1:
+            # (lr e_0) p^0_ij: the same single product per entry as the einsum below
+            np.multiply(self._p_out_flat[0], self.lr * e[0], out=self._grad)
+        else:
+            # einsum, not np.dot: a BLAS gemv this long goes multi-threaded, and thread
+            # wake-ups under load cost milliseconds, far more than the work itself.
+            np.einsum("k,kn->n", self.lr * e, self._p_out_flat, out=self._grad)
+        np.add(w_flat, self._grad, out=w_flat)
 
     def sensitivities(self) -> dict[str, np.ndarray]:
         """``p_out`` (K,N,L), ``p_ing`` (N,L), ``p_egr`` (N,L) per FIXED_POINT.md."""
