@@ -11,6 +11,7 @@ need=()
 command -v iverilog >/dev/null 2>&1 || need+=(iverilog)
 dpkg -s liblz4-dev >/dev/null 2>&1 || need+=(liblz4-dev)
 command -v yosys >/dev/null 2>&1 || need+=(yosys)
+command -v nextpnr-ice40 >/dev/null 2>&1 || need+=(nextpnr-ice40)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
     echo "setup: need root or sudo to install system packages: ${need[*]}" >&2; exit 1
