@@ -98,7 +98,7 @@ CONFIGS: dict[str, TbConfig] = {
                  sims=("verilator",)),
         TbConfig("freq15_icarus", n=15, m=1, k=1, steps=60, task="freq", checkpoint_every=20,
                  sims=("icarus",), slow=True),
-        TbConfig("mackey25", n=25, m=1, k=1, steps=200, task="mackey", checkpoint_every=50,
+        TbConfig("mackey25", n=25, m=1, k=1, steps=100, task="mackey", checkpoint_every=50,
                  slow=True),
         TbConfig("freq15_learn", n=15, m=1, k=1, steps=6000, task="freq",
                  checkpoint_every=1000, sims=("verilator",), slow=True, compare_float=True),
