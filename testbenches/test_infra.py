@@ -170,3 +170,32 @@ def test_waves_command_draws_a_png(
     # a step beyond the dump is a one-line error
     assert _cli(["waves", res.waves, "--from", "999"]) == 2
     assert "the dump has 40 steps" in capsys.readouterr().err
+
+
+def test_waves_command_refuses_fst(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fst = tmp_path / "dump.fst"
+    fst.write_bytes(b"\x00\x01binary")
+    assert _cli(["waves", str(fst)]) == 2
+    err = capsys.readouterr().err
+    assert "not a VCD file" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sim", "fmt"), [("verilator", "vcd"), ("verilator", "fst"),
+                                          ("icarus", "fst")])
+def test_waves_in_every_format(
+    sim: str, fmt: str, playback: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Both simulators dump the asked-for format beside a GTKWave save file."""
+    verilog, manifest = playback
+    res = run_case(TINY, sim, verilog=verilog, manifest=manifest, build_root=tmp_path,
+                   waves=True, wave_format=fmt)
+    assert res.passed, res.message
+    dump = Path(res.waves)
+    assert dump.suffix == f".{fmt}" and dump.stat().st_size > 0
+    head = dump.read_bytes()[:64]
+    assert head.lstrip().startswith(b"$") == (fmt == "vcd")
+    gtkw = Path(res.gtkw).read_text()
+    assert "-Interface" in gtkw and "-Counters" in gtkw
+    if fmt == "vcd":
+        assert len(rising_edges(read_vcd(dump, ["r_valid"]).find("r_valid"))) == TINY.steps
