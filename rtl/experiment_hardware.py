@@ -12,9 +12,11 @@ step ``L (K+4) + N + 1`` and storage ``N ((K+3) L + 3 N' + K')`` words, ``O(K N^
 Growth exponents are least-squares slopes of log(quantity) on log(N) at fixed ``K``.
 
 Learning steps per second of the hardware are ``clock / cycles_per_step``. The clock is
-nextpnr-ice40's post-route estimate when an iCE40 run of the smallest configuration fits
-its device, else the stated ``--clock-mhz`` assumption (Yosys's generic synthesis gives
-no timing). They are set against the float64 TRTRL and RTRL models timed on this CPU
+nextpnr-ice40's post-route estimate of a probe that fits an iCE40HX8K (``N = 1``,
+narrow formats A 8.6, W/P 10.6, a 64-entry table: the default formats do not fit any
+iCE40 even at ``N = 2``), and, beside it, the stated ``--clock-mhz`` assumption for a
+mid-range FPGA with hard multipliers (not measured: Yosys's generic synthesis gives no
+timing). They are set against the float64 TRTRL and RTRL models timed on this CPU
 (``pymodel.bench.time_model_step``, best of repeats): the ratio is the hardware speedup.
 The fixed-point word length each task needs is read from the precision sweep
 (``trtrl experiment precision``; ``--precision-csv`` or a run made here).
@@ -44,12 +46,16 @@ from pymodel.experiments.report import (
     write_csv,
     write_json,
 )
+from pymodel.fixed.formats import FixedConfig, FixedFormat
 from rtl.config import ArrayConfig
 
 NS_FULL = [2, 4, 8, 16, 32]
 NS_QUICK = [2, 4, 8]
 KS = [1, 2, 4]
 DEFAULT_CLOCK_MHZ = 100.0
+# The iCE40 clock probe: narrow formats and a small table so one PE fits an HX8K.
+PROBE_FIXED = FixedConfig(act=FixedFormat(8, 6), weight=FixedFormat(10, 6),
+                          sens=FixedFormat(10, 6), acc_bits=20, lut_bits=6, activation="tanh")
 MSE_RATIO_LIMIT = 2.0  # a word length "suffices" when its MSE is within 2x of float64
 
 
@@ -89,12 +95,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="generic gate-level synthesis for N <= this, K = 1 "
                              "(default 4; --quick 2; 0 = none)")
     parser.add_argument("--no-ice40", action="store_true",
-                        help="skip the iCE40 synthesis + nextpnr of the smallest configuration")
-    parser.add_argument("--device", choices=["up5k", "hx8k"], default="up5k",
-                        help="iCE40 part for the clock estimate (default up5k)")
+                        help="skip the iCE40 clock probe (synth_ice40 + nextpnr-ice40)")
+    parser.add_argument("--device", choices=["up5k", "hx8k"], default="hx8k",
+                        help="iCE40 part of the clock probe (default hx8k)")
+    parser.add_argument("--ice40-n", type=int, default=1, metavar="N",
+                        help="neurons of the iCE40 clock probe (default 1; narrow formats)")
     parser.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ,
-                        help="assumed clock when no iCE40 run fits (default "
-                             f"{DEFAULT_CLOCK_MHZ:g} MHz)")
+                        help="assumed clock of a mid-range FPGA, shown beside the iCE40 "
+                             f"estimate (default {DEFAULT_CLOCK_MHZ:g} MHz)")
     parser.add_argument("--precision-csv", default=None, metavar="FILE",
                         help="precision.csv of `trtrl experiment precision` (default: run "
                              "its quick sweep here)")
@@ -169,13 +177,14 @@ def precision_rows(args: argparse.Namespace) -> tuple[list[dict[str, Any]], str]
 
 
 # -- measurements ---------------------------------------------------------------------------
-def _rtl(cfg: ArrayConfig, cache: dict[tuple[int, int, int], Path], root: Path) -> Path:
+def _rtl(cfg: ArrayConfig, cache: dict[tuple[Any, ...], Path], root: Path,
+         prefix: str = "") -> Path:
     """Generated Verilog folder of ``cfg``, generated once per run."""
     from rtl.generate import generate
 
-    key = (cfg.n, cfg.m, cfg.k)
+    key = (prefix, cfg.n, cfg.m, cfg.k)
     if key not in cache:
-        folder = root / f"n{cfg.n}_m{cfg.m}_k{cfg.k}"
+        folder = root / f"{prefix}n{cfg.n}_m{cfg.m}_k{cfg.k}"
         generate(cfg, folder)
         cache[key] = folder
     return cache[key]
@@ -209,15 +218,17 @@ def main(args: argparse.Namespace) -> int:
     if not configs:
         raise TrtrlError("no configuration with K <= N: check --ns and --ks")
     run_ice40 = not args.no_ice40
+    if args.ice40_n < 1:
+        raise TrtrlError(f"--ice40-n: must be >= 1, got {args.ice40_n}")
     settings = {"ns": ns, "ks": ks, "inputs": m, "gate_max_n": gate_max, "ice40": run_ice40,
-                "device": args.device, "clock_mhz_assumed": args.clock_mhz,
+                "device": args.device, "ice40_n": args.ice40_n, "clock_mhz_assumed": args.clock_mhz,
                 "seed": args.seed, "bench_seconds": args.bench_seconds,
                 "timeout_s": args.timeout, "quick": args.quick,
                 "precision_csv": args.precision_csv, "mse_ratio_limit": MSE_RATIO_LIMIT}
     t_start = time.perf_counter()
     with atomic_folder(args.out) as out:
         work = out / "rtl"
-        cache: dict[tuple[int, int, int], Path] = {}
+        cache: dict[tuple[Any, ...], Path] = {}
         points: list[Point] = []
         jobs = len(configs) + sum(1 for n, k in configs if n <= gate_max and k == 1) + run_ice40
         bar = progress(jobs, "hardware sweep", enabled=not args.no_progress)
@@ -248,13 +259,14 @@ def main(args: argparse.Namespace) -> int:
                 points.append(pt)
             ice: dict[str, Any] | None = None
             if run_ice40:
-                n0 = min(ns)
+                n0 = args.ice40_n
                 bar.set_postfix_str(f"N={n0} K=1 iCE40 {args.device}")
-                folder = _rtl(ArrayConfig(n0, m, 1), cache, work)
+                folder = _rtl(ArrayConfig(n0, m, 1, PROBE_FIXED), cache, work, "probe_")
                 r = synthesize(folder / "trtrl_array.v", folder / "ice40", target="ice40",
                                device=args.device, full=True, timeout=args.timeout)
                 (folder / "ice40" / "synth.v").unlink(missing_ok=True)
-                ice = {"n": n0, "m": m, "k": 1, **{key: getattr(r, key) for key in (
+                ice = {"n": n0, "m": m, "k": 1, "formats": "A 8.6, W 10.6, P 10.6, lut_bits 6",
+                       **{key: getattr(r, key) for key in (
                     "device", "luts", "carries", "dsps", "block_rams", "flip_flops", "cells",
                     "multipliers", "fits", "fmax_mhz", "pnr_note", "multipliers_note")}}
                 bar.update()
@@ -262,15 +274,17 @@ def main(args: argparse.Namespace) -> int:
         need = word_lengths(precision)
         clock_mhz, clock_source = args.clock_mhz, (
             f"assumed {args.clock_mhz:g} MHz (not measured: generic Yosys synthesis gives no "
-            "timing, and no iCE40 run fitted its device)")
+            "timing, and the iCE40 probe gave no clock)")
         if ice and ice.get("fmax_mhz"):
             clock_mhz = float(ice["fmax_mhz"])
-            clock_source = (f"nextpnr-ice40 estimate for N={ice['n']} on {ice['device']}: "
-                            f"{clock_mhz:.1f} MHz (used for every N; larger arrays would "
-                            "be slower and would not fit)")
+            clock_source = (f"nextpnr-ice40 post-route estimate of the probe (N={ice['n']}, "
+                            f"{ice['formats']}) on {ice['device']}: {clock_mhz:.1f} MHz, used "
+                            "for every N (larger arrays do not fit an iCE40); the "
+                            f"hw_steps_per_s_assumed column uses the assumed "
+                            f"{args.clock_mhz:g} MHz of a mid-range FPGA (not measured)")
         shutil.rmtree(work, ignore_errors=True)  # generated Verilog: regenerable, large
         result = _write(out, points, ice, need, precision_source, clock_mhz, clock_source,
-                        settings, time.perf_counter() - t_start)
+                        settings, time.perf_counter() - t_start, args.clock_mhz)
     print(f"wrote {args.out}/{{report.md,report.json,hardware.csv,hardware_*.png}}")
     for k, ex in sorted(result["exponents"].items()):
         print(f"K={k}: " + ", ".join(f"{q} ~ N^{v:.2f}" for q, v in ex.items() if v is not None))
@@ -282,6 +296,7 @@ def main(args: argparse.Namespace) -> int:
 HEADERS = ["N", "K", "M", "cycles_per_step", "storage_words", "storage_words_per_pe",
            "multipliers", "ram_bits", "rom_bits", "register_bits", "word_cells",
            "gate_cells", "gate_flip_flops", "clock_mhz", "hw_steps_per_s",
+           "hw_steps_per_s_assumed",
            "cpu_trtrl_steps_per_s", "cpu_rtrl_steps_per_s", "speedup_vs_trtrl",
            "speedup_vs_rtrl"]
 QUANTITIES = {"cycles": "cycles_per_step", "storage_words": "storage_words",
@@ -289,7 +304,7 @@ QUANTITIES = {"cycles": "cycles_per_step", "storage_words": "storage_words",
               "ram_bits": "ram_bits", "gate_cells": "gate_cells"}
 
 
-def _rows(points: list[Point], clock_mhz: float) -> list[dict[str, Any]]:
+def _rows(points: list[Point], clock_mhz: float, assumed_mhz: float) -> list[dict[str, Any]]:
     rows = []
     for p in points:
         hw = clock_mhz * 1e6 / p.cycles
@@ -301,6 +316,7 @@ def _rows(points: list[Point], clock_mhz: float) -> list[dict[str, Any]]:
             "register_bits": p.register_bits, "word_cells": p.word_cells,
             "gate_cells": p.gate_cells, "gate_flip_flops": p.gate_flip_flops,
             "clock_mhz": clock_mhz, "hw_steps_per_s": hw,
+            "hw_steps_per_s_assumed": assumed_mhz * 1e6 / p.cycles,
             "cpu_trtrl_steps_per_s": cpu.get("trtrl"), "cpu_rtrl_steps_per_s": cpu.get("rtrl"),
             "speedup_vs_trtrl": hw / cpu["trtrl"] if cpu.get("trtrl") else None,
             "speedup_vs_rtrl": hw / cpu["rtrl"] if cpu.get("rtrl") else None,
@@ -368,7 +384,8 @@ def _plot_resources(rows: list[dict[str, Any]], path: Path) -> None:
     save_figure(fig, path)
 
 
-def _plot_speed(rows: list[dict[str, Any]], clock_mhz: float, path: Path) -> None:
+def _plot_speed(rows: list[dict[str, Any]], clock_mhz: float, assumed_mhz: float,
+                path: Path) -> None:
     plt = pyplot()
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     for i, k in enumerate(sorted({r["K"] for r in rows})):
@@ -377,6 +394,9 @@ def _plot_speed(rows: list[dict[str, Any]], clock_mhz: float, path: Path) -> Non
         c = f"C{i}"
         ax.plot(ns, [r["hw_steps_per_s"] for r in sel], "o-", color=c,
                 label=f"array K={k} @ {clock_mhz:.3g} MHz")
+        if assumed_mhz != clock_mhz:
+            ax.plot(ns, [r["hw_steps_per_s_assumed"] for r in sel], "o-", color=c, alpha=0.4,
+                    label=f"array K={k} @ {assumed_mhz:.3g} MHz (assumed)")
         ax.plot(ns, [r["cpu_trtrl_steps_per_s"] for r in sel], "s--", color=c, mfc="none",
                 label=f"CPU float TRTRL K={k}")
         ax.plot(ns, [r["cpu_rtrl_steps_per_s"] for r in sel], "^:", color=c, mfc="none",
@@ -397,12 +417,13 @@ def _plot_speed(rows: list[dict[str, Any]], clock_mhz: float, path: Path) -> Non
 
 def _write(out: Path, points: list[Point], ice: dict[str, Any] | None,
            need: dict[str, dict[str, Any]], precision_source: str, clock_mhz: float,
-           clock_source: str, settings: dict[str, Any], wall_s: float) -> dict[str, Any]:
-    rows = _rows(points, clock_mhz)
+           clock_source: str, settings: dict[str, Any], wall_s: float,
+           assumed_mhz: float) -> dict[str, Any]:
+    rows = _rows(points, clock_mhz, assumed_mhz)
     exps = _exponents(rows)
     write_csv(out / "hardware.csv", HEADERS, [[r[h] for h in HEADERS] for r in rows])
     _plot_resources(rows, out / "hardware_resources.png")
-    _plot_speed(rows, clock_mhz, out / "hardware_speed.png")
+    _plot_speed(rows, clock_mhz, assumed_mhz, out / "hardware_speed.png")
     result = {"settings": settings, "environment": environment_info(), "rows": rows,
               "exponents": exps, "ice40": ice, "clock_mhz": clock_mhz,
               "clock_source": clock_source, "word_length": need,
@@ -418,12 +439,17 @@ def _markdown(rows: list[dict[str, Any]], exps: dict[int, dict[str, float | None
               precision_source: str, clock_source: str, settings: dict[str, Any]) -> str:
     cmd = (f"trtrl experiment hardware -o OUT --ns {','.join(map(str, settings['ns']))} "
            f"--ks {','.join(map(str, settings['ks']))} --inputs {settings['inputs']} "
-           f"--gate-max-n {settings['gate_max_n']} --seed {settings['seed']}")
+           f"--gate-max-n {settings['gate_max_n']} --seed {settings['seed']} "
+           f"--clock-mhz {settings['clock_mhz_assumed']:g}"
+           + ("" if settings["ice40"] else " --no-ice40")
+           + (f" --precision-csv {settings['precision_csv']}" if settings["precision_csv"]
+              else ""))
     lines = ["# Hardware figures of the TRTRL neuron array", "", f"Command: `{cmd}`", "",
              (__doc__ or "").split("\n\n", 1)[1].strip(), "",
              "## Per configuration", ""]
     cols = ["N", "K", "cycles_per_step", "storage_words", "multipliers", "ram_bits",
             "register_bits", "word_cells", "gate_cells", "gate_flip_flops", "hw_steps_per_s",
+            "hw_steps_per_s_assumed",
             "cpu_trtrl_steps_per_s", "cpu_rtrl_steps_per_s", "speedup_vs_trtrl",
             "speedup_vs_rtrl"]
     lines.append(markdown_table(cols, [[r[c] for c in cols] for r in rows], digits=4))
@@ -438,7 +464,8 @@ def _markdown(rows: list[dict[str, Any]], exps: dict[int, dict[str, float | None
               "(exponent 1), storage O(N^2) (exponent 2); float RTRL O(N^4) per step.", "",
               "## Clock and speedup", "", f"Clock: {clock_source}.", ""]
     if ice:
-        lines += [f"iCE40 ({ice['device']}) of N={ice['n']}, M={ice['m']}, K={ice['k']}: "
+        lines += [f"iCE40 probe ({ice['device']}) N={ice['n']}, M={ice['m']}, K={ice['k']}, "
+                  f"{ice['formats']}: "
                   f"{ice['luts']} SB_LUT4, {ice['carries']} SB_CARRY, {ice['dsps']} SB_MAC16, "
                   f"{ice['block_rams']} RAM blocks, {ice['flip_flops']} flip-flops; "
                   f"{ice['multipliers_note']}. {ice['pnr_note'] or ''}", ""]
