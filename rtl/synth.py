@@ -22,10 +22,12 @@ Every run is bounded by a timeout; a missing tool or a failed run raises
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -103,18 +105,29 @@ def _require(tool: str, package: str) -> str:
     return path
 
 
-def _run(cmd: list[str], cwd: Path, timeout: float, what: str, log: Path) -> str:
-    """Run ``cmd`` bounded by ``timeout``; its output goes to ``log``; errors are one line."""
+def _run(cmd: list[str], cwd: Path, timeout: float, what: str, log: Path,
+         shown: Path | None = None) -> str:
+    """Run ``cmd`` bounded by ``timeout``; its output goes to ``log``; errors are one line.
+
+    ``shown`` is where the log will be kept (named in the error message).
+    """
+    # A session of its own, so a timeout also ends Yosys's ABC child processes.
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
     try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+        out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as exc:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         raise TrtrlError(f"{what}: timed out after {timeout:.0f} s (raise --timeout)") from exc
-    out = (proc.stdout or "") + (proc.stderr or "")
+    out = out or ""
     log.write_text(out)
     if proc.returncode != 0:
         errors = [ln.strip() for ln in out.splitlines() if "ERROR" in ln or "rror:" in ln]
         first = errors[0] if errors else (out.strip().splitlines() or ["no output"])[-1]
-        raise TrtrlError(f"{what} failed (exit {proc.returncode}): {first[:300]} [log {log}]")
+        raise TrtrlError(f"{what} failed (exit {proc.returncode}): {first[:300]} "
+                         f"[log {shown or log}]")
     return out
 
 
@@ -203,7 +216,8 @@ def _nextpnr(work: Path, device: str, freq_mhz: float, timeout: float) -> tuple[
            "--pcf-allow-unconstrained", "--freq", f"{freq_mhz:g}", "--timing-allow-fail",
            "--report", "pnr_report.json", "--seed", "1"]
     try:
-        out = _run(cmd, work, timeout, "nextpnr-ice40", work / "nextpnr.log")
+        out = _run(cmd, work, timeout, "nextpnr-ice40", work / "nextpnr.log",
+                   work.parent / "synth_logs" / "nextpnr.log")
     except TrtrlError as exc:
         return None, f"nextpnr-ice40 could not place and route it: {exc}"
     found = re.findall(r"Max frequency for clock\s+'([^']*)':\s*([0-9.]+)\s*MHz", out)
@@ -243,7 +257,8 @@ def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str],
             script += "\n" + _gate_level_script(target, device, top)
         (work / "synth.ys").write_text(script + "\n")
         t0 = time.perf_counter()
-        _run([yosys, "-q", "-s", "synth.ys"], work, timeout, "yosys", work / "yosys.log")
+        _run([yosys, "-q", "-s", "synth.ys"], work, timeout, "yosys", work / "yosys.log",
+             out / "synth_logs" / "yosys.log")
         seconds = {"yosys": round(time.perf_counter() - t0, 2)}
         res = SynthResult(target=target, tool=_yosys_version(yosys),
                           **_word_stats(work / "word.json", top), seconds=seconds)

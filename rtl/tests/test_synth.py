@@ -229,3 +229,11 @@ def test_experiment_hardware_smoke(tmp_path: Path) -> None:
     assert data["word_length"]["t"]["bits"] == 12
     assert "assumed" in data["clock_source"]
     assert not (out / "rtl").exists()
+
+
+@needs_yosys
+def test_yosys_timeout_is_one_line(small_rtl: Path, tmp_path: Path) -> None:
+    """A run past its time limit is stopped and reported in one line."""
+    with pytest.raises(TrtrlError, match=r"timed out after 1 s") as info:
+        synthesize(small_rtl / VERILOG_FILE, tmp_path, full=True, timeout=1)
+    assert "\n" not in str(info.value)
