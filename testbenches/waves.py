@@ -169,8 +169,8 @@ def write_gtkw(dump: Path, manifest: Path | None = None) -> Path:
     """Write ``<dump>.gtkw`` grouping the interface, one processing element and the counters.
 
     Signal paths come from the dump's header (VCD); for FST the top scope is guessed.
-    The processing element is the first scope below the top whose name mentions ``pe``,
-    else the flat signals whose names start with ``pe0``/``pe_0``/``u_pe``.
+    The processing element is the top-level signals named ``pe0_*`` (MyHDL flattens the
+    hierarchy), else the first scope below the top whose name mentions ``pe``.
     """
     dump = Path(dump)
     if dump.suffix == ".vcd":
@@ -198,12 +198,13 @@ def write_gtkw(dump: Path, manifest: Path | None = None) -> Path:
     below = [p for p in paths if p.startswith(top_prefix) and p.count(".") > top_prefix.count(".")]
     pe_scopes = sorted({p[len(top_prefix):].split(".")[0] for p in below
                         if re.search(r"pe", p[len(top_prefix):].split(".")[0], re.I)})
-    if pe_scopes:
+    # MyHDL flattens the hierarchy: PE 0's signals are top-level names "pe0_*"
+    chosen = [p for p in paths if p.startswith(top_prefix)
+              and p.count(".") == top_prefix.count(".")
+              and re.match(r"(pe_?0_|u_pe0)", p[len(top_prefix):], re.I)]
+    if not chosen and pe_scopes:
         scope = top_prefix + pe_scopes[0] + "."
         chosen = [p for p in below if p.startswith(scope) and p.count(".") == scope.count(".")]
-    else:
-        chosen = [p for p in paths if p.startswith(top_prefix)
-                  and re.match(r"(pe_?0|u_pe)", p[len(top_prefix):], re.I)]
     for p in chosen[:40]:
         w = paths[p]
         pe += [f"@{_BIN if w == 1 else _SDEC}", p if w == 1 else f"{p}[{w - 1}:0]"]
