@@ -61,11 +61,8 @@ class TRTRLModel(OnlineModel):
         self._ing_in = self._ing[k:]  # rows i >= K
         self._ing_d = _diag_view(self._ing, m)  # p^i_ij at c = i
         self._egr = [np.zeros((n, L)), np.zeros((n, L))]
-        # per buffer: (full, rows i >= K, neuron columns c < K, diagonal c = i)
-        self._egr_v = [(a, a[k:], a[:, m + 1 : m + 1 + k], _diag_view(a, m)) for a in self._egr]
         self._cur = 0
-        # scratch: f'-scaled output weight rows, the egress coefficients, a (K, N, L)
-        # product that is then reused for the weight-update gradient
+        # scratch: f'-scaled output weight rows and the egress coefficients
         self._a = np.empty((k, L))
         self._a_rows = self._a[:, m + 1 :, None]  # (K, N, 1): a[k, M+1+i] for row i
         self._a_cols = self._a[:, None, :]  # (K, 1, L): a[k, j] for column j
@@ -75,8 +72,13 @@ class TRTRLModel(OnlineModel):
         # output columns are never written)
         self._g = np.zeros((n, L))
         self._g_rec = self._g[:, m + 1 + k :]
-        self._tmp = np.empty((k, n, L))
-        self._grad = self._tmp.reshape(-1)[: n * L]
+        # the (K, N, L) product of the output rule needs scratch; with K = 1 that is
+        # the next p_egr buffer, which the egress rule then overwrites whole
+        self._tmp = (
+            [nx[None] for nx in (self._egr[1], self._egr[0])]
+            if k == 1
+            else [np.empty((k, n, L))] * 2
+        )
         flat = self._p_out.reshape(-1)
         # p_out[k, k, :] (K, L); p_out[c, i, M+1+c] as (N, K); p_out[k, i, M+1+i] (K, N)
         self._out_diag = as_strided(flat, shape=(k, L), strides=((n * L + L) * f8, f8))
@@ -84,22 +86,21 @@ class TRTRLModel(OnlineModel):
             flat[m + 1 :], shape=(n, k), strides=(L * f8, (n * L + 1) * f8), writeable=False
         )
         self._out_same = as_strided(flat[m + 1 :], shape=(k, n), strides=(n * L * f8, (L + 1) * f8))
-        self._w_id: int | None = None
+        # per parity of the step: (p_egr now, its rows i >= K, p_egr next, its neuron
+        # columns c < K, its diagonal c = i)
+        self._egr_v = [
+            (e, e[k:], nx, nx[:, m + 1 : m + 1 + k], _diag_view(nx, m))
+            for e, nx in ((self._egr[0], self._egr[1]), (self._egr[1], self._egr[0]))
+        ]
+        self._wv_of: np.ndarray | None = None
 
-    def _weight_views(self) -> tuple[np.ndarray, ...]:
-        """Views of ``self.w`` the step uses, rebuilt only if ``w`` was replaced."""
+    def _weight_views(self) -> None:
+        """Views of ``self.w`` the step uses; rebuilt only if ``w`` was replaced."""
         w = self.w
-        if self._w_id != id(w) or self._wv[0] is not w:
-            m, k = self.shape.m, self.shape.k
-            self._wv = (
-                w,
-                w[:k],  # output rows
-                w[k:],  # non-output rows
-                w[k:, m + 1 :].T,  # [i, c-K] = W[c, M+1+i], c >= K
-                w.reshape(-1),
-            )
-            self._w_id = id(w)
-        return self._wv
+        m, k = self.shape.m, self.shape.k
+        # output rows; non-output rows; [i, c-K] = W[c, M+1+i] for c >= K
+        self._wv = (w[:k], w[k:], w[k:, m + 1 :].T)
+        self._wv_of = w
 
     def _zero_sensitivities(self) -> None:
         for a in (self._p_out, self._ing, *self._egr):
@@ -108,23 +109,24 @@ class TRTRLModel(OnlineModel):
     def _update_sensitivities(self, z: np.ndarray, fp: np.ndarray) -> None:
         k = self.shape.k
         mul, add = np.multiply, np.add
-        _, w_out, w_in, w_rec_t, _ = self._weight_views()
-        cur, nxt = self._cur, 1 - self._cur
-        ing, ing_in, ing_d = self._ing, self._ing_in, self._ing_d
-        egr, egr_in, _, _ = self._egr_v[cur]
-        egr_n, _, egr_n_cols, egr_n_d = self._egr_v[nxt]
-        fp_in = fp[k:]
+        if self.w is not self._wv_of:
+            self._weight_views()
+        w_out, w_in, w_rec_t = self._wv
+        egr, egr_in, egr_n, egr_n_cols, egr_n_d = self._egr_v[self._cur]
+        ing, ing_in = self._ing, self._ing_in
+        fp_out, fp_in = fp[:k, None], fp[k:]
         p_out, out_diag = self._p_out, self._out_diag
 
         # Outputs, T = {i} U {c}, from the old p_ing and p_egr: f' folded into the K
         # weight rows, then two K*N*L products. At c = i both products are the same
         # term, so that entry is then set to the single one.
-        mul(w_out, fp[:k, None], out=self._a)
-        mul(self._a_cols, egr, out=self._tmp)
+        mul(w_out, fp_out, out=self._a)
+        tmp = self._tmp[self._cur]
+        mul(self._a_cols, egr, out=tmp)
         mul(self._a_rows, ing, out=p_out)
-        add(p_out, self._tmp, out=p_out)
-        mul(self._a_rec, ing_d, out=self._out_same)
-        add(out_diag, mul(fp[:k, None], z, out=self._fz), out=out_diag)  # delta_ki z_j
+        add(p_out, tmp, out=p_out)
+        mul(self._a_rec, self._ing_d, out=self._out_same)
+        add(out_diag, mul(fp_out, z, out=self._fz), out=out_diag)  # delta_ki z_j
 
         # Egress, T = {i}, from the old p_ing: [i, M+1+c] = f'_c W[c, M+1+i]
         # p_ing[i, M+1+c] for c >= K as one product of whole rows (g is 0 on the other
@@ -139,21 +141,22 @@ class TRTRLModel(OnlineModel):
         add(ing_in, z, out=ing_in)
         mul(ing_in, fp_in[:, None], out=ing_in)
         ing[:k] = out_diag
-        egr_n_d[:] = ing_d  # c = i: the ingress quantity
+        egr_n_d[:] = self._ing_d  # c = i: the ingress quantity
 
-        self._cur = nxt
+        self._cur = 1 - self._cur
 
     def _update_weights(self, e: np.ndarray) -> None:
-        # only output sensitivities carry gradient: sum_{k<K} e_k p^k_ij
-        w_flat = self._weight_views()[4]
+        # only output sensitivities carry gradient: sum_{k<K} e_k p^k_ij. The gradient
+        # goes to the p_egr buffer of the previous step, free until the next step.
+        grad = self._egr[1 - self._cur]
         if self.shape.k == 1:
             # (lr e_0) p^0_ij: the same single product per entry as the einsum below
-            np.multiply(self._p_out_flat[0], self.lr * e[0], out=self._grad)
+            np.multiply(self._p_out[0], self.lr * e[0], out=grad)
         else:
             # einsum, not np.dot: a BLAS gemv this long goes multi-threaded, and thread
             # wake-ups under load cost milliseconds, far more than the work itself.
-            np.einsum("k,kn->n", self.lr * e, self._p_out_flat, out=self._grad)
-        np.add(w_flat, self._grad, out=w_flat)
+            np.einsum("k,kn->n", self.lr * e, self._p_out_flat, out=grad.reshape(-1))
+        np.add(self.w, grad, out=self.w)
 
     def sensitivities(self) -> dict[str, np.ndarray]:
         """``p_out`` (K,N,L), ``p_ing`` (N,L), ``p_egr`` (N,L) per FIXED_POINT.md."""
