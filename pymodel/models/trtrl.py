@@ -68,10 +68,12 @@ class TRTRLModel(OnlineModel):
         self._a_cols = self._a[:, None, :]  # (K, 1, L): a[k, j] for column j
         self._a_rec = self._a[:, m + 1 :]  # (K, N)
         self._fz = np.empty((k, L))  # f'_k z_j, the delta_ki term
-        # g[i, M+1+c] = f'_c W[c, M+1+i] for c >= K, 0 elsewhere (input, bias and
-        # output columns are never written)
+        # g[i, M+1+c] = W[c, M+1+i] for c >= K, 0 elsewhere (input, bias and output
+        # columns are never written); fp_cols[M+1+c] = f'_c for c >= K (1 elsewhere)
         self._g = np.zeros((n, L))
         self._g_rec = self._g[:, m + 1 + k :]
+        self._fp_cols = np.ones(L)
+        self._fp_cols_rec = self._fp_cols[m + 1 + k :]
         # the (K, N, L) product of the output rule needs scratch; with K = 1 that is
         # the next p_egr buffer, which the egress rule then overwrites whole
         self._tmp = (
@@ -128,11 +130,14 @@ class TRTRLModel(OnlineModel):
         mul(self._a_rec, self._ing_d, out=self._out_same)
         add(out_diag, mul(fp_out, z, out=self._fz), out=out_diag)  # delta_ki z_j
 
-        # Egress, T = {i}, from the old p_ing: [i, M+1+c] = f'_c W[c, M+1+i]
-        # p_ing[i, M+1+c] for c >= K as one product of whole rows (g is 0 on the other
-        # columns). The one transpose of the step is on the (N, N-K) weights.
-        mul(w_rec_t, fp_in, out=self._g_rec)
+        # Egress, T = {i}, from the old p_ing: [i, M+1+c] = f'_c (W[c, M+1+i]
+        # p_ing[i, M+1+c]) for c >= K as products of whole rows (g is 0 on the other
+        # columns). The one transpose of the step is a plain copy of the (N, N-K)
+        # weights (a strided operand would slow the multiply down threefold).
+        np.copyto(self._g_rec, w_rec_t)
+        self._fp_cols_rec[:] = fp_in
         mul(self._g, ing, out=egr_n)
+        mul(egr_n, self._fp_cols, out=egr_n)
         egr_n_cols[:] = self._out_cols  # c < K: the output quantity p^c_ij
 
         # Ingress rows i >= K, T = {c}, in place from the old p_egr (whose c = i slot
@@ -166,13 +171,13 @@ class TRTRLModel(OnlineModel):
 
     def multiplies_per_step(self) -> int:
         """Forward (N*L + N for f'); outputs: K*L to scale W rows by f', 2*K*N*L
-        products, K*N to redo the c = i entries, K*L for f'*z; egress: N*(N-K) to
-        scale the transposed weights by f', N*L for the row products (g is 0 on the
-        other columns); ingress rows i >= K: 2*(N-K)*L; weight update: K for lr*e and
-        K*N*L for (lr e).p. Copies of coinciding quantities cost no multiply."""
+        products, K*N to redo the c = i entries, K*L for f'*z; egress: 2*N*L for the
+        row products and the f' scaling (g is 0 on the other columns); ingress rows
+        i >= K: 2*(N-K)*L; weight update: K for lr*e and K*N*L for (lr e).p. Copies
+        of coinciding quantities cost no multiply."""
         n, k, L = self.shape.n, self.shape.k, self.shape.L
         out = k * L + 2 * k * n * L + k * n + k * L
-        sens = out + n * (n - k) + n * L + 2 * (n - k) * L
+        sens = out + 2 * n * L + 2 * (n - k) * L
         weights = k + k * n * L
         return self._forward_multiplies() + sens + weights
 
