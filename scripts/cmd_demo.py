@@ -1,14 +1,23 @@
-"""`trtrl demo -o DIR`: a short end-to-end tour that ends in a one-line verdict.
+"""`trtrl demo -o DIR`: the project's main job end to end, ending in a one-line verdict.
+
+The hardware stage generates the Verilog of the default configuration (N = 15, M = 1,
+K = 1), co-simulates it learning the frequency doubler (Verilator by default) against
+the bit-accurate fixed-point model, and writes into DIR the Verilog, the manifest,
+learning curves of hardware vs fixed-point vs float model, a waveform dump (+ GTKWave
+save file and picture) and summary.json / summary.md. The quick paper experiment (float
+models, ~10 s) goes into DIR/paper. DIR is written under a temporary name and renamed
+into place at the end, so a failure leaves no half-written folder.
 
 The demo is a list of stages (:data:`STAGES`); each takes the output folder and the
 parsed options and returns a :class:`StageResult` (a verdict line and whether it
-passed). Today the only stage is the quick paper experiment (float models); the
-hardware co-simulation is meant to be added as further stages.
+passed). The last line printed is the overall verdict; the exit code is 1 on a failure.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +46,17 @@ def stage_paper(out: Path, args: argparse.Namespace) -> StageResult:
                        folder / "report.md")
 
 
-# Stages in run order; the hardware co-simulation stage is appended here when it exists.
-STAGES: list[tuple[str, Stage]] = [("paper", stage_paper)]
+def stage_hardware(out: Path, args: argparse.Namespace) -> StageResult:
+    """Generate, co-simulate the frequency doubler, compare with the models, report."""
+    from testbenches.demo import run_hardware
+
+    summary = run_hardware(out, steps=args.steps, sim=args.sim, seed=args.seed)
+    return StageResult("hardware", bool(summary["passed"]), summary["verdict"],
+                       out / "summary.md")
+
+
+# Stages in run order.
+STAGES: list[tuple[str, Stage]] = [("paper", stage_paper), ("hardware", stage_hardware)]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,17 +65,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", default="out/demo", metavar="DIR",
                         help="folder for the demo's reports (default out/demo)")
     parser.add_argument("--seed", type=int, default=0, help="seed of tasks and weights")
+    parser.add_argument("--steps", type=int, default=3000,
+                        help="learning steps of the hardware co-simulation (default 3000)")
+    parser.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
+                        help="simulator of the learning run (default verilator; icarus is "
+                        "much slower, give fewer --steps)")
     parser.set_defaults(handler=cmd_demo)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Run every stage; print one verdict line each and an overall line. Exit 1 on a failure."""
+    """Run every stage into a temporary folder renamed to DIR; end with the verdict line."""
+    from pymodel.errors import TrtrlError
+    from pymodel.experiments.report import atomic_folder
+
+    if args.steps < 1:
+        raise TrtrlError(f"--steps: must be >= 1, got {args.steps}")
     out = Path(args.output)
     results = []
-    for _name, stage in STAGES:
-        res = stage(out, args)
-        results.append(res)
-        print(f"[{'PASS' if res.ok else 'FAIL'}] {res.name}: {res.verdict} ({res.output})")
+    t_all = time.perf_counter()
+    with atomic_folder(out) as tmp:
+        for name, stage in STAGES:
+            print(f"[demo] stage {name} ...", file=sys.stderr, flush=True)
+            t0 = time.perf_counter()
+            res = stage(tmp, args)
+            res.output = out / res.output.relative_to(tmp)
+            results.append(res)
+            print(f"[{'PASS' if res.ok else 'FAIL'}] {res.name} ({time.perf_counter() - t0:.1f} s):"
+                  f" {res.verdict} ({res.output})", flush=True)
     ok = all(r.ok for r in results)
-    print(f"demo: {'PASS' if ok else 'FAIL'} ({len(results)} stage(s)), reports in {out}")
+    print(f"[demo] reports in {out} ({time.perf_counter() - t_all:.1f} s in all)", flush=True)
+    hw = next((r for r in results if r.name == "hardware"), None)
+    last = hw.verdict if hw is not None else f"{'PASS' if ok else 'FAIL'}: demo"
+    if not ok and last.startswith("PASS"):
+        failed = ", ".join(r.name for r in results if not r.ok)
+        last = f"FAIL ({failed}): " + last[len("PASS: "):]
+    print(last, flush=True)
     return 0 if ok else 1

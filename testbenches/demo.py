@@ -1,0 +1,275 @@
+"""The hardware stage of ``trtrl demo``: generate, co-simulate, compare, report.
+
+:func:`run_hardware` generates the Verilog of the default configuration (N = 15, M = 1,
+K = 1, default formats; cached per generator version by :func:`harness.cached_rtl`),
+co-simulates it learning the frequency doubler online with the cocotb scoreboard
+(:func:`harness.run_case`, bit for bit against :class:`FixedTRTRL` every step), and in
+parallel runs a short second simulation with waveforms on Icarus (no C++ build, so it
+overlaps the Verilator build; the long learning run keeps waves off because a full VCD
+of thousands of N = 15 steps would be hundreds of megabytes and the harness has no dump
+window). The fixed-point and the float64 TRTRL models then run the same case, and the
+report (Verilog, manifest, learning curves, waveform dump + ``.gtkw`` + picture,
+``summary.json``/``summary.md``) is written into the folder given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import io
+import json
+import shutil
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from testbenches.harness import BUILD_ROOT, CONFIGS, TbConfig, cached_rtl, load_manifest, run_case
+
+WAVE_STEPS = 10  # length of the waveform run (Icarus VCD of N = 15: ~1.4 MB/step)
+WAVE_WINDOW = (5, 9)  # steps drawn in waves.png
+WAVE_SIGNALS = "s_valid,s_ready,busy,r_valid,r_y[0],r_e[0],step_count"
+WINDOW = 100  # learning-curve window (the testbench's curve_hw uses 100 too)
+# Learning margin of the long online run (testbenches/README.md, "Learning-curve margin").
+MSE_MARGIN_REL, MSE_MARGIN_ABS = 2.5, 2.5e-4
+MIN_STEPS_FOR_MARGIN = 1000
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+class Timer:
+    """Stage lines with wall times on stderr; the times also go to the summary."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+
+    def run(self, name: str, what: str, fn: Any, *a: Any, **kw: Any) -> Any:
+        log(f"[demo] {what} ...")
+        t0 = time.perf_counter()
+        out = fn(*a, **kw)
+        dt = time.perf_counter() - t0
+        self.times[name] = round(dt, 1)
+        log(f"[demo] {what}: done in {dt:.1f} s")
+        return out
+
+
+def config(steps: int, seed: int) -> TbConfig:
+    """The default configuration learning the frequency doubler for ``steps`` samples."""
+    base = CONFIGS["freq15_learn"]
+    return replace(base, name="demo", steps=steps, seed=seed,
+                   checkpoint_every=max(1, min(1000, steps)), compare_float=True)
+
+
+def _models(cfg: TbConfig, man: Any, lr_shift: int) -> dict[str, np.ndarray]:
+    """Per-step errors (as reals) of the fixed-point and the float64 TRTRL model."""
+    from pymodel.fixed.model import fixed_trace
+    from pymodel.models import make_model
+    from testbenches.harness import make_case
+
+    case = make_case(replace(cfg, n=man.n, m=man.m, k=man.k, activation=man.fixed.activation))
+    tr = fixed_trace(case, man.fixed, lr_shift=lr_shift, weights_every=0)
+    e_fixed = np.asarray(tr["e"], dtype=np.float64) / (1 << man.fixed.act.frac)
+    model = make_model("trtrl", np.asarray(case.w0), man.m, man.k, 2.0 ** -lr_shift,
+                       man.fixed.activation)
+    e_float = np.asarray(model.run(np.asarray(case.x), np.asarray(case.d), weights_every=0)["e"])
+    return {"fixed": e_fixed, "float": e_float}
+
+
+def _curve(e: np.ndarray) -> list[float]:
+    """Same arithmetic as the testbench's ``_curve``, so equal errors give equal floats."""
+    sq = (np.asarray(e, dtype=np.float64) ** 2).mean(axis=1)
+    n = len(sq) // WINDOW
+    return [float(v) for v in sq[: n * WINDOW].reshape(n, WINDOW).mean(axis=1)]
+
+
+def _plot_curves(path: Path, hw_curve: list[float], e: dict[str, np.ndarray], steps: int) -> None:
+    from pymodel.experiments.report import moving_average, pyplot, save_figure
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    w = max(1, min(WINDOW, steps // 5))
+    t = np.arange(steps)
+    for key, style, label in (("float", dict(color="tab:blue", lw=1.2), "float64 TRTRL model"),
+                              ("fixed", dict(color="tab:orange", lw=2.2),
+                               "fixed-point model (FixedTRTRL)")):
+        sq = (e[key] ** 2).mean(axis=1)
+        ax.plot(t, moving_average(sq, w), label=f"{label}, moving average of {w}", **style)
+    if hw_curve:
+        centres = np.arange(len(hw_curve)) * WINDOW + (WINDOW - 1) / 2
+        ax.plot(centres, hw_curve, "k.", ms=6,
+                label=f"hardware (Verilog, co-simulated), mean of each {WINDOW} steps")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("squared error")
+    ax.set_title("Frequency doubler, N = 15: hardware vs fixed-point vs float TRTRL")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    save_figure(fig, path)
+
+
+def _waves_png(dump: Path, manifest: Path, out: Path) -> None:
+    from scripts.cmd_waves import main as waves_main
+
+    ns = argparse.Namespace(dump=str(dump), signals=WAVE_SIGNALS, first=WAVE_WINDOW[0],
+                            last=WAVE_WINDOW[1], manifest=str(manifest), out=str(out))
+    with contextlib.redirect_stdout(io.StringIO()):  # its "wrote ..." names the temp folder
+        waves_main(ns)
+
+
+def run_hardware(out: Path, steps: int = 3000, sim: str = "verilator", seed: int = 1,
+                 waves_sim: str = "icarus") -> dict[str, Any]:
+    """Run the hardware stage into the (existing, empty-ish) folder ``out``; return the summary."""
+    timer = Timer()
+    cfg = config(steps, seed)
+    root = BUILD_ROOT / "demo"
+    verilog, manifest = timer.run("generate", "generating the Verilog (N=15 M=1 K=1; cached "
+                                  "per generator version)", cached_rtl, cfg)
+    man = load_manifest(manifest)
+    shutil.copy2(verilog, out / "trtrl_array.v")
+    shutil.copy2(manifest, out / "trtrl_array.json")
+
+    wave_cfg = replace(cfg, name="demo_waves", steps=WAVE_STEPS, checkpoint_every=WAVE_STEPS,
+                       compare_float=False)
+    log(f"[demo] co-simulating {steps} learning steps on {sim} (build + run) and, alongside, "
+        f"{WAVE_STEPS} steps with waves on {waves_sim} ...")
+    t0 = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        f_wave = pool.submit(run_case, wave_cfg, waves_sim, waves=True, wave_format="vcd",
+                             build_root=root, rerun_with_waves=False)
+        res = run_case(cfg, sim, waves=False, build_root=root, rerun_with_waves=True)
+        learn_done = time.perf_counter() - t0
+        wres = f_wave.result()
+    timer.times["cosim"] = round(time.perf_counter() - t0, 1)
+    timer.times["cosim_learning_run"] = round(learn_done, 1)
+    log(f"[demo] co-simulation: done in {timer.times['cosim']:.1f} s (learning run "
+        f"{learn_done:.1f} s: build {res.build_s:.1f} s, run {res.wall_s:.1f} s, "
+        f"{res.steps_per_s or 0:.0f} steps/s; waves run {wres.build_s + wres.wall_s:.1f} s)")
+
+    lr_shift = int(res.extra.get("lr_shift", 4))
+    e = timer.run("models", f"running the fixed-point and float models ({steps} steps)",
+                  _models, cfg, man, lr_shift)
+    mse_fixed = float(np.mean(e["fixed"] ** 2))
+    mse_float = float(np.mean(e["float"] ** 2))
+    curve_fixed = _curve(e["fixed"])
+    hw_curve = list(res.extra.get("curve_hw") or [])
+    mse_hw = res.extra.get("mse_hw")
+    # bit-exact: the scoreboard compared r_y and r_e every step (and all state at
+    # checkpoints); independently, the hardware's MSE and curve must equal the model's
+    # to the last bit of the float (same integers, same arithmetic)
+    bit_exact = bool(res.passed and res.steps == steps and mse_hw == mse_fixed
+                     and hw_curve == curve_fixed)
+    tail = max(1, steps // 5)
+    mse_hw_tail = res.extra.get("mse_hw_tail")
+    mse_float_tail = float(np.mean(e["float"][-tail:] ** 2))
+    learned: bool | None = None
+    if steps >= MIN_STEPS_FOR_MARGIN and mse_hw_tail is not None:
+        learned = bool(mse_hw_tail <= MSE_MARGIN_REL * mse_float_tail + MSE_MARGIN_ABS
+                       and len(hw_curve) >= 2 and hw_curve[-1] < hw_curve[0])
+
+    def plots() -> None:
+        _plot_curves(out / "learning_curves.png", hw_curve, e, steps)
+        if wres.waves and Path(wres.waves).is_file():
+            shutil.copy2(wres.waves, out / "waves.vcd")
+            from testbenches.waves import write_gtkw
+
+            gtkw = write_gtkw(out / "waves.vcd", out / "trtrl_array.json")
+            # the folder is renamed into place afterwards: name the files relatively
+            lines = [('[dumpfile] "waves.vcd"' if ln.startswith("[dumpfile]") else
+                      f'[savefile] "{gtkw.name}"' if ln.startswith("[savefile]") else ln)
+                     for ln in gtkw.read_text().splitlines()]
+            gtkw.write_text("\n".join(lines) + "\n")
+            _waves_png(out / "waves.vcd", out / "trtrl_array.json", out / "waves.png")
+
+    timer.run("report", "plotting learning curves and waveforms", plots)
+
+    ok = bit_exact and learned is not False and wres.passed
+    if not res.passed:
+        verdict = (f"FAIL: hardware differs from the fixed-point model "
+                   f"(after {res.steps} of {steps} steps): {res.message.splitlines()[0]}")
+    elif not bit_exact:
+        verdict = (f"FAIL: the hardware's learning curve differs from the fixed-point "
+                   f"model's (MSE {mse_hw} vs {mse_fixed})")
+    else:
+        verdict = (f"PASS: hardware matched the fixed-point model bit for bit over {steps} "
+                   f"steps; MSE {mse_hw:.2g} (fixed {mse_fixed:.2g}, float {mse_float:.2g})")
+        if learned is False:
+            verdict = "FAIL" + verdict[4:] + (
+                f", but the last-{tail}-step MSE {mse_hw_tail:.2g} exceeds the margin "
+                f"{MSE_MARGIN_REL} x float {mse_float_tail:.2g} + {MSE_MARGIN_ABS:g}")
+        elif learned is None:
+            verdict += f" (run too short to judge learning: < {MIN_STEPS_FOR_MARGIN} steps)"
+        if not wres.passed:
+            verdict = "FAIL" + verdict[4:] + f"; the {waves_sim} waveform run failed"
+    summary = {
+        "verdict": verdict, "passed": ok, "steps": steps, "seed": seed, "sim": sim,
+        "task": "freq_doubler", "config": {"n": man.n, "m": man.m, "k": man.k,
+                                           "fixed": man.fixed.to_dict(), "lr_shift": lr_shift},
+        "cycles_per_step": res.cycles_per_step,
+        "manifest_cycles_per_step": man.cycles_per_step,
+        "sim_steps_per_s": res.steps_per_s, "sim_cycles_per_s": res.sim_cycles_per_s,
+        "stream_steps_per_s": res.extra.get("stream_steps_per_s"),
+        "build_s": res.build_s, "sim_wall_s": res.wall_s,
+        "mse_hw": mse_hw, "mse_fixed": mse_fixed, "mse_float": mse_float,
+        "tail_steps": tail, "mse_hw_tail": mse_hw_tail, "mse_float_tail": mse_float_tail,
+        "bit_exact": bit_exact, "learned_within_margin": learned,
+        "scoreboard": {"passed": res.passed, "message": res.message,
+                       "checked_values": res.extra.get("checked_values"),
+                       "checkpoints": res.extra.get("checkpoints")},
+        "waves": {"sim": waves_sim, "steps": WAVE_STEPS, "passed": wres.passed,
+                  "file": "waves.vcd" if (out / "waves.vcd").exists() else None,
+                  "window_steps": list(WAVE_WINDOW), "build_s": wres.build_s,
+                  "wall_s": wres.wall_s},
+        "stage_wall_s": timer.times,
+        "build_dirs": {"learning": res.build_dir, "waves": wres.build_dir,
+                       "failing_waves": res.waves},
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (out / "summary.md").write_text(_markdown(summary))
+    return summary
+
+
+def _fmt(v: Any) -> str:
+    from pymodel.experiments.report import fmt_num
+
+    return fmt_num(v)
+
+
+def _markdown(s: dict[str, Any]) -> str:
+    from pymodel.experiments.report import markdown_table
+
+    rows = [
+        ("steps", s["steps"]), ("simulator", s["sim"]), ("seed", s["seed"]),
+        ("cycles per step (measured)", s["cycles_per_step"]),
+        ("cycles per step (manifest)", s["manifest_cycles_per_step"]),
+        ("simulation speed (steps/s, incl. model + read-back)", s["sim_steps_per_s"]),
+        ("simulated cycles/s", s["sim_cycles_per_s"]),
+        ("build time (s)", s["build_s"]), ("simulation wall time (s)", s["sim_wall_s"]),
+        ("MSE hardware", s["mse_hw"]), ("MSE fixed-point model", s["mse_fixed"]),
+        ("MSE float64 model", s["mse_float"]),
+        (f"MSE hardware, last {s['tail_steps']} steps", s["mse_hw_tail"]),
+        (f"MSE float64, last {s['tail_steps']} steps", s["mse_float_tail"]),
+        ("bit-exact with the fixed-point model", s["bit_exact"]),
+        ("learned within the margin", s["learned_within_margin"]),
+    ]
+    times = ", ".join(f"{k} {v} s" for k, v in s["stage_wall_s"].items())
+    w = s["waves"]
+    return (
+        "# trtrl demo: the default array learning the frequency doubler\n\n"
+        f"**{s['verdict']}**\n\n"
+        + markdown_table(["quantity", "value"], [(k, _fmt(v)) for k, v in rows])
+        + "\n\nThe scoreboard compared `r_y` and `r_e` with the fixed-point model every step "
+        "and every weight and sensitivity at checkpoints; `learning_curves.png` shows the "
+        "hardware's mean squared error per 100 steps on top of the fixed-point model's "
+        "(they coincide exactly) and the float64 model's.\n\n"
+        f"Waveforms: `waves.vcd` ({w['steps']} steps on {w['sim']}, a separate short run: "
+        f"a dump of the whole learning run would be far too large), `waves.gtkw` for "
+        f"GTKWave, `waves.png` steps "
+        f"{w['window_steps'][0]}..{w['window_steps'][1]}.\n\n"
+        f"Stage wall times: {times}.\n"
+    )
