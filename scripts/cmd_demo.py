@@ -65,8 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", default="out/demo", metavar="DIR",
                         help="folder for the demo's reports (default out/demo)")
     parser.add_argument("--seed", type=int, default=0, help="seed of tasks and weights")
-    parser.add_argument("--steps", type=int, default=3000,
-                        help="learning steps of the hardware co-simulation (default 3000)")
+    parser.add_argument("--steps", type=int, default=4000,
+                        help="learning steps of the hardware co-simulation (default 4000)")
     parser.add_argument("--sim", choices=("verilator", "icarus"), default="verilator",
                         help="simulator of the learning run (default verilator; icarus is "
                         "much slower, give fewer --steps)")
