@@ -90,10 +90,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             res = stage(tmp, args)
             res.output = out / res.output.relative_to(tmp)
             results.append(res)
-            print(f"[{'PASS' if res.ok else 'FAIL'}] {res.name} ({time.perf_counter() - t0:.1f} s):"
-                  f" {res.verdict} ({res.output})", flush=True)
+            print(f"[{'PASS' if res.ok else 'FAIL'}] {res.name}: {res.verdict} ({res.output}, "
+                  f"{time.perf_counter() - t0:.1f} s)", flush=True)
     ok = all(r.ok for r in results)
-    print(f"[demo] reports in {out} ({time.perf_counter() - t_all:.1f} s in all)", flush=True)
+    print(f"demo: {'PASS' if ok else 'FAIL'} ({len(results)} stage(s), "
+          f"{time.perf_counter() - t_all:.1f} s), reports in {out}", flush=True)
     hw = next((r for r in results if r.name == "hardware"), None)
     last = hw.verdict if hw is not None else f"{'PASS' if ok else 'FAIL'}: demo"
     if not ok and last.startswith("PASS"):
