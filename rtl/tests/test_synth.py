@@ -171,7 +171,6 @@ def _run_netlist(folder: Path, build: Path, mutate=None):  # noqa: ANN202 - RunR
 
 
 @needs_yosys
-@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
 def test_netlist_passes_scoreboard(small_synth: Path, tmp_path: Path) -> None:
     """The Yosys netlist computes FIXED_POINT.md bit for bit (Icarus, 4 learning steps)."""
@@ -180,7 +179,6 @@ def test_netlist_passes_scoreboard(small_synth: Path, tmp_path: Path) -> None:
 
 
 @needs_yosys
-@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
 def test_mutated_netlist_fails_scoreboard(small_synth: Path, tmp_path: Path) -> None:
     """One inverted stored bit in the netlist is caught as a scoreboard mismatch."""
