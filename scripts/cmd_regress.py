@@ -44,13 +44,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true",
                    help="tiny config on both simulators + a fault")
     p.add_argument("--full", action="store_true",
-                   help="also the slow cases (all configs, 5000-step learning)")
+                   help="also the slow cases (all configs, 6000-step learning, 12 random "
+                        "configurations on both simulators)")
     p.add_argument("--waves", action="store_true", help="dump waveforms of every run")
     p.add_argument("--waves-format", default="vcd",
                    help="vcd (default, readable by `trtrl waves`) or fst")
     p.add_argument("--splits", type=int, default=None,
                    help="split the matrix into N groups (pytest-split)")
     p.add_argument("--group", type=int, default=None, help="run group G (1-based) of --splits")
+    p.add_argument("--seed", type=int, default=None,
+                   help="base seed of the random configurations rand-s<seed> "
+                        "(pytest --tb-seed; default TRTRL_TB_SEED, else 1234)")
     p.add_argument("-k", dest="keyword", default=None, help="pytest -k expression to select cases")
     p.add_argument("-o", "--out", default="out/regress", help="output folder (default out/regress)")
     p.add_argument("--rtl", default=None, help="run the scoreboard against this Verilog file")
@@ -105,6 +109,8 @@ def _run_matrix(args: argparse.Namespace, sims: tuple[str, ...], out: Path) -> i
         cmd.append("--full")
     if args.waves:
         cmd.append("--waves")
+    if args.seed is not None:
+        cmd += ["--tb-seed", str(args.seed)]
     if args.jobs not in ("1", "0"):
         cmd += ["-n", str(args.jobs)]
     if args.splits is not None:

@@ -34,6 +34,9 @@ SIMULATORS = ("icarus", "verilator")
 WAVE_FORMATS = ("vcd", "fst")
 CLOCK_NS = 10
 TOP = "trtrl_array"
+# The project's default formats (pymodel/fixed/formats.py): a configuration that names no
+# format tests the configuration the README advertises.
+_DEFAULT_FIXED = FixedConfig()
 
 # Ports every DUT must have (rtl/README.md); widths come from the manifest.
 REQUIRED_PORTS = (
@@ -59,11 +62,11 @@ class TbConfig:
     k: int
     steps: int
     task: str = "random"
-    act: str = "16.14"
-    weight: str = "16.12"
-    sens: str = "16.12"
+    act: str = str(_DEFAULT_FIXED.act)
+    weight: str = str(_DEFAULT_FIXED.weight)
+    sens: str = str(_DEFAULT_FIXED.sens)
     acc_bits: int | None = None  # None: the default (40) or the narrowest allowed if wider
-    lut_bits: int = 10
+    lut_bits: int = _DEFAULT_FIXED.lut_bits
     activation: str = "tanh"
     lr_shift: int | None = None  # None: from the case's learning rate
     checkpoint_every: int = 1
@@ -71,6 +74,8 @@ class TbConfig:
     slow: bool = False
     sims: tuple[str, ...] = SIMULATORS
     compare_float: bool = False  # also report (and bound) the MSE against the float model
+    # learning on/off per step (length ``steps``); None: learn on every step
+    learn_steps: tuple[bool, ...] | None = None
 
     def fixed(self) -> FixedConfig:
         act, weight, sens = (FixedFormat.parse(s) for s in (self.act, self.weight, self.sens))
@@ -104,6 +109,81 @@ CONFIGS: dict[str, TbConfig] = {
                  checkpoint_every=1000, sims=("verilator",), slow=True, compare_float=True),
     )
 }
+
+
+# -- seeded random configurations ---------------------------------------------------------
+# Formats the draws pick from: narrow ones that saturate, the old 16.12 pair, the project
+# defaults and wide ones. (act, weight, sens, lut_bits); a draw whose formats the
+# activation cannot use (FixedConfig refuses them) takes the next format of the list.
+RANDOM_FORMATS: tuple[tuple[str, str, str, int], ...] = (
+    ("10.8", "10.6", "10.6", 8),
+    ("12.10", "12.8", "12.8", 8),
+    ("16.14", "16.12", "16.12", 10),
+    (str(_DEFAULT_FIXED.act), str(_DEFAULT_FIXED.weight), str(_DEFAULT_FIXED.sens),
+     _DEFAULT_FIXED.lut_bits),
+    ("24.22", "24.18", "24.18", 12),
+)
+DEFAULT_TB_SEED = 1234
+RANDOM_DRAWS = 3  # default run: Icarus only
+RANDOM_DRAWS_FULL = 12  # --full: both simulators
+
+
+def random_config(seed: int, sims: tuple[str, ...] = SIMULATORS) -> TbConfig:
+    """A small configuration drawn from ``numpy.random.default_rng(seed)``, named ``rand-s<seed>``.
+
+    N in 1..4, M in 0..2, K in 1..N, tanh or sigmoid, formats from :data:`RANDOM_FORMATS`,
+    task random or saturate, ``lr_shift`` in 1..8, learning switched on/off per step
+    (each step off with probability 1/4, or every step on/off for a whole run now and
+    then), 20..30 steps, a full read-back after every step. Only the seed matters: the
+    same seed gives the same configuration whatever the base seed of the run was.
+    """
+    from pymodel.errors import ConfigError
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 5))
+    m = int(rng.integers(0, 3))
+    k = int(rng.integers(1, n + 1))
+    activation = ("tanh", "sigmoid")[int(rng.integers(0, 2))]
+    task = ("random", "saturate")[int(rng.integers(0, 2))]
+    lr_shift = int(rng.integers(1, 9))
+    steps = int(rng.integers(20, 31))
+    mode = int(rng.integers(0, 8))  # 0: never learn, 1: always, else per step
+    if mode == 0:
+        learn = np.zeros(steps, dtype=bool)
+    elif mode == 1:
+        learn = np.ones(steps, dtype=bool)
+    else:
+        learn = rng.random(steps) >= 0.25
+    first = int(rng.integers(0, len(RANDOM_FORMATS)))
+    for i in range(len(RANDOM_FORMATS)):
+        act, weight, sens, lut_bits = RANDOM_FORMATS[(first + i) % len(RANDOM_FORMATS)]
+        cfg = TbConfig(f"rand-s{seed}", n=n, m=m, k=k, steps=steps, task=task, act=act,
+                       weight=weight, sens=sens, lut_bits=lut_bits, activation=activation,
+                       lr_shift=lr_shift, checkpoint_every=1, seed=seed, sims=sims,
+                       learn_steps=tuple(bool(v) for v in learn))
+        try:
+            cfg.fixed()
+        except ConfigError:
+            continue
+        return cfg
+    raise TrtrlError(f"random_config({seed}): no format of RANDOM_FORMATS fits")  # not reached
+
+
+def random_configs(base_seed: int, full: bool) -> list[TbConfig]:
+    """The draws of a run: seeds ``base_seed, base_seed + 1, ...`` (3, or 12 with --full)."""
+    count = RANDOM_DRAWS_FULL if full else RANDOM_DRAWS
+    sims = SIMULATORS if full else ("icarus",)
+    return [random_config(base_seed + i, sims) for i in range(count)]
+
+
+def describe(cfg: TbConfig) -> str:
+    """One line naming a configuration's sizes, formats, task and learning."""
+    learn = ("every step" if cfg.learn_steps is None or all(cfg.learn_steps) else
+             "never" if not any(cfg.learn_steps) else
+             f"{sum(cfg.learn_steps)}/{len(cfg.learn_steps)} steps")
+    return (f"N={cfg.n} M={cfg.m} K={cfg.k} {cfg.activation} A={cfg.act} W={cfg.weight} "
+            f"P={cfg.sens} lut_bits={cfg.lut_bits} task={cfg.task} lr_shift={cfg.lr_shift} "
+            f"steps={cfg.steps} learn {learn}")
 
 
 # -- stimulus ---------------------------------------------------------------------------
@@ -150,10 +230,23 @@ def make_case(cfg: TbConfig) -> Any:
 
 
 def write_stimulus(path: Path, case: Any, fixed: FixedConfig, lr_shift: int | None,
-                   learn: bool = True) -> dict[str, Any]:
-    """Quantise a case and save what the testbench drives (x_q, d_q, w0_q, lr_shift)."""
+                   learn: bool = True,
+                   learn_steps: tuple[bool, ...] | None = None) -> dict[str, Any]:
+    """Quantise a case and save what the testbench drives (x_q, d_q, w0_q, lr_shift).
+
+    ``learn_steps`` (one flag per step) drives the ``learn`` input step by step; the
+    reference model follows it.
+    """
     from pymodel.fixed.model import lr_shift_from_lr
 
+    steps = int(np.asarray(case.x).shape[0])
+    if learn_steps is None:
+        per_step = np.full(steps, bool(learn))
+    else:
+        per_step = np.asarray(learn_steps, dtype=bool)
+        if per_step.shape != (steps,):
+            raise TrtrlError(f"learn_steps: {per_step.shape[0]} flags for {steps} steps")
+        learn = bool(per_step.any())
     shift = lr_shift if lr_shift is not None else lr_shift_from_lr(case.lr, learn)
     arrays = {
         "x_q": quantize(case.x, fixed.act),
@@ -161,6 +254,7 @@ def write_stimulus(path: Path, case: Any, fixed: FixedConfig, lr_shift: int | No
         "w0_q": quantize(case.w0, fixed.weight),
         "lr_shift": np.int64(shift),
         "learn": np.bool_(learn),
+        "learn_steps": per_step,
         # the float case rides along for the MSE comparison with the float model
         "x": np.asarray(case.x, dtype=np.float64),
         "d": np.asarray(case.d, dtype=np.float64),
@@ -528,7 +622,7 @@ def run_case(
     if not stim.exists():
         case = make_case(replace(cfg, n=man.n, m=man.m, k=man.k,
                                         activation=man.fixed.activation))
-        write_stimulus(stim, case, man.fixed, cfg.lr_shift)
+        write_stimulus(stim, case, man.fixed, cfg.lr_shift, learn_steps=cfg.learn_steps)
     kwargs = dict(name=cfg.name + tag, sim=sim, verilog=Path(verilog).resolve(),
                   manifest=Path(manifest).resolve(), top=top, stimulus=stim,
                   checkpoint_every=cfg.checkpoint_every, wave_format=wave_format,

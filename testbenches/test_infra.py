@@ -199,3 +199,42 @@ def test_waves_in_every_format(
     assert "-Interface" in gtkw and "-Counters" in gtkw
     if fmt == "vcd":
         assert len(rising_edges(read_vcd(dump, ["r_valid"]).find("r_valid"))) == TINY.steps
+
+
+def test_random_configs_depend_only_on_their_seed() -> None:
+    from pymodel.fixed.formats import FixedConfig
+    from testbenches.harness import random_config, random_configs
+
+    default = random_configs(1234, full=False)
+    full = random_configs(1234, full=True)
+    assert [c.name for c in default] == ["rand-s1234", "rand-s1235", "rand-s1236"]
+    assert all(c.sims == ("icarus",) for c in default)
+    assert len(full) == 12 and all(c.sims == ("icarus", "verilator") for c in full)
+    # a case drawn as the third of one run is the first of a run started at its seed
+    assert random_config(1236) == full[2] and random_configs(1236, True)[0] == full[2]
+    for c in full:
+        assert 1 <= c.n <= 4 and 0 <= c.m <= 2 and 1 <= c.k <= c.n
+        assert 20 <= c.steps <= 30 and c.checkpoint_every == 1
+        assert c.learn_steps is not None and len(c.learn_steps) == c.steps
+        assert isinstance(c.fixed(), FixedConfig)
+
+
+def test_tbconfig_defaults_are_the_project_defaults() -> None:
+    from pymodel.fixed.formats import FixedConfig
+
+    base = FixedConfig()
+    for name in ("tiny", "freq15", "mackey25", "freq15_learn"):
+        f = CONFIGS[name].fixed()
+        assert (f.act, f.weight, f.sens, f.lut_bits) == (base.act, base.weight, base.sens,
+                                                         base.lut_bits), name
+
+
+def test_regress_passes_the_seed_to_pytest(monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path) -> None:
+    import subprocess
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(subprocess, "call", lambda cmd, **kw: seen.append(cmd) or 0)
+    assert _cli(["regress", "--sim", "icarus", "--seed", "77", "-o", str(tmp_path)]) == 0
+    cmd = seen[0]
+    assert cmd[cmd.index("--tb-seed") + 1] == "77"

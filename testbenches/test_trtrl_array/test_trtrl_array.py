@@ -26,7 +26,15 @@ from cocotb.clock import Clock
 from cocotb.triggers import First, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
-from testbenches.harness import CONFIGS, Manifest, load_manifest, run_case
+from testbenches.harness import (
+    CONFIGS,
+    DEFAULT_TB_SEED,
+    Manifest,
+    describe,
+    load_manifest,
+    random_configs,
+    run_case,
+)
 from testbenches.scoreboard import (
     INT,
     MISMATCH_TAG,
@@ -210,6 +218,9 @@ async def run_trtrl_array(dut: Any) -> None:
     x_q, d_q, w0_q = stim["x_q"], stim["d_q"], stim["w0_q"]
     lr_shift, learn = int(stim["lr_shift"]), bool(stim["learn"])
     steps = int(x_q.shape[0])
+    # learning per step (older stimulus files hold one flag for the whole run)
+    learn_steps = (np.asarray(stim["learn_steps"], dtype=bool) if "learn_steps" in stim.files
+                   else np.full(steps, learn))
     every = int(cfg.get("checkpoint_every", 1))
     result_path = Path(cfg["result"])
     sb = Scoreboard(clock_ns=float(cfg.get("clock_ns", 10)), waves_hint=cfg.get("waves_hint", ""))
@@ -230,9 +241,11 @@ async def run_trtrl_array(dut: Any) -> None:
         if every:
             sb.check_state(-1, _expected_state(model, 0), await tb.read_state(), fmts)
         for t in range(steps):
+            model.learn = bool(learn_steps[t])
             exp_y, exp_e = model.step(x_q[t], d_q[t])
             t_in = time.perf_counter()
-            got_y, got_e, timing = await tb.step(x_q[t], d_q[t], learn, lr_shift)
+            got_y, got_e, timing = await tb.step(x_q[t], d_q[t], bool(learn_steps[t]),
+                                                 lr_shift)
             stream_s += time.perf_counter() - t_in
             sb.note_timing(t, timing)
             cycles.append(timing.end_cycle - timing.start_cycle)
@@ -260,6 +273,7 @@ async def run_trtrl_array(dut: Any) -> None:
             checkpoints=sb.checkpoints,
             sat_count=int(model.sat_count),
             lr_shift=lr_shift,
+            learn_steps=int(learn_steps.sum()),
             # learning curve: squared error per step (as A-format reals)
             mse_hw=float(np.mean((e_hw[: result["steps"]] / (1 << man.fixed.act.frac)) ** 2))
             if result["steps"] else None,
@@ -313,6 +327,40 @@ def test_trtrl_array(config: str, sim: str, request: pytest.FixtureRequest) -> N
     assert res.steps == CONFIGS[config].steps
     if CONFIGS[config].compare_float:
         _check_learning(res.extra)
+
+
+def tb_seed(config: pytest.Config) -> int:
+    """Base seed of the random draws: ``--tb-seed``, else ``TRTRL_TB_SEED``, else fixed."""
+    value = config.getoption("--tb-seed", default=None)
+    if value is None:
+        value = os.environ.get("TRTRL_TB_SEED") or DEFAULT_TB_SEED
+    try:
+        return int(value)
+    except ValueError:
+        raise pytest.UsageError(f"--tb-seed / TRTRL_TB_SEED: expected an integer, "
+                                f"got {value!r}") from None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``test_random_config``: 3 seeded draws on Icarus, 12 on both simulators with --full."""
+    if "rand_cfg" not in metafunc.fixturenames:
+        return
+    full = bool(metafunc.config.getoption("--full", default=False))
+    params = [pytest.param(cfg, sim, id=f"{cfg.name}-{sim}")
+              for cfg in random_configs(tb_seed(metafunc.config), full) for sim in cfg.sims]
+    metafunc.parametrize(("rand_cfg", "sim"), params)
+
+
+def test_random_config(rand_cfg: Any, sim: str, request: pytest.FixtureRequest) -> None:
+    """A configuration drawn from its seed (``rand-s<seed>``); a failure prints the rerun."""
+    waves = bool(request.config.getoption("--waves", default=False)) or None
+    res = run_case(rand_cfg, sim, waves=waves)
+    _record(request, res)
+    rerun = (f"rerun: .venv/bin/pytest testbenches -k '{rand_cfg.name}-{sim}' "
+             f"--tb-seed {rand_cfg.seed}{' --full' if sim == 'verilator' else ''}  "
+             f"(or TRTRL_TB_SEED={rand_cfg.seed})")
+    assert res.passed, f"{rand_cfg.name} ({describe(rand_cfg)}) failed; {rerun}\n{res.message}"
+    assert res.steps == rand_cfg.steps, f"{res.steps} of {rand_cfg.steps} steps; {rerun}"
 
 
 def _record(request: pytest.FixtureRequest, res: Any) -> None:
