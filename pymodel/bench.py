@@ -160,14 +160,14 @@ def blas_threads(n: int | None) -> Iterator[int | None]:
         set_(old)
 
 
-def parse_sizes(text: str) -> list[int]:
-    """Parse ``"10,25,50"`` into sorted unique sizes >= 1; ConfigError otherwise."""
+def parse_sizes(text: str, what: str = "sizes") -> list[int]:
+    """Parse ``"10,25,50"`` into sorted unique integers >= 1; ConfigError naming ``what``."""
     try:
         sizes = sorted({int(s) for s in text.split(",") if s.strip()})
     except ValueError as exc:
-        raise ConfigError(f"sizes: expected comma-separated integers, got {text!r}") from exc
+        raise ConfigError(f"{what}: expected comma-separated integers, got {text!r}") from exc
     if not sizes or sizes[0] < 1:
-        raise ConfigError(f"sizes: need neuron counts >= 1, got {text!r}")
+        raise ConfigError(f"{what}: need integers >= 1, got {text!r}")
     return sizes
 
 

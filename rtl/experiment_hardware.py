@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from pymodel.bench import fit_exponent, parse_sizes
 from pymodel.errors import TrtrlError
 from pymodel.experiments.report import (
     atomic_folder,
@@ -115,24 +116,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _int_list(text: str, what: str) -> list[int]:
-    try:
-        vals = sorted({int(v) for v in text.split(",") if v.strip()})
-    except ValueError as exc:
-        raise TrtrlError(f"{what}: expected comma-separated integers, got {text!r}") from exc
-    if not vals or vals[0] < 1:
-        raise TrtrlError(f"{what}: need positive integers, got {text!r}")
-    return vals
-
-
-def fit(ns: list[int], values: list[float]) -> float | None:
-    """Growth exponent: least-squares slope of log(value) on log(N) (None if < 2 points)."""
+def fit(ns: list[int], values: list[float | None]) -> float | None:
+    """Growth exponent over the sizes with a positive value (None if fewer than 2)."""
     pts = [(n, v) for n, v in zip(ns, values, strict=True) if v is not None and v > 0]
     if len(pts) < 2:
         return None
-    x = np.log([p[0] for p in pts])
-    y = np.log([p[1] for p in pts])
-    return float(np.polyfit(x, y, 1)[0])
+    return fit_exponent([n for n, _ in pts], [v for _, v in pts])
 
 
 # -- precision ------------------------------------------------------------------------------
@@ -206,8 +195,8 @@ def main(args: argparse.Namespace) -> int:
     """Run the sweep and write the report folder."""
     from rtl.synth import synthesize
 
-    ns = _int_list(args.ns, "--ns") if args.ns else (NS_QUICK if args.quick else NS_FULL)
-    ks = _int_list(args.ks, "--ks")
+    ns = parse_sizes(args.ns, "--ns") if args.ns else (NS_QUICK if args.quick else NS_FULL)
+    ks = parse_sizes(args.ks, "--ks")
     if args.inputs < 0:
         raise TrtrlError(f"--inputs: must be >= 0, got {args.inputs}")
     if args.clock_mhz <= 0:

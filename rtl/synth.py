@@ -37,6 +37,7 @@ from typing import Any
 
 from pymodel.errors import TrtrlError
 from rtl.config import MANIFEST_FILE, TOP, VERILOG_FILE
+from rtl.toolchain import require
 
 __all__ = [
     "DEVICES",
@@ -96,13 +97,6 @@ class SynthResult:
 
 
 # -- tools ----------------------------------------------------------------------------------
-def _require(tool: str, package: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        raise TrtrlError(
-            f"{tool} not found on PATH: install it (apt-get install {package}) or run `make setup`"
-        )
-    return path
 
 
 def _run(cmd: list[str], cwd: Path, timeout: float, what: str, log: Path,
@@ -210,7 +204,7 @@ def _gate_stats(stat_json: Path) -> dict[str, Any]:
 
 # -- nextpnr --------------------------------------------------------------------------------
 def _nextpnr(work: Path, device: str, freq_mhz: float, timeout: float) -> tuple[float | None, str]:
-    exe = _require("nextpnr-ice40", "nextpnr-ice40")
+    exe = require("nextpnr-ice40", "nextpnr-ice40")
     dev = DEVICES[device]
     cmd = [exe, f"--{device}", "--package", dev["package"], "--json", "ice40.json",
            "--pcf-allow-unconstrained", "--freq", f"{freq_mhz:g}", "--timing-allow-fail",
@@ -247,7 +241,7 @@ def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     verilog = Path(verilog).resolve()
     if not verilog.is_file():
         raise TrtrlError(f"{verilog}: no such Verilog file")
-    yosys = _require("yosys", "yosys")
+    yosys = require("yosys", "yosys")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".trtrl_synth_", dir=out))

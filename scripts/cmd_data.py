@@ -15,6 +15,7 @@ from pymodel.tasks import (
     freq_doubler_case,
     mackey_glass_case,
 )
+from scripts.help_format import DefaultsFormatter
 
 
 def _lr_help(defaults: dict[str, float]) -> str:
@@ -36,15 +37,6 @@ def _add_common(parser: argparse.ArgumentParser, neurons: int, lr_defaults: dict
                         help="activation function")
     parser.add_argument("--weight-scale", type=float, default=weight_scale,
                         help="initial weights are uniform in [-S, S]")
-
-
-class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Show "(default: X)" in the help, except where there is no default to show."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default is None or action.required:
-            return action.help or ""
-        return super()._get_help_string(action)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

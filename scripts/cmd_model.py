@@ -20,20 +20,12 @@ import numpy as np
 from pymodel.cases import Case, load_case, save_npz_atomic
 from pymodel.errors import TrtrlError
 from scripts.format_options import add_format_arguments, config_from_args
+from scripts.help_format import DefaultsFormatter
 
 Runner = Callable[[Case, argparse.Namespace], dict[str, np.ndarray]]
 
 # Runs longer than this show a progress bar (if stderr is a terminal) unless told otherwise.
 PROGRESS_MIN_STEPS = 2000
-
-
-class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Show "(default: X)" in the help, except where there is no default to show."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.default is None or action.required:
-            return action.help or ""
-        return super()._get_help_string(action)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
