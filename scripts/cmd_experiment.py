@@ -20,12 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("experiment", help="run an experiment and write its report folder")
     exps = parser.add_subparsers(dest="experiment", metavar="NAME", required=True)
     for name, module_name in EXPERIMENTS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue  # not built yet
+        module = importlib.import_module(module_name)
         doc = (module.__doc__ or name).strip().splitlines()[0]
         p = exps.add_parser(name, help=doc, description=module.__doc__)
         module.add_arguments(p)
