@@ -366,7 +366,7 @@ def pe(
     # ---------------- write ports -----------------------------------------------------
     @always_comb
     def wports():
-        upd = st == ST_UPD and not ulat
+        # (no local variable: a block without one converts to an unnamed, cheaper block)
         # p write data: zero while clearing
         if st == ST_CLEAR:
             pw_row.next = 0
@@ -381,8 +381,8 @@ def pe(
             wd_w.next = wdata_w
             wd_sw.next = wdata_w
         else:
-            we_w.next = upd and u == K and learn_r
-            we_sw.next = upd and u == K and learn_r and rec
+            we_w.next = st == ST_UPD and not ulat and u == K and learn_r
+            we_sw.next = st == ST_UPD and not ulat and u == K and learn_r and rec
             wd_w.next = wnew_r
             wd_sw.next = wnew_s
 
@@ -391,16 +391,23 @@ def pe(
     # saturation events of this PE this cycle (canonical copies only)
     @always_comb
     def ev_f():
-        v = intbv(0)[COUNTER_BITS:]
-        v[:] = 0
+        # count of: r_cnt & r_evi, r_cnt & r_evp, the weight update's (no local variable)
         if st == ST_UPD and not ulat:
-            if r_cnt and r_evi:
-                v[:] = v + 1
-            if r_cnt and r_evp:
-                v[:] = v + 1
             if u == K and learn_r and wev_r:
-                v[:] = v + 1
-        ev.next = v
+                if r_cnt and r_evi and r_evp:
+                    ev.next = 3
+                elif r_cnt and (r_evi or r_evp):
+                    ev.next = 2
+                else:
+                    ev.next = 1
+            elif r_cnt and r_evi and r_evp:
+                ev.next = 2
+            elif r_cnt and (r_evi or r_evp):
+                ev.next = 1
+            else:
+                ev.next = 0
+        else:
+            ev.next = 0
 
     insts.append(ev_f)
 
@@ -739,14 +746,16 @@ def trtrl_array(
 
     @always_comb
     def act_ev_f():
-        v = intbv(0)[COUNTER_BITS:]
-        v[:] = 0
+        # count of: fp_ev, e_ev for an output neuron (no local variable)
         if st == ST_ACT:
-            if fp_ev:
-                v[:] = v + 1
-            if e_ev and n < K:
-                v[:] = v + 1
-        act_ev.next = v
+            if fp_ev and e_ev and n < K:
+                act_ev.next = 2
+            elif fp_ev or (e_ev and n < K):
+                act_ev.next = 1
+            else:
+                act_ev.next = 0
+        else:
+            act_ev.next = 0
 
     insts.append(act_ev_f)
     insts.append(chain_sum([act_ev] + pe_ev, evtot))

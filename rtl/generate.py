@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -16,7 +17,19 @@ from pathlib import Path
 from pymodel.errors import TrtrlError
 from rtl.config import MANIFEST_FILE, TOP, VERILOG_FILE, ArrayConfig
 
-__all__ = ["generate", "build"]
+__all__ = ["generate", "build", "unname_blocks"]
+
+# MyHDL names every process block (``always @(...) begin: name``). Icarus Verilog runs a
+# named block as a child thread in its own scope (a fork/join per activation), which made
+# the converted array several times slower to simulate there. A label is needed only for
+# block-local declarations (``reg v;`` right after it) and by nothing else here (no
+# ``disable``, no hierarchical reference into a block), so the others are dropped.
+_NAMED = re.compile(r"^(always @\(.*\) begin): \w+\n(?!    (?:reg|integer|real|time)\b)", re.M)
+
+
+def unname_blocks(verilog: str) -> str:
+    """Drop the labels of ``always`` blocks that declare no local variable."""
+    return _NAMED.sub(r"\1\n", verilog)
 
 
 def build(cfg: ArrayConfig):
@@ -43,6 +56,7 @@ def generate(cfg: ArrayConfig, out_dir: str | os.PathLike) -> tuple[Path, Path]:
         vtmp = tmp / VERILOG_FILE
         if not vtmp.exists():
             raise TrtrlError(f"MyHDL wrote no {VERILOG_FILE}")
+        vtmp.write_text(unname_blocks(vtmp.read_text()))
         manifest = cfg.manifest()
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
         vpath, mpath = out / VERILOG_FILE, out / MANIFEST_FILE
