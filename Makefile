@@ -6,7 +6,7 @@ STAMP := $(VENV)/.setup-stamp
 JOBS  ?= auto
 OUT   ?= out/demo
 
-.PHONY: setup demo test test-full lint bench clean
+.PHONY: setup demo test test-full nightly lint bench clean
 
 setup: $(STAMP)
 
@@ -22,6 +22,12 @@ test: setup
 
 test-full: setup
 	$(BIN)/python -m pytest -n $(JOBS) -q --full
+
+# The full cocotb matrix (both simulators, slow cases, 12 random configurations) with a
+# summary table and JUnit XML in out/nightly/; not part of `make test`. TB_SEED=N draws
+# other random configurations.
+nightly: setup
+	$(BIN)/trtrl regress --full -j $(JOBS) -o out/nightly $(if $(TB_SEED),--seed $(TB_SEED))
 
 lint: setup
 	$(BIN)/ruff check .
