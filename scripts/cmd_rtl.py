@@ -7,6 +7,17 @@ import argparse
 from scripts.format_options import add_format_arguments, config_from_args
 
 
+def add_array_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
+    """Size, formats and activation of the array (``required``: no --rtl alternative)."""
+    parser.add_argument("--neurons", "-n", type=int, required=required,
+                        help="N, number of neurons")
+    parser.add_argument("--inputs", "-m", type=int, required=required, help="M, external inputs")
+    parser.add_argument("--outputs", "-k", type=int, required=required,
+                        help="K, outputs (<= N)")
+    add_format_arguments(parser)
+    parser.add_argument("--activation", choices=["tanh", "sigmoid"], default="tanh")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("rtl", help="generate the TRTRL neuron array (Verilog + manifest)")
     cmds = parser.add_subparsers(dest="rtl_command", metavar="CMD", required=True)
@@ -17,11 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "write its manifest (ports, address map, cycles per step, storage). Both files are "
         "written atomically into the output directory.",
     )
-    gen.add_argument("--neurons", "-n", type=int, required=True, help="N, number of neurons")
-    gen.add_argument("--inputs", "-m", type=int, required=True, help="M, external inputs")
-    gen.add_argument("--outputs", "-k", type=int, required=True, help="K, outputs (<= N)")
-    add_format_arguments(gen)
-    gen.add_argument("--activation", choices=["tanh", "sigmoid"], default="tanh")
+    add_array_arguments(gen, required=True)
     gen.add_argument("-o", "--out", required=True, help="output directory")
     gen.set_defaults(handler=run_gen)
 
@@ -33,11 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Writes the netlist synth.v (write_verilog -noattr, flattened) and a 'synthesis' "
         "section in the manifest of the output folder.",
     )
-    syn.add_argument("--neurons", "-n", type=int, default=None, help="N, number of neurons")
-    syn.add_argument("--inputs", "-m", type=int, default=None, help="M, external inputs")
-    syn.add_argument("--outputs", "-k", type=int, default=None, help="K, outputs (<= N)")
-    add_format_arguments(syn)
-    syn.add_argument("--activation", choices=["tanh", "sigmoid"], default="tanh")
+    add_array_arguments(syn, required=False)
     syn.add_argument("--rtl", default=None, metavar="DIR",
                      help="synthesize an existing trtrl_array.v + trtrl_array.json from DIR")
     syn.add_argument("--target", choices=["generic", "ice40"], default="generic",
