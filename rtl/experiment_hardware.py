@@ -4,7 +4,12 @@ For every size ``N`` and output count ``K <= N`` (``M`` inputs, default formats)
 array is generated once (cached for the run) and synthesized by Yosys at word level
 (``rtl/synth.py``: ``$mul`` cells, memory bits, register bits, word-level cells); the
 smallest configurations are also synthesized to generic gates (gate cells, flip-flops)
-and, optionally, for iCE40 with nextpnr's clock estimate. Beside each measured curve
+and, optionally, for iCE40 with nextpnr's clock estimate. At K = 1 and sizes up to
+``--noabc-max-n`` a bit-level count without ABC is taken too (``gate_cells_noabc``:
+memories mapped to flip-flops and multiplexers by ``memory_map``, every operator to
+generic gates by ``techmap``, ``opt -fast``, no ABC): unlike the word-level count it
+counts every stored bit, and unlike full gate-level synthesis it runs in minutes up to
+N = 16. Beside each measured curve
 stands the seed's claim (Budik & Elhanany 2006): per-neuron work ``O(2 K N)``, total
 ``O(2 K N^2)`` multiplies per step (so ``O(K N)`` cycles on N processing elements) and
 storage ``O(N^2)``; and the design's own formulas (``rtl/README.md``): cycles per
@@ -77,6 +82,9 @@ class Point:
     word_cells: int
     gate_cells: int | None = None
     gate_flip_flops: int | None = None
+    gate_cells_noabc: int | None = None
+    gate_flip_flops_noabc: int | None = None
+    noabc_s: float | None = None
     yosys_s: float = 0.0
     cpu_s: dict[str, float | None] = field(default_factory=dict)
 
@@ -95,6 +103,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gate-max-n", type=int, default=None, metavar="N",
                         help="generic gate-level synthesis for N <= this, K = 1 "
                              "(default 4; --quick 2; 0 = none)")
+    parser.add_argument("--noabc-max-n", type=int, default=None, metavar="N",
+                        help="bit-level cells without ABC (memory_map + techmap) for "
+                             "N <= this, K = 1 (default 16; --quick 4; 0 = none)")
     parser.add_argument("--no-ice40", action="store_true",
                         help="skip the iCE40 clock probe (synth_ice40 + nextpnr-ice40)")
     parser.add_argument("--device", choices=["up5k", "hx8k"], default="hx8k",
@@ -202,6 +213,8 @@ def main(args: argparse.Namespace) -> int:
     if args.clock_mhz <= 0:
         raise TrtrlError(f"--clock-mhz: must be > 0, got {args.clock_mhz}")
     gate_max = args.gate_max_n if args.gate_max_n is not None else (2 if args.quick else 4)
+    noabc_max = (args.noabc_max_n if args.noabc_max_n is not None
+                 else (4 if args.quick else 16))
     m = args.inputs
     configs = [(n, k) for k in ks for n in ns if k <= n]
     if not configs:
@@ -209,7 +222,8 @@ def main(args: argparse.Namespace) -> int:
     run_ice40 = not args.no_ice40
     if args.ice40_n < 1:
         raise TrtrlError(f"--ice40-n: must be >= 1, got {args.ice40_n}")
-    settings = {"ns": ns, "ks": ks, "inputs": m, "gate_max_n": gate_max, "ice40": run_ice40,
+    settings = {"ns": ns, "ks": ks, "inputs": m, "gate_max_n": gate_max,
+                "noabc_max_n": noabc_max, "ice40": run_ice40,
                 "device": args.device, "ice40_n": args.ice40_n, "clock_mhz_assumed": args.clock_mhz,
                 "seed": args.seed, "bench_seconds": args.bench_seconds,
                 "timeout_s": args.timeout, "quick": args.quick,
@@ -219,7 +233,8 @@ def main(args: argparse.Namespace) -> int:
         work = out / "rtl"
         cache: dict[tuple[Any, ...], Path] = {}
         points: list[Point] = []
-        jobs = len(configs) + sum(1 for n, k in configs if n <= gate_max and k == 1) + run_ice40
+        jobs = (len(configs) + sum(1 for n, k in configs if n <= gate_max and k == 1)
+                + sum(1 for n, k in configs if n <= noabc_max and k == 1) + run_ice40)
         bar = progress(jobs, "hardware sweep", enabled=not args.no_progress)
         with bar:
             for n, k in configs:
@@ -242,6 +257,15 @@ def main(args: argparse.Namespace) -> int:
                                    target="generic", full=True, timeout=args.timeout)
                     pt.gate_cells, pt.gate_flip_flops = g.cells, g.flip_flops
                     (folder / "generic" / "synth.v").unlink(missing_ok=True)  # 4 MB+ each
+                    bar.update()
+                if n <= noabc_max and k == 1:
+                    bar.set_postfix_str(f"N={n} K={k} bit level, no ABC")
+                    t1 = time.perf_counter()
+                    b = synthesize(folder / "trtrl_array.v", folder / "noabc", full=False,
+                                   noabc=True, timeout=args.timeout)
+                    pt.gate_cells_noabc, pt.gate_flip_flops_noabc = (b.cells_noabc,
+                                                                     b.flip_flops_noabc)
+                    pt.noabc_s = round(time.perf_counter() - t1, 1)
                     bar.update()
                 bar.set_postfix_str(f"N={n} K={k} CPU timing")
                 pt.cpu_s = _cpu_seconds(n, m, k, args)
@@ -285,13 +309,15 @@ def main(args: argparse.Namespace) -> int:
 # -- report ---------------------------------------------------------------------------------
 HEADERS = ["N", "K", "M", "cycles_per_step", "storage_words", "storage_words_per_pe",
            "multipliers", "ram_bits", "rom_bits", "register_bits", "word_cells",
-           "gate_cells", "gate_flip_flops", "clock_mhz", "hw_steps_per_s",
+           "gate_cells", "gate_flip_flops", "gate_cells_noabc", "gate_flip_flops_noabc",
+           "noabc_s", "clock_mhz", "hw_steps_per_s",
            "hw_steps_per_s_assumed",
            "cpu_trtrl_steps_per_s", "cpu_rtrl_steps_per_s", "speedup_vs_trtrl",
            "speedup_vs_rtrl"]
 QUANTITIES = {"cycles": "cycles_per_step", "storage_words": "storage_words",
               "multipliers": "multipliers", "word_cells": "word_cells",
-              "ram_bits": "ram_bits", "gate_cells": "gate_cells"}
+              "ram_bits": "ram_bits", "gate_cells": "gate_cells",
+              "gate_cells_noabc": "gate_cells_noabc"}
 
 
 def _rows(points: list[Point], clock_mhz: float, assumed_mhz: float) -> list[dict[str, Any]]:
@@ -305,6 +331,8 @@ def _rows(points: list[Point], clock_mhz: float, assumed_mhz: float) -> list[dic
             "multipliers": p.multipliers, "ram_bits": p.memory_bits, "rom_bits": p.rom_bits,
             "register_bits": p.register_bits, "word_cells": p.word_cells,
             "gate_cells": p.gate_cells, "gate_flip_flops": p.gate_flip_flops,
+            "gate_cells_noabc": p.gate_cells_noabc,
+            "gate_flip_flops_noabc": p.gate_flip_flops_noabc, "noabc_s": p.noabc_s,
             "clock_mhz": clock_mhz, "hw_steps_per_s": hw,
             "hw_steps_per_s_assumed": assumed_mhz * 1e6 / p.cycles,
             "cpu_trtrl_steps_per_s": cpu.get("trtrl"), "cpu_rtrl_steps_per_s": cpu.get("rtrl"),
@@ -346,7 +374,8 @@ def _plot_resources(rows: list[dict[str, Any]], path: Path) -> None:
          lambda n, k: n * n),
         ("multipliers", "multipliers ($mul cells, Yosys)", None, None,
          "seed O(N) (one PE per neuron)", lambda n, k: n),
-        ("word_cells", "cells (Yosys word level; o gate level, K=1)", None, None,
+        ("word_cells", "cells (Yosys word level; x bit level no ABC, o gate level; K=1)",
+         None, None,
          "O(N^2) reference", lambda n, k: n * n),
     ]
     for ax, (col, title, dlabel, dfun, slabel, sfun) in zip(axes.flat, panels, strict=True):
@@ -371,6 +400,16 @@ def _plot_resources(rows: list[dict[str, Any]], path: Path) -> None:
                 if g:
                     ax.plot([a for a, _ in g], [b for _, b in g], "s", color=color, mfc="none",
                             label=f"K={k} gate cells")
+                b = [(r["N"], r["gate_cells_noabc"]) for r in sel if r["gate_cells_noabc"]]
+                if b:
+                    bn = np.array([a for a, _ in b], float)
+                    bc = np.array([c for _, c in b], float)
+                    bx = fit(list(bn.astype(int)), list(bc))
+                    ax.plot(bn, bc, "x-", color=color, alpha=0.8,
+                            label=f"K={k} bit-level cells, no ABC"
+                            + (f" (~N^{bx:.2f})" if bx is not None else ""))
+                    ax.plot(bn, bn * bn * bc[0] / bn[0] ** 2, "--", color="k", alpha=0.4,
+                            lw=1, label="O(N^2) (scaled to bit level)" if i == 0 else None)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("neurons N")
@@ -435,7 +474,8 @@ def _markdown(rows: list[dict[str, Any]], exps: dict[int, dict[str, float | None
               precision_source: str, clock_source: str, settings: dict[str, Any]) -> str:
     cmd = (f"trtrl experiment hardware -o OUT --ns {','.join(map(str, settings['ns']))} "
            f"--ks {','.join(map(str, settings['ks']))} --inputs {settings['inputs']} "
-           f"--gate-max-n {settings['gate_max_n']} --seed {settings['seed']} "
+           f"--gate-max-n {settings['gate_max_n']} "
+           f"--noabc-max-n {settings['noabc_max_n']} --seed {settings['seed']} "
            f"--clock-mhz {settings['clock_mhz_assumed']:g}"
            + ("" if settings["ice40"] else " --no-ice40")
            + (f" --precision-csv {settings['precision_csv']}" if settings["precision_csv"]
@@ -444,21 +484,26 @@ def _markdown(rows: list[dict[str, Any]], exps: dict[int, dict[str, float | None
              (__doc__ or "").split("\n\n", 1)[1].strip(), "",
              "## Per configuration", ""]
     cols = ["N", "K", "cycles_per_step", "storage_words", "multipliers", "ram_bits",
-            "register_bits", "word_cells", "gate_cells", "gate_flip_flops", "hw_steps_per_s",
+            "register_bits", "word_cells", "gate_cells", "gate_flip_flops",
+            "gate_cells_noabc", "gate_flip_flops_noabc", "noabc_s", "hw_steps_per_s",
             "hw_steps_per_s_assumed",
             "cpu_trtrl_steps_per_s", "cpu_rtrl_steps_per_s", "speedup_vs_trtrl",
             "speedup_vs_rtrl"]
     lines.append(markdown_table(cols, [[r[c] for c in cols] for r in rows], digits=4))
     lines += ["RAM bits are the learning state (weights, sensitivities; Yosys `$mem` cells); "
               f"the shared activation table adds {rows[0]['rom_bits']} ROM bits at every size. "
-              "Generic gate-level synthesis maps memories to flip-flops (gate_flip_flops).", "",
+              "Generic gate-level synthesis maps memories to flip-flops (gate_flip_flops). "
+              "gate_cells_noabc counts cells after `memory_map; techmap; opt -fast` without "
+              "ABC (memories as flip-flops and multiplexers; noabc_s is its Yosys time in "
+              "seconds).", "",
               "## Growth exponents (slope of log quantity on log N, fixed K)", ""]
     qs = list(QUANTITIES) + ["cpu_trtrl_s", "cpu_rtrl_s"]
     lines.append(markdown_table(["K", *qs], [[k, *[exps[k].get(q) for q in qs]]
                                              for k in sorted(exps)], digits=3))
     tail_ks = [k for k in sorted(exps) if any(q.endswith("_tail") for q in exps[k])]
     if tail_ks:
-        tq = [q for q in QUANTITIES if q != "gate_cells"]
+        tq = [q for q in QUANTITIES if q != "gate_cells"
+              and any(exps[k].get(f"{q}_tail") is not None for k in tail_ks)]
         lines += ["Between the two largest sizes (closer to the asymptotic exponent):", ""]
         lines.append(markdown_table(["K", *tq], [[k, *[exps[k].get(f"{q}_tail") for q in tq]]
                                                  for k in tail_ks], digits=3))

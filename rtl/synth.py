@@ -1,6 +1,6 @@
 """Logic synthesis of the neuron array with Yosys (and, for iCE40, nextpnr timing).
 
-:func:`synthesize` runs Yosys on a generated ``trtrl_array.v`` in two stages:
+:func:`synthesize` runs Yosys on a generated ``trtrl_array.v`` in up to three stages:
 
 1. **word level** (``proc; flatten; opt; wreduce; memory_collect``): the design as
    operators. Here the multipliers are still ``$mul`` cells and the memories
@@ -11,6 +11,13 @@
    carry, DFF, block RAM and, with ``-dsp``, SB_MAC16). It gives the cell and
    flip-flop counts and writes the netlist ``synth.v`` (``write_verilog -noattr``),
    which simulates with Icarus without any Yosys cell library (``trtrl regress --rtl``).
+3. **bit level without ABC** (optional, ``noabc=True``): from the word-level design,
+   ``memory -nomap; memory_map; opt -fast; techmap; opt -fast``. Every RAM and ROM bit
+   becomes a flip-flop (or a constant) plus its read multiplexers, every operator Yosys's
+   generic gates, but no ABC logic optimization runs, so it is several times faster than
+   stage 2 and scales to larger arrays (about 30 s at N = 2, 3 min at N = 8 for the
+   default formats). Its counts (``cells_noabc``, ``flip_flops_noabc``) are a bit-level
+   cost measure that includes the storage; they are not an optimized netlist.
 
 For iCE40, nextpnr-ice40 places and routes the netlist when Yosys's LUT count fits
 the device and reports its maximum clock estimate; when it does not fit, the
@@ -85,6 +92,10 @@ class SynthResult:
     block_rams: int | None = None
     multipliers_note: str = ""
     netlist: str | None = None
+    # bit level without ABC (None unless noabc=True): memory_map + techmap + opt -fast
+    cells_noabc: int | None = None
+    flip_flops_noabc: int | None = None
+    cells_by_type_noabc: dict[str, int] | None = None
     # place and route (iCE40)
     device: str | None = None
     fits: bool | None = None
@@ -141,6 +152,18 @@ def _word_level_script(verilog: Path, top: str) -> str:
         "opt_clean",
         "tee -q -o word_stat.json stat -json",
         "write_json word.json",
+    ])
+
+
+def _noabc_script() -> str:
+    """Bit level without ABC, from the word-level design: storage as flip-flops + muxes."""
+    return "\n".join([
+        "memory -nomap",
+        "memory_map",
+        "opt -fast",
+        "techmap",
+        "opt -fast",
+        "tee -q -o noabc_stat.json stat -json",
     ])
 
 
@@ -225,12 +248,14 @@ def _nextpnr(work: Path, device: str, freq_mhz: float, timeout: float) -> tuple[
 def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
                target: str = "generic", device: str = "up5k", full: bool = True,
                pnr: bool = True, freq_mhz: float = 12.0, top: str = TOP,
-               timeout: float = DEFAULT_TIMEOUT) -> SynthResult:
+               noabc: bool = False, timeout: float = DEFAULT_TIMEOUT) -> SynthResult:
     """Synthesize ``verilog``; write ``synth.v`` (when ``full``) into ``out_dir``.
 
     ``target`` is ``generic`` or ``ice40`` (``device`` ``up5k`` or ``hx8k``). With
     ``full=False`` only the word-level statistics are computed (no netlist). ``pnr``
     runs nextpnr-ice40 for the ice40 target when the LUT count fits the device.
+    ``noabc`` adds the bit-level count without ABC (``cells_noabc``, ``flip_flops_noabc``;
+    memories mapped to flip-flops and multiplexers, then ``techmap``, no netlist written).
     """
     if target not in TARGETS:
         raise TrtrlError(f"target: unknown {target!r} ({' or '.join(TARGETS)})")
@@ -247,6 +272,10 @@ def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     work = Path(tempfile.mkdtemp(prefix=".trtrl_synth_", dir=out))
     try:
         script = _word_level_script(verilog, top)
+        if noabc:
+            script += "\n" + ("design -save word\n" if full else "") + _noabc_script()
+            if full:
+                script += "\ndesign -load word"
         if full:
             script += "\n" + _gate_level_script(target, device, top)
         (work / "synth.ys").write_text(script + "\n")
@@ -256,6 +285,10 @@ def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str],
         seconds = {"yosys": round(time.perf_counter() - t0, 2)}
         res = SynthResult(target=target, tool=_yosys_version(yosys),
                           **_word_stats(work / "word.json", top), seconds=seconds)
+        if noabc:
+            bit = _gate_stats(work / "noabc_stat.json")
+            res.cells_noabc, res.flip_flops_noabc, res.cells_by_type_noabc = (
+                bit["cells"], bit["flip_flops"], bit["cells_by_type"])
         if not full:
             res.multipliers_note = "word level only (no gate-level synthesis run)"
             return res

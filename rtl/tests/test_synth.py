@@ -80,6 +80,18 @@ def test_word_level_only(small_rtl: Path, tmp_path: Path) -> None:
     assert all(a > 0 and b > 0 for a, b in res.multiplier_bits)
 
 
+@needs_yosys
+def test_bit_level_noabc(small_rtl: Path, tmp_path: Path) -> None:
+    """memory_map + techmap without ABC: every RAM bit is a flip-flop, no netlist written."""
+    res = synthesize(small_rtl / VERILOG_FILE, tmp_path, full=False, noabc=True, timeout=600)
+    assert res.cells is None and res.netlist is None
+    assert res.cells_noabc and res.flip_flops_noabc and res.cells_by_type_noabc
+    assert res.flip_flops_noabc >= res.memory_bits > 0
+    assert res.cells_noabc > res.flip_flops_noabc + res.multipliers * 100
+    assert not any(k.startswith("$mem") or k == "$mul" for k in res.cells_by_type_noabc)
+    assert not (tmp_path / SYNTH_FILE).exists()
+
+
 def _no_yosys_path(tmp_path: Path) -> str:
     """A PATH with the Python interpreter's folder but no yosys."""
     empty = tmp_path / "bin"
@@ -217,7 +229,7 @@ def test_experiment_hardware_smoke(tmp_path: Path) -> None:
     hw.add_arguments(parser)
     out = tmp_path / "hw"
     args = parser.parse_args(["-o", str(out), "--ns", "2", "--ks", "1", "--gate-max-n", "0",
-                              "--no-ice40", "--precision-csv", str(csv_path),
+                              "--noabc-max-n", "0", "--no-ice40", "--precision-csv", str(csv_path),
                               "--bench-seconds", "0.1", "--no-progress"])
     assert hw.main(args) == 0
     for name in ("report.md", "report.json", "hardware.csv", "hardware_resources.png",
@@ -226,6 +238,7 @@ def test_experiment_hardware_smoke(tmp_path: Path) -> None:
     data = json.loads((out / "report.json").read_text())
     row = data["rows"][0]
     assert row["multipliers"] == 19 and row["cycles_per_step"] == 23
+    assert row["gate_cells_noabc"] is None and "noabc_s" in row
     assert data["word_length"]["t"]["bits"] == 12
     assert "assumed" in data["clock_source"]
     assert not (out / "rtl").exists()
