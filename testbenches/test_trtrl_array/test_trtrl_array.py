@@ -64,7 +64,7 @@ class TB:
         self.a_bits = man.fixed.act.total
         self.rdata_bits = len(dut.m_rdata)
         self.step_timeout = 4 * (man.cycles_per_step or 5000) + 200
-        cocotb.start_soon(Clock(dut.clk, clock_ns, unit="ns").start())
+        Clock(dut.clk, clock_ns, unit="ns", impl="gpi").start()
 
     # -- helpers ------------------------------------------------------------------
     def now_ns(self) -> float:
@@ -121,35 +121,61 @@ class TB:
         await RisingEdge(d.clk)
 
     async def read_word(self, addr: int) -> int:
+        """One read through the memory port."""
+        return (await self.read_words([addr]))[0]
+
+    async def read_words(self, addrs: list[int]) -> list[int]:
+        """Reads issued back to back, one per cycle (rtl/README.md); the answers in order.
+
+        Read ``i`` is sampled at edge ``i``; its ``m_rvalid`` must come within
+        ``read_latency + 8`` edges of that, and an ``m_rvalid`` with no read outstanding
+        is a protocol error. Starts and ends writable, just after an edge.
+        """
         d = self.dut
-        d.m_addr.value = addr
+        limit = self.man.read_latency + 8
+        n = len(addrs)
+        out: list[int] = []
+        if not n:
+            return out
+        d.m_addr.value = addrs[0]
         d.m_re.value = 1
-        await RisingEdge(d.clk)
-        d.m_re.value = 0
-        for _ in range(self.man.read_latency + 8):
-            await ReadOnly()
-            if d.m_rvalid.value.is_resolvable and d.m_rvalid.value == 1:
-                value = self._int("m_rdata", signed=True)
-                await RisingEdge(d.clk)
-                return value
+        edge = 0  # edges seen; read i is sampled at edge i + 1 (counting from 1)
+        while len(out) < n:
             await RisingEdge(d.clk)
-        raise TBError(f"memory read of address {addr:#x}: no m_rvalid within "
-                      f"{self.man.read_latency + 8} cycles (t={self.now_ns():.0f} ns)")
+            edge += 1
+            issued = min(edge, n)
+            if edge < n:
+                d.m_addr.value = addrs[edge]
+            elif edge == n:
+                d.m_re.value = 0
+            await ReadOnly()
+            rvalid = d.m_rvalid.value
+            if rvalid.is_resolvable and rvalid == 1:
+                if len(out) >= issued:
+                    raise TBError(f"m_rvalid with no read outstanding after {n} reads from "
+                                  f"address {addrs[0]:#x} (t={self.now_ns():.0f} ns)")
+                out.append(self._int("m_rdata", signed=True))
+            elif edge - (len(out) + 1) >= limit:
+                raise TBError(f"memory read of address {addrs[len(out)]:#x}: no m_rvalid "
+                              f"within {limit} cycles (t={self.now_ns():.0f} ns)")
+        await RisingEdge(d.clk)  # leave the read-only phase before anyone drives
+        return out
 
     async def read_region(self, region: int) -> np.ndarray:
-        out = np.zeros((self.man.n, self.man.L), dtype=np.int64)
-        for i in range(self.man.n):
-            for j in range(self.man.L):
-                out[i, j] = await self.read_word(self.addr(region, i, j))
-        return out
+        return (await self.read_regions([region]))[0]
+
+    async def read_regions(self, regions: list[int]) -> list[np.ndarray]:
+        """Every word of ``regions``, in one burst of back-to-back reads."""
+        n, L = self.man.n, self.man.L
+        addrs = [self.addr(r, i, j) for r in regions for i in range(n) for j in range(L)]
+        words = np.array(await self.read_words(addrs), dtype=np.int64)
+        return list(words.reshape(len(regions), n, L))
 
     async def read_state(self) -> dict[str, np.ndarray]:
         """Weights, ``p_out``, ``p_ing``, ``p_egr`` and the counters, as the DUT holds them."""
         k = self.man.k
-        state = {"w": await self.read_region(0)}
-        state["p_out"] = np.stack([await self.read_region(1 + r) for r in range(k)])
-        state["p_ing"] = await self.read_region(k + 1)
-        state["p_egr"] = await self.read_region(k + 2)
+        w, *p_out, p_ing, p_egr = await self.read_regions(list(range(k + 3)))
+        state = {"w": w, "p_out": np.stack(p_out), "p_ing": p_ing, "p_egr": p_egr}
         await ReadOnly()
         state["step_count"] = np.array(self._int("step_count"))
         state["sat_count"] = np.array(self._int("sat_count"))
@@ -230,6 +256,7 @@ async def run_trtrl_array(dut: Any) -> None:
                               "passed": False, "message": ""}
     e_hw = np.zeros((steps, man.k), dtype=np.int64)
     cycles: list[int] = []
+    stream_cpu = 0.0
     stream_s = 0.0  # wall time spent streaming samples (no read-back, no model)
     wall0 = time.perf_counter()
     tb = TB(dut, man, float(cfg.get("clock_ns", 10)))
@@ -244,9 +271,11 @@ async def run_trtrl_array(dut: Any) -> None:
             model.learn = bool(learn_steps[t])
             exp_y, exp_e = model.step(x_q[t], d_q[t])
             t_in = time.perf_counter()
+            c_in = time.process_time()
             got_y, got_e, timing = await tb.step(x_q[t], d_q[t], bool(learn_steps[t]),
                                                  lr_shift)
             stream_s += time.perf_counter() - t_in
+            stream_cpu += time.process_time() - c_in
             sb.note_timing(t, timing)
             cycles.append(timing.end_cycle - timing.start_cycle)
             e_hw[t] = got_e
@@ -263,6 +292,7 @@ async def run_trtrl_array(dut: Any) -> None:
         result.update(
             sim_wall_s=round(wall, 3),
             stream_wall_s=round(stream_s, 3),
+            stream_cpu_s=round(stream_cpu, 3),
             stream_steps_per_s=round(result["steps"] / stream_s, 1) if stream_s else None,
             sim_cycles=tb.cycle(),
             cycles_per_step=(round(float(np.mean(cycles)), 3) if cycles else None),
