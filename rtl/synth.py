@@ -14,10 +14,11 @@
 3. **bit level without ABC** (optional, ``noabc=True``): from the word-level design,
    ``memory -nomap; memory_map; opt -fast; techmap; opt -fast``. Every RAM and ROM bit
    becomes a flip-flop (or a constant) plus its read multiplexers, every operator Yosys's
-   generic gates, but no ABC logic optimization runs, so it is several times faster than
-   stage 2 and scales to larger arrays (about 30 s at N = 2, 3 min at N = 8 for the
-   default formats). Its counts (``cells_noabc``, ``flip_flops_noabc``) are a bit-level
-   cost measure that includes the storage; they are not an optimized netlist.
+   generic gates, but no ABC logic optimization runs, so it reaches larger arrays than
+   stage 2 (which takes over 10 minutes from N = 8). At the default formats, K = 1 it
+   takes about 25 s of Yosys CPU time at N = 2, 1 min at N = 4, 2 min at N = 8 and
+   5.3 min (2.6 GB) at N = 16. Its counts (``cells_noabc``, ``flip_flops_noabc``) are a
+   bit-level cost measure that includes the storage; they are not an optimized netlist.
 
 For iCE40, nextpnr-ice40 places and routes the netlist when Yosys's LUT count fits
 the device and reports its maximum clock estimate; when it does not fit, the
