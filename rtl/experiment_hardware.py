@@ -410,13 +410,18 @@ def _plot_resources(rows: list[dict[str, Any]], path: Path) -> None:
                             + (f" (~N^{bx:.2f})" if bx is not None else ""))
                     ax.plot(bn, bn * bn * bc[0] / bn[0] ** 2, "--", color="k", alpha=0.4,
                             lw=1, label="O(N^2) (scaled to bit level)" if i == 0 else None)
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("neurons N")
-        ax.set_title(title)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        _style_log_axes(ax, title)
     save_figure(fig, path)
+
+
+def _style_log_axes(ax: Any, title: str) -> None:
+    """Log-log axes against N (base 2), titled, gridded, with a small legend."""
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("neurons N")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
 
 
 def _plot_speed(rows: list[dict[str, Any]], clock_mhz: float, assumed_mhz: float,
@@ -440,13 +445,8 @@ def _plot_speed(rows: list[dict[str, Any]], clock_mhz: float, assumed_mhz: float
                  label=f"vs TRTRL K={k}")
         ax2.plot(ns, [r["speedup_vs_rtrl"] for r in sel], "^:", color=c,
                  label=f"vs RTRL K={k}")
-    for a, t in ((ax, "learning steps per second"), (ax2, "hardware speedup (steps/s ratio)")):
-        a.set_xscale("log", base=2)
-        a.set_yscale("log")
-        a.set_xlabel("neurons N")
-        a.set_title(t)
-        a.grid(True, which="both", alpha=0.3)
-        a.legend(fontsize=7)
+    _style_log_axes(ax, "learning steps per second")
+    _style_log_axes(ax2, "hardware speedup (steps/s ratio)")
     save_figure(fig, path)
 
 
