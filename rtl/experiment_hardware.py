@@ -135,6 +135,46 @@ def fit(ns: list[int], values: list[float | None]) -> float | None:
     return fit_exponent([n for n, _ in pts], [v for _, v in pts])
 
 
+def fit_quadratic(ns: list[int], values: list[float | None]) -> dict[str, Any] | None:
+    """``a + b N + c N^2`` fitted to the positive values (relative least squares).
+
+    The array's cells are N copies of a fixed datapath (the ``b N`` term) plus O(N)
+    storage in each of them (the ``c N^2`` term), so one exponent hides the cross-over:
+    ``n_cross = b / c`` is where the storage term equals the datapath term, and the
+    local exponent ``(b N + 2 c N^2) / (a + b N + c N^2)`` tends to 2 only beyond it.
+    With five or more sizes the largest is held out and predicted from the others, so
+    the model is checked on a size it was not fitted to. None with fewer than 3 sizes.
+    """
+    pts = sorted((n, float(v)) for n, v in zip(ns, values, strict=True)
+                 if v is not None and v > 0)
+    if len(pts) < 3:
+        return None
+
+    def solve(sel: list[tuple[int, float]]) -> np.ndarray:
+        n = np.array([p[0] for p in sel], float)
+        y = np.array([p[1] for p in sel])
+        basis = np.vstack([np.ones_like(n), n, n * n]).T / y[:, None]  # relative residuals
+        coef, *_ = np.linalg.lstsq(basis, np.ones_like(y), rcond=None)
+        return coef
+
+    a, b, c = solve(pts)
+    model = [a + b * n + c * n * n for n, _ in pts]
+    out: dict[str, Any] = {
+        "a": float(a), "b": float(b), "c": float(c), "sizes": [n for n, _ in pts],
+        "worst_residual": float(max(abs(m / v - 1) for m, (_, v) in zip(model, pts, strict=True))),
+        "n_cross": float(b / c) if c > 0 and b > 0 else None,
+        "local_exponent": {str(n): float((b * n + 2 * c * n * n) / (a + b * n + c * n * n))
+                           for n in (pts[-1][0], 64, 128, 256, 1024)},
+    }
+    if len(pts) >= 5:
+        a2, b2, c2 = solve(pts[:-1])
+        n_out, v_out = pts[-1]
+        pred = a2 + b2 * n_out + c2 * n_out * n_out
+        out["holdout"] = {"n": n_out, "predicted": float(pred), "measured": v_out,
+                          "error": float(pred / v_out - 1)}
+    return out
+
+
 # -- precision ------------------------------------------------------------------------------
 def word_lengths(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per task: the smallest word length from which every longer one is within the limit."""
@@ -307,6 +347,31 @@ def main(args: argparse.Namespace) -> int:
 
 
 # -- report ---------------------------------------------------------------------------------
+def _cells_model_lines(model: dict[str, Any] | None) -> list[str]:
+    """The report's paragraph on why the cells grow as N before they grow as N^2."""
+    if model is None:
+        return []
+    a, b, c = model["a"], model["b"], model["c"]
+    loc = ", ".join(f"{e:.2f} at N={n}" for n, e in model["local_exponent"].items())
+    lines = ["## Cells: datapath against storage", "",
+             f"Bit-level cells at K=1 (N = {', '.join(map(str, model['sizes']))}) fit "
+             f"`{a:.0f} + {b:.0f} N + {c:.1f} N^2` (worst residual "
+             f"{model['worst_residual']:.2%}). The linear term is the N copies of each "
+             "element's fixed datapath (nine multipliers and their adders); the quadratic "
+             "term is the storage (every element keeps O(N) words, each bit a flip-flop "
+             "with its read multiplexers)."]
+    if model.get("n_cross"):
+        lines[-1] += (f" The two terms are equal at N = {model['n_cross']:.0f}: below it "
+                      "the cells grow about as N, beyond it as N^2.")
+    lines[-1] += f" Local exponent of the fit: {loc}."
+    ho = model.get("holdout")
+    if ho:
+        lines[-1] += (f" Fitted without N = {ho['n']}, the model predicts {ho['predicted']:.0f} "
+                      f"cells there; Yosys counts {ho['measured']:.0f} ({ho['error']:+.2%}).")
+    return [*lines, ""]
+
+
+
 HEADERS = ["N", "K", "M", "cycles_per_step", "storage_words", "storage_words_per_pe",
            "multipliers", "ram_bits", "rom_bits", "register_bits", "word_cells",
            "gate_cells", "gate_flip_flops", "gate_cells_noabc", "gate_flip_flops_noabc",
@@ -363,7 +428,7 @@ def _exponents(rows: list[dict[str, Any]]) -> dict[int, dict[str, float | None]]
 
 def _plot_resources(rows: list[dict[str, Any]], path: Path) -> None:
     plt = pyplot()
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    fig, axes = plt.subplots(2, 3, figsize=(16, 8))
     ks = sorted({r["K"] for r in rows})
     panels = [
         ("cycles_per_step", "cycles per learning step", "design L(K+4)+N+1",
@@ -378,7 +443,7 @@ def _plot_resources(rows: list[dict[str, Any]], path: Path) -> None:
          None, None,
          "O(N^2) reference", lambda n, k: n * n),
     ]
-    for ax, (col, title, dlabel, dfun, slabel, sfun) in zip(axes.flat, panels, strict=True):
+    for ax, (col, title, dlabel, dfun, slabel, sfun) in zip(axes.flat[:4], panels, strict=True):
         for i, k in enumerate(ks):
             sel = [r for r in rows if r["K"] == k]
             ns = np.array([r["N"] for r in sel], float)
@@ -411,7 +476,48 @@ def _plot_resources(rows: list[dict[str, Any]], path: Path) -> None:
                     ax.plot(bn, bn * bn * bc[0] / bn[0] ** 2, "--", color="k", alpha=0.4,
                             lw=1, label="O(N^2) (scaled to bit level)" if i == 0 else None)
         _style_log_axes(ax, title)
+    _plot_cells_model(rows, axes.flat[4], axes.flat[5])
     save_figure(fig, path)
+
+
+def _plot_cells_model(rows: list[dict[str, Any]], ax: Any, ax_ff: Any) -> None:
+    """Bit-level cells (K=1) with the fitted datapath (b N) and storage (c N^2) terms."""
+    sel = sorted((r for r in rows if r["K"] == 1 and r["gate_cells_noabc"]),
+                 key=lambda r: r["N"])
+    ns = [r["N"] for r in sel]
+    model = fit_quadratic(ns, [r["gate_cells_noabc"] for r in sel])
+    if model is not None:
+        a, b, c = model["a"], model["b"], model["c"]
+        nn = np.geomspace(min(ns), max(256, 4 * max(ns)), 60)
+        ax.plot(ns, [r["gate_cells_noabc"] for r in sel], "x", color="C0", ms=8,
+                label="measured (bit level, no ABC)")
+        ax.plot(nn, a + b * nn + c * nn * nn, "-", color="C0", lw=1,
+                label=f"fit {a / 1e3:.1f}k + {b / 1e3:.1f}k N + {c:.0f} N^2")
+        ax.plot(nn, b * nn, "--", color="C2", lw=1, label="datapath term b N (~N^1)")
+        ax.plot(nn, c * nn * nn, "--", color="C3", lw=1, label="storage term c N^2")
+        if model.get("n_cross"):
+            ax.axvline(model["n_cross"], color="k", alpha=0.3, lw=1)
+            ax.annotate(f"terms equal at N={model['n_cross']:.0f}", (model["n_cross"], c * 4),
+                        fontsize=7, rotation=90, va="bottom", ha="right")
+        ho = model.get("holdout")
+        if ho:
+            ax.plot([ho["n"]], [ho["predicted"]], "o", mfc="none", color="C1",
+                    label=f"N={ho['n']} predicted from smaller N ({ho['error']:+.1%})")
+    _style_log_axes(ax, "bit-level cells (K=1): datapath vs storage")
+    ff = [(r["N"], r["gate_flip_flops_noabc"]) for r in sel if r["gate_flip_flops_noabc"]]
+    if ff:
+        fn = np.array([a for a, _ in ff], float)
+        fv = np.array([v for _, v in ff], float)
+        ex = fit(list(fn.astype(int)), list(fv))
+        ax_ff.plot(fn, fv, "x-", color="C0",
+                   label="flip-flops, bit level (memories as flip-flops)"
+                   + (f" (~N^{ex:.2f})" if ex is not None else ""))
+        ram = [(r["N"], r["ram_bits"]) for r in rows if r["K"] == 1]
+        ax_ff.plot([a for a, _ in ram], [v for _, v in ram], "o-", color="C1", alpha=0.6,
+                   label="RAM bits (word level)")
+        ax_ff.plot(fn, fn * fn * fv[-1] / fn[-1] ** 2, "--", color="k", alpha=0.4, lw=1,
+                   label="O(N^2) (scaled)")
+    _style_log_axes(ax_ff, "storage bits (K=1)")
 
 
 def _style_log_axes(ax: Any, title: str) -> None:
@@ -456,21 +562,25 @@ def _write(out: Path, points: list[Point], ice: dict[str, Any] | None,
            assumed_mhz: float) -> dict[str, Any]:
     rows = _rows(points, clock_mhz, assumed_mhz)
     exps = _exponents(rows)
+    bit = sorted((r for r in rows if r["K"] == 1 and r["gate_cells_noabc"]),
+                 key=lambda r: r["N"])
+    cells_model = fit_quadratic([r["N"] for r in bit], [r["gate_cells_noabc"] for r in bit])
     write_csv(out / "hardware.csv", HEADERS, [[r[h] for h in HEADERS] for r in rows])
     _plot_resources(rows, out / "hardware_resources.png")
     _plot_speed(rows, clock_mhz, assumed_mhz, out / "hardware_speed.png")
     result = {"settings": settings, "environment": environment_info(), "rows": rows,
-              "exponents": exps, "ice40": ice, "clock_mhz": clock_mhz,
+              "exponents": exps, "cells_model": cells_model, "ice40": ice, "clock_mhz": clock_mhz,
               "clock_source": clock_source, "word_length": need,
               "precision_source": precision_source, "wall_s": round(wall_s, 1)}
     write_json(out / "report.json", result)
-    (out / "report.md").write_text(_markdown(rows, exps, ice, need, precision_source,
-                                             clock_source, settings))
+    (out / "report.md").write_text(_markdown(rows, exps, cells_model, ice, need,
+                                             precision_source, clock_source, settings))
     return result
 
 
 def _markdown(rows: list[dict[str, Any]], exps: dict[int, dict[str, float | None]],
-              ice: dict[str, Any] | None, need: dict[str, dict[str, Any]],
+              cells_model: dict[str, Any] | None, ice: dict[str, Any] | None,
+              need: dict[str, dict[str, Any]],
               precision_source: str, clock_source: str, settings: dict[str, Any]) -> str:
     cmd = (f"trtrl experiment hardware -o OUT --ns {','.join(map(str, settings['ns']))} "
            f"--ks {','.join(map(str, settings['ks']))} --inputs {settings['inputs']} "
@@ -508,7 +618,9 @@ def _markdown(rows: list[dict[str, Any]], exps: dict[int, dict[str, float | None
         lines.append(markdown_table(["K", *tq], [[k, *[exps[k].get(f"{q}_tail") for q in tq]]
                                                  for k in tail_ks], digits=3))
     lines += ["Seed claims: work O(2KN^2) per step, i.e. O(KN) cycles on N PEs "
-              "(exponent 1), storage O(N^2) (exponent 2); float RTRL O(N^4) per step.", "",
+              "(exponent 1), storage O(N^2) (exponent 2); float RTRL O(N^4) per step.", ""]
+    lines += _cells_model_lines(cells_model)
+    lines += [
               "## Clock and speedup", "", f"Clock: {clock_source}.", ""]
     if ice:
         lines += [f"iCE40 probe ({ice['device']}) N={ice['n']}, M={ice['m']}, K={ice['k']}, "
