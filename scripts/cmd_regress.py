@@ -3,7 +3,9 @@
 Without ``--rtl`` it runs the testbench matrix with pytest (``-n`` workers through
 pytest-xdist, ``--splits/--group`` through pytest-split and the committed
 ``testbenches/.test_durations``) and prints a summary table. With ``--rtl FILE.v`` it
-runs the same scoreboard against that Verilog, sized by its manifest.
+runs the same scoreboard against that Verilog, sized by its manifest; ``--extra-sources``
+compiles more files beside it (a technology netlist's cell library; ``--cell-library ice40``
+adds Yosys's ``ice40/cells_sim.v``).
 Outputs (``-o DIR``): ``junit.xml``, ``summary.json``, ``results/*.json`` and the
 build folders (``build/``) with logs and waveforms.
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pymodel.errors import TrtrlError
+from rtl.toolchain import CELL_LIBRARIES, yosys_cell_library
 
 REPO = Path(__file__).resolve().parent.parent
 DURATIONS = REPO / "testbenches" / ".test_durations"
@@ -61,6 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", default=None, help="top module of --rtl (default from the manifest)")
     p.add_argument("--manifest", default=None,
                    help="manifest of --rtl (default trtrl_array.json beside it)")
+    p.add_argument("--extra-sources", nargs="+", action="extend", default=[], metavar="FILE.v",
+                   help="--rtl: more Verilog to compile beside it, e.g. a cell library "
+                        "(repeatable)")
+    p.add_argument("--cell-library", choices=tuple(CELL_LIBRARIES), default=None,
+                   help="--rtl: add Yosys's simulation models of these cells to "
+                        "--extra-sources (ice40: $(yosys-config --datdir)/ice40/cells_sim.v)")
     p.add_argument("--steps", type=int, default=50, help="--rtl: samples to stream (default 50)")
     p.add_argument("--task", default="random", help=f"--rtl: stimulus, one of {', '.join(TASKS)}")
     p.add_argument("--checkpoint-every", type=int, default=1,
@@ -82,11 +91,28 @@ def main(args: argparse.Namespace) -> int:
         raise TrtrlError("--splits and --group go together")
     if args.splits is not None and not 1 <= args.group <= args.splits:
         raise TrtrlError(f"--group: {args.group} outside 1..{args.splits}")
+    if args.rtl is not None and not Path(args.rtl).is_file():
+        raise TrtrlError(f"--rtl {args.rtl}: no such file")
+    extra = _extra_sources(args)  # checked before anything is written
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.rtl is not None:
-        return _run_rtl(args, sims, out)
+        return _run_rtl(args, sims, out, extra)
     return _run_matrix(args, sims, out)
+
+
+def _extra_sources(args: argparse.Namespace) -> list[Path]:
+    """``--extra-sources`` (each must exist) plus the ``--cell-library`` file, in order."""
+    given, library = args.extra_sources, args.cell_library
+    if (given or library) and args.rtl is None:
+        raise TrtrlError("--extra-sources and --cell-library go with --rtl FILE.v")
+    for name in given:
+        if not Path(name).is_file():
+            raise TrtrlError(f"--extra-sources {name}: no such file")
+    paths = [Path(name) for name in given]
+    if library is not None:
+        paths.append(yosys_cell_library(library))
+    return paths
 
 
 # -- the matrix, through pytest -------------------------------------------------------------
@@ -192,29 +218,37 @@ def _finish(out: Path, rows: list[dict[str, Any]], wall: float, junit: Path) -> 
 
 
 # -- bring your own RTL ---------------------------------------------------------------------
-def _elaborate(verilog: Path, top: str) -> None:
+def _elaborate(verilog: Path, top: str, extra: list[Path]) -> None:
     """Icarus elaboration as a quick syntax check; the first error becomes one line."""
+    from testbenches.harness import library_defines
+
     iverilog = shutil.which("iverilog")
     if iverilog is None:
         return
-    proc = subprocess.run([iverilog, "-g2012", "-s", top, "-o", os.devnull, str(verilog)],
+    defines = [f"-D{k}={v}" for k, v in library_defines("icarus", extra).items()]
+    proc = subprocess.run([iverilog, "-g2012", *defines, "-s", top, "-o", os.devnull,
+                           str(verilog), *(str(p) for p in extra)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         first = next((ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()), "")
-        raise TrtrlError(f"{verilog}: does not elaborate with Icarus: {first.strip()}")
+        hint = ""
+        if "Unknown module type: SB_" in first:
+            hint = " (an iCE40 netlist: add --cell-library ice40)"
+        elif "Unknown module type" in first:
+            hint = " (a cell library? give it with --extra-sources FILE.v)"
+        raise TrtrlError(f"{verilog}: does not elaborate with Icarus: {first.strip()}{hint}")
 
 
-def _run_rtl(args: argparse.Namespace, sims: tuple[str, ...], out: Path) -> int:
+def _run_rtl(args: argparse.Namespace, sims: tuple[str, ...], out: Path,
+             extra: list[Path]) -> int:
     from testbenches.harness import TbConfig, check_ports, load_manifest, run_case
 
-    verilog = Path(args.rtl)
-    if not verilog.is_file():
-        raise TrtrlError(f"--rtl {verilog}: no such file")
+    verilog = Path(args.rtl)  # main() checked it exists
     manifest = Path(args.manifest) if args.manifest else verilog.parent / "trtrl_array.json"
     man = load_manifest(manifest)
     top = args.top or man.top
     check_ports(verilog, top)
-    _elaborate(verilog, top)
+    _elaborate(verilog, top, extra)
     if args.task not in TASKS:
         raise TrtrlError(f"--task: unknown {args.task!r} ({', '.join(TASKS)})")
     if args.steps < 1:
@@ -229,7 +263,7 @@ def _run_rtl(args: argparse.Namespace, sims: tuple[str, ...], out: Path) -> int:
     for sim in sims:
         res = run_case(cfg, sim, waves=args.waves, wave_format=args.waves_format,
                        build_root=out / "build", verilog=verilog.resolve(),
-                       manifest=manifest.resolve(), top=top)
+                       manifest=manifest.resolve(), top=top, extra_sources=extra)
         data = res.to_json()
         (out / "results").mkdir(exist_ok=True)
         (out / "results" / f"{res.test}-{sim}.json").write_text(json.dumps(data, indent=1))

@@ -18,6 +18,7 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -407,6 +408,25 @@ def cached_rtl(cfg: TbConfig) -> tuple[Path, Path]:
 
 
 # -- runners ----------------------------------------------------------------------------
+# Icarus 11 cannot parse input-port default values (`input E = 1'b1`, SystemVerilog 2009),
+# which Yosys's iCE40 cell models use unless this macro is set; its netlists connect every
+# such port anyway, so the defaults are not needed there.
+_ICARUS_LIBRARY_MACROS = ("NO_ICE40_DEFAULT_ASSIGNMENTS",)
+
+
+def library_defines(sim: str, sources: Sequence[Path]) -> dict[str, str]:
+    """Macros a simulator needs to compile the cell libraries among ``sources``.
+
+    Only Icarus needs any: ``NO_ICE40_DEFAULT_ASSIGNMENTS`` when a source is Yosys's
+    ``ice40/cells_sim.v`` (recognised by the macro's ``ifndef``, whatever its path).
+    """
+    if sim != "icarus":
+        return {}
+    texts = [Path(s).read_text(errors="replace") for s in sources]
+    return {name: "1" for name in _ICARUS_LIBRARY_MACROS
+            if any(f"ifndef {name}" in text for text in texts)}
+
+
 def _runner(sim: str, wave_format: str) -> Any:
     """cocotb's runner for ``sim``; Icarus is taught to write VCD when asked."""
     from cocotb_tools.runner import Icarus, get_runner
@@ -470,6 +490,7 @@ def _build_and_test(
     extra_env: dict[str, str] | None = None,
     compare_float: bool = False,
     rerun_hint: bool = True,
+    extra_sources: Sequence[Path] = (),
 ) -> RunResult:
     from cocotb_tools.check_results import get_results
 
@@ -493,7 +514,10 @@ def _build_and_test(
     log = build_dir / "build.log"
     try:
         runner.build(
-            sources=[str(verilog)],
+            # the design first, so it keeps the runner's default timescale even when a
+            # library (cells_sim.v: 1ps/1ps) sets its own
+            sources=[str(verilog), *(str(s) for s in extra_sources)],
+            defines=library_defines(sim, extra_sources),
             hdl_toplevel=top,
             build_dir=str(build_dir),
             build_args=build_args,
@@ -563,6 +587,8 @@ def _build_and_test(
         build_s=round(build_s, 3), build_dir=str(build_dir),
         extra={k: v for k, v in data.items() if k not in {"passed", "message"}},
     )
+    if extra_sources:
+        res.extra["extra_sources"] = [str(s) for s in extra_sources]
     sim_wall = data.get("sim_wall_s") or wall
     if res.sim_cycles and sim_wall:
         res.sim_cycles_per_s = round(res.sim_cycles / sim_wall, 1)
@@ -589,18 +615,25 @@ def run_case(
     mutate: Any = None,
     rerun_with_waves: bool = True,
     tag: str = "",
+    extra_sources: Sequence[Path] = (),
 ) -> RunResult:
     """Build and simulate one configuration; returns its :class:`RunResult`.
 
     ``verilog``/``manifest`` run a given design (``trtrl regress --rtl``), else the
-    design is generated. ``mutate(text) -> text`` edits a copy of the Verilog (fault
-    injection). ``waves`` defaults to the ``TRTRL_WAVES`` environment variable.
+    design is generated. ``extra_sources`` are compiled after it (a cell library such as
+    Yosys's ``ice40/cells_sim.v`` for an iCE40 netlist). ``mutate(text) -> text`` edits a
+    copy of the design's Verilog, not the extra sources (fault injection). ``waves``
+    defaults to the ``TRTRL_WAVES`` environment variable.
     """
     if waves is None:
         waves = os.environ.get("TRTRL_WAVES", "") not in ("", "0")
     wave_format = wave_format or os.environ.get("TRTRL_WAVES_FORMAT", "vcd")
     if wave_format not in WAVE_FORMATS:
         raise TrtrlError(f"waves format: unknown {wave_format!r} (vcd or fst)")
+    extra = [Path(s).resolve() for s in extra_sources]
+    for src in extra:
+        if not src.is_file():
+            raise TrtrlError(f"extra source {src}: no such file")
     root = build_root or BUILD_ROOT
     case_dir = root / f"{cfg.name}{tag}-{sim}"
     if case_dir.exists():
@@ -628,7 +661,8 @@ def run_case(
     kwargs = dict(name=cfg.name + tag, sim=sim, verilog=Path(verilog).resolve(),
                   manifest=Path(manifest).resolve(), top=top, stimulus=stim,
                   checkpoint_every=cfg.checkpoint_every, wave_format=wave_format,
-                  compare_float=cfg.compare_float, rerun_hint=rerun_with_waves)
+                  compare_float=cfg.compare_float, rerun_hint=rerun_with_waves,
+                  extra_sources=extra)
     res = _build_and_test(build_dir=case_dir / "sim", waves=waves, **kwargs)
     if not res.passed and not waves and rerun_with_waves:
         again = _build_and_test(build_dir=case_dir / "sim_waves", waves=True, **kwargs)

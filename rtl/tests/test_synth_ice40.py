@@ -1,0 +1,193 @@
+"""Co-simulation of the iCE40 netlist (`synth_ice40`, SB_* cells) through the scoreboard.
+
+The narrow N=2, M=1, K=1 array of test_synth.py is synthesized for the UP5K with DSPs
+(its products become SB_MAC16, the rest SB_LUT4/SB_CARRY/SB_DFF*) and simulated in
+Icarus with Yosys's ``ice40/cells_sim.v``, the way ``trtrl regress --rtl synth.v
+--extra-sources cells_sim.v`` does it: it must pass bit for bit, and a netlist with one
+stored bit inverted must fail with a scoreboard mismatch (slow). The default run costs
+about 40 s of CPU (Yosys 20 s, Icarus's build and 4 steps most of the rest).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pymodel.errors import TrtrlError
+from rtl.config import MANIFEST_FILE, ArrayConfig
+from rtl.generate import generate
+from rtl.synth import SYNTH_FILE, synthesize_folder
+from rtl.tests.test_synth import SMALL_FIXED
+from rtl.toolchain import CELL_LIBRARIES, yosys_cell_library
+
+REPO = Path(__file__).resolve().parents[2]
+STEPS = 4
+needs_tools = pytest.mark.skipif(
+    shutil.which("yosys") is None or shutil.which("iverilog") is None,
+    reason="yosys or iverilog not installed (make setup)")
+
+
+@pytest.fixture(scope="module")
+def ice40_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The narrow array through synth_ice40 for the UP5K (DSPs on), no place and route."""
+    folder = tmp_path_factory.mktemp("synth_ice40")
+    generate(ArrayConfig(2, 1, 1, SMALL_FIXED), folder)
+    synthesize_folder(folder, target="ice40", device="up5k", pnr=False, timeout=1200)
+    return folder
+
+
+def _regress(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "scripts.cli", "regress", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=900)
+
+
+# -- the pass and the fault ----------------------------------------------------------------
+@needs_tools
+def test_ice40_netlist_passes_scoreboard(ice40_synth: Path, tmp_path: Path) -> None:
+    """`trtrl regress --rtl synth.v --extra-sources cells_sim.v`: bit for bit, 4 steps."""
+    netlist = (ice40_synth / SYNTH_FILE).read_text()
+    cells = json.loads((ice40_synth / MANIFEST_FILE).read_text())["synthesis"]["cells_by_type"]
+    # the products really are DSP blocks, so the SB_MAC16 model is what is checked
+    assert cells.get("SB_MAC16", 0) > 0 and cells.get("SB_LUT4", 0) > 0, cells
+    assert not re.search(r"^\s*always\b", netlist, flags=re.M), "not a cell-level netlist"
+    out = tmp_path / "regress"
+    proc = _regress("--rtl", str(ice40_synth / SYNTH_FILE),
+                    "--manifest", str(ice40_synth / MANIFEST_FILE),
+                    "--extra-sources", str(yosys_cell_library("ice40")),
+                    "--sim", "icarus", "--steps", str(STEPS), "-o", str(out))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"] == {"passed": 1, "FAILED": 0, "skipped": 0}
+    assert summary["tests"][0]["steps"] == STEPS
+
+
+@needs_tools
+def test_ice40_netlist_without_library_is_one_line(ice40_synth: Path, tmp_path: Path) -> None:
+    """Without the cell models Icarus cannot elaborate it: one line pointing at the option."""
+    proc = _regress("--rtl", str(ice40_synth / SYNTH_FILE), "--sim", "icarus",
+                    "-o", str(tmp_path / "out"))
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "--cell-library ice40" in lines[0], proc.stderr
+
+
+# Yosys maps every element-memory bit to an SB_DFF* whose Q is `\pe<i>_..._mem[0] [0]`; MyHDL's
+# instance counters vary (test_synth.py), so take the first such flip-flop.
+_MEM_FF = re.compile(r"SB_DFF\w*\s+\S+\s*\((?:(?!\);).)*?\.Q\(\\pe\w*_mem\[0\] \[0\]\)\s*\);",
+                     flags=re.S)
+
+
+def invert_stored_bit_ice40(text: str) -> str:
+    """Netlist fault: the flip-flop of bit 0 of an element's first memory word stores ~D."""
+    match = _MEM_FF.search(text)
+    if match is None:
+        raise AssertionError("no element memory flip-flop found in the iCE40 netlist")
+    cell, n = re.subn(r"\.D\(([^()]+)\)", r".D(~\1)", match.group(0), count=1)
+    assert n == 1, match.group(0)
+    return text[: match.start()] + cell + text[match.end():]
+
+
+@needs_tools
+@pytest.mark.slow
+def test_mutated_ice40_netlist_fails_scoreboard(ice40_synth: Path, tmp_path: Path) -> None:
+    """One inverted stored bit in the SB_* netlist is caught as a scoreboard mismatch."""
+    from testbenches.harness import TbConfig, load_manifest, run_case
+    from testbenches.scoreboard import MISMATCH_TAG
+
+    man = load_manifest(ice40_synth / MANIFEST_FILE)
+    f = man.fixed
+    cfg = TbConfig(name="synth_ice40", n=man.n, m=man.m, k=man.k, steps=STEPS, task="random",
+                   act=str(f.act), weight=str(f.weight), sens=str(f.sens),
+                   acc_bits=f.acc_bits, lut_bits=f.lut_bits, activation=f.activation,
+                   checkpoint_every=1, sims=("icarus",))
+    res = run_case(cfg, "icarus", waves=False, build_root=tmp_path,
+                   verilog=ice40_synth / SYNTH_FILE, manifest=ice40_synth / MANIFEST_FILE,
+                   mutate=invert_stored_bit_ice40, rerun_with_waves=False, tag="-mut",
+                   extra_sources=[yosys_cell_library("ice40")])
+    assert not res.passed, "the mutated iCE40 netlist passed the scoreboard"
+    assert MISMATCH_TAG in res.message, res.message
+
+
+# -- arguments and the library lookup (no simulation) ----------------------------------------
+def test_missing_extra_source_is_one_line(tmp_path: Path) -> None:
+    """A missing --extra-sources file: exit 2, one line naming it, no output folder."""
+    rtl = tmp_path / "design.v"
+    rtl.write_text("module trtrl_array; endmodule\n")  # never read: the check comes first
+    out = tmp_path / "out"
+    missing = tmp_path / "no_such_cells.v"
+    proc = _regress("--rtl", str(rtl), "--extra-sources", __file__, str(missing),
+                    "--sim", "icarus", "-o", str(out))
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and str(missing) in lines[0], proc.stderr
+    assert not out.exists()
+
+
+def test_extra_sources_need_rtl(tmp_path: Path) -> None:
+    proc = _regress("--extra-sources", __file__, "-o", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "--rtl" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def _fake_tool(folder: Path, name: str, script: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    tool = folder / name
+    tool.write_text("#!/bin/sh\n" + script + "\n")
+    tool.chmod(0o755)
+
+
+def test_cell_library_from_yosys_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`yosys-config --datdir` is asked first; its ice40/cells_sim.v is the library."""
+    datdir = tmp_path / "share"
+    (datdir / "ice40").mkdir(parents=True)
+    (datdir / CELL_LIBRARIES["ice40"]).write_text("// cells\n")
+    _fake_tool(tmp_path / "bin", "yosys-config", f'echo "{datdir}"')
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    assert yosys_cell_library("ice40") == datdir / "ice40" / "cells_sim.v"
+
+
+def test_cell_library_beside_yosys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without yosys-config (Debian's yosys-dev): <prefix>/share/yosys beside bin/yosys."""
+    prefix = tmp_path / "usr"
+    _fake_tool(prefix / "bin", "yosys", "exit 0")
+    lib = prefix / "share" / "yosys" / "ice40" / "cells_sim.v"
+    lib.parent.mkdir(parents=True)
+    lib.write_text("// cells\n")
+    monkeypatch.setenv("PATH", str(prefix / "bin"))
+    assert yosys_cell_library("ice40") == lib
+
+
+def test_cell_library_missing_is_one_line(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Yosys at all: one line naming the yosys package; unknown families refused."""
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(TrtrlError, match=r"apt-get install yosys") as info:
+        yosys_cell_library("ice40")
+    assert "\n" not in str(info.value)
+    with pytest.raises(TrtrlError, match="unknown 'ecp5'"):
+        yosys_cell_library("ecp5")
+
+
+def test_cli_cell_library_missing(tmp_path: Path) -> None:
+    """`--cell-library ice40` without Yosys: exit 2, one line, nothing written."""
+    rtl = tmp_path / "design.v"
+    rtl.write_text("module trtrl_array; endmodule\n")
+    (tmp_path / "bin").mkdir()
+    env = dict(os.environ, PATH=os.pathsep.join([str(tmp_path / "bin"),
+                                                 str(Path(sys.executable).parent)]))
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "scripts.cli", "regress", "--rtl",
+                           str(rtl), "--cell-library", "ice40", "-o", str(out)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "yosys" in lines[0], proc.stderr
+    assert not out.exists()
