@@ -1,15 +1,17 @@
 """Hardware figures: cycles, storage, multipliers and cells of the neuron array vs N (Yosys).
 
-For every size ``N`` and output count ``K <= N`` (``M`` inputs, default formats) the
+For every size ``N`` and output count ``K <= N`` (``M`` inputs, the formats of the
+``--act-format`` ... options, default A 16.14, W/P 18.14) the
 array is generated once (cached for the run) and synthesized by Yosys at word level
 (``rtl/synth.py``: ``$mul`` cells, memory bits, register bits, word-level cells); the
 smallest configurations are also synthesized to generic gates (gate cells, flip-flops)
-and, optionally, for iCE40 with nextpnr's clock estimate. At K = 1 and sizes up to
+and one configuration is placed and routed for a clock. At K = 1 and sizes up to
 ``--noabc-max-n`` a bit-level count without ABC is taken too (``gate_cells_noabc``:
 memories mapped to flip-flops and multiplexers by ``memory_map``, every operator to
 generic gates by ``techmap``, ``opt -fast``, no ABC): unlike the word-level count it
 counts every stored bit, and unlike full gate-level synthesis it runs in minutes up to
-N = 16. Beside each measured curve
+N = 32; its fit ``a + b N + c N^2`` separates the datapath from the storage. Beside each
+measured curve
 stands the seed's claim (Budik & Elhanany 2006): per-neuron work ``O(2 K N)``, total
 ``O(2 K N^2)`` multiplies per step (so ``O(K N)`` cycles on N processing elements) and
 storage ``O(N^2)``; and the design's own formulas (``rtl/README.md``): cycles per
@@ -17,11 +19,13 @@ step ``L (K+4) + N + 1`` and storage ``N ((K+3) L + 3 N' + K')`` words, ``O(K N^
 Growth exponents are least-squares slopes of log(quantity) on log(N) at fixed ``K``.
 
 Learning steps per second of the hardware are ``clock / cycles_per_step``. The clock is
-nextpnr-ice40's post-route estimate of a probe that fits an iCE40HX8K (``N = 1``,
-narrow formats A 8.6, W/P 10.6, a 64-entry table: the default formats do not fit any
-iCE40 even at ``N = 2``), and, beside it, the stated ``--clock-mhz`` assumption for a
-mid-range FPGA with hard multipliers (not measured: Yosys's generic synthesis gives no
-timing). They are set against the float64 TRTRL and RTRL models timed on this CPU
+nextpnr's post-route estimate of one probe configuration (``--clock-target``): by default
+``N = --clock-n`` at the sweep's formats on an ECP5 LFE5U-85F (``synth_ecp5``, hard
+multipliers, nextpnr-ecp5); with ``ice40`` a cut-down probe on an iCE40HX8K (narrow formats
+A 8.6, W/P 10.6, a 64-entry table: the default formats do not fit any iCE40 even at
+``N = 2``). The probe's clock is used for every N (larger arrays have longer routes, so
+it is an upper bound for them); beside it stands the stated ``--clock-mhz`` assumption.
+They are set against the float64 TRTRL and RTRL models timed on this CPU
 (``pymodel.bench.time_model_step``, best of repeats): the ratio is the hardware speedup.
 The fixed-point word length each task needs is read from the precision sweep
 (``trtrl experiment precision``; ``--precision-csv`` or a run made here).
@@ -53,6 +57,7 @@ from pymodel.experiments.report import (
     write_json,
 )
 from pymodel.fixed.formats import FixedConfig, FixedFormat
+from pymodel.fixed.options import add_format_arguments, config_from_args
 from rtl.config import ArrayConfig
 
 NS_FULL = [2, 4, 8, 16, 32]
@@ -62,6 +67,8 @@ DEFAULT_CLOCK_MHZ = 100.0
 # The iCE40 clock probe: narrow formats and a small table so one PE fits an HX8K.
 PROBE_FIXED = FixedConfig(act=FixedFormat(8, 6), weight=FixedFormat(10, 6),
                           sens=FixedFormat(10, 6), acc_bits=20, lut_bits=6, activation="tanh")
+CLOCK_N = {"ecp5": 4, "ice40": 1}  # probe sizes that place and route on the default parts
+CLOCK_DEVICE = {"ecp5": "85k", "ice40": "hx8k"}
 MSE_RATIO_LIMIT = 2.0  # a word length "suffices" when its MSE is within 2x of float64
 
 
@@ -106,12 +113,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noabc-max-n", type=int, default=None, metavar="N",
                         help="bit-level cells without ABC (memory_map + techmap) for "
                              "N <= this, K = 1 (default 16; --quick 4; 0 = none)")
-    parser.add_argument("--no-ice40", action="store_true",
-                        help="skip the iCE40 clock probe (synth_ice40 + nextpnr-ice40)")
-    parser.add_argument("--device", choices=["up5k", "hx8k"], default="hx8k",
-                        help="iCE40 part of the clock probe (default hx8k)")
-    parser.add_argument("--ice40-n", type=int, default=1, metavar="N",
-                        help="neurons of the iCE40 clock probe (default 1; narrow formats)")
+    parser.add_argument("--clock-target", choices=["ecp5", "ice40", "none"], default="ecp5",
+                        help="FPGA of the clock probe: ecp5 (sweep formats, default), ice40 "
+                             "(narrow probe formats), none (assumed clock only)")
+    parser.add_argument("--clock-device", default=None, metavar="DEV",
+                        help="part of the clock probe (default ecp5 85k, ice40 hx8k)")
+    parser.add_argument("--clock-n", type=int, default=None, metavar="N",
+                        help=f"neurons of the clock probe (default ecp5 {CLOCK_N['ecp5']}, "
+                             f"ice40 {CLOCK_N['ice40']})")
     parser.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ,
                         help="assumed clock of a mid-range FPGA, shown beside the iCE40 "
                              f"estimate (default {DEFAULT_CLOCK_MHZ:g} MHz)")
@@ -125,6 +134,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=3600.0, metavar="S",
                         help="limit per Yosys/nextpnr run in seconds (default 3600)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_format_arguments(parser)
+
+
+def _format_args(args: argparse.Namespace) -> str:
+    """The format options as given (empty at the defaults), for the report's command."""
+    dflt = FixedConfig()
+    given = [("--act-format", args.act_format, str(dflt.act)),
+             ("--weight-format", args.weight_format, str(dflt.weight)),
+             ("--sens-format", args.sens_format, str(dflt.sens)),
+             ("--acc-bits", args.acc_bits, dflt.acc_bits),
+             ("--lut-bits", args.lut_bits, dflt.lut_bits),
+             ("--lut-range", args.lut_range, None)]
+    return "".join(f" {opt} {val}" for opt, val, d in given if val != d)
 
 
 def fit(ns: list[int], values: list[float | None]) -> float | None:
@@ -259,12 +281,24 @@ def main(args: argparse.Namespace) -> int:
     configs = [(n, k) for k in ks for n in ns if k <= n]
     if not configs:
         raise TrtrlError("no configuration with K <= N: check --ns and --ks")
-    run_ice40 = not args.no_ice40
-    if args.ice40_n < 1:
-        raise TrtrlError(f"--ice40-n: must be >= 1, got {args.ice40_n}")
+    fixed = config_from_args(args, "tanh")
+    probe_target = None if args.clock_target == "none" else args.clock_target
+    probe_n = probe_device = None
+    if probe_target:
+        from rtl.synth import resolve_device
+
+        probe_n = args.clock_n if args.clock_n is not None else CLOCK_N[probe_target]
+        if probe_n < 1:
+            raise TrtrlError(f"--clock-n: must be >= 1, got {probe_n}")
+        probe_device = resolve_device(probe_target,
+                                      args.clock_device or CLOCK_DEVICE[probe_target])
+    for n, k in configs:  # refuse a bad format/size pair before anything runs
+        ArrayConfig(n, m, k, fixed)
     settings = {"ns": ns, "ks": ks, "inputs": m, "gate_max_n": gate_max,
-                "noabc_max_n": noabc_max, "ice40": run_ice40,
-                "device": args.device, "ice40_n": args.ice40_n, "clock_mhz_assumed": args.clock_mhz,
+                "noabc_max_n": noabc_max, "formats": fixed.describe(),
+                "format_args": _format_args(args), "clock_target": args.clock_target,
+                "clock_device": probe_device, "clock_n": probe_n,
+                "clock_mhz_assumed": args.clock_mhz,
                 "seed": args.seed, "bench_seconds": args.bench_seconds,
                 "timeout_s": args.timeout, "quick": args.quick,
                 "precision_csv": args.precision_csv, "mse_ratio_limit": MSE_RATIO_LIMIT}
@@ -274,12 +308,12 @@ def main(args: argparse.Namespace) -> int:
         cache: dict[tuple[Any, ...], Path] = {}
         points: list[Point] = []
         jobs = (len(configs) + sum(1 for n, k in configs if n <= gate_max and k == 1)
-                + sum(1 for n, k in configs if n <= noabc_max and k == 1) + run_ice40)
+                + sum(1 for n, k in configs if n <= noabc_max and k == 1) + bool(probe_target))
         bar = progress(jobs, "hardware sweep", enabled=not args.no_progress)
         with bar:
             for n, k in configs:
                 bar.set_postfix_str(f"N={n} K={k} word level")
-                cfg = ArrayConfig(n, m, k)
+                cfg = ArrayConfig(n, m, k, fixed)
                 folder = _rtl(cfg, cache, work)
                 t0 = time.perf_counter()
                 res = synthesize(folder / "trtrl_array.v", folder / "word", full=False,
@@ -311,14 +345,16 @@ def main(args: argparse.Namespace) -> int:
                 pt.cpu_s = _cpu_seconds(n, m, k, args)
                 points.append(pt)
             ice: dict[str, Any] | None = None
-            if run_ice40:
-                n0 = args.ice40_n
-                bar.set_postfix_str(f"N={n0} K=1 iCE40 {args.device}")
-                folder = _rtl(ArrayConfig(n0, m, 1, PROBE_FIXED), cache, work, "probe_")
-                r = synthesize(folder / "trtrl_array.v", folder / "ice40", target="ice40",
-                               device=args.device, full=True, timeout=args.timeout)
-                (folder / "ice40" / "synth.v").unlink(missing_ok=True)
-                ice = {"n": n0, "m": m, "k": 1, "formats": "A 8.6, W 10.6, P 10.6, lut_bits 6",
+            if probe_target:
+                bar.set_postfix_str(f"N={probe_n} K=1 {probe_target} {probe_device}")
+                pfixed = PROBE_FIXED if probe_target == "ice40" else fixed
+                folder = _rtl(ArrayConfig(probe_n, m, 1, pfixed), cache, work, "probe_")
+                r = synthesize(folder / "trtrl_array.v", folder / probe_target,
+                               target=probe_target, device=probe_device, full=True,
+                               timeout=args.timeout)
+                (folder / probe_target / "synth.v").unlink(missing_ok=True)
+                ice = {"target": probe_target, "n": probe_n, "m": m, "k": 1,
+                       "formats": pfixed.describe(),
                        **{key: getattr(r, key) for key in (
                     "device", "luts", "carries", "dsps", "block_rams", "flip_flops", "cells",
                     "multipliers", "fits", "fmax_mhz", "pnr_note", "multipliers_note")}}
@@ -327,14 +363,14 @@ def main(args: argparse.Namespace) -> int:
         need = word_lengths(precision)
         clock_mhz, clock_source = args.clock_mhz, (
             f"assumed {args.clock_mhz:g} MHz (not measured: generic Yosys synthesis gives no "
-            "timing, and the iCE40 probe gave no clock)")
+            "timing, and no clock probe gave a clock)")
         if ice and ice.get("fmax_mhz"):
             clock_mhz = float(ice["fmax_mhz"])
-            clock_source = (f"nextpnr-ice40 post-route estimate of the probe (N={ice['n']}, "
-                            f"{ice['formats']}) on {ice['device']}: {clock_mhz:.1f} MHz, used "
-                            "for every N (larger arrays do not fit an iCE40); the "
-                            f"hw_steps_per_s_assumed column uses the assumed "
-                            f"{args.clock_mhz:g} MHz of a mid-range FPGA (not measured)")
+            clock_source = (f"nextpnr-{ice['target']} post-route estimate of the probe "
+                            f"(N={ice['n']}, {ice['formats']}) on {ice['device']}: "
+                            f"{clock_mhz:.1f} MHz, used for every N (an upper bound for larger "
+                            "arrays, whose routes are longer); the hw_steps_per_s_assumed "
+                            f"column uses the assumed {args.clock_mhz:g} MHz (not measured)")
         shutil.rmtree(work, ignore_errors=True)  # generated Verilog: regenerable, large
         result = _write(out, points, ice, need, precision_source, clock_mhz, clock_source,
                         settings, time.perf_counter() - t_start, args.clock_mhz)
@@ -587,7 +623,9 @@ def _markdown(rows: list[dict[str, Any]], exps: dict[int, dict[str, float | None
            f"--gate-max-n {settings['gate_max_n']} "
            f"--noabc-max-n {settings['noabc_max_n']} --seed {settings['seed']} "
            f"--clock-mhz {settings['clock_mhz_assumed']:g}"
-           + ("" if settings["ice40"] else " --no-ice40")
+           + f" --clock-target {settings['clock_target']}"
+           + (f" --clock-n {settings['clock_n']}" if settings["clock_n"] else "")
+           + settings["format_args"]
            + (f" --precision-csv {settings['precision_csv']}" if settings["precision_csv"]
               else ""))
     lines = ["# Hardware figures of the TRTRL neuron array", "", f"Command: `{cmd}`", "",
@@ -623,9 +661,9 @@ def _markdown(rows: list[dict[str, Any]], exps: dict[int, dict[str, float | None
     lines += [
               "## Clock and speedup", "", f"Clock: {clock_source}.", ""]
     if ice:
-        lines += [f"iCE40 probe ({ice['device']}) N={ice['n']}, M={ice['m']}, K={ice['k']}, "
-                  f"{ice['formats']}: "
-                  f"{ice['luts']} SB_LUT4, {ice['carries']} SB_CARRY, {ice['dsps']} SB_MAC16, "
+        lines += [f"Clock probe ({ice['target']} {ice['device']}) N={ice['n']}, M={ice['m']}, "
+                  f"K={ice['k']}, {ice['formats']}: "
+                  f"{ice['luts']} LUT4, {ice['carries']} carry cells, {ice['dsps']} DSP blocks, "
                   f"{ice['block_rams']} RAM blocks, {ice['flip_flops']} flip-flops; "
                   f"{ice['multipliers_note']}. {ice['pnr_note'] or ''}", ""]
     lines += ["CPU: float64 models of `pymodel` on this machine, one BLAS thread, best of "

@@ -19,7 +19,7 @@ import numpy as np
 
 from pymodel.cases import Case, load_case, save_npz_atomic
 from pymodel.errors import TrtrlError
-from scripts.format_options import add_format_arguments, config_from_args
+from pymodel.fixed.options import add_format_arguments, config_from_args
 from scripts.help_format import DefaultsFormatter
 
 Runner = Callable[[Case, argparse.Namespace], dict[str, np.ndarray]]

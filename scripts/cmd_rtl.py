@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from scripts.format_options import add_format_arguments, config_from_args
+from pymodel.fixed.options import add_format_arguments, config_from_args
 
 # The same as rtl.synth.TARGETS and DEVICES (a test checks), written out so that `trtrl`
 # does not import rtl.synth (and numpy) for every command; resolve_device pairs them.

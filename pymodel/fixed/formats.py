@@ -187,6 +187,11 @@ class FixedConfig:
                 f"sens format {self.sens}: the gradient sum needs {grad} bits > {INT_BITS}"
             )
 
+    def describe(self) -> str:
+        """One line naming every format, e.g. ``A 16.14, W 18.14, P 18.14, acc 40, lut 12``."""
+        return (f"A {self.act}, W {self.weight}, P {self.sens}, acc {self.acc_bits}, "
+                f"lut {self.lut_bits}")
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d.update(act=str(self.act), weight=str(self.weight), sens=str(self.sens))

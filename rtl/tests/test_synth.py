@@ -229,7 +229,8 @@ def test_experiment_hardware_smoke(tmp_path: Path) -> None:
     hw.add_arguments(parser)
     out = tmp_path / "hw"
     args = parser.parse_args(["-o", str(out), "--ns", "2", "--ks", "1", "--gate-max-n", "0",
-                              "--noabc-max-n", "0", "--no-ice40", "--precision-csv", str(csv_path),
+                              "--noabc-max-n", "0", "--clock-target", "none",
+                              "--precision-csv", str(csv_path),
                               "--bench-seconds", "0.1", "--no-progress"])
     assert hw.main(args) == 0
     for name in ("report.md", "report.json", "hardware.csv", "hardware_resources.png",

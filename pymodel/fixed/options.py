@@ -1,8 +1,9 @@
 """The fixed-point format options, shared by every command that takes them.
 
 One place defines ``--act-format``, ``--weight-format``, ``--sens-format``,
-``--acc-bits``, ``--lut-bits`` and ``--lut-range`` so that `trtrl model run --fixed`
-and `trtrl rtl gen` mean the same thing by them (hls4ml-style: a format per quantity).
+``--acc-bits``, ``--lut-bits`` and ``--lut-range`` so that `trtrl model run --fixed`,
+`trtrl rtl gen|synth` and `trtrl experiment hardware` mean the same thing by them
+(hls4ml-style: a format per quantity).
 """
 
 from __future__ import annotations
