@@ -563,7 +563,8 @@ def _style_log_axes(ax: Any, title: str) -> None:
     ax.set_xlabel("neurons N")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:  # an empty panel (no bit-level sizes) has none
+        ax.legend(fontsize=7)
 
 
 def _plot_speed(rows: list[dict[str, Any]], clock_mhz: float, assumed_mhz: float,
