@@ -361,9 +361,10 @@ def main(args: argparse.Namespace) -> int:
                 bar.update()
         precision, precision_source = precision_rows(args)
         need = word_lengths(precision)
+        why = ("--clock-target none" if ice is None
+               else f"the {ice['target']} probe did not place and route: {ice['pnr_note']}")
         clock_mhz, clock_source = args.clock_mhz, (
-            f"assumed {args.clock_mhz:g} MHz (not measured: generic Yosys synthesis gives no "
-            "timing, and no clock probe gave a clock)")
+            f"assumed {args.clock_mhz:g} MHz (not measured: {why})")
         if ice and ice.get("fmax_mhz"):
             clock_mhz = float(ice["fmax_mhz"])
             clock_source = (f"nextpnr-{ice['target']} post-route estimate of the probe "
