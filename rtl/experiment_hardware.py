@@ -344,7 +344,7 @@ def main(args: argparse.Namespace) -> int:
                 bar.set_postfix_str(f"N={n} K={k} CPU timing")
                 pt.cpu_s = _cpu_seconds(n, m, k, args)
                 points.append(pt)
-            ice: dict[str, Any] | None = None
+            probe: dict[str, Any] | None = None
             if probe_target:
                 bar.set_postfix_str(f"N={probe_n} K=1 {probe_target} {probe_device}")
                 pfixed = PROBE_FIXED if probe_target == "ice40" else fixed
@@ -353,7 +353,7 @@ def main(args: argparse.Namespace) -> int:
                                target=probe_target, device=probe_device, full=True,
                                timeout=args.timeout)
                 (folder / probe_target / "synth.v").unlink(missing_ok=True)
-                ice = {"target": probe_target, "n": probe_n, "m": m, "k": 1,
+                probe = {"target": probe_target, "n": probe_n, "m": m, "k": 1,
                        "formats": pfixed.describe(),
                        **{key: getattr(r, key) for key in (
                     "device", "luts", "carries", "dsps", "block_rams", "flip_flops", "cells",
@@ -361,19 +361,19 @@ def main(args: argparse.Namespace) -> int:
                 bar.update()
         precision, precision_source = precision_rows(args)
         need = word_lengths(precision)
-        why = ("--clock-target none" if ice is None
-               else f"the {ice['target']} probe did not place and route: {ice['pnr_note']}")
+        why = ("--clock-target none" if probe is None
+               else f"the {probe['target']} probe did not place and route: {probe['pnr_note']}")
         clock_mhz, clock_source = args.clock_mhz, (
             f"assumed {args.clock_mhz:g} MHz (not measured: {why})")
-        if ice and ice.get("fmax_mhz"):
-            clock_mhz = float(ice["fmax_mhz"])
-            clock_source = (f"nextpnr-{ice['target']} post-route estimate of the probe "
-                            f"(N={ice['n']}, {ice['formats']}) on {ice['device']}: "
+        if probe and probe.get("fmax_mhz"):
+            clock_mhz = float(probe["fmax_mhz"])
+            clock_source = (f"nextpnr-{probe['target']} post-route estimate of the probe "
+                            f"(N={probe['n']}, {probe['formats']}) on {probe['device']}: "
                             f"{clock_mhz:.1f} MHz, used for every N (an upper bound for larger "
                             "arrays, whose routes are longer); the hw_steps_per_s_assumed "
                             f"column uses the assumed {args.clock_mhz:g} MHz (not measured)")
         shutil.rmtree(work, ignore_errors=True)  # generated Verilog: regenerable, large
-        result = _write(out, points, ice, need, precision_source, clock_mhz, clock_source,
+        result = _write(out, points, probe, need, precision_source, clock_mhz, clock_source,
                         settings, time.perf_counter() - t_start, args.clock_mhz)
     print(f"wrote {args.out}/{{report.md,report.json,hardware.csv,hardware_*.png}}")
     for k, ex in sorted(result["exponents"].items()):
@@ -594,7 +594,7 @@ def _plot_speed(rows: list[dict[str, Any]], clock_mhz: float, assumed_mhz: float
     save_figure(fig, path)
 
 
-def _write(out: Path, points: list[Point], ice: dict[str, Any] | None,
+def _write(out: Path, points: list[Point], probe: dict[str, Any] | None,
            need: dict[str, dict[str, Any]], precision_source: str, clock_mhz: float,
            clock_source: str, settings: dict[str, Any], wall_s: float,
            assumed_mhz: float) -> dict[str, Any]:
@@ -607,17 +607,18 @@ def _write(out: Path, points: list[Point], ice: dict[str, Any] | None,
     _plot_resources(rows, out / "hardware_resources.png")
     _plot_speed(rows, clock_mhz, assumed_mhz, out / "hardware_speed.png")
     result = {"settings": settings, "environment": environment_info(), "rows": rows,
-              "exponents": exps, "cells_model": cells_model, "ice40": ice, "clock_mhz": clock_mhz,
+              "exponents": exps, "cells_model": cells_model, "clock_probe": probe,
+              "clock_mhz": clock_mhz,
               "clock_source": clock_source, "word_length": need,
               "precision_source": precision_source, "wall_s": round(wall_s, 1)}
     write_json(out / "report.json", result)
-    (out / "report.md").write_text(_markdown(rows, exps, cells_model, ice, need,
+    (out / "report.md").write_text(_markdown(rows, exps, cells_model, probe, need,
                                              precision_source, clock_source, settings))
     return result
 
 
 def _markdown(rows: list[dict[str, Any]], exps: dict[int, dict[str, float | None]],
-              cells_model: dict[str, Any] | None, ice: dict[str, Any] | None,
+              cells_model: dict[str, Any] | None, probe: dict[str, Any] | None,
               need: dict[str, dict[str, Any]],
               precision_source: str, clock_source: str, settings: dict[str, Any]) -> str:
     cmd = (f"trtrl experiment hardware -o OUT --ns {','.join(map(str, settings['ns']))} "
@@ -662,12 +663,13 @@ def _markdown(rows: list[dict[str, Any]], exps: dict[int, dict[str, float | None
     lines += _cells_model_lines(cells_model)
     lines += [
               "## Clock and speedup", "", f"Clock: {clock_source}.", ""]
-    if ice:
-        lines += [f"Clock probe ({ice['target']} {ice['device']}) N={ice['n']}, M={ice['m']}, "
-                  f"K={ice['k']}, {ice['formats']}: "
-                  f"{ice['luts']} LUT4, {ice['carries']} carry cells, {ice['dsps']} DSP blocks, "
-                  f"{ice['block_rams']} RAM blocks, {ice['flip_flops']} flip-flops; "
-                  f"{ice['multipliers_note']}. {ice['pnr_note'] or ''}", ""]
+    if probe:
+        lines += [f"Clock probe ({probe['target']} {probe['device']}) N={probe['n']}, "
+                  f"M={probe['m']}, K={probe['k']}, {probe['formats']}: "
+                  f"{probe['luts']} LUT4, {probe['carries']} carry cells, "
+                  f"{probe['dsps']} DSP blocks, "
+                  f"{probe['block_rams']} RAM blocks, {probe['flip_flops']} flip-flops; "
+                  f"{probe['multipliers_note']}. {probe['pnr_note'] or ''}", ""]
     lines += ["CPU: float64 models of `pymodel` on this machine, one BLAS thread, best of "
               "repeats (`pymodel.bench.time_model_step`). At these small sizes a step costs "
               "tens of microseconds of Python overhead, so the CPU exponents above measure "
