@@ -39,62 +39,33 @@ def round_sat(src, dst, ev, shift, fmt_min, fmt_max, tmp):
     (two's complement, flooring shift): no constant adder, no widening.
     ``src`` and ``tmp`` have the datapath width, ``dst`` the narrow format width.
     """
-    return _round_only(src, tmp, shift), _clamp(tmp, dst, ev, fmt_min, fmt_max)
+    if ev is None:
+        return _round_only(src, tmp, shift), sat_noev(tmp, dst, fmt_min, fmt_max)
+    return _round_only(src, tmp, shift), sat_only(tmp, dst, ev, fmt_min, fmt_max)
 
 
 @block
-def _clamp(src, dst, ev, fmt_min, fmt_max):
-    """:func:`sat_only` as continuous assigns, each comparison made once.
-
-    For the sensitivity units, whose values move every cycle: there Icarus spends less
-    on two comparison functors and a multiplexer than on a process that reloads ``src``
-    for each test.
-    """
+def sat_noev(src, dst, fmt_min, fmt_max):
     nb = len(dst)
-    hi, lo = Signal(bool(0)), Signal(bool(0))
 
     @always_comb
-    def cmp_f():
-        hi.next = src > fmt_max
-        lo.next = src < fmt_min
+    def sat_f():
+        if src > fmt_max:
+            dst.next = fmt_max
+        elif src < fmt_min:
+            dst.next = fmt_min
+        else:
+            dst.next = src[nb:].signed()
 
-    @always_comb
-    def clamp_f():
-        dst.next = fmt_max if hi else fmt_min if lo else src[nb:].signed()
-
-    if ev is None:
-        return cmp_f, clamp_f
-
-    @always_comb
-    def ev_f():
-        ev.next = hi or lo
-
-    return cmp_f, clamp_f, ev_f
+    return sat_f
 
 
 @block
 def sat_only(src, dst, ev, fmt_min, fmt_max):
-    """``dst = clamp(src)``; ``ev`` (unless None) is 1 when the clamp acted.
-
-    (A process with the clamps as ``if ((v > MAX))``/``else if ((v < MIN))``: the form
-    the fault injections of ``testbenches/faults.py`` edit.)
-    """
     nb = len(dst)
-    if ev is None:
-
-        @always_comb
-        def sat_f():
-            if src > fmt_max:
-                dst.next = fmt_max
-            elif src < fmt_min:
-                dst.next = fmt_min
-            else:
-                dst.next = src[nb:].signed()
-
-        return sat_f
 
     @always_comb
-    def sat_ev_f():
+    def sat_f():
         if src > fmt_max:
             dst.next = fmt_max
             ev.next = 1
@@ -105,7 +76,7 @@ def sat_only(src, dst, ev, fmt_min, fmt_max):
             dst.next = src[nb:].signed()
             ev.next = 0
 
-    return sat_ev_f
+    return sat_f
 
 
 @block
@@ -126,7 +97,7 @@ def sens_unit(
     opb,
     opc,
     opd,
-    zd,
+    zval,
     zon,
     fpsel,
     pnew,
@@ -135,26 +106,30 @@ def sens_unit(
 ):
     """One kept sensitivity a cycle:
 
-    ``acc = opa*opb + opc*opd + (zon ? z << zsh : 0)`` (``zd`` is ``z`` sign-extended),
+    ``acc = opa*opb + opc*opd + (zon ? z << zsh : 0)``,
     ``inner = sat_P(round(acc >> W.frac))``, ``pnew = sat_P(round(fp*inner >> A.frac))``.
     """
     f = cfg.fixed
     wt, pt, at = f.weight.total, f.sens.total, f.act.total
     dp = cfg.dp_bits
     zsh = f.weight.frac + f.sens.frac - f.act.frac
-    t1, t2, acc, tmp1, tmp2, t3 = (sig_s(dp) for _ in range(6))
+    t1, t2, zd, acc, tmp1, tmp2, t3 = (sig_s(dp) for _ in range(7))
     pr1, pr2 = sig_s(wt + pt), sig_s(wt + pt)
     pr3 = sig_s(at + pt)
     inner = sig_s(pt)
     insts = [
         mult(opa, opb, t1, pr1),
         mult(opc, opd, t2, pr2),
+        sext(zval, zd),
         mult(fpsel, inner, t3, pr3),
     ]
 
     @always_comb
     def acc_f():
-        acc.next = t1 + t2 + (zd << zsh) if zon else t1 + t2
+        if zon:
+            acc.next = t1 + t2 + (zd << zsh)
+        else:
+            acc.next = t1 + t2
 
     insts.append(acc_f)
     insts.append(round_sat(acc, inner, ev_inner, f.weight.frac, f.sens.min, f.sens.max, tmp1))
@@ -168,6 +143,7 @@ def pe(
     cfg,
     clk,
     rst,
+    st,
     j,
     m,
     n,
@@ -179,9 +155,7 @@ def pe(
     ra_row,
     ra_sh,
     u_k,
-    dec,
     zbus,
-    zbus_d,
     act_y,
     act_fp,
     fpm_bus,
@@ -202,11 +176,7 @@ def pe(
     rdw,
     rdp,
 ):
-    """Processing element ``i``: row ``i``, shadow column ``M+1+i`` and their sensitivities.
-
-    ``dec`` holds the controller's decoded signals shared by every PE (see :func:`_decode`);
-    ``zbus_d`` is ``zbus`` sign-extended to the datapath width, also shared.
-    """
+    """Processing element ``i``: row ``i``, shadow column ``M+1+i`` and their sensitivities."""
     f = cfg.fixed
     N, M, K, L = cfg.n, cfg.m, cfg.k, cfg.L  # noqa: N806
     wt, pt, at = f.weight.total, f.sens.total, f.act.total
@@ -216,33 +186,42 @@ def pe(
     IS_OUT = i < K  # noqa: N806
     SELF_COL = M + 1 + i  # noqa: N806
     insts = []
-    st_idle, st_clear, upd_wr = dec["st_idle"], dec["st_clear"], dec["upd_wr"]
-    u_out, u_ing, m_out, upd_go = dec["u_out"], dec["u_ing"], dec["m_out"], dec["upd_go"]
-    u_is_m, row_ok, sh_ok = dec["u_is_m"], dec["row_ok"], dec["sh_ok"]
 
     # ---------------- memories (no reset; cleared by the sweep) -----------------------
     rw, rsw = sig_s(wt), sig_s(wt)  # row weight W[i, j], shadow weight W[m, M+1+i]
     we_w, we_sw = Signal(bool(0)), Signal(bool(0))
     wd_w, wd_sw = sig_s(wt), sig_s(wt)
-    insts.append(ram(clk, we_w, ra_row, wd_w, ra_row, rw, L, row_ok))
-    insts.append(ram(clk, we_sw, ra_sh, wd_sw, ra_sh, rsw, ns, sh_ok))
+    insts.append(ram(clk, we_w, ra_row, wd_w, ra_row, rw, L))
+    insts.append(ram(clk, we_sw, ra_sh, wd_sw, ra_sh, rsw, ns))
 
     # sensitivity memories: index q = 0..K-1 outputs, K ingress, K+1 egress
     pw_row, pw_sh = sig_s(pt), sig_s(pt)  # write data (0 while clearing)
     rp_row = [sig_s(pt) for _ in range(K + 2)]
+    we_prow = [Signal(bool(0)) for _ in range(K + 2)]
     for q in range(K + 2):
-        insts.append(
-            ram(clk, dec["we_prow"][q], ra_row, pw_row, ra_row, rp_row[q], L, row_ok, True)
-        )
+        insts.append(ram(clk, we_prow[q], ra_row, pw_row, ra_row, rp_row[q], L))
+        insts.append(_we_key(q, st, ulat, u, rec, we_prow[q], False))
     # The shadow weight needs only its ingress and egress sensitivities stored: the
     # update reads no old p_out, and read-back shows the row (canonical) copies.
     rp_sh = [sig_s(pt) for _ in range(2)]
+    we_psh = [Signal(bool(0)) for _ in range(2)]
     for q in range(2):
-        insts.append(ram(clk, dec["we_psh"][q], ra_sh, pw_sh, ra_sh, rp_sh[q], ns, sh_ok, True))
+        insts.append(ram(clk, we_psh[q], ra_sh, pw_sh, ra_sh, rp_sh[q], ns))
+        insts.append(_we_key(K + q, st, ulat, u, rec, we_psh[q], True))
 
     # latched W[k, M+1+i] for k < K (read from the shadow memory in the activation phase)
     lat_rd = sig_s(wt)
-    insts.append(ram(clk, dec["act_k"], dec["n_k"], rsw, u_k, lat_rd, ks))
+    lat_we = Signal(bool(0))
+    nkb = clog2(ks)
+    n_k = sig_u(nkb)
+    insts.append(ram(clk, lat_we, n_k, rsw, u_k, lat_rd, ks))
+
+    @always_comb
+    def lat_ctl():
+        n_k.next = n[nkb:]
+        lat_we.next = st == ST_ACT and n < K
+
+    insts.append(lat_ctl)
 
     # ---------------- registers -------------------------------------------------------
     y_new = sig_s(at)
@@ -264,55 +243,92 @@ def pe(
     r_pval, s_pval = sig_s(pt), sig_s(pt)
     r_cnt = Signal(bool(0))  # the row unit computes a canonical quantity this cycle
     insts.append(
-        sens_unit(cfg, r_opa, r_opb, r_opc, r_opd, zbus_d, r_zon, r_fp,
+        sens_unit(cfg, r_opa, r_opb, r_opc, r_opd, zbus, r_zon, r_fp,
                   r_pnew, r_evi, r_evp)
     )  # fmt: skip
-    yold_d = sig_s(dp)
-    insts.append(sext(y_old, yold_d))
     insts.append(
-        sens_unit(cfg, s_opa, s_opb, s_opc, s_opd, yold_d, s_zon, s_fp,
+        sens_unit(cfg, s_opa, s_opb, s_opc, s_opd, y_old, s_zon, s_fp,
                   s_pnew, None, None)
     )  # fmt: skip
 
-    # The multiplexers below are single assignments per signal (conditional expressions,
-    # no if/else): MyHDL converts those to continuous assigns, which Icarus evaluates as
-    # small functors, each output recomputed only when one of its own inputs changes,
-    # instead of a process that reloads every input (each load costs Icarus a dynamic
-    # cast) and recomputes every output whenever any input moves, several times a cycle
-    # as the datapath settles.
-    # row weight (i, j): ingress neuron a = i, egress neuron c = m (recurrent j)
-    r_egr_cnt = Signal(bool(0))
-
     @always_comb
     def row_ops():
-        r_opa.next = lat_rd if u_out else wr_r if u_ing else ws_r
-        r_opb.next = pi_r if u_out else (pe_r if rec else 0) if u_ing else pi_r
-        r_opc.next = (wk_bus if rec and m != i else 0) if u_out else 0
+        # row weight (i, j): ingress neuron a = i, egress neuron c = m (recurrent j)
         r_opd.next = pe_r
-        r_zon.next = u == i if u_out else u_ing
-        r_fp.next = fpk_bus if u_out else fp if u_ing else fpm_bus
-        # egress p^m: 0 for an input or bias column, a copy for an output m or m == i
-        r_pval.next = (
-            r_pnew if u_out else (dupi_r if IS_OUT else r_pnew) if u_ing
-            else 0 if not rec else dupe_r if m_out or m == i else r_pnew
-        )  # fmt: skip
-        r_egr_cnt.next = rec and not (m_out or m == i)
-        r_cnt.next = 1 if u_out else (0 if IS_OUT else 1) if u_ing else r_egr_cnt
-
-    # shadow weight (m, M+1+i): ingress neuron a = m, egress neuron c = i
+        r_cnt.next = 0
+        if u < K:  # output k = u: T = {i} U {m}
+            r_opa.next = lat_rd
+            r_opb.next = pi_r
+            if rec and m != i:
+                r_opc.next = wk_bus
+            else:
+                r_opc.next = 0
+            r_zon.next = u == i
+            r_fp.next = fpk_bus
+            r_pval.next = r_pnew
+            r_cnt.next = 1
+        elif u == K:  # ingress p^i
+            r_opa.next = wr_r
+            if rec:
+                r_opb.next = pe_r
+            else:
+                r_opb.next = 0
+            r_opc.next = 0
+            r_zon.next = 1
+            r_fp.next = fp
+            if IS_OUT:
+                r_pval.next = dupi_r
+            else:
+                r_pval.next = r_pnew
+                r_cnt.next = 1
+        else:  # egress p^m
+            r_opa.next = ws_r
+            r_opb.next = pi_r
+            r_opc.next = 0
+            r_zon.next = 0
+            r_fp.next = fpm_bus
+            if not rec:
+                r_pval.next = 0
+            elif m < K or m == i:
+                r_pval.next = dupe_r
+            else:
+                r_pval.next = r_pnew
+                r_cnt.next = 1
 
     @always_comb
     def sh_ops():
-        s_opa.next = wk_bus if u_out else ws_r if u_ing else wr_r
-        s_opb.next = qi_r if u_out else qe_r if u_ing else qi_r
-        s_opc.next = (lat_rd if m != i else 0) if u_out else 0
+        # shadow weight (m, M+1+i): ingress neuron a = m, egress neuron c = i
         s_opd.next = qe_r
-        s_zon.next = u_is_m if u_out else u_ing
-        s_fp.next = fpk_bus if u_out else fpm_bus if u_ing else fp
-        s_pval.next = (
-            s_pnew if u_out else (dupi_s if m_out else s_pnew) if u_ing
-            else dupe_s if IS_OUT or m == i else s_pnew
-        )  # fmt: skip
+        if u < K:
+            s_opa.next = wk_bus
+            s_opb.next = qi_r
+            if m != i:
+                s_opc.next = lat_rd
+            else:
+                s_opc.next = 0
+            s_zon.next = u == m
+            s_fp.next = fpk_bus
+            s_pval.next = s_pnew
+        elif u == K:
+            s_opa.next = ws_r
+            s_opb.next = qe_r
+            s_opc.next = 0
+            s_zon.next = 1
+            s_fp.next = fpm_bus
+            if m < K:
+                s_pval.next = dupi_s
+            else:
+                s_pval.next = s_pnew
+        else:
+            s_opa.next = wr_r
+            s_opb.next = qi_r
+            s_opc.next = 0
+            s_zon.next = 0
+            s_fp.next = fp
+            if IS_OUT or m == i:
+                s_pval.next = dupe_s
+            else:
+                s_pval.next = s_pnew
 
     insts += [row_ops, sh_ops]
 
@@ -331,8 +347,12 @@ def pe(
 
     @always_comb
     def grad_round():
-        gr_r.next = g_r if gsh == 0 else (g_r >> gsh) + g_r[gsh - 1]
-        gr_s.next = g_s if gsh == 0 else (g_s >> gsh) + g_s[gsh - 1]
+        if gsh == 0:
+            gr_r.next = g_r
+            gr_s.next = g_s
+        else:
+            gr_r.next = (g_r >> gsh) + g_r[gsh - 1]
+            gr_s.next = (g_s >> gsh) + g_s[gsh - 1]
 
     @always_comb
     def wsum_f():
@@ -341,36 +361,53 @@ def pe(
 
     insts += [grad_round, wsum_f]
     insts.append(sat_only(wsum_r, wnew_r, wev_r, f.weight.min, f.weight.max))
-    insts.append(sat_only(wsum_s, wnew_s, None, f.weight.min, f.weight.max))
+    insts.append(sat_noev(wsum_s, wnew_s, f.weight.min, f.weight.max))
 
     # ---------------- write ports -----------------------------------------------------
     @always_comb
     def wports():
+        # (no local variable: a block without one converts to an unnamed, cheaper block)
         # p write data: zero while clearing
-        pw_row.next = 0 if st_clear else r_pval
-        pw_sh.next = 0 if st_clear else s_pval
+        if st == ST_CLEAR:
+            pw_row.next = 0
+            pw_sh.next = 0
+        else:
+            pw_row.next = r_pval
+            pw_sh.next = s_pval
         # weights: host write (both copies) or the learning update at u == K
-        we_w.next = hw and hi == i if st_idle else upd_wr
-        we_sw.next = hw and hj == SELF_COL if st_idle else upd_wr and rec
-        wd_w.next = wdata_w if st_idle else wnew_r
-        wd_sw.next = wdata_w if st_idle else wnew_s
+        if st == ST_IDLE:
+            we_w.next = hw and hi == i
+            we_sw.next = hw and hj == SELF_COL
+            wd_w.next = wdata_w
+            wd_sw.next = wdata_w
+        else:
+            we_w.next = st == ST_UPD and not ulat and u == K and learn_r
+            we_sw.next = st == ST_UPD and not ulat and u == K and learn_r and rec
+            wd_w.next = wnew_r
+            wd_sw.next = wnew_s
 
     insts.append(wports)
 
     # saturation events of this PE this cycle (canonical copies only)
-    ev_w = Signal(bool(0))  # the weight update saturated
-    ev_2, ev_1 = Signal(bool(0)), Signal(bool(0))  # both / one event of the row unit
-
     @always_comb
     def ev_f():
-        # count of: r_cnt & r_evi, r_cnt & r_evp, the weight update's
-        ev_w.next = u_ing and learn_r and wev_r
-        ev_2.next = r_cnt and r_evi and r_evp
-        ev_1.next = r_cnt and (r_evi or r_evp)
-        ev.next = (
-            ((3 if ev_2 else 2 if ev_1 else 1) if ev_w else 2 if ev_2 else 1 if ev_1 else 0)
-            if upd_go else 0
-        )  # fmt: skip
+        # count of: r_cnt & r_evi, r_cnt & r_evp, the weight update's (no local variable)
+        if st == ST_UPD and not ulat:
+            if u == K and learn_r and wev_r:
+                if r_cnt and r_evi and r_evp:
+                    ev.next = 3
+                elif r_cnt and (r_evi or r_evp):
+                    ev.next = 2
+                else:
+                    ev.next = 1
+            elif r_cnt and r_evi and r_evp:
+                ev.next = 2
+            elif r_cnt and (r_evi or r_evp):
+                ev.next = 1
+            else:
+                ev.next = 0
+        else:
+            ev.next = 0
 
     insts.append(ev_f)
 
@@ -381,33 +418,30 @@ def pe(
     pi_src, pe_src = rp_row[K], rp_row[K + 1]
     qi_src, qe_src = rp_sh[0], rp_sh[1]
 
-    # (the controller's decoded states: a 1-bit load, not a load and a compare per test)
-    st_act, st_done, st_fwd, st_upd = dec["st_act"], dec["st_done"], dec["st_fwd"], dec["st_upd"]
-
     @always(clk.posedge)
     def regs():
         if rst:
             y_old.next = 0
             y_new.next = 0
             fp.next = 0
-        elif st_clear:
+        elif st == ST_CLEAR:
             y_old.next = 0
             y_new.next = 0
             fp.next = 0
-        elif st_done:
+        elif st == ST_DONE:
             y_old.next = y_new
-        elif st_act:
+        elif st == ST_ACT:
             if n == i:
                 y_new.next = act_y
                 fp.next = act_fp
-        if st_idle:
+        if st == ST_IDLE:
             acc_s.next = 0
             if hr and hi == i:
                 rdw.next = rw
                 rdp.next = rdp_sel
-        elif st_fwd:
+        elif st == ST_FWD:
             acc_s.next = acc_s + mac_d
-        if st_upd:
+        if st == ST_UPD:
             if ulat:
                 wr_r.next = rw
                 ws_r.next = rsw
@@ -418,18 +452,18 @@ def pe(
                 g_r.next = 0
                 g_s.next = 0
             else:
-                if u_out:
+                if u < K:
                     g_r.next = g_r + gt_r
                     g_s.next = g_s + gt_s
                 # copies of quantities that sit in two places of the layout
                 if u == i:
                     dupi_r.next = r_pnew
-                if u_is_m:
+                if u == m:
                     dupe_r.next = r_pnew
                     dupi_s.next = s_pnew
                 if u == i:
                     dupe_s.next = s_pnew
-                if u_ing and rec and m == i:
+                if u == K and rec and m == i:
                     dupe_r.next = r_pval
                     dupe_s.next = s_pval
 
@@ -437,100 +471,20 @@ def pe(
     return insts
 
 
-# The controller's decoded 1-bit signals (see _decode).
-_DECODED = ("st_idle", "st_clear", "st_fwd", "st_act", "st_upd", "st_done", "upd_go", "upd_wr",
-            "u_out", "u_ing", "u_is_m", "m_out", "act_k")  # fmt: skip
-
-
 @block
-def _decode(cfg, st, ulat, u, m, n, rec, learn_r, ra_row, ra_sh, st_idle, st_clear, st_fwd,
-            st_act, st_upd, st_done, upd_go, upd_wr, u_out, u_ing, u_is_m, m_out, act_k, n_k,
-            we_prow, we_psh, row_ok, sh_ok):  # fmt: skip
-    """The controller's decoded signals that every PE uses, made once, not once per PE.
-
-    Synthesis merges identical logic anyway; an event simulator does not: Icarus would
-    re-evaluate every PE's copy (bit-serially) whenever ``u``, ``m`` or ``st`` moves.
-    Sensitivity memory ``q`` (``0..K-1`` outputs, ``K`` ingress, ``K+1`` egress) is written
-    by the clear sweep or by the update at ``u == q`` (the shadow's two only for a
-    recurrent column). ``row_ok`` / ``sh_ok`` (None when the depth is a power of two) tell
-    that the row / shadow memory address is in range.
-    """
-    K, L, ns = cfg.k, cfg.L, max(cfg.n, 2)  # noqa: N806
-    nkb = len(n_k)
-
-    @always_comb
-    def dec_f():
-        st_idle.next = st == ST_IDLE
-        st_clear.next = st == ST_CLEAR
-        st_fwd.next = st == ST_FWD
-        st_act.next = st == ST_ACT
-        st_upd.next = st == ST_UPD
-        st_done.next = st == ST_DONE
-        upd_go.next = st == ST_UPD and not ulat
-        u_out.next = u < K
-        u_ing.next = u == K
-        m_out.next = m < K
-        act_k.next = st == ST_ACT and n < K
-        n_k.next = n[nkb:]
-        u_is_m.next = u == m
-
-    @always_comb
-    def upd_wr_f():
-        upd_wr.next = upd_go and u_ing and learn_r
-
-    insts = [dec_f, upd_wr_f]
-    if row_ok is not None:
-
-        @always_comb
-        def row_ok_f():
-            row_ok.next = ra_row < L
-
-        insts.append(row_ok_f)
-    if sh_ok is not None:
-
-        @always_comb
-        def sh_ok_f():
-            sh_ok.next = ra_sh < ns
-
-        insts.append(sh_ok_f)
-    for q, we in enumerate(we_prow):
-        insts.append(_we_key(q, st_clear, upd_go, u, rec, row_ok, we, False))
-    for q, we in enumerate(we_psh):
-        insts.append(_we_key(K + q, st_clear, upd_go, u, rec, sh_ok, we, True))
-    return insts
-
-
-@block
-def _we_key(q, st_clear, upd_go, u, rec, ok, we, shadow):
-    """Write enable of sensitivity memory ``q``: the clear sweep, or the update at u == q.
-
-    ``ok`` (None for a power-of-two depth) is the address range check, folded in here once
-    for the memories of every PE (see ``we_checked`` of :func:`rtl.blocks.ram`).
-    """
-    if ok is None:
-        if shadow:
-
-            @always_comb
-            def we_f():
-                we.next = st_clear or (upd_go and u == q and rec)
-
-        else:
-
-            @always_comb
-            def we_f():
-                we.next = st_clear or (upd_go and u == q)
-
-    elif shadow:
+def _we_key(q, st, ulat, u, rec, we, shadow):
+    """Write enable of sensitivity memory ``q``: the clear sweep, or the update at u == q."""
+    if shadow:
 
         @always_comb
         def we_f():
-            we.next = (st_clear or (upd_go and u == q and rec)) and ok
+            we.next = st == ST_CLEAR or (st == ST_UPD and not ulat and u == q and rec)
 
     else:
 
         @always_comb
         def we_f():
-            we.next = (st_clear or (upd_go and u == q)) and ok
+            we.next = st == ST_CLEAR or (st == ST_UPD and not ulat and u == q)
 
     return we_f
 
@@ -666,15 +620,6 @@ def trtrl_array(
 
     insts.append(indices)
 
-    dec = {name: Signal(bool(0)) for name in _DECODED}
-    dec.update(n_k=sig_u(kb), we_prow=[Signal(bool(0)) for _ in range(K + 2)],
-               we_psh=[Signal(bool(0)) for _ in range(2)],
-               row_ok=Signal(bool(0)) if (1 << lb) != L else None,
-               sh_ok=Signal(bool(0)) if (1 << sb) != ns else None)  # fmt: skip
-    insts.append(_decode(cfg, st, ulat, u, m, n, rec, learn_r, ra_row, ra_sh, **dec))
-    act_k, n_k = dec["act_k"], dec["n_k"]
-    zbus_d = sig_s(dp)  # the row units' sign-extended z (one for all PEs)
-
     pe_y = [sig_s(at) for _ in range(N)]
     pe_fp = [sig_s(at) for _ in range(N)]
     pe_wr = [sig_s(wt) for _ in range(N)]
@@ -711,7 +656,7 @@ def trtrl_array(
             else:
                 zbus.next = ybus
 
-    insts += [zsel, sext(zbus, zbus_d)]
+    insts.append(zsel)
 
     # ---------------- activation: one shared table, one neuron a cycle ----------------
     lbits = f.lut_bits
@@ -785,8 +730,17 @@ def trtrl_array(
     insts.append(sat_only(ediff, act_e, e_ev, f.act.min, f.act.max))
 
     # e_k and fp_k for k < K: written in the activation phase, read by u in the update
-    insts.append(ram(clk, act_k, n_k, act_e, u_k, ek_bus, ks))
-    insts.append(ram(clk, act_k, n_k, act_fp, u_k, fpk_bus, ks))
+    e_we = Signal(bool(0))
+    n_k = sig_u(kb)
+
+    @always_comb
+    def ek_ctl():
+        e_we.next = st == ST_ACT and n < K
+        n_k.next = n[kb:]
+
+    insts.append(ek_ctl)
+    insts.append(ram(clk, e_we, n_k, act_e, u_k, ek_bus, ks))
+    insts.append(ram(clk, e_we, n_k, act_fp, u_k, fpk_bus, ks))
 
     act_ev = sig_u(COUNTER_BITS)
 
@@ -809,10 +763,9 @@ def trtrl_array(
     # ---------------- the processing elements -----------------------------------------
     for p in range(N):
         insts.append(
-            pe(p, cfg, clk, rst, j, m, n, u, ulat, rec, learn_r, gsh, ra_row, ra_sh, u_k,
-               dec, zbus, zbus_d, act_y, act_fp, fpm_bus, wk_bus, fpk_bus, ek_bus, hw, hr, hi,
-               hj, region, wdata_w, pe_y[p], pe_fp[p], pe_wr[p], pe_acc[p], pe_ev[p], pe_rdw[p],
-               pe_rdp[p])
+            pe(p, cfg, clk, rst, st, j, m, n, u, ulat, rec, learn_r, gsh, ra_row, ra_sh, u_k,
+               zbus, act_y, act_fp, fpm_bus, wk_bus, fpk_bus, ek_bus, hw, hr, hi, hj, region,
+               wdata_w, pe_y[p], pe_fp[p], pe_wr[p], pe_acc[p], pe_ev[p], pe_rdw[p], pe_rdp[p])
         )  # fmt: skip
 
     # ---------------- read-back mux ---------------------------------------------------
@@ -957,9 +910,6 @@ def trtrl_array(
 def _round_only(src, dst, shift):
     sm1 = max(shift - 1, 0)
 
-    # An if statement (on the constant) keeps this a process: Icarus adds whole words in
-    # a process, while as a continuous assign the sum is a bit-serial functor fed by two
-    # separately scheduled part selects (so it runs twice a change).
     @always_comb
     def round_f():
         if shift > 0:
@@ -990,31 +940,16 @@ def _dec_stage(idx, p, width, phi, phj, pv, hi, hj, hv):
     lo = p * width
     hi_ = (p + 1) * width
 
-    if hi_ < 1 << len(idx):
-
-        @always_comb
-        def dec_f():
-            if idx >= lo and idx < hi_:
-                hi.next = p
-                hj.next = idx - lo
-                hv.next = 1
-            else:
-                hi.next = phi
-                hj.next = phj
-                hv.next = pv
-
-    else:  # idx < hi_ always (a comparison that would not fit idx's width: lint)
-
-        @always_comb
-        def dec_f():
-            if idx >= lo:
-                hi.next = p
-                hj.next = idx - lo
-                hv.next = 1
-            else:
-                hi.next = phi
-                hj.next = phj
-                hv.next = pv
+    @always_comb
+    def dec_f():
+        if idx >= lo and idx < hi_:
+            hi.next = p
+            hj.next = idx - lo
+            hv.next = 1
+        else:
+            hi.next = phi
+            hj.next = phj
+            hv.next = pv
 
     return dec_f
 

@@ -1,15 +1,10 @@
 """Small MyHDL building blocks that convert to lint-clean Verilog.
 
 Verilator ``-Wall`` refuses implicit width changes, so every widening goes through
-:func:`sext` / :func:`zext` (explicit widths in Verilog), every narrowing is
+:func:`sext` / :func:`zext` (an explicit replication in Verilog), every narrowing is
 a slice after a saturation, and multiplexers over processing elements are chains
 of compare-with-constant stages (no lists of signals indexed by a variable except
 inside :func:`ram`, whose memory is private).
-
-The Verilog forms are also chosen for Icarus's speed (``rtl/bench_sim.py`` measures it):
-sign extension by an arithmetic shift (not a replication), multiplexers as continuous
-assigns, range checks made once and shared, the table ROM as an initialised array (not
-a case statement, which Icarus scans linearly).
 """
 
 from __future__ import annotations
@@ -44,7 +39,7 @@ def copy(src, dst):
 
 
 @block
-def _sext(src, dst, ext):
+def _sext(src, dst, ext, msb):
     @always_comb
     def sext_f():
         dst.next = src
@@ -53,12 +48,7 @@ def _sext(src, dst, ext):
     return sext_f
 
 
-# Not ``{{ext{src[top]}}, src}``: Icarus builds that replication as a tree of 1-bit
-# concatenations fed ``ext`` times by the sign bit, so one change of the sign bit
-# re-sends the whole word (and everything after it) up to ``ext`` times. Shifting the
-# word up into the top bits and back down arithmetically is the same wiring (a constant
-# shift) in one functor; Verilator lints it clean (all widths exact).
-_sext.verilog_code = "assign $dst = $$signed({$src, $ext'b0}) >>> $ext;"
+_sext.verilog_code = "assign $dst = {{$ext{$src[$msb]}}, $src};"
 
 
 @block
@@ -82,7 +72,7 @@ def sext(src: Signal, dst: Signal):
         raise ValueError("sext: destination narrower than source")
     if ext == 0:
         return copy(src, dst)
-    return _sext(src, dst, ext)
+    return _sext(src, dst, ext, len(src) - 1)
 
 
 @block
@@ -109,7 +99,10 @@ def _mux_first(sel, key, src, dst):
 def _mux_stage(sel, key, src, prev, dst):
     @always_comb
     def mux_stage_f():
-        dst.next = src if sel == key else prev
+        if sel == key:
+            dst.next = src
+        else:
+            dst.next = prev
 
     return mux_stage_f
 
@@ -150,32 +143,25 @@ def chain_sum(srcs, dst):
 
 
 @block
-def ram(clk, we, waddr, wdata, raddr, rdata, depth, rok=None, we_checked=False):
+def ram(clk, we, waddr, wdata, raddr, rdata, depth):
     """``depth`` words, one synchronous write port, one asynchronous read port, no reset.
 
     Address signals are exactly ``ceil(log2(depth))`` bits wide (at least 1); a
-    read past ``depth`` (possible only when depth is not a power of two) returns 0 and a
-    write past it is ignored. Range checks made once for many memories (Icarus compares
-    bit by bit in a functor, and through a heap copy in a process):
-    ``rok``, if given, is ``raddr < depth`` (also the write's check when ``waddr`` is
-    ``raddr``); ``we_checked`` says ``we`` is already low for ``waddr >= depth``.
+    read past ``depth`` (possible only when depth is not a power of two) returns 0.
     """
     mem = [Signal(intbv(0, min=wdata.min, max=wdata.max)) for _ in range(depth)]
     full = (1 << len(raddr)) == depth
 
-    if full or we_checked:
+    if full:
 
         @always(clk.posedge)
         def ram_w():
             if we:
                 mem[waddr].next = wdata
 
-    elif rok is not None and waddr is raddr:
-
-        @always(clk.posedge)
-        def ram_w():
-            if we and rok:
-                mem[waddr].next = wdata
+        @always_comb
+        def ram_r():
+            rdata.next = mem[raddr]
 
     else:
 
@@ -184,52 +170,23 @@ def ram(clk, we, waddr, wdata, raddr, rdata, depth, rok=None, we_checked=False):
             if we and waddr < depth:
                 mem[waddr].next = wdata
 
-    if full:
-
         @always_comb
         def ram_r():
-            rdata.next = mem[raddr]
-
-    elif rok is None:
-
-        @always_comb
-        def ram_r():
-            rdata.next = mem[raddr] if raddr < depth else 0
-
-    else:
-
-        @always_comb
-        def ram_r():
-            rdata.next = mem[raddr] if rok else 0
+            if raddr < depth:
+                rdata.next = mem[raddr]
+            else:
+                rdata.next = 0
 
     return ram_w, ram_r
 
 
 @block
 def rom(addr, data, table):
-    """``data = table[addr]`` over every address: an initialised array in Verilog.
-
-    MyHDL would convert the lookup to a case statement, which Icarus evaluates as a
-    linear scan (a compare per entry, each through a heap copy): thousands of compares
-    whenever the address moves. An array with constant contents and no write port is the
-    same read-only memory for synthesis, and one indexed load for a simulator.
-    """
+    """``data = table[addr]`` (a case statement in Verilog)."""
     table = tuple(int(v) for v in table)
-    if len(table) != 1 << len(addr):
-        raise ValueError("rom: the table must cover every address")
 
     @always_comb
     def rom_f():
         data.next = table[addr]
 
-    data.driven = "wire"
-    addr.read = True
-    sign = "signed " if data.min is not None and data.min < 0 else ""
-    init = "".join(f"    ${{data}}_table[{k}] = {v};\n" for k, v in enumerate(table))
-    # (MyHDL reads the template once this body has run: each instance gets its own table)
-    rom.verilog_code = (
-        f"reg {sign}[{len(data) - 1}:0] ${{data}}_table [0:{len(table) - 1}];\n"
-        f"initial begin\n{init}end\n"
-        "assign $data = ${data}_table[$addr];\n"
-    )
     return rom_f
