@@ -14,3 +14,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def trtrl_cmd() -> list[str]:
+    """The `trtrl` command a user types: the console script installed beside this Python."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "trtrl"
+    if script.is_file():
+        return [str(script)]
+    found = shutil.which("trtrl")
+    if found is None:
+        pytest.fail("the trtrl command is not installed (run make setup)")
+    return [found]

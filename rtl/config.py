@@ -55,7 +55,8 @@ class ArrayConfig:
         Shape(self.n, self.m, self.k).validate()
         if not isinstance(self.fixed, FixedConfig):
             raise ConfigError(f"fixed: expected a FixedConfig, got {type(self.fixed).__name__}")
-        self.fixed.check_columns(self.L, self.k)
+        # The manifest and the Verilog see the accumulator width this network needs.
+        object.__setattr__(self, "fixed", self.fixed.sized_for(self.L, self.k))
         if self.n * self.L > 1 << 24:
             raise ConfigError(f"neurons: N={self.n} gives {self.n * self.L} weights, above 2**24")
 

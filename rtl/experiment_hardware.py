@@ -58,6 +58,7 @@ from pymodel.experiments.report import (
 )
 from pymodel.fixed.formats import FixedConfig, FixedFormat
 from pymodel.fixed.options import add_format_arguments, config_from_args
+from pymodel.paths import user_path
 from rtl.config import ArrayConfig
 
 NS_FULL = [2, 4, 8, 16, 32]
@@ -98,7 +99,7 @@ class Point:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The experiment's options."""
-    parser.add_argument("-o", "--out", required=True, metavar="DIR",
+    parser.add_argument("-o", "--out", required=True, type=user_path, metavar="DIR",
                         help="report folder (written atomically; replaced if it exists)")
     parser.add_argument("--quick", action="store_true",
                         help=f"N in {NS_QUICK}, gate-level synthesis of N=2 only")
@@ -124,7 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ,
                         help="assumed clock of a mid-range FPGA, shown beside the iCE40 "
                              f"estimate (default {DEFAULT_CLOCK_MHZ:g} MHz)")
-    parser.add_argument("--precision-csv", default=None, metavar="FILE",
+    parser.add_argument("--precision-csv", default=None, type=user_path, metavar="FILE",
                         help="precision.csv of `trtrl experiment precision` (default: run "
                              "its quick sweep here)")
     parser.add_argument("--seed", type=int, default=0,

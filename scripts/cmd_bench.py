@@ -20,6 +20,7 @@ from pymodel.bench import (
     run_bench,
 )
 from pymodel.experiments.report import write_json
+from pymodel.paths import user_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--blas-threads", type=int, default=0, metavar="T",
                        help="limit OpenBLAS to T threads for the run (0: as configured); "
                             "1 gives per-core timings that survive a busy machine")
-    model.add_argument("--json", default=None, metavar="FILE",
+    model.add_argument("--json", default=None, type=user_path, metavar="FILE",
                        help="also write the results as JSON")
     model.add_argument("--strict", action="store_true", help="exit 1 if a target fails")
     model.set_defaults(handler=cmd_model)

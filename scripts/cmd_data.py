@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pymodel.cases import ACTIVATIONS, ALGORITHMS, Case, save_case
+from pymodel.paths import user_path
 from pymodel.tasks import (
     DEFAULT_DX,
     DEFAULT_HORIZON,
@@ -25,7 +26,7 @@ def _lr_help(defaults: dict[str, float]) -> str:
 
 def _add_common(parser: argparse.ArgumentParser, neurons: int, lr_defaults: dict[str, float],
                 steps: int, weight_scale: float) -> None:
-    parser.add_argument("-o", "--output", required=True, metavar="FILE.npz",
+    parser.add_argument("-o", "--output", required=True, type=user_path, metavar="FILE.npz",
                         help="case file to write (parent folders are created)")
     parser.add_argument("--steps", type=int, default=steps, help="number of time steps T")
     parser.add_argument("--neurons", type=int, default=neurons, help="number of neurons N")

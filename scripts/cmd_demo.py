@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pymodel.paths import user_path
+
 
 @dataclass
 class StageResult:
@@ -62,7 +64,7 @@ STAGES: list[tuple[str, Stage]] = [("paper", stage_paper), ("hardware", stage_ha
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("demo", help="run the quick end-to-end demo and print a verdict",
                             description=__doc__)
-    parser.add_argument("-o", "--output", default="out/demo", metavar="DIR",
+    parser.add_argument("-o", "--output", default="out/demo", type=user_path, metavar="DIR",
                         help="folder for the demo's reports (default out/demo)")
     parser.add_argument("--seed", type=int, default=0, help="seed of tasks and weights")
     parser.add_argument("--steps", type=int, default=4000,

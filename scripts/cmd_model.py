@@ -20,6 +20,7 @@ import numpy as np
 from pymodel.cases import Case, load_case, save_npz_atomic
 from pymodel.errors import TrtrlError
 from pymodel.fixed.options import add_format_arguments, config_from_args
+from pymodel.paths import user_path
 from scripts.help_format import DefaultsFormatter
 
 Runner = Callable[[Case, argparse.Namespace], dict[str, np.ndarray]]
@@ -44,8 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``model run``; a fixed-point mode adds its own here."""
-    parser.add_argument("case", metavar="CASE.npz", help="case file to run")
-    parser.add_argument("-o", "--output", required=True, metavar="TRACE.npz",
+    parser.add_argument("case", type=user_path, metavar="CASE.npz", help="case file to run")
+    parser.add_argument("-o", "--output", required=True, type=user_path, metavar="TRACE.npz",
                         help="trace file to write (parent folders are created)")
     parser.add_argument(
         "--weights-every", type=int, default=1, metavar="S",

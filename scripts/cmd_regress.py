@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pymodel.errors import TrtrlError
+from pymodel.paths import user_path
 from rtl.toolchain import CELL_LIBRARIES, yosys_cell_library
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,12 +60,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="base seed of the random configurations rand-s<seed> "
                         "(pytest --tb-seed; default TRTRL_TB_SEED, else 1234)")
     p.add_argument("-k", dest="keyword", default=None, help="pytest -k expression to select cases")
-    p.add_argument("-o", "--out", default="out/regress", help="output folder (default out/regress)")
-    p.add_argument("--rtl", default=None, help="run the scoreboard against this Verilog file")
+    p.add_argument("-o", "--out", default="out/regress", type=user_path,
+                   help="output folder (default out/regress)")
+    p.add_argument("--rtl", default=None, type=user_path,
+                   help="run the scoreboard against this Verilog file")
     p.add_argument("--top", default=None, help="top module of --rtl (default from the manifest)")
-    p.add_argument("--manifest", default=None,
+    p.add_argument("--manifest", default=None, type=user_path,
                    help="manifest of --rtl (default trtrl_array.json beside it)")
-    p.add_argument("--extra-sources", nargs="+", action="extend", default=[], metavar="FILE.v",
+    p.add_argument("--extra-sources", nargs="+", type=user_path, action="extend", default=[],
+                   metavar="FILE.v",
                    help="--rtl: more Verilog to compile beside it, e.g. a cell library "
                         "(repeatable)")
     p.add_argument("--cell-library", choices=tuple(CELL_LIBRARIES), default=None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from pymodel.fixed.options import add_format_arguments, config_from_args
+from pymodel.paths import user_path
 
 # The same as rtl.synth.TARGETS and DEVICES (a test checks), written out so that `trtrl`
 # does not import rtl.synth (and numpy) for every command; resolve_device pairs them.
@@ -34,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "written atomically into the output directory.",
     )
     add_array_arguments(gen, required=True)
-    gen.add_argument("-o", "--out", required=True, help="output directory")
+    gen.add_argument("-o", "--out", required=True, type=user_path, help="output directory")
     gen.set_defaults(handler=run_gen)
 
     syn = cmds.add_parser(
@@ -47,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the manifest of the output folder.",
     )
     add_array_arguments(syn, required=False)
-    syn.add_argument("--rtl", default=None, metavar="DIR",
+    syn.add_argument("--rtl", default=None, type=user_path, metavar="DIR",
                      help="synthesize an existing trtrl_array.v + trtrl_array.json from DIR")
     syn.add_argument("--target", choices=SYNTH_TARGETS, default="generic",
                      help="generic Yosys gates (default), iCE40 (synth_ice40 + nextpnr-ice40) "
@@ -62,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="only the fast word-level statistics (no gate netlist)")
     syn.add_argument("--timeout", type=float, default=3600.0, metavar="S",
                      help="limit per tool run in seconds (default 3600)")
-    syn.add_argument("-o", "--out", required=True, help="output directory")
+    syn.add_argument("-o", "--out", required=True, type=user_path, help="output directory")
     syn.set_defaults(handler=run_synth)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pymodel.errors import TrtrlError
+from pymodel.paths import user_path
 
 DEFAULT_SIGNALS = "s_valid,s_ready,busy,r_valid,r_y,r_e,step_count"
 A_VECTORS = ("s_x", "s_d", "r_y", "r_e")
@@ -25,15 +26,16 @@ W_WORDS = ("m_rdata", "m_wdata")
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("waves", help="plot signals of a waveform dump (VCD) over a step window",
                        description=__doc__)
-    p.add_argument("dump", help="waveform file (.vcd; FST is not readable here)")
+    p.add_argument("dump", type=user_path, help="waveform file (.vcd; FST is not readable here)")
     p.add_argument("--signals", default=DEFAULT_SIGNALS,
                    help=f"comma-separated names, NAME[e] for one element "
                    f"(default {DEFAULT_SIGNALS})")
     p.add_argument("--from", dest="first", type=int, default=0, help="first step (default 0)")
     p.add_argument("--to", dest="last", type=int, default=None, help="last step (default first+4)")
-    p.add_argument("--manifest", default=None,
+    p.add_argument("--manifest", default=None, type=user_path,
                    help="trtrl_array.json for the formats (default: found from the dump's folder)")
-    p.add_argument("-o", "--out", default=None, help="PNG to write (default DUMP-STEPS.png)")
+    p.add_argument("-o", "--out", default=None, type=user_path,
+                   help="PNG to write (default DUMP-STEPS.png)")
     p.set_defaults(handler=main)
 
 

@@ -66,7 +66,7 @@ class TbConfig:
     act: str = str(_DEFAULT_FIXED.act)
     weight: str = str(_DEFAULT_FIXED.weight)
     sens: str = str(_DEFAULT_FIXED.sens)
-    acc_bits: int | None = None  # None: the default (40) or the narrowest allowed if wider
+    acc_bits: int | None = None  # None: sized for the network (FixedConfig.sized_for)
     lut_bits: int = _DEFAULT_FIXED.lut_bits
     activation: str = "tanh"
     lr_shift: int | None = None  # None: from the case's learning rate
@@ -80,11 +80,9 @@ class TbConfig:
 
     def fixed(self) -> FixedConfig:
         act, weight, sens = (FixedFormat.parse(s) for s in (self.act, self.weight, self.sens))
-        base = FixedConfig(act=act, weight=weight, sens=sens, lut_bits=self.lut_bits,
-                           activation=self.activation)
-        L = self.m + 1 + self.n
-        acc = self.acc_bits if self.acc_bits is not None else base.acc_bits
-        return replace(base, acc_bits=max(acc, base.min_acc_bits(L)))
+        base = FixedConfig(act=act, weight=weight, sens=sens, acc_bits=self.acc_bits,
+                           lut_bits=self.lut_bits, activation=self.activation)
+        return base.sized_for(self.m + 1 + self.n, self.k)
 
 
 # The matrix. Default run: tiny on both simulators, faults on Icarus (test_faults.py),

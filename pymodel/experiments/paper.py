@@ -30,6 +30,7 @@ from pymodel.bench import Timing, blas_threads, fit_exponent, parse_sizes, time_
 from pymodel.cases import Case
 from pymodel.errors import ConfigError
 from pymodel.experiments import report as rep
+from pymodel.paths import user_path
 
 ALGORITHMS: tuple[str, ...] = ("rtrl", "trtrl", "snap1")
 LABELS = {"rtrl": "RTRL", "trtrl": "TRTRL", "snap1": "SnAp-1"}
@@ -629,7 +630,7 @@ def _slide_notes(resources: list[dict[str, Any]]) -> list[str]:
 # --------------------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``trtrl experiment paper``."""
-    parser.add_argument("-o", "--output", default="out/paper", metavar="DIR",
+    parser.add_argument("-o", "--output", default="out/paper", type=user_path, metavar="DIR",
                         help="report folder (replaced if it exists; default out/paper)")
     parser.add_argument("--quick", action="store_true",
                         help="short runs and sizes (under a minute)")

@@ -30,6 +30,7 @@ import numpy as np
 from pymodel.errors import TrtrlError
 from pymodel.fixed import FixedConfig, FixedFormat, FixedTRTRL, default_config, quantize_case
 from pymodel.models import make_model
+from pymodel.paths import user_path
 from pymodel.tasks import freq_doubler_case, mackey_glass_case
 
 BITS_FULL = list(range(8, 25))
@@ -110,7 +111,7 @@ def float_train_test_mse(case: Any, lr: float, train_steps: int) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--out", required=True, metavar="DIR",
+    parser.add_argument("-o", "--out", required=True, type=user_path, metavar="DIR",
                         help="report folder (written atomically; replaced if it exists)")
     parser.add_argument("--quick", action="store_true",
                         help=f"{len(BITS_QUICK)} word lengths, {QUICK_STEPS} training steps")

@@ -8,7 +8,7 @@ and the activation, and refuses configurations the arithmetic cannot honour.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from pymodel.errors import ConfigError
 
@@ -25,7 +25,9 @@ ACTIVATIONS = ("tanh", "sigmoid")
 #   sensitivities the tasks reach (a few `inner` saturations on Mackey-Glass seed 1).
 # - lut_bits 12 over [-8, 8): bins of 2**-8, so one look-up is off by <= 2**-9 + 2**-15;
 #   with 10 bits (2**-7 error) the doubler's test MSE was up to 1.8x the float's.
-# - acc_bits 40: exact forward sums for up to L = 64 columns (18 + 16 + 6).
+# - acc_bits 40: exact forward sums for up to L = 64 columns (18 + 16 + 6). Left unset,
+#   the accumulator is 40 bits or, for a wider network, the exact width its L columns
+#   need (:meth:`FixedConfig.sized_for`); only a width asked for explicitly is refused.
 DEFAULT_ACT = (16, 14)
 DEFAULT_WEIGHT = (18, 14)
 DEFAULT_SENS = (18, 14)
@@ -91,7 +93,7 @@ class FixedConfig:
     act: FixedFormat = field(default_factory=lambda: FixedFormat(*DEFAULT_ACT))
     weight: FixedFormat = field(default_factory=lambda: FixedFormat(*DEFAULT_WEIGHT))
     sens: FixedFormat = field(default_factory=lambda: FixedFormat(*DEFAULT_SENS))
-    acc_bits: int = DEFAULT_ACC_BITS
+    acc_bits: int | None = None  # None: sized for the network (see sized_for)
     lut_bits: int = DEFAULT_LUT_BITS
     lut_range: int | None = None  # None: the activation's default
     activation: str = "tanh"
@@ -101,6 +103,11 @@ class FixedConfig:
             raise ConfigError(f"activation: unknown {self.activation!r} (tanh or sigmoid)")
         if self.lut_range is None:
             object.__setattr__(self, "lut_range", default_lut_range(self.activation))
+        if self.acc_bits is not None and (
+            isinstance(self.acc_bits, bool) or not isinstance(self.acc_bits, int)
+            or self.acc_bits < 2
+        ):
+            raise ConfigError(f"acc_bits: expected an integer >= 2, got {self.acc_bits!r}")
         if not 2 <= self.lut_bits <= 16:
             raise ConfigError(f"lut_bits: {self.lut_bits} outside [2, 16]")
         if self.act.total - self.act.frac < 2:
@@ -124,7 +131,7 @@ class FixedConfig:
         The widths are those of FIXED_POINT.md's step: ``y*y`` (or ``y*(ONE-y)``),
         the sensitivity sum (two weight*sensitivity products plus the shifted ``z``),
         and ``fp*inner``. The forward sum and the gradient sum depend on the network
-        size and are checked by :meth:`check_columns`.
+        size and are checked by :meth:`sized_for`.
         """
         a, w, p = self.act, self.weight, self.sens
         if 2 * a.total + 1 > INT_BITS:
@@ -166,30 +173,38 @@ class FixedConfig:
         """
         return self.weight.total + self.act.total - 1 + math.ceil(math.log2(max(columns, 1))) + 1
 
-    def check_columns(self, columns: int, outputs: int | None = None) -> None:
-        """Refuse an accumulator too narrow for ``columns`` (= L) products.
+    def sized_for(self, columns: int, outputs: int | None = None) -> FixedConfig:
+        """This config for a network of ``columns`` (= L) columns and ``outputs`` (= K).
 
-        Also refuses network sizes whose forward or gradient sums would not fit the
-        int64 model (``outputs`` = K; ``None`` takes the bound K < L).
+        An unset accumulator becomes ``max(DEFAULT_ACC_BITS, min_acc_bits(L))``: the
+        default where it suffices, else the exact width; an explicit width narrower than
+        that is refused. Also refuses sizes whose forward or gradient sums would not fit
+        the int64 model (``outputs = None`` takes the bound K < L).
         """
         need = self.min_acc_bits(columns)
-        if self.acc_bits < need:
-            raise ConfigError(
-                f"acc_bits: {self.acc_bits} too narrow for L={columns} columns (needs {need})"
-            )
         if need > INT_BITS:
             raise ConfigError(
                 f"acc_bits: L={columns} columns need {need} bits > the model's {INT_BITS}"
             )
+        if self.acc_bits is None:
+            sized = replace(self, acc_bits=max(DEFAULT_ACC_BITS, need))
+        elif self.acc_bits < need:
+            raise ConfigError(
+                f"acc_bits: {self.acc_bits} too narrow for L={columns} columns (needs {need})"
+            )
+        else:
+            sized = self
         grad = self.grad_bits(columns if outputs is None else outputs)
         if grad > INT_BITS:
             raise ConfigError(
                 f"sens format {self.sens}: the gradient sum needs {grad} bits > {INT_BITS}"
             )
+        return sized
 
     def describe(self) -> str:
         """One line naming every format, e.g. ``A 16.14, W 18.14, P 18.14, acc 40, lut 12``."""
-        return (f"A {self.act}, W {self.weight}, P {self.sens}, acc {self.acc_bits}, "
+        acc = "auto" if self.acc_bits is None else self.acc_bits
+        return (f"A {self.act}, W {self.weight}, P {self.sens}, acc {acc}, "
                 f"lut {self.lut_bits}")
 
     def to_dict(self) -> dict:
@@ -203,7 +218,7 @@ class FixedConfig:
             act=FixedFormat.parse(d["act"], "act"),
             weight=FixedFormat.parse(d["weight"], "weight"),
             sens=FixedFormat.parse(d["sens"], "sens"),
-            acc_bits=int(d["acc_bits"]),
+            acc_bits=None if d["acc_bits"] is None else int(d["acc_bits"]),
             lut_bits=int(d["lut_bits"]),
             lut_range=int(d["lut_range"]),
             activation=str(d["activation"]),

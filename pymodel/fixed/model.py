@@ -67,7 +67,7 @@ class FixedTRTRL:
             raise ConfigError(f"w0_q: has {w0.shape[1]} columns but L = M + 1 + N = {shape.L}")
         if not isinstance(cfg, FixedConfig):
             raise ConfigError(f"cfg: expected a FixedConfig, got {type(cfg).__name__}")
-        cfg.check_columns(shape.L, shape.k)
+        cfg = cfg.sized_for(shape.L, shape.k)
         if isinstance(lr_shift, bool) or int(lr_shift) != lr_shift:
             raise ConfigError(f"lr_shift: expected an integer, got {lr_shift!r}")
         if not 0 <= int(lr_shift) <= LR_SHIFT_MAX:
@@ -310,6 +310,7 @@ def fixed_trace(
     x_q, d_q, w0_q = quantize_case(case, cfg)
     m, k = x_q.shape[1], d_q.shape[1]
     model = FixedTRTRL(w0_q, m=m, k=k, cfg=cfg, lr_shift=lr_shift, learn=learn)
+    cfg = model.cfg  # sized for the case: the trace records the accumulator it used
     trace: dict[str, Any] = model.run(x_q, d_q, weights_every=weights_every, progress=progress)
     trace.update(
         x_q=x_q,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from pymodel.fixed.formats import FixedConfig, FixedFormat
+from pymodel.fixed.formats import DEFAULT_ACC_BITS, FixedConfig, FixedFormat
 
 
 def add_format_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,8 +22,9 @@ def add_format_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"weights (default {dflt.weight})")
     group.add_argument("--sens-format", default=str(dflt.sens), metavar="T.F",
                        help=f"sensitivities (default {dflt.sens})")
-    group.add_argument("--acc-bits", type=int, default=dflt.acc_bits, metavar="B",
-                       help=f"forward accumulator width (default {dflt.acc_bits})")
+    group.add_argument("--acc-bits", type=int, default=None, metavar="B",
+                       help=f"forward accumulator width (default {DEFAULT_ACC_BITS}, or the "
+                            "exact width of the forward sum where the network needs more)")
     group.add_argument("--lut-bits", type=int, default=dflt.lut_bits, metavar="B",
                        help=f"log2 of the activation table size (default {dflt.lut_bits})")
     group.add_argument("--lut-range", type=int, default=None, metavar="R",

@@ -19,9 +19,9 @@ def test_scaled_config_moves_every_format_together() -> None:
     assert (cfg.act.total, cfg.act.frac) == (8, 6)
     assert cfg.weight.total - cfg.weight.frac == base.weight.total - base.weight.frac
     assert cfg.sens.frac == base.sens.frac - 8
-    cfg.check_columns(27)
+    cfg.sized_for(27)
     wide = precision.scaled_config(24, columns=27)
-    wide.check_columns(27, 1)
+    wide.sized_for(27, 1)
 
 
 def test_precision_quick_writes_report(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -127,11 +127,11 @@ def test_lut_within_half_lsb_plus_bin_slope(activation: str, lut_bits: int) -> N
          "sens format"),
         (lambda: FixedConfig(act=FixedFormat(30, 20), sens=FixedFormat(34, 20),
                              weight=FixedFormat(16, 12)), "sens format"),
-        (lambda: FixedConfig(acc_bits=30).check_columns(17), "acc_bits"),
+        (lambda: FixedConfig(acc_bits=30).sized_for(17), "acc_bits"),
         (lambda: FixedConfig(acc_bits=64, act=FixedFormat(28, 20),
-                             weight=FixedFormat(30, 12)).check_columns(100), "acc_bits"),
+                             weight=FixedFormat(30, 12)).sized_for(100), "acc_bits"),
         (lambda: FixedConfig(act=FixedFormat(28, 20), weight=FixedFormat(28, 20),
-                             sens=FixedFormat(32, 20), acc_bits=62).check_columns(20, 16),
+                             sens=FixedFormat(32, 20), acc_bits=62).sized_for(20, 16),
          "sens format"),
         (lambda: lr_shift_from_lr(0.0), "lr"),
         (lambda: lr_shift_from_lr(-0.1), "lr"),
@@ -214,7 +214,8 @@ def test_fixed_trace_keys_and_metadata() -> None:
     assert str(tr["fmt_A"]) == "16.14" and str(tr["fmt_W"]) == str(cfg.weight)
     assert str(tr["fmt_P"]) == str(cfg.sens)
     assert int(tr["lr_shift"]) == lr_shift_from_lr(0.1) == 3
-    assert int(tr["acc_bits"]) == cfg.acc_bits and int(tr["lut_bits"]) == cfg.lut_bits
+    assert int(tr["acc_bits"]) == cfg.sized_for(L, k).acc_bits == 40
+    assert int(tr["lut_bits"]) == cfg.lut_bits
     assert int(tr["lut_range"]) == cfg.lut_range
     assert str(tr["algorithm"]) == "trtrl" and str(tr["activation"]) == "tanh"
     assert bool(tr["fixed"]) is True
@@ -222,6 +223,21 @@ def test_fixed_trace_keys_and_metadata() -> None:
     off = fixed_trace(_case(lr=0.0), cfg)
     assert bool(off["learn"]) is False
     assert np.array_equal(off["w"][-1], off["w0_q"])
+
+
+def test_unset_accumulator_takes_the_width_the_network_needs() -> None:
+    # 18-bit weights times 16-bit activations: 33 bits a product, + ceil(log2 L) + 1.
+    auto = FixedConfig()
+    assert auto.acc_bits is None
+    assert auto.sized_for(17).acc_bits == 40  # the default where it suffices
+    assert auto.min_acc_bits(102) == 41
+    assert auto.sized_for(102, 10).acc_bits == 41  # N=100, M=1: widened, not refused
+    assert FixedConfig(acc_bits=41).sized_for(102, 10).acc_bits == 41
+    assert FixedConfig(acc_bits=36).sized_for(3).acc_bits == 36  # explicit and enough
+    with pytest.raises(ConfigError, match="acc_bits: 40 too narrow for L=102"):
+        FixedConfig(acc_bits=40).sized_for(102, 10)  # asked for explicitly: refused
+    with pytest.raises(ConfigError, match="acc_bits: expected an integer"):
+        FixedConfig(acc_bits=1.5)
 
 
 def test_lr_shift_from_lr() -> None:
