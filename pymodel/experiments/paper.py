@@ -532,7 +532,7 @@ def _markdown(settings: Settings, cases: dict[str, Case],
         "(sensitivity product, f' scaling, forward, weight update);",
         "- RTRL storage `N^3` words vs counted `N^2 L`;",
         "- TRTRL multiplies `2 K N^2` vs counted `2KNL + 2KL + 2(N-K)L + 2N(N-K) + (K+2)NL + N`;",
-        "- TRTRL storage `N^2` words vs counted `(K + 2) N L` (spec.md);",
+        "- TRTRL storage `N^2` words vs counted `(K + 2) N L` (docs/spec.md);",
         "- SnAp-1 (not in the slides): counted `2NL + K + KL + NL + N` multiplies, `N L` words.",
         "",
     ]
