@@ -1,4 +1,4 @@
-"""Activation functions and their derivatives, as the spec defines them.
+"""Activation functions and their derivatives, as the spec (``docs/spec.md``) defines them.
 
 The derivative is taken from the *output* ``y = f(s)`` (tanh: ``1 - y^2``, sigmoid:
 ``y (1 - y)``), exactly as the hardware does, so float and fixed-point models use

@@ -1,6 +1,6 @@
 """Golden-vector files: cases (stimulus) and traces (expected outputs) as ``.npz``.
 
-The format is fixed by ``../shared/spec.md`` ("Golden-vector files"). A case holds
+The format is fixed by ``docs/spec.md`` ("Golden-vector files"). A case holds
 ``x`` (T, M), ``d`` (T, K), ``w0`` (N, L) float64, ``lr`` a scalar float64 and
 ``algorithm`` / ``activation`` as 0-d numpy str arrays; any other key (for example
 ``series`` or the scaling parameters of a task) is carried along in :attr:`Case.extra`.
@@ -28,7 +28,7 @@ from pymodel.errors import CaseError, TrtrlError
 if TYPE_CHECKING:  # the network module is written separately; only needed for `Case.shape`
     from pymodel.network import Shape
 
-# The names the contract allows (spec.md); kept here so reading a file does not need the models.
+# The names the contract (docs/spec.md) allows; kept here so reading a file needs no model.
 ALGORITHMS: tuple[str, ...] = ("rtrl", "trtrl", "snap1")
 ACTIVATIONS: tuple[str, ...] = ("tanh", "sigmoid")
 CASE_KEYS: tuple[str, ...] = ("x", "d", "w0", "lr", "algorithm", "activation")

@@ -1,6 +1,6 @@
 """Network geometry shared by every model: sizes, column layout, validation.
 
-The column layout is the spec's: ``z = [x_0 .. x_{M-1}, 1, y_0 .. y_{N-1}]``, so
+The column layout is that of ``docs/spec.md``: ``z = [x_0 .. x_{M-1}, 1, y_0 .. y_{N-1}]``, so
 ``L = M + 1 + N`` and neuron ``l`` drives column ``M + 1 + l``. Keeping it in one
 place means the float models, the fixed-point model and the RTL agree on it.
 """

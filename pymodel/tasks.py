@@ -1,4 +1,5 @@
-"""The seed's two benchmark tasks as golden-vector cases: frequency doubler and Mackey-Glass.
+"""The two benchmark tasks of the paper (Budik & Elhanany, 2006) as golden-vector cases:
+frequency doubler and Mackey-Glass.
 
 Both tasks put their values through an affine map ``v_scaled = gain * v + offset`` into
 the activation's range; ``gain`` and ``offset`` are stored in the case (extra keys
@@ -48,7 +49,7 @@ MACKEY_GLASS_LR = {"tanh": 0.02, "sigmoid": 0.08}
 
 # Mackey-Glass: predict the value h = 6 time units ahead, the classic benchmark of
 # Lapedes & Farber (1987) and Moody & Darken (1989) (tau = 17, a = 0.2, b = 0.1, n = 10).
-# The slide's "30 time step dependencies" is read as the span of past values the
+# The paper's "30 time step dependencies" is read as the span of past values the
 # prediction depends on: about tau + h = 23 steps of past input plus the horizon
 # (tau = 30, the more chaotic variant, is one `--tau 30` away).
 DEFAULT_HORIZON = 6
@@ -127,13 +128,14 @@ def freq_doubler_case(
     dx: float = DEFAULT_DX,
     weight_scale: float = FREQ_DOUBLER_WEIGHT_SCALE,
 ) -> Case:
-    """The frequency doubler (seed slide "Test case #1"): input sin(x_t), target sin(2 x_t).
+    """The frequency doubler, "Test case #1" of the paper (Budik & Elhanany, 2006).
 
-    ``x_t = t * dx`` for ``t = 0 .. steps-1`` (default ``dx = 2 pi / 20``, 20 steps a
-    period). One input, one output (M = K = 1). The target of step ``t`` comes with
-    the input of step ``t`` (the spec's ``d(t)``). Since sin(x) takes every value once
-    rising and once falling while sin(2x) has opposite signs there, the network has
-    to remember where it came from: the task needs its recurrence.
+    Input sin(x_t), target sin(2 x_t), with ``x_t = t * dx`` for ``t = 0 .. steps-1``
+    (default ``dx = 2 pi / 20``, 20 steps a period). One input, one output (M = K = 1).
+    The target of step ``t`` comes with the input of step ``t`` (the spec's ``d(t)``,
+    ``docs/spec.md``). Since sin(x) takes every value once rising and once falling while
+    sin(2x) has opposite signs there, the network has to remember where it came from:
+    the task needs its recurrence.
 
     Both input and target go through the same affine map into the activation's range:
     tanh ``0.9 v`` (gain 0.9, offset 0), sigmoid ``(v + 1) / 2 * 0.8 + 0.1`` (gain 0.4,
@@ -249,8 +251,9 @@ def mackey_glass_case(
     dt: float = MG_DT,
     discard: int = MG_DISCARD,
 ) -> Case:
-    """Mackey-Glass prediction (seed slide "Test case #2"): input y(t), target y(t + horizon).
+    """Mackey-Glass prediction, "Test case #2" of the paper (Budik & Elhanany, 2006).
 
+    Input y(t), target y(t + horizon).
     One sample per time unit (:func:`mackey_glass_series`), M = K = 1, default 25
     neurons and ``horizon = 6`` (see ``DEFAULT_HORIZON``). The raw series of
     ``steps + horizon`` samples is stored under the extra key ``series``; input

@@ -12,7 +12,7 @@ generic gates by ``techmap``, ``opt -fast``, no ABC): unlike the word-level coun
 counts every stored bit, and unlike full gate-level synthesis it runs in minutes up to
 N = 32; its fit ``a + b N + c N^2`` separates the datapath from the storage. Beside each
 measured curve
-stands the seed's claim (Budik & Elhanany 2006): per-neuron work ``O(2 K N)``, total
+stands the paper's claim (Budik & Elhanany, 2006): per-neuron work ``O(2 K N)``, total
 ``O(2 K N^2)`` multiplies per step (so ``O(K N)`` cycles on N processing elements) and
 storage ``O(N^2)``; and the design's own formulas (``rtl/README.md``): cycles per
 step ``L (K+4) + N + 1`` and storage ``N ((K+3) L + 3 N' + K')`` words, ``O(K N^2)``.
@@ -470,13 +470,13 @@ def _plot_resources(rows: list[dict[str, Any]], path: Path) -> None:
     ks = sorted({r["K"] for r in rows})
     panels = [
         ("cycles_per_step", "cycles per learning step", "design L(K+4)+N+1",
-         lambda n, k, m: (m + 1 + n) * (k + 4) + n + 1, "seed O(KN) (O(2KN^2) work / N PEs)",
+         lambda n, k, m: (m + 1 + n) * (k + 4) + n + 1, "paper O(KN) (O(2KN^2) work / N PEs)",
          lambda n, k: k * n),
         ("storage_words", "storage words (all PEs)", "design N((K+3)L+3N'+K')",
-         lambda n, k, m: ArrayConfig(n, m, k).storage_words()["total"], "seed O(N^2)",
+         lambda n, k, m: ArrayConfig(n, m, k).storage_words()["total"], "paper O(N^2)",
          lambda n, k: n * n),
         ("multipliers", "multipliers ($mul cells, Yosys)", None, None,
-         "seed O(N) (one PE per neuron)", lambda n, k: n),
+         "paper O(N) (one PE per neuron)", lambda n, k: n),
         ("word_cells", "cells (Yosys word level; x bit level no ABC, o gate level; K=1)",
          None, None,
          "O(N^2) reference", lambda n, k: n * n),
@@ -659,8 +659,9 @@ def _markdown(rows: list[dict[str, Any]], exps: dict[int, dict[str, float | None
         lines += ["Between the two largest sizes (closer to the asymptotic exponent):", ""]
         lines.append(markdown_table(["K", *tq], [[k, *[exps[k].get(f"{q}_tail") for q in tq]]
                                                  for k in tail_ks], digits=3))
-    lines += ["Seed claims: work O(2KN^2) per step, i.e. O(KN) cycles on N PEs "
-              "(exponent 1), storage O(N^2) (exponent 2); float RTRL O(N^4) per step.", ""]
+    lines += ["Claims of the paper (Budik & Elhanany, 2006): work O(2KN^2) per step, i.e. "
+              "O(KN) cycles on N PEs (exponent 1), storage O(N^2) (exponent 2); float RTRL "
+              "O(N^4) per step.", ""]
     lines += _cells_model_lines(cells_model)
     lines += [
               "## Clock and speedup", "", f"Clock: {clock_source}.", ""]

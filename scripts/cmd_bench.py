@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--repeats", type=int, default=5, metavar="R",
                        help="best-of repeats per measurement")
     model.add_argument("--outputs", type=int, default=1, metavar="K",
-                       help="output neurons K (the seed tasks have 1)")
+                       help="output neurons K (the tasks of the paper, Budik & Elhanany 2006, "
+                            "have 1)")
     model.add_argument("--inputs", type=int, default=1, metavar="M", help="external inputs M")
     model.add_argument("--rtrl-full-max", type=int, default=100, metavar="N",
                        help="above this N, RTRL is timed on one step only")

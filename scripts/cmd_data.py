@@ -1,4 +1,5 @@
-"""`trtrl data TASK -o CASE.npz`: write a golden-vector case of one of the seed's tasks."""
+"""`trtrl data TASK -o CASE.npz`: write a golden-vector case of one of the two tasks of the
+paper (Budik & Elhanany, 2006)."""
 
 from __future__ import annotations
 

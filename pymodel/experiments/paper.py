@@ -1,4 +1,4 @@
-"""Reproduce the seed slides: learning curves, training time vs size, resource table.
+"""Reproduce the paper (Budik & Elhanany, 2006): learning curves, time vs size, resources.
 
 Three parts, all with the float64 reference models (``pymodel.models``):
 
@@ -8,7 +8,7 @@ Three parts, all with the float64 reference models (``pymodel.models``):
     (mean squared error over the last ``TAIL_FRACTION`` of the steps);
 (b) training time per step against network size, and the speedup RTRL/TRTRL;
 (c) multiplies per step and stored sensitivities counted by the models beside the
-    slides' formulas and their N = 100, K = 10 example.
+    formulas of the paper's slides and their N = 100, K = 10 example.
 
 The report folder (``report.md``, PNGs, CSVs, ``report.json``) is written under a
 temporary name and renamed into place at the end, so a failed run leaves nothing.
@@ -100,7 +100,7 @@ class LearningRun:
 
 
 def task_cases(settings: Settings) -> dict[str, Case]:
-    """The two seed tasks at the slides' sizes, from ``settings.seed``."""
+    """The paper's two tasks at the sizes of its slides, from ``settings.seed``."""
     from pymodel.tasks import mackey_glass_case
 
     return {
@@ -189,12 +189,12 @@ def run_timing(settings: Settings, bar: Any) -> list[Timing]:
 
 # --------------------------------------------------------------------------- (c)
 def slide_multiplies(algorithm: str, n: int, k: int) -> int | None:
-    """The slides' multiply count: RTRL N^4, TRTRL 2 K N^2 (SnAp-1 is not in them)."""
+    """The paper's multiply count: RTRL N^4, TRTRL 2 K N^2 (SnAp-1 is not in it)."""
     return {"rtrl": n**4, "trtrl": 2 * k * n * n}.get(algorithm)
 
 
 def slide_storage(algorithm: str, n: int, k: int) -> int | None:
-    """The slides' storage in words: RTRL N^3, TRTRL N^2 (SnAp-1 is not in them)."""
+    """The paper's storage in words: RTRL N^3, TRTRL N^2 (SnAp-1 is not in it)."""
     return {"rtrl": n**3, "trtrl": n * n}.get(algorithm)
 
 
@@ -306,12 +306,12 @@ def plot_resources(rows: list[dict[str, Any]], path: Path) -> Path:
                        label=lab)
             if alg != "snap1":
                 ax.loglog(ns, [r["slide_multiplies"] for r in sel], ":", color=COLORS[alg],
-                          label=f"slides {'N^4' if alg == 'rtrl' else f'2KN^2, K={k}'}")
+                          label=f"paper {'N^4' if alg == 'rtrl' else f'2KN^2, K={k}'}")
                 if k == ks[0]:
                     ax2.loglog(ns, [r["slide_storage"] for r in sel], ":", color=COLORS[alg],
-                               label=f"slides {'N^3' if alg == 'rtrl' else 'N^2'}")
-    ax.set_title("multiplies per step (counted; dotted: slides' formula)")
-    ax2.set_title("stored sensitivities, words (counted; dotted: slides)")
+                               label=f"paper {'N^3' if alg == 'rtrl' else 'N^2'}")
+    ax.set_title("multiplies per step (counted; dotted: the paper's formula)")
+    ax2.set_title("stored sensitivities, words (counted; dotted: the paper's)")
     for a in (ax, ax2):
         a.set_xlabel("neurons N")
         a.legend(fontsize=7)
@@ -437,7 +437,7 @@ def _markdown(settings: Settings, cases: dict[str, Case],
     pct = int(round(TAIL_FRACTION * 100))
     fd, mg = cases["freq-doubler"], cases["mackey-glass"]
     lines = [
-        "# TRTRL paper reproduction (seed slides, Budik & Elhanany 2006)",
+        "# TRTRL paper reproduction (Budik & Elhanany, 2006, from its slides)",
         "",
         f"**{verdict_text}**",
         "",
@@ -522,19 +522,19 @@ def _markdown(settings: Settings, cases: dict[str, Case],
         + ". At small N the per-step Python/numpy call overhead (tens of microseconds) "
         "dominates, so TRTRL and SnAp-1 are flat there and RTRL is not yet N^4.",
         "",
-        "## (c) Resources: counted vs the slides' formulas",
+        "## (c) Resources: counted vs the formulas of the paper's slides",
         "",
         "![resources](resources.png)",
         "",
         "Counts come from the models (`multiplies_per_step()`, `stored_sensitivities()`), "
-        "M=1, so L = M + 1 + N = N + 2. Formulas compared (the slides give only orders):",
+        "M=1, so L = M + 1 + N = N + 2. Formulas compared (the paper's slides give only orders):",
         "",
         "- RTRL multiplies `N^4` vs counted `N^3 L + N^2 + (K+3) N L + N` "
         "(sensitivity product, f' scaling, forward, weight update);",
         "- RTRL storage `N^3` words vs counted `N^2 L`;",
         "- TRTRL multiplies `2 K N^2` vs counted `2KNL + 2KL + 2(N-K)L + 2N(N-K) + (K+2)NL + N`;",
-        "- TRTRL storage `N^2` words vs counted `(K + 2) N L` (spec.md);",
-        "- SnAp-1 (not in the slides): counted `2NL + K + KL + NL + N` multiplies, `N L` words.",
+        "- TRTRL storage `N^2` words vs counted `(K + 2) N L` (docs/spec.md);",
+        "- SnAp-1 (not in the paper): counted `2NL + K + KL + NL + N` multiplies, `N L` words.",
         "",
     ]
     sel = [r for r in resources if r["n"] == 100 and r["k"] == 10] or resources
@@ -542,18 +542,18 @@ def _markdown(settings: Settings, cases: dict[str, Case],
               r["multiplies_ratio"], r["stored"], r["slide_storage"], r["storage_ratio"],
               r["kB_16bit"], r["kB_float64"]] for r in sel]
     lines += [
-        "The slides' example, N=100 and K=10:",
+        "The example of the paper's slides, N=100 and K=10:",
         "",
-        rep.markdown_table(["algorithm", "N", "K", "multiplies", "slides' formula", "ratio",
-                            "stored words", "slides' formula", "ratio", "kB @16 bit",
+        rep.markdown_table(["algorithm", "N", "K", "multiplies", "paper's formula", "ratio",
+                            "stored words", "paper's formula", "ratio", "kB @16 bit",
                             "kB @float64"], rrows),
     ]
     lines += _slide_notes(resources)
     allrows = [[LABELS[r["algorithm"]], r["n"], r["k"], r["multiplies"], r["slide_multiplies"],
                 r["stored"], r["slide_storage"]] for r in resources]
     lines += ["All sizes (also in `resources.csv`):", "",
-              rep.markdown_table(["algorithm", "N", "K", "multiplies", "slides",
-                                  "stored words", "slides"], allrows)]
+              rep.markdown_table(["algorithm", "N", "K", "multiplies", "paper",
+                                  "stored words", "paper"], allrows)]
     return "\n".join(lines)
 
 
@@ -600,29 +600,29 @@ def _load_text() -> str:
 
 
 def _slide_notes(resources: list[dict[str, Any]]) -> list[str]:
-    """Where the slides' N=100, K=10 numbers are loose, from the counted rows."""
+    """Where the N=100, K=10 numbers of the paper's slides are loose, from the counted rows."""
     get = {(r["algorithm"], r["n"], r["k"]): r for r in resources}
     r, t = get.get(("rtrl", 100, 10)), get.get(("trtrl", 100, 10))
     if r is None or t is None:
         return ["(The N=100, K=10 example was not among the sizes counted.)", ""]
     return [
-        "How the slides' example reads against the counts:",
+        "How the example of the paper's slides reads against the counts:",
         "",
         f"- RTRL \"100 million multiplications\": N^4 = 1e8; counted {r['multiplies']:.3g} "
         f"(N^3 L with L = N + 2). Matches.",
         f"- RTRL \"over 2 MB of storage\": N^2 L = {r['stored']:.3g} words, i.e. "
-        f"{r['kB_16bit'] / 1e3:.2f} MB at 16-bit words (the slides' figure assumes 2-byte "
+        f"{r['kB_16bit'] / 1e3:.2f} MB at 16-bit words (the paper's figure assumes 2-byte "
         f"words); {r['kB_float64'] / 1e3:.1f} MB in float64.",
-        f"- TRTRL \"100k multiplications\": the slides' own formula 2KN^2 gives 2e5, so "
+        f"- TRTRL \"100k multiplications\": the paper's own formula 2KN^2 gives 2e5, so "
         f"\"100k\" is K N^2 (loose by 2x); counted {t['multiplies']:.3g}, since the weight "
         "update (K N L) and the ingress/egress recursions come on top.",
         f"- TRTRL \"only 20kB of storage\": 20 kB is N^2 = 1e4 words at 2 bytes, which leaves "
         f"out the K output sensitivities kept per weight; the kept set (K+2) N L is "
         f"{t['stored']:.3g} words = {t['kB_16bit']:.0f} kB at 16 bit ({t['storage_ratio']:.1f}x "
-        "the slide's N^2). O(N^2) holds for fixed K, with constant K+2.",
+        "the paper's N^2). O(N^2) holds for fixed K, with constant K+2.",
         f"- Reduction RTRL/TRTRL at N=100, K=10: multiplies "
         f"{r['multiplies'] / t['multiplies']:.0f}x, storage {r['stored'] / t['stored']:.1f}x "
-        f"(slides: 1000x and 100x).",
+        f"(the paper's slides: 1000x and 100x).",
         "",
     ]
 

@@ -1,4 +1,7 @@
-"""Word-length sweep: final MSE of the fixed-point TRTRL vs bits (8..24) on both seed tasks.
+"""Word-length sweep: final MSE of fixed-point TRTRL vs bits (8..24), both tasks of the paper.
+
+The tasks are the frequency doubler and Mackey-Glass prediction of the paper (Budik &
+Elhanany, 2006), as ``pymodel/tasks.py`` builds them.
 
 Every format is scaled together from the defaults (``pymodel/fixed/formats.py``): at a
 word length of ``B`` bits each format keeps its integer bits and gets ``B - 16`` more (or

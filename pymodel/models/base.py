@@ -1,7 +1,7 @@
 """The online-learning skeleton every float64 reference model shares.
 
-``OnlineModel.step`` fixes the spec's order of one learning step (forward pass,
-sensitivities from ``W(t)``, error, weight update); a subclass only supplies the
+``OnlineModel.step`` fixes the order of one learning step of ``docs/spec.md`` (forward
+pass, sensitivities from ``W(t)``, error, weight update); a subclass only supplies the
 sensitivity recursion and the weight-update gradient. Keeping the order in one
 place makes RTRL, TRTRL and SnAp-1 differ only where the algorithms differ.
 """

@@ -1,4 +1,4 @@
-"""Loop-by-loop transcription of the spec, the yardstick for the vectorised models.
+"""Loop-by-loop transcription of ``docs/spec.md``, the yardstick for the vectorised models.
 
 Deliberately naive: scalars in Python lists, sensitivities in a dict keyed by
 ``(k, i, j)`` holding exactly the set ``S_ij`` (so a neuron that is in the set for

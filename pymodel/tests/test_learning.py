@@ -1,4 +1,5 @@
-"""TRTRL learns the frequency doubler about as well as RTRL (the slides' claim).
+"""TRTRL learns the frequency doubler about as well as RTRL, the claim of the paper
+(Budik & Elhanany, 2006).
 
 Settings are the paper experiment's (``pymodel.experiments.paper``): 15 neurons,
 seed 0, initial weights uniform +-0.5, lr 0.02, both algorithms from the same initial
@@ -19,7 +20,7 @@ Thresholds:
   lowering the error after TRTRL's truncated one has slowed down: seed 0 measured
   1.20x at 12 000 steps, 1.51x at 20 000 and 2.52x at 40 000 (both far below the
   "learned" line throughout). The paper experiment reports the long run and a seed
-  spread; this test checks the claim at a length where the slides' "similar
+  spread; this test checks the claim at a length where the paper's "similar
   performance" is what was measured.
 """
 

@@ -1,8 +1,8 @@
 """Tests of the float64 reference models (pymodel.models).
 
 Three independent yardsticks: the complex-step derivative (exact RTRL gradient),
-the loop-by-loop transcription of the spec (tests/loop_reference.py), and the
-spec's identity TRTRL == RTRL at N = 1. Plus the trace/run and API contracts.
+the loop-by-loop transcription of the spec, docs/spec.md (tests/loop_reference.py),
+and the spec's identity TRTRL == RTRL at N = 1. Plus the trace/run and API contracts.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The seed's tasks: frequency doubler relation, Mackey-Glass accuracy, scaling round trips."""
+"""The tasks of the paper (Budik & Elhanany, 2006): frequency doubler relation,
+Mackey-Glass accuracy, scaling round trips."""
 
 from __future__ import annotations
 
