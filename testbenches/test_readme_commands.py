@@ -1,0 +1,146 @@
+"""The README's command blocks, run as a user types them, in fresh processes.
+
+Every ``$ `` line of the README's fenced blocks runs with ``bash`` from the root of a
+fresh copy of the repository (its files as a clone has them, the environment's
+``.venv`` linked in), in order, and must succeed and write only under the folder it
+names (``-o``, or the command's default). The regression commands run again from
+another folder with a relative ``-o``, which must receive every result (on Icarus only:
+the path handling does not depend on the simulator, and the first pass ran both).
+``make`` lines are the set-up and the test run itself (CI runs ``make test``), so they
+are not repeated here.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+# Where a command writes when it is given no -o (each command's documented default).
+DEFAULT_OUT = {("regress",): "out/regress", ("demo",): "out/demo"}
+
+
+def readme_commands(text: str) -> list[str]:
+    """The ``$ `` commands of the fenced blocks, continuation lines joined."""
+    commands: list[str] = []
+    fenced, current = False, None
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+            continue
+        if not fenced:
+            continue
+        if current is not None:
+            current += " " + line.strip()
+        elif line.startswith("$ "):
+            current = line[2:].strip()
+        if current is not None:
+            if current.endswith("\\"):
+                current = current[:-1].rstrip()
+            else:
+                commands.append(current)
+                current = None
+    return commands
+
+
+def _words(command: str) -> list[str]:
+    return shlex.split(command, comments=True)
+
+
+def _subcommand(words: list[str]) -> tuple[str, ...]:
+    rest = [w for w in words[1:] if not w.startswith("-")]
+    return tuple(rest[:1])
+
+
+def named_output(command: str) -> str | None:
+    """The file or folder a ``trtrl`` command names with ``-o`` (or its default)."""
+    words = _words(command)
+    for flag in ("-o", "--out", "--output"):
+        if flag in words:
+            return words[words.index(flag) + 1]
+    return DEFAULT_OUT.get(_subcommand(words))
+
+
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")
+            if p.is_file() and ".venv" not in p.relative_to(root).parts}
+
+
+def _fresh_copy(dest: Path) -> Path:
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                             "--exclude-standard"], cwd=REPO, capture_output=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout: no file list to copy")
+    for name in listed.stdout.decode().split("\0"):
+        if name and (REPO / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, dest / name)
+    (dest / ".venv").symlink_to(Path(sys.executable).resolve().parent.parent
+                                if not (Path(sys.prefix) / "bin").is_dir() else sys.prefix)
+    return dest
+
+
+def _run(command: str, cwd: Path) -> str:
+    proc = subprocess.run(["bash", "-c", command], cwd=cwd, capture_output=True, text=True,
+                          timeout=1800)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"`{command}` (in {cwd.name}) failed:\n{out[-3000:]}"
+    return out
+
+
+def _check_writes(command: str, root: Path, before: set[str]) -> None:
+    new = _files(root) - before
+    target = named_output(command)
+    assert target is not None or not new, f"`{command}` wrote {sorted(new)[:5]}"
+    stray = [f for f in new if not (f == target or f.startswith(target.rstrip("/") + "/"))]
+    assert not stray, f"`{command}` wrote outside {target}: {sorted(stray)[:5]}"
+
+
+def test_commands_parsed() -> None:
+    """The parser sees the README's blocks (the test below is not vacuous)."""
+    cmds = readme_commands((REPO / "README.md").read_text())
+    assert any(" rtl gen " in c for c in cmds) and any(" regress " in c for c in cmds)
+    assert all("\\" not in c for c in cmds)
+    assert named_output("trtrl regress --rtl a.v --waves") == "out/regress"
+    assert named_output("trtrl waves d.vcd --from 1 -o w.png  # note") == "w.png"
+
+
+def test_readme_commands_as_written(tmp_path: Path) -> None:
+    clone = _fresh_copy(tmp_path / "clone")
+    commands = readme_commands((REPO / "README.md").read_text())
+    regress = []
+    for command in commands:
+        words = _words(command)
+        if words[0] == "make":
+            continue
+        if words[0] == "gtkwave":  # a window: check that the save file it opens is there
+            assert (clone / words[1]).is_file(), f"`{command}`: no {words[1]}"
+            continue
+        before = _files(clone)
+        out = _run(command, clone)
+        _check_writes(command, clone, before)
+        if _subcommand(words) == ("regress",):
+            assert re.search(r"\b([1-9]\d*) passed, 0 failed", out), out[-2000:]
+            regress.append(words)
+    assert regress, "the README shows no regression command"
+
+    # The same regressions from a folder below, paths relative to it, relative -o.
+    elsewhere = clone / "elsewhere"
+    elsewhere.mkdir()
+    for i, words in enumerate(regress):
+        moved = ["../" + w if not w.startswith("-") and (clone / w).exists() else w
+                 for w in words]
+        rel_out = f"results{i}"
+        command = shlex.join([*moved, "--sim", "icarus", "-o", rel_out])
+        out = _run(command, elsewhere)
+        assert re.search(r"\b([1-9]\d*) passed, 0 failed", out), out[-2000:]
+        junit = elsewhere / rel_out / "junit.xml"
+        assert junit.is_file() and (elsewhere / rel_out / "summary.json").is_file(), command
+        assert "<testcase" in junit.read_text()
+        assert not (clone / rel_out).exists() and not (REPO / rel_out).exists(), command
