@@ -192,3 +192,25 @@ def test_model_run_fixed_bad_format_writes_nothing(
     assert_user_error(run_cli("model", "run", case_path, "--fixed", "--sens-format", "16",
                               "-o", out), "--sens-format")
     assert not out.exists()
+
+
+def test_fixed_run_of_the_papers_size_needs_no_format_options(trtrl_cmd: list[str],
+                                                              tmp_path: Path) -> None:
+    """N = 100 (L = 102) needs a 41-bit forward sum: the default widens, as a user runs it."""
+    import subprocess
+
+    def trtrl(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*trtrl_cmd, *argv], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=600)
+
+    made = trtrl("data", "freq-doubler", "--neurons", "100", "--steps", "12", "-o", "case.npz")
+    assert made.returncode == 0, made.stderr
+    run = trtrl("model", "run", "case.npz", "--fixed", "-o", "trace.npz")
+    assert run.returncode == 0, run.stderr
+    trace = np.load(tmp_path / "trace.npz")
+    assert int(trace["acc_bits"]) == 41 and trace["y"].shape == (12, 100)
+    # Only a width asked for explicitly is refused, in one line, writing nothing.
+    narrow = trtrl("model", "run", "case.npz", "--fixed", "--acc-bits", "40", "-o", "t40.npz")
+    assert narrow.returncode == 2 and not (tmp_path / "t40.npz").exists()
+    assert narrow.stderr.strip() == (
+        "trtrl: error: acc_bits: 40 too narrow for L=102 columns (needs 41)"), narrow.stderr

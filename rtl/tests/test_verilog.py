@@ -117,3 +117,23 @@ def test_generate_atomic_on_failure(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         gen.generate(ArrayConfig(1, 0, 1), tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_papers_example_sized_by_default() -> None:
+    """N = 100, K = 10 (the paper's example): the default accumulator widens to 41 bits."""
+    cfg = ArrayConfig(100, 1, 10)
+    assert cfg.fixed.acc_bits == 41 and cfg.manifest()["fixed"]["acc_bits"] == 41
+    assert ArrayConfig(15, 1, 1).fixed.acc_bits == 40  # the default where it suffices
+    with pytest.raises(ConfigError, match="acc_bits: 40 too narrow for L=102"):
+        ArrayConfig(100, 1, 10, FixedConfig(acc_bits=40))
+
+
+@pytest.mark.slow
+def test_papers_example_generates(trtrl_cmd, tmp_path):
+    """`trtrl rtl gen` of the paper's N=100, K=10 example with no format options (minutes)."""
+    proc = subprocess.run([*trtrl_cmd, "rtl", "gen", "--neurons", "100", "--inputs", "1",
+                           "--outputs", "10", "-o", "n100"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=3600)
+    assert proc.returncode == 0, proc.stderr
+    man = json.loads((tmp_path / "n100" / "trtrl_array.json").read_text())
+    assert man["fixed"]["acc_bits"] == 41 and man["cycles_per_step"] == 102 * 14 + 101
