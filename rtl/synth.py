@@ -501,7 +501,7 @@ def _yosys_version(yosys: str) -> str:
 
 def update_manifest(manifest: str | os.PathLike[str], result: SynthResult) -> Path:
     """Add (or replace) the ``synthesis`` section of ``manifest``, atomically."""
-    from pymodel.experiments.report import write_json
+    from pymodel.report import write_json
 
     path = Path(manifest)
     try:

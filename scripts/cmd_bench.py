@@ -19,8 +19,8 @@ from pymodel.bench import (
     parse_sizes,
     run_bench,
 )
-from pymodel.experiments.report import write_json
 from pymodel.paths import user_path
+from pymodel.report import write_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:

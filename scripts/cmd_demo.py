@@ -40,7 +40,7 @@ Stage = Callable[[Path, argparse.Namespace], StageResult]
 
 def stage_paper(out: Path, args: argparse.Namespace) -> StageResult:
     """The quick paper experiment (learning curves, timing, resources) into ``out/paper``."""
-    from pymodel.experiments.paper import Settings, run
+    from experiments.paper import Settings, run
 
     folder = out / "paper"
     summary = run(Settings.quick_defaults(seed=args.seed), folder)
@@ -78,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run every stage into a temporary folder renamed to DIR; end with the verdict line."""
     from pymodel.errors import TrtrlError
-    from pymodel.experiments.report import atomic_folder
+    from pymodel.report import atomic_folder
 
     if args.steps < 1:
         raise TrtrlError(f"--steps: must be >= 1, got {args.steps}")

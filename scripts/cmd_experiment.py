@@ -1,6 +1,6 @@
 """`trtrl experiment NAME`: reproducible experiments that write plots and a report folder.
 
-Each experiment is a module ``pymodel.experiments.<name>`` with
+Each experiment is a module ``experiments.<name>`` with
 ``add_arguments(parser)`` and ``main(args) -> int``; its docstring's first line is the help.
 """
 
@@ -10,9 +10,9 @@ import argparse
 import importlib
 
 EXPERIMENTS = {
-    "paper": "pymodel.experiments.paper",
-    "precision": "pymodel.experiments.precision",
-    "hardware": "rtl.experiment_hardware",
+    "paper": "experiments.paper",
+    "precision": "experiments.precision",
+    "hardware": "experiments.hardware",
 }
 
 

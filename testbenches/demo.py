@@ -92,7 +92,7 @@ def _curve(e: np.ndarray) -> list[float]:
 
 def _plot_curves(path: Path, hw_curve: list[float], e: dict[str, np.ndarray], steps: int) -> None:
     """Mean squared error per block of 100 steps (the testbench's ``curve_hw``) of all three."""
-    from pymodel.experiments.report import pyplot, save_figure
+    from pymodel.report import pyplot, save_figure
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 4.8))
@@ -241,13 +241,13 @@ def run_hardware(out: Path, steps: int = 4000, sim: str = "verilator", seed: int
 
 
 def _fmt(v: Any) -> str:
-    from pymodel.experiments.report import fmt_num
+    from pymodel.report import fmt_num
 
     return fmt_num(v)
 
 
 def _markdown(s: dict[str, Any]) -> str:
-    from pymodel.experiments.report import markdown_table
+    from pymodel.report import markdown_table
 
     rows = [
         ("steps", s["steps"]), ("simulator", s["sim"]), ("seed", s["seed"]),

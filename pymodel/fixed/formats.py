@@ -15,7 +15,7 @@ from pymodel.errors import ConfigError
 ACTIVATIONS = ("tanh", "sigmoid")
 
 # Default formats, chosen with `trtrl experiment precision` and the train/test comparison
-# of pymodel/tests/test_fixed_float.py (frequency doubler, lr = 2**-5, 10000 training +
+# of experiments/tests/test_fixed_float.py (frequency doubler, lr = 2**-5, 10000 training +
 # 1000 test steps, seeds 0..3, fixed/float test-MSE ratio 0.87..1.04; Mackey-Glass seeds
 # 0..1 at lr = 2**-6: 1.0 and 1.34):
 # - A 16.14: activations live in (-1, 1) and errors in (-2, 2); 14 fraction bits.

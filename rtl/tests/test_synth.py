@@ -203,48 +203,6 @@ def test_mutated_netlist_fails_scoreboard(small_synth: Path, tmp_path: Path) -> 
     assert MISMATCH_TAG in res.message, res.message
 
 
-# -- trtrl experiment hardware ---------------------------------------------------------------
-def test_word_lengths_and_fit() -> None:
-    """The word length is the shortest from which every longer one is within 2x of float."""
-    from rtl.experiment_hardware import fit, word_lengths
-
-    rows = [{"task": "t", "bits": b, "ratio": r, "fmt_A": f"{b}.{b - 2}", "fmt_W": "-",
-             "fmt_P": "-"} for b, r in ((8, 9.0), (10, 1.5), (12, 3.0), (14, 1.1), (16, 1.0))]
-    assert word_lengths(rows)["t"]["bits"] == 14
-    assert fit([2, 4, 8], [3.0, 12.0, 48.0]) == pytest.approx(2.0)
-    assert fit([2], [1.0]) is None
-
-
-@needs_yosys
-@pytest.mark.slow
-def test_experiment_hardware_smoke(tmp_path: Path) -> None:
-    """One size, word level only: the report folder has its table, plots and settings."""
-    import argparse
-
-    from rtl import experiment_hardware as hw
-
-    csv_path = tmp_path / "precision.csv"
-    csv_path.write_text("task,bits,ratio,fmt_A,fmt_W,fmt_P\nt,12,1.5,12.10,14.10,14.10\n")
-    parser = argparse.ArgumentParser()
-    hw.add_arguments(parser)
-    out = tmp_path / "hw"
-    args = parser.parse_args(["-o", str(out), "--ns", "2", "--ks", "1", "--gate-max-n", "0",
-                              "--noabc-max-n", "0", "--clock-target", "none",
-                              "--precision-csv", str(csv_path),
-                              "--bench-seconds", "0.1", "--no-progress"])
-    assert hw.main(args) == 0
-    for name in ("report.md", "report.json", "hardware.csv", "hardware_resources.png",
-                 "hardware_speed.png"):
-        assert (out / name).is_file(), name
-    data = json.loads((out / "report.json").read_text())
-    row = data["rows"][0]
-    assert row["multipliers"] == 19 and row["cycles_per_step"] == 23
-    assert row["gate_cells_noabc"] is None and "noabc_s" in row
-    assert data["word_length"]["t"]["bits"] == 12
-    assert "assumed" in data["clock_source"]
-    assert not (out / "rtl").exists()
-
-
 @needs_yosys
 def test_yosys_timeout_is_one_line(small_rtl: Path, tmp_path: Path) -> None:
     """A run past its time limit is stopped and reported in one line."""

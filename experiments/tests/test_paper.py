@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from experiments import paper
 from pymodel import bench
+from pymodel import report as rep
 from pymodel.errors import ConfigError, TrtrlError
-from pymodel.experiments import paper
-from pymodel.experiments import report as rep
 
 # ------------------------------------------------------------------ report helpers
 

@@ -7,8 +7,8 @@ import csv
 
 import pytest
 
+from experiments import precision
 from pymodel.errors import TrtrlError
-from pymodel.experiments import precision
 from pymodel.fixed import default_config
 
 

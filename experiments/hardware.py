@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -46,7 +47,10 @@ import numpy as np
 
 from pymodel.bench import fit_exponent, parse_sizes
 from pymodel.errors import TrtrlError
-from pymodel.experiments.report import (
+from pymodel.fixed.formats import FixedConfig, FixedFormat
+from pymodel.fixed.options import add_format_arguments, config_from_args
+from pymodel.paths import user_path
+from pymodel.report import (
     atomic_folder,
     environment_info,
     markdown_table,
@@ -56,9 +60,6 @@ from pymodel.experiments.report import (
     write_csv,
     write_json,
 )
-from pymodel.fixed.formats import FixedConfig, FixedFormat
-from pymodel.fixed.options import add_format_arguments, config_from_args
-from pymodel.paths import user_path
 from rtl.config import ArrayConfig
 
 NS_FULL = [2, 4, 8, 16, 32]
@@ -230,7 +231,7 @@ def precision_rows(args: argparse.Namespace) -> tuple[list[dict[str, Any]], str]
             raise TrtrlError(f"--precision-csv {path}: not a precision.csv (needs columns "
                              f"{', '.join(sorted(need))})")
         return rows, f"read from {path}"
-    from pymodel.experiments import precision as prec
+    from experiments import precision as prec
 
     results = prec.sweep(prec.QUICK_STEPS, args.seed, prec.BITS_QUICK,
                          progress=not args.no_progress)
@@ -302,7 +303,10 @@ def main(args: argparse.Namespace) -> int:
                 "clock_mhz_assumed": args.clock_mhz,
                 "seed": args.seed, "bench_seconds": args.bench_seconds,
                 "timeout_s": args.timeout, "quick": args.quick,
-                "precision_csv": args.precision_csv, "mse_ratio_limit": MSE_RATIO_LIMIT}
+                # as the user would type it here (the option holds it made absolute)
+                "precision_csv": (os.path.relpath(args.precision_csv) if args.precision_csv
+                                  else None),
+                "mse_ratio_limit": MSE_RATIO_LIMIT}
     t_start = time.perf_counter()
     with atomic_folder(args.out) as out:
         work = out / "rtl"

@@ -1,7 +1,7 @@
 """TRTRL learns the frequency doubler about as well as RTRL, the claim of the paper
 (Budik & Elhanany, 2006).
 
-Settings are the paper experiment's (``pymodel.experiments.paper``): 15 neurons,
+Settings are the paper experiment's (``experiments.paper``): 15 neurons,
 seed 0, initial weights uniform +-0.5, lr 0.02, both algorithms from the same initial
 weights. 12 000 steps (600 periods of the input) take a few seconds per algorithm.
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pymodel.experiments.paper import FD_LR, FD_WEIGHT_SCALE, Settings, fd_case, run_learning
+from experiments.paper import FD_LR, FD_WEIGHT_SCALE, Settings, fd_case, run_learning
 
 STEPS = 12000
 LEARNED_FRACTION_OF_VARIANCE = 0.02

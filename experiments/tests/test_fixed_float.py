@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pymodel.experiments.precision import (
+from experiments.precision import (
     TEST_STEPS,
     fixed_train_test_mse,
     float_train_test_mse,

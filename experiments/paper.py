@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from pymodel import report as rep
 from pymodel.bench import Timing, blas_threads, fit_exponent, parse_sizes, time_model_step
 from pymodel.cases import Case
 from pymodel.errors import ConfigError
-from pymodel.experiments import report as rep
 from pymodel.paths import user_path
 
 ALGORITHMS: tuple[str, ...] = ("rtrl", "trtrl", "snap1")
