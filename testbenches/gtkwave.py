@@ -105,6 +105,7 @@ class Probe:
     traces: list[Trace] = field(default_factory=list)
     window: tuple[int, int] = (0, 0)
     marker: int = -1
+    wave_width: int = 0  # pixels of the wave pane
     named: dict[str, int] = field(default_factory=dict)
     dump: str = ""
     returncode: int = 0
@@ -132,6 +133,8 @@ def _parse(out: str) -> Probe:
             p.window = (int(a), int(b))
         elif kind == "marker":
             p.marker = int(rest)
+        elif kind == "wavewidth":
+            p.wave_width = int(rest)
         elif kind == "named":
             letter, t = rest.split()
             if int(t) >= 0:
@@ -161,6 +164,13 @@ def probe(gtkw: Path, timeout: float = TIMEOUT_S) -> Probe:
     return result
 
 
+def _dumpfile(gtkw: Path) -> str:
+    m = re.search(r'^\[dumpfile\] "([^"]+)"', Path(gtkw).read_text(), re.M)
+    if not m or not (Path(gtkw).parent / m.group(1)).is_file():
+        raise TrtrlError(f"{gtkw}: its [dumpfile] is not beside it")
+    return m.group(1)
+
+
 def screenshot(gtkw: Path, png: Path, settle_s: float = 2.0, timeout: float = TIMEOUT_S,
                scroll_rows: int = 0) -> Path:
     """Show ``gtkw`` in GTKWave on a virtual display and write the window as ``png``.
@@ -183,9 +193,12 @@ def screenshot(gtkw: Path, png: Path, settle_s: float = 2.0, timeout: float = TI
         rc.write_text(_RC)
         env = _env(display, Path(tmp))
         log = Path(tmp) / "gtkwave.log"
+        # from the save file's folder, the dump by the save file's relative name: the
+        # window title shows that name, not a path of this machine
+        dump = _dumpfile(gtkw)
         with open(log, "w") as logf:
             proc = subprocess.Popen(["gtkwave", "-r", str(rc), "-R", str(ready), "-P", "300",
-                                     str(gtkw)], cwd=tmp, env=env, stdout=logf,
+                                     dump, gtkw.name], cwd=gtkw.parent, env=env, stdout=logf,
                                     stderr=subprocess.STDOUT)
         try:
             t_end = time.monotonic() + timeout
@@ -223,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             p = probe(Path(args.gtkw))
             for t in p.traces:
                 print(f"{t.flags:9x}  {t.name} = {t.value}")
-            print(f"window {p.window}, marker {p.marker}, named {p.named}, dump {p.dump}")
+            print(f"window {p.window} ({p.wave_width} px), marker {p.marker}, "
+                  f"named {p.named}, dump {p.dump}")
     except TrtrlError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -169,6 +169,13 @@ def test_waves_command_draws_a_png(
     assert rc == 0
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert "steps 3..5" in capsys.readouterr().out
+    # the marks agree with the title: the ends of steps 3..5, not of step 2 at the left edge
+    from scripts.cmd_waves import plot_window
+
+    facts = plot_window(Path(res.waves), "r_valid,r_y[0]", 3, 5, None, png)
+    ends = rising_edges(read_vcd(Path(res.waves), ["r_valid"]).find("r_valid"))
+    assert facts["marked_steps"] == [3, 4, 5] and (facts["first"], facts["last"]) == (3, 5)
+    assert facts["t0_ns"] == ends[2] / 1000 and ends[5] / 1000 < facts["t1_ns"] < ends[6] / 1000
     # a step beyond the dump is a one-line error
     assert _cli(["waves", res.waves, "--from", "999"]) == 2
     assert "the dump has 40 steps" in capsys.readouterr().err

@@ -394,7 +394,7 @@ class GtkwView:
     unit_s: float  # seconds per unit
 
     def ns(self, t: int) -> float:
-        return t * self.unit_s / 1e-9
+        return round(t * self.unit_s * 1e9, 3)
 
 
 def gtkw_view(dump: Path, first_step: int = 0, steps: int = WINDOW_STEPS) -> GtkwView:
