@@ -1,8 +1,9 @@
-"""`trtrl demo` end to end with a short learning run (builds the N = 15 array: slow)."""
+"""`trtrl demo`: end to end with a short learning run (slow), its figures' facts and the README."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,68 @@ def test_figure_facts_find_the_burst_after_the_descent() -> None:
     assert f["first_block_mse_hw"] == 0.4 and f["last_block_mse_hw"] == 0.005
     assert f["last_block_mse_float"] == 0.01 and f["blocks"] == 9
     assert figure_facts([0.4, 0.3], [0.4, 0.3])["burst_hw"]["block"] is None  # never fell
+
+
+# -- the README's sentences about the demo's pictures ---------------------------------------
+REPO = Path(__file__).resolve().parent.parent
+IMG = REPO / "docs" / "img"
+
+
+def _demo_text() -> str:
+    text = (REPO / "README.md").read_text()
+    start = text.index("**The hardware learning**")
+    return text[start:text.index("**Learning**", start)]
+
+
+def readme_quotes(f: dict) -> list[str]:
+    """The phrases of the README that carry the demo's numbers, made from its facts."""
+    lc, png, gtk = f["learning_curves"], f["waves_png"], f["gtkwave"]
+    hw, fl = lc["burst_hw"], lc["burst_float"]
+    assert f["mse_hw"] == f["mse_fixed"] and f["bit_exact"]  # "for both"
+    return [
+        f"for {f['steps']:,} steps in {f['sim'].capitalize()}",
+        f"MSE {f['mse_hw']:.2g} over the run for both, the float model {f['mse_float']:.2g}",
+        f"The mean of each {lc['block_steps']} steps falls from {lc['first_block_mse_hw']:.2g}",
+        f"learning rate (2^-{f['lr_shift']})",
+        f"up to {hw['mse']:.2g} in steps {hw['first_step']:,} to {hw['last_step']:,}",
+        f"burst {fl['first_step'] - hw['first_step']:,} steps later ({fl['mse']:.2g} in steps "
+        f"{fl['first_step']:,} to {fl['last_step']:,})",
+        f"Over the last {f['tail_steps']:,} steps the\nhardware's MSE is "
+        f"{f['mse_hw_tail']:.2g}, the float model's {f['mse_float_tail']:.2g}",
+        f"separate {f['waves_steps']}-step {f['waves_sim'].capitalize()} run",
+        f"shows steps {png['first']} to {png['last']}, {png['t0_ns'] / 1000:.1f} to "
+        f"{png['t1_ns'] / 1000:.1f} µs",
+        f"{f['cycles_per_step']:.0f} clock cycles",
+        f"on steps {gtk['first']} to {gtk['last']}, {gtk['t0_ns'] / 1000:.1f} to "
+        f"{gtk['t1_ns'] / 1000:.1f} µs",
+        f"markers A to {chr(ord('A') + gtk['named_markers'] - 1)} at the ends of the "
+        f"{f['waves_steps']} steps",
+        f"the values at the end of step {gtk['first']}",
+    ]
+
+
+def test_readme_quotes_the_demo_figures() -> None:
+    """Every number the README states about the demo's pictures is one their code wrote.
+
+    docs/img/demo_facts.json is written by ``make images`` from the demo's figures.json
+    (the numbers the plotting code computed) with the hashes of the pictures it drew.
+    """
+    import hashlib
+
+    facts = json.loads((IMG / "demo_facts.json").read_text())
+    # the facts belong to the pictures beside them
+    assert set(facts["images"]) == {"demo_learning_curves.png", "demo_waves.png",
+                                    "demo_gtkwave.png"}
+    for name, digest in facts["images"].items():
+        assert hashlib.sha256((IMG / name).read_bytes()).hexdigest() == digest, name
+    png = facts["waves_png"]
+    assert png["marked_steps"] == list(range(png["first"], png["last"] + 1))
+    text = " ".join(_demo_text().split())  # line breaks do not matter
+    rest = text
+    for quote in readme_quotes(facts):
+        quote = " ".join(quote.split())
+        assert quote in text, quote
+        rest = rest.replace(quote, " ")
+    # no other number: strip code spans and image links, then nothing numeric is left
+    rest = re.sub(r"`[^`]*`|!\[[^\]]*\]\([^)]*\)", " ", rest)
+    assert not re.findall(r"\d", rest), rest
