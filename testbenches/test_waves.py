@@ -415,3 +415,16 @@ def test_gtkwave_loads_the_save_file_of_a_real_dump(tmp_path: Path, sim: str) ->
     names = {t.name for t in p.traces}
     assert {"state", "pe0 W[0,j]", "pe1 W[1,j]", "j: slot (column)"} <= names
     assert p.trace("state").value in {"IDLE", "DONE"}
+
+
+def test_shift_is_stated_in_every_group(tmp_path: Path) -> None:
+    """A format with no fraction bits after a group that left another shift in force."""
+    dump = write_dump(tmp_path, "icarus")
+    man = json.loads(dump.manifest.read_text())
+    man["fixed"]["weight"] = "18.0"
+    dump.manifest.write_text(json.dumps(man))
+    sf = parse_gtkw(write_gtkw(dump.path, dump.manifest).read_text())
+    rows = {r.name: r for r in sf.rows}
+    assert fixed_shift(rows["r_y[0]"]) == A[1]
+    assert fixed_shift(rows["pe0 W[0,j]"]) == 0 and fixed_shift(rows["m_wdata (W)"]) == 0
+    assert fixed_shift(rows["pe0 g[0,j] (sum e p)"]) == A[1] + P[1]

@@ -275,12 +275,15 @@ def _frac(kind: str, f: _Formats) -> int:
 
 
 class _SaveFile:
-    """Lines of a save file; "@flags" and "[fpshift_count]" are written only on a change."""
+    """Lines of a save file; "@flags" and "[fpshift_count]" are written only on a change.
+
+    Both start unknown (None), so a body built on its own and put in a group states them.
+    """
 
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.flags: int | None = None
-        self.shift = 0
+        self.shift: int | None = None
 
     def _set(self, flags: int, shift: int | None = None) -> None:
         if flags != self.flags:
@@ -328,7 +331,7 @@ class _SaveFile:
         self._set(TR_BLANK | TR_GRP_BEGIN | (TR_CLOSED if closed else 0))
         self.lines.append(f"-{name}")
         self.lines += body
-        self.flags = None  # the body changed the sticky state
+        self.flags = self.shift = None  # the body changed the sticky state
         # a closed group's end row is hidden too (analyzer.c, CloseTrace)
         self._set(TR_BLANK | TR_GRP_END | (TR_CLOSED | TR_COLLAPSED if closed else 0))
         self.lines.append(f"-{name}")
