@@ -4,7 +4,9 @@ Packed vectors of the interface (``s_x``, ``s_d``, ``r_y``, ``r_e``) are split i
 elements and shown as fixed-point values (format A from the manifest); ``m_rdata`` and
 ``m_wdata`` as format W; counters as integers; one-bit signals as logic traces. Name an
 element with ``r_y[3]``. Steps are located by the ``r_valid`` pulses of the dump (step
-``s`` ends at pulse ``s``); dashed lines mark them.
+``s`` ends at pulse ``s``); the window runs from the end of step ``--from - 1`` to just
+after the end of step ``--to``, and dashed lines mark the ends of steps ``--from`` to
+``--to``. For GTKWave, open the ``.gtkw`` save file the testbench writes beside a dump.
 """
 
 from __future__ import annotations
