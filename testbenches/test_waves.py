@@ -428,3 +428,23 @@ def test_shift_is_stated_in_every_group(tmp_path: Path) -> None:
     assert fixed_shift(rows["r_y[0]"]) == A[1]
     assert fixed_shift(rows["pe0 W[0,j]"]) == 0 and fixed_shift(rows["m_wdata (W)"]) == 0
     assert fixed_shift(rows["pe0 g[0,j] (sum e p)"]) == A[1] + P[1]
+
+
+def test_fst_gets_the_ports_of_the_manifest(tmp_path: Path) -> None:
+    """FST is not readable here: the ports follow from the manifest (sizes, formats)."""
+    fst = tmp_path / "dump.fst"
+    fst.write_bytes(b"\x00fst")
+    man = tmp_path / "m.json"  # the shape of testbenches/playback.py's manifest
+    man.write_text(json.dumps({"parameters": {"neurons": 3, "inputs": 2, "outputs": 2},
+                               "fixed": {"act": "12.10", "weight": "14.9", "sens": "16.11"},
+                               "addr_bits": 7, "top": "my_array"}))
+    sf = parse_gtkw(write_gtkw(fst, man).read_text())
+    rows = {r.name: r for r in sf.rows if r.kind != "blank"}
+    assert [n for n in rows if n.startswith(("s_x", "s_d", "r_y", "r_e"))] == [
+        "s_x[0]", "s_x[1]", "s_d[0]", "s_d[1]", "r_y[0]", "r_y[1]", "r_y[2]", "r_e[0]", "r_e[1]"]
+    assert rows["r_y[2]"].refs[0] == "(0)my_array.r_y[35:0]" and fixed_shift(rows["r_y[2]"]) == 10
+    assert rows["m_addr"].refs == ["my_array.m_addr[6:0]"]
+    assert rows["m_wdata (W)"].refs == ["my_array.m_wdata[15:0]"]  # max(W, P) bits
+    assert fixed_shift(rows["m_wdata (W)"]) == 9 and fixed_shift(rows["m_rdata (raw)"]) is None
+    assert [r.name for r in groups(sf)["Counters"]] == ["step_count", "sat_count"]
+    assert sf.header["timestart"] == "0" and set(sf.named) == {-1}

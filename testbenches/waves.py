@@ -14,7 +14,6 @@ relies on are cited from GTKWave 3.3's sources (``gtkwave3/src/``) where they ar
 from __future__ import annotations
 
 import bisect
-import contextlib
 import json
 import math
 import os
@@ -209,22 +208,50 @@ def _fmt(text: object, default: tuple[int, int]) -> tuple[int, int]:
     return (int(m.group(1)), int(m.group(2))) if m else default
 
 
-def _formats(manifest: Path | None, widths: dict[str, int]) -> _Formats:
-    """Sizes and formats from the manifest, else guessed from the port widths."""
-    data: dict = {}
-    if manifest is not None and Path(manifest).is_file():
-        try:
-            data = json.loads(Path(manifest).read_text())
-        except json.JSONDecodeError:
-            data = {}
-    fx = data.get("fixed", {}) if isinstance(data, dict) else {}
+def _read_manifest(manifest: Path | None) -> dict:
+    if manifest is None or not Path(manifest).is_file():
+        return {}
+    try:
+        data = json.loads(Path(manifest).read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _formats(data: dict, widths: dict[str, int]) -> _Formats:
+    """Sizes and formats from the manifest, else guessed from the port widths.
+
+    Keys as :func:`testbenches.harness.load_manifest` reads them (``parameters`` may hold
+    the sizes, ``n``/``m``/``k`` may name them).
+    """
+    params = data.get("parameters", data)
+    fx = next((data[k] for k in ("fixed", "fixed_config", "formats") if k in data), {})
+    fx = fx if isinstance(fx, dict) else {}
     a = _fmt(fx.get("act"), (16, 14))
     w = _fmt(fx.get("weight"), (18, 14))
     p = _fmt(fx.get("sens"), (18, 14))
-    n = int(data.get("neurons") or max(1, widths.get("r_y", a[0]) // a[0]))
-    k = int(data.get("outputs") or max(1, widths.get("r_e", a[0]) // a[0]))
-    m = int(data.get("inputs", max(1, widths.get("s_x", a[0]) // a[0])))
+
+    def size(keys: tuple[str, str], guess: int) -> int:
+        v = next((params[k] for k in keys if k in params), None)
+        return int(v) if v is not None else guess
+
+    n = size(("neurons", "n"), max(1, widths.get("r_y", a[0]) // a[0]))
+    k = size(("outputs", "k"), max(1, widths.get("r_e", a[0]) // a[0]))
+    m = size(("inputs", "m"), max(1, widths.get("s_x", a[0]) // a[0]))
     return _Formats(n, m, k, a, w, p)
+
+
+def _port_widths(data: dict, f: _Formats) -> dict[str, int]:
+    """Port widths from the manifest's ``ports``, else from sizes and formats (rtl/README.md)."""
+    ports = data.get("ports")
+    if isinstance(ports, dict) and ports:
+        return {str(k): int(v) for k, v in ports.items()}
+    words = max(f.w[0], f.p[0])
+    out = dict.fromkeys(INTERFACE, 1)
+    out.update(s_x=max(1, f.m * f.a[0]), s_d=f.k * f.a[0], r_y=f.n * f.a[0], r_e=f.k * f.a[0],
+               lr_shift=5, m_addr=int(data.get("addr_bits", 1)), m_wdata=words,
+               m_rdata=words, step_count=32, sat_count=32)
+    return out
 
 
 # Internal signals shown, by name under the top module: (name, label, kind). MyHDL
@@ -441,16 +468,14 @@ def write_gtkw(dump: Path, manifest: Path | None = None, *, first_step: int = 0,
     vcd = dump.suffix == ".vcd"
     decl = read_header(dump)[1] if vcd else []
     paths = {p: w for p, w, _ in decl}
+    data = _read_manifest(manifest)
     top = _top_scope(paths)
-    if not vcd or not top:
-        top = "trtrl_array."
+    if not vcd or not top:  # FST: the manifest's top module, the ports it implies
+        top = f"{data.get('top', 'trtrl_array')}."
     widths = {p[len(top):]: w for p, w in paths.items() if p.startswith(top)}
-    fmts = _formats(manifest, widths)
-    if not widths and manifest is not None and Path(manifest).is_file():  # FST: the ports
-        with contextlib.suppress(json.JSONDecodeError, AttributeError):
-            widths = dict(json.loads(Path(manifest).read_text()).get("ports", {}))
-    if not widths:
-        widths = {n: 1 for n in INTERFACE}
+    fmts = _formats(data, widths)
+    if not vcd:
+        widths = _port_widths(data, fmts)
 
     def ref(name: str) -> str:
         w = widths[name]
