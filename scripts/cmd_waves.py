@@ -4,7 +4,9 @@ Packed vectors of the interface (``s_x``, ``s_d``, ``r_y``, ``r_e``) are split i
 elements and shown as fixed-point values (format A from the manifest); ``m_rdata`` and
 ``m_wdata`` as format W; counters as integers; one-bit signals as logic traces. Name an
 element with ``r_y[3]``. Steps are located by the ``r_valid`` pulses of the dump (step
-``s`` ends at pulse ``s``); dashed lines mark them.
+``s`` ends at pulse ``s``); the window runs from the end of step ``--from - 1`` to just
+after the end of step ``--to``, and dashed lines mark the ends of steps ``--from`` to
+``--to``. For GTKWave, open the ``.gtkw`` save file the testbench writes beside a dump.
 """
 
 from __future__ import annotations
@@ -64,6 +66,22 @@ def _parse_signal(spec: str) -> tuple[str, int | None]:
 
 
 def main(args: argparse.Namespace) -> int:
+    facts = plot_window(Path(args.dump), args.signals, args.first, args.last, args.manifest,
+                        Path(args.out) if args.out else None)
+    print(f"wrote {facts['png']} (steps {facts['first']}..{facts['last']}, "
+          f"t = {facts['t0_ns']:.0f} .. {facts['t1_ns']:.0f} ns)")
+    return 0
+
+
+def plot_window(dump: Path, signals: str = DEFAULT_SIGNALS, first: int = 0,
+                last: int | None = None, manifest_path: str | None = None,
+                out: Path | None = None) -> dict[str, Any]:
+    """Draw steps ``first``..``last`` of ``dump``; return what the picture shows.
+
+    The window runs from the end of step ``first - 1`` (where step ``first`` begins) to
+    a little after the end of step ``last``; each step's end is marked "step s done",
+    for ``first``..``last`` only, so the marks agree with the title.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -72,21 +90,21 @@ def main(args: argparse.Namespace) -> int:
     from testbenches.scoreboard import to_signed
     from testbenches.waves import read_vcd, rising_edges
 
-    dump = Path(args.dump)
+    dump = Path(dump)
     if not dump.is_file():
         raise TrtrlError(f"{dump}: no such file")
-    specs = [_parse_signal(s) for s in args.signals.split(",") if s.strip()]
+    specs = [_parse_signal(s) for s in signals.split(",") if s.strip()]
     if not specs:
         raise TrtrlError("--signals: give at least one signal")
-    manifest = _find_manifest(dump, args.manifest)
+    manifest = _find_manifest(dump, manifest_path)
     fx = (manifest or {}).get("fixed", {})
     a_fmt = tuple(int(v) for v in str(fx.get("act", "16.14")).split("."))
     w_fmt = tuple(int(v) for v in str(fx.get("weight", "16.12")).split("."))
     names = sorted({n for n, _ in specs} | {"r_valid", "clk"})
     vcd = read_vcd(dump, names)
     ends = rising_edges(vcd.find("r_valid"))
-    first = max(0, args.first)
-    last = first + 4 if args.last is None else args.last
+    first = max(0, first)
+    last = first + 4 if last is None else last
     if last < first:
         raise TrtrlError(f"--to {last} is before --from {first}")
     if not ends:
@@ -131,7 +149,7 @@ def main(args: argparse.Namespace) -> int:
             label = short
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
         for s, t in enumerate(ends):
-            if t0 <= t <= t1:
+            if first <= s <= last:
                 ax.axvline(t * scale_ns, color="tab:red", ls="--", lw=0.7)
                 if ax is axes[0, 0]:
                     ax.annotate(f"step {s} done", (t * scale_ns, 1.02),
@@ -141,11 +159,12 @@ def main(args: argparse.Namespace) -> int:
     axes[-1, 0].set_xlabel("simulation time (ns)")
     fig.suptitle(f"{dump.name}: steps {first}..{last}", y=0.995)
     fig.tight_layout()
-    out = Path(args.out) if args.out else dump.with_name(f"{dump.stem}-steps{first}-{last}.png")
+    out = out if out is not None else dump.with_name(f"{dump.stem}-steps{first}-{last}.png")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.stem + ".tmp.png")
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
     tmp.replace(out)
-    print(f"wrote {out} (steps {first}..{last}, t = {t0 * scale_ns:.0f} .. {t1 * scale_ns:.0f} ns)")
-    return 0
+    return {"png": str(out), "first": first, "last": last, "t0_ns": t0 * scale_ns,
+            "t1_ns": t1 * scale_ns, "marked_steps": [s for s in range(len(ends))
+                                                    if first <= s <= last]}

@@ -14,10 +14,7 @@ report (Verilog, manifest, learning curves, waveform dump + ``.gtkw`` + picture,
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures
-import contextlib
-import io
 import json
 import shutil
 import sys
@@ -118,13 +115,35 @@ def _plot_curves(path: Path, hw_curve: list[float], e: dict[str, np.ndarray], st
     save_figure(fig, path)
 
 
-def _waves_png(dump: Path, manifest: Path, out: Path) -> None:
-    from scripts.cmd_waves import main as waves_main
+def _waves_png(dump: Path, manifest: Path, out: Path) -> dict[str, Any]:
+    """``waves.png`` (``trtrl waves``); returns its steps and time span (ns)."""
+    from scripts.cmd_waves import plot_window
 
-    ns = argparse.Namespace(dump=str(dump), signals=WAVE_SIGNALS, first=WAVE_WINDOW[0],
-                            last=WAVE_WINDOW[1], manifest=str(manifest), out=str(out))
-    with contextlib.redirect_stdout(io.StringIO()):  # its "wrote ..." names the temp folder
-        waves_main(ns)
+    facts = plot_window(dump, WAVE_SIGNALS, WAVE_WINDOW[0], WAVE_WINDOW[1], str(manifest), out)
+    return {k: facts[k] for k in ("first", "last", "t0_ns", "t1_ns", "marked_steps")}
+
+
+def _burst(curve: list[float]) -> dict[str, Any]:
+    """The largest block of a learning curve once it has fallen below a tenth of its start.
+
+    That is the burst of error after the initial descent (the demo's curves have one);
+    ``block`` is the index of a block of :data:`WINDOW` steps.
+    """
+    start = next((i for i, v in enumerate(curve) if v < curve[0] / 10), len(curve))
+    if start >= len(curve):
+        return {"block": None, "first_step": None, "last_step": None, "mse": None}
+    b = max(range(start, len(curve)), key=lambda i: curve[i])
+    return {"block": b, "first_step": b * WINDOW, "last_step": (b + 1) * WINDOW - 1,
+            "mse": curve[b]}
+
+
+def figure_facts(hw_curve: list[float], float_curve: list[float]) -> dict[str, Any]:
+    """What ``learning_curves.png`` shows, in numbers the README quotes."""
+    return {"block_steps": WINDOW, "blocks": len(hw_curve),
+            "first_block_mse_hw": hw_curve[0] if hw_curve else None,
+            "last_block_mse_hw": hw_curve[-1] if hw_curve else None,
+            "last_block_mse_float": float_curve[-1] if float_curve else None,
+            "burst_hw": _burst(hw_curve), "burst_float": _burst(float_curve)}
 
 
 def run_hardware(out: Path, steps: int = 4000, sim: str = "verilator", seed: int = 1,
@@ -177,19 +196,22 @@ def run_hardware(out: Path, steps: int = 4000, sim: str = "verilator", seed: int
         learned = bool(mse_hw_tail <= MSE_MARGIN_REL * mse_float_tail + MSE_MARGIN_ABS
                        and len(hw_curve) >= 2 and hw_curve[-1] < hw_curve[0])
 
+    figures: dict[str, Any] = {"learning_curves": figure_facts(hw_curve, _curve(e["float"]))}
+
     def plots() -> None:
         _plot_curves(out / "learning_curves.png", hw_curve, e, steps)
         if wres.waves and Path(wres.waves).is_file():
             shutil.copy2(wres.waves, out / "waves.vcd")
-            from testbenches.waves import write_gtkw
+            from testbenches.waves import NAMED_MARKERS, gtkw_view, write_gtkw
 
-            gtkw = write_gtkw(out / "waves.vcd", out / "trtrl_array.json")
-            # the folder is renamed into place afterwards: name the files relatively
-            lines = [('[dumpfile] "waves.vcd"' if ln.startswith("[dumpfile]") else
-                      f'[savefile] "{gtkw.name}"' if ln.startswith("[savefile]") else ln)
-                     for ln in gtkw.read_text().splitlines()]
-            gtkw.write_text("\n".join(lines) + "\n")
-            _waves_png(out / "waves.vcd", out / "trtrl_array.json", out / "waves.png")
+            # paths in the save file are relative, so the folder can be renamed into place
+            view = gtkw_view(out / "waves.vcd")
+            write_gtkw(out / "waves.vcd", out / "trtrl_array.json")
+            figures["gtkwave"] = {"first": view.first, "last": view.last,
+                                  "t0_ns": view.ns(view.t0), "t1_ns": view.ns(view.t1),
+                                  "named_markers": min(len(view.markers), NAMED_MARKERS)}
+            figures["waves_png"] = _waves_png(out / "waves.vcd", out / "trtrl_array.json",
+                                              out / "waves.png")
 
     timer.run("report", "plotting learning curves and waveforms", plots)
 
@@ -231,19 +253,61 @@ def run_hardware(out: Path, steps: int = 4000, sim: str = "verilator", seed: int
                   "file": "waves.vcd" if (out / "waves.vcd").exists() else None,
                   "window_steps": list(WAVE_WINDOW), "build_s": wres.build_s,
                   "wall_s": wres.wall_s},
+        "figures": figures,
         "stage_wall_s": timer.times,
         "build_dirs": {"learning": res.build_dir, "waves": wres.build_dir,
                        "failing_waves": res.waves},
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (out / "figures.json").write_text(json.dumps(figures_file(summary), indent=1) + "\n")
     (out / "summary.md").write_text(_markdown(summary))
     return summary
+
+
+# Keys of the summary that the pictures show; no times or paths, so the file is the same
+# on every run of the same code (``make images`` keeps it as docs/img/demo_facts.json).
+FIGURE_KEYS = ("steps", "seed", "sim", "cycles_per_step", "mse_hw", "mse_fixed", "mse_float",
+               "tail_steps", "mse_hw_tail", "mse_float_tail", "bit_exact")
+
+
+def figures_file(summary: dict[str, Any]) -> dict[str, Any]:
+    """``figures.json``: the numbers behind the demo's pictures (what the README quotes)."""
+    out = {k: summary[k] for k in FIGURE_KEYS}
+    out["lr_shift"] = summary["config"]["lr_shift"]
+    out["waves_steps"] = summary["waves"]["steps"]
+    out["waves_sim"] = summary["waves"]["sim"]
+    out.update(summary["figures"])
+    return out
+
+
+def write_image_facts(figures: Path, img_dir: Path) -> Path:
+    """``img_dir/demo_facts.json``: ``figures.json`` plus the SHA-256 of the demo's images.
+
+    The hashes tie the facts to the pictures beside them, so a picture replaced without
+    its facts (and so without the README's numbers being checked again) fails the tests.
+    """
+    import hashlib
+
+    facts = json.loads(Path(figures).read_text())
+    facts["images"] = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                       for p in sorted(Path(img_dir).glob("demo_*.png"))}
+    out = Path(img_dir) / "demo_facts.json"
+    out.write_text(json.dumps(facts, indent=1) + "\n")
+    return out
 
 
 def _fmt(v: Any) -> str:
     from pymodel.report import fmt_num
 
     return fmt_num(v)
+
+
+def _gtkw_note(s: dict[str, Any]) -> str:
+    g = s.get("figures", {}).get("gtkwave")
+    if not g or g["first"] is None:
+        return "`gtkwave waves.gtkw`"
+    return (f"`gtkwave waves.gtkw` opens on steps {g['first']}..{g['last']}, "
+            f"{g['t0_ns'] / 1000:.1f} to {g['t1_ns'] / 1000:.1f} us, markers at step ends")
 
 
 def _markdown(s: dict[str, Any]) -> str:
@@ -275,7 +339,11 @@ def _markdown(s: dict[str, Any]) -> str:
         "(they coincide exactly: same integers, same arithmetic) and the float64 model's.\n\n"
         f"Waveforms: `waves.vcd` ({w['steps']} steps on {w['sim']}, a separate short run: "
         f"a dump of the whole learning run would be far too large), `waves.gtkw` for "
-        f"GTKWave, `waves.png` steps "
+        f"GTKWave ({_gtkw_note(s)}), `waves.png` steps "
         f"{w['window_steps'][0]}..{w['window_steps'][1]}.\n\n"
         f"Stage wall times: {times}.\n"
     )
+
+
+if __name__ == "__main__":  # python -m testbenches.demo OUT/figures.json docs/img
+    print(f"wrote {write_image_facts(Path(sys.argv[1]), Path(sys.argv[2]))}")

@@ -95,7 +95,9 @@ def test_wrong_value_fails_at_that_step_and_leaves_waves(
     assert res.steps == 5 or res.extra["steps"] == 5
     # the harness reran the failing case with waves on
     assert res.waves is not None and Path(res.waves).is_file()
-    assert Path(res.gtkw).read_text().count("@800200") == 3
+    gtkw = Path(res.gtkw).read_text()  # opens on the first steps, with step markers
+    assert "-Interface" in gtkw and "-Results r_y, r_e" in gtkw
+    assert "[markername] Astep 0 done" in gtkw and "[markername] Fstep 5 done" in gtkw
     vcd = read_vcd(Path(res.waves), ["r_valid", "r_y"])
     assert len(rising_edges(vcd.find("r_valid"))) == 6  # steps 0..5 ended, then the stop
 
@@ -167,6 +169,13 @@ def test_waves_command_draws_a_png(
     assert rc == 0
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert "steps 3..5" in capsys.readouterr().out
+    # the marks agree with the title: the ends of steps 3..5, not of step 2 at the left edge
+    from scripts.cmd_waves import plot_window
+
+    facts = plot_window(Path(res.waves), "r_valid,r_y[0]", 3, 5, None, png)
+    ends = rising_edges(read_vcd(Path(res.waves), ["r_valid"]).find("r_valid"))
+    assert facts["marked_steps"] == [3, 4, 5] and (facts["first"], facts["last"]) == (3, 5)
+    assert facts["t0_ns"] == ends[2] / 1000 and ends[5] / 1000 < facts["t1_ns"] < ends[6] / 1000
     # a step beyond the dump is a one-line error
     assert _cli(["waves", res.waves, "--from", "999"]) == 2
     assert "the dump has 40 steps" in capsys.readouterr().err

@@ -3,11 +3,20 @@
 The reader keeps only the signals asked for, so a long dump of a big array reads in
 one pass with little memory. FST is not parsed here (no FST reader is installed);
 ``trtrl regress --waves`` writes VCD unless FST is asked for.
+
+:func:`write_gtkw` writes the save file (``dump.gtkw``, plus ``dump.states.txt``, the
+names of the controller's states): a view that opens on the first learning steps with
+markers at step ends and every fixed-point quantity in decimal. The GTKWave facts it
+relies on are cited from GTKWave 3.3's sources (``gtkwave3/src/``) where they are used;
+:mod:`testbenches.gtkwave` loads a save file in GTKWave to check it.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
+import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +28,7 @@ INTERFACE = (
     "r_e", "busy", "clear", "m_addr", "m_we", "m_wdata", "m_re", "m_rvalid", "m_rdata",
 )
 COUNTERS = ("step_count", "sat_count")
+A_VECTORS = ("s_x", "s_d", "r_y", "r_e")  # packed vectors of format A, element e at [e*A +: A]
 
 
 @dataclass
@@ -37,8 +47,6 @@ class VcdVar:
 
     def value_at(self, t: int) -> int | None:
         """Value at time ``t`` (the last change at or before it)."""
-        import bisect
-
         i = bisect.bisect_right(self.times, t) - 1
         return self.values[i] if i >= 0 else None
 
@@ -158,78 +166,417 @@ def rising_edges(var: VcdVar) -> list[int]:
 
 
 # -- GTKWave save file --------------------------------------------------------------------
-_HEX, _BIN, _SDEC, _UDEC = "22", "28", "424", "24"  # GTKWave trace flags
+# Trace flags: the bit numbers of GTKWave's enum TraceEntFlagBits (gtkwave3/src/analyzer.h,
+# the same in 3.3 and 3.4); a save file holds them in hex after "@" (savefile.c, PRIx64).
+# A flags line and "[fpshift_count] F" stay in force for the traces that follow.
+TR_HEX, TR_DEC, TR_BIN = 1 << 1, 1 << 2, 1 << 3
+TR_RJUSTIFY, TR_BLANK, TR_SIGNED = 1 << 5, 1 << 9, 1 << 10
+TR_COLLAPSED = 1 << 12  # hidden: the end row of a closed group
+TR_FTRANSLATED = 1 << 13  # values through a translate file ("^1 FILE" before the trace)
+TR_CLOSED, TR_GRP_BEGIN, TR_GRP_END = 1 << 22, 1 << 23, 1 << 24
+TR_FPDECSHIFT = 1 << 30  # show value / 2**fpshift_count (with TR_SIGNED: signed)
+NAMED_MARKERS = 26  # A..Z: WAVE_NUM_NAMED_MARKERS of a default build (markerbox.h)
+WINDOW_STEPS = 3  # steps the save file opens on
+WINDOW_SIZE = (1600, 1000)  # [size] of the main window, pixels
+SST_WIDTH = 150  # the hierarchy pane on the left, collapsed ([sst_expanded] 0)
+SIGNALS_WIDTH = 400  # the signal pane: "name=value" at the primary marker, in full
+# GTKWave aligns every value after the longest name (comments and group titles too), so
+# names stay short (at most NAME_CHARS) for the values to fit in that pane.
+NAME_CHARS = 22
+WAVE_MARGIN_PX = 26  # window width that is neither pane nor waves (GTKWave 3.3.118, GTK3)
+STATES = "IDLE CLEAR FWD ACT UPD DONE".split()  # st codes 0..5 (rtl/config.py ST_*)
+
+# Format kinds: "bit", "uint", "sint", or signed fixed point: a fraction-bit count, or
+# format letters whose fractions add up ("A", "W", "P"; "WA" for a product of W and A).
+Kind = str | int
 
 
-def _group(name: str, lines: list[str]) -> list[str]:
-    return ["@800200", f"-{name}"] + lines + ["@1000200", f"-{name}"]
+@dataclass(frozen=True)
+class _Formats:
+    """What the save file needs from the manifest: sizes and fraction bits."""
+
+    n: int
+    m: int
+    k: int
+    a: tuple[int, int] = (16, 14)  # (total, frac) of activations
+    w: tuple[int, int] = (18, 14)  # weights
+    p: tuple[int, int] = (18, 14)  # sensitivities
 
 
-def write_gtkw(dump: Path, manifest: Path | None = None) -> Path:
-    """Write ``<dump>.gtkw`` grouping the interface, one processing element and the counters.
+def _fmt(text: object, default: tuple[int, int]) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\.(\d+)\s*", str(text))
+    return (int(m.group(1)), int(m.group(2))) if m else default
 
-    Signal paths come from the dump's header (VCD); for FST the top scope is guessed.
-    The processing element is the top-level signals named ``pe0_*`` (MyHDL flattens the
-    hierarchy), else the first scope below the top whose name mentions ``pe``.
+
+def _read_manifest(manifest: Path | None) -> dict:
+    if manifest is None or not Path(manifest).is_file():
+        return {}
+    try:
+        data = json.loads(Path(manifest).read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _formats(data: dict, widths: dict[str, int]) -> _Formats:
+    """Sizes and formats from the manifest, else guessed from the port widths.
+
+    Keys as :func:`testbenches.harness.load_manifest` reads them (``parameters`` may hold
+    the sizes, ``n``/``m``/``k`` may name them).
+    """
+    params = data.get("parameters", data)
+    fx = next((data[k] for k in ("fixed", "fixed_config", "formats") if k in data), {})
+    fx = fx if isinstance(fx, dict) else {}
+    a = _fmt(fx.get("act"), (16, 14))
+    w = _fmt(fx.get("weight"), (18, 14))
+    p = _fmt(fx.get("sens"), (18, 14))
+
+    def size(keys: tuple[str, str], guess: int) -> int:
+        v = next((params[k] for k in keys if k in params), None)
+        return int(v) if v is not None else guess
+
+    n = size(("neurons", "n"), max(1, widths.get("r_y", a[0]) // a[0]))
+    k = size(("outputs", "k"), max(1, widths.get("r_e", a[0]) // a[0]))
+    m = size(("inputs", "m"), max(1, widths.get("s_x", a[0]) // a[0]))
+    return _Formats(n, m, k, a, w, p)
+
+
+def _port_widths(data: dict, f: _Formats) -> dict[str, int]:
+    """Port widths from the manifest's ``ports``, else from sizes and formats (rtl/README.md)."""
+    ports = data.get("ports")
+    if isinstance(ports, dict) and ports:
+        return {str(k): int(v) for k, v in ports.items()}
+    words = max(f.w[0], f.p[0])
+    out = dict.fromkeys(INTERFACE, 1)
+    out.update(s_x=max(1, f.m * f.a[0]), s_d=f.k * f.a[0], r_y=f.n * f.a[0], r_e=f.k * f.a[0],
+               lr_shift=5, m_addr=int(data.get("addr_bits", 1)), m_wdata=words,
+               m_rdata=words, step_count=32, sat_count=32)
+    return out
+
+
+# Internal signals shown, by name under the top module: (name, label, kind). MyHDL
+# flattens the hierarchy, so PE i's signals are "pe<i>_<name>"; a name missing from the
+# dump is left out. Labels use i for the PE's row, j for the slot, m for the neuron of a
+# recurrent slot (rtl/README.md, "Architecture and schedule").
+CONTROL = (
+    ("st", "state", "uint"),
+    ("j", "j: slot (column)", "uint"),
+    ("m", "m: neuron of slot j", "uint"),
+    ("n", "n: neuron (ACT)", "uint"),
+    ("u", "u: micro-step (UPD)", "uint"),
+    ("ulat", "latch cycle (UPD)", "bit"),
+    ("learn_r", "learn (this step)", "bit"),
+    ("lr_r", "lr_shift (this step)", "uint"),
+)
+SHARED = (  # kind "A"/"WA": the fraction bits of that format (or the sum of two)
+    ("zbus", "z_j (FWD bus)", "A"),
+    ("sbus", "s_n (ACT table in)", "WA"),
+    ("ybus", "y_m(t) (UPD bus)", "A"),
+    ("dn", "d_n (ACT)", "A"),
+)
+PE = (
+    ("rw", "W[i,j]", "W"),
+    ("mac_d", "W[i,j]*z_j (FWD)", "WA"),
+    ("y_new", "y_i(t+1)", "A"),
+    ("wr_r", "W[i,j] latched", "W"),
+    ("pi_r", "p_ing[i,j]", "P"),
+    ("pe_r", "p_egr[i,j]", "P"),
+    ("r_fp", "f' (row)", "A"),
+    ("r_pnew", "p new (row)", "P"),
+    ("g_r", "g[i,j] (sum e p)", "AP"),
+    ("wnew_r", "W[i,j] new", "W"),
+    ("we_w", "W[i,j] write", "bit"),
+    ("rsw", "W[m,c] shadow", "W"),
+    ("ws_r", "W[m,c] latched", "W"),
+    ("qi_r", "p_ing[m,c]", "P"),
+    ("qe_r", "p_egr[m,c]", "P"),
+    ("s_fp", "f' (shadow)", "A"),
+    ("s_pnew", "p new (shadow)", "P"),
+    ("g_s", "g[m,c]", "AP"),
+    ("wnew_s", "W[m,c] new", "W"),
+)
+
+
+def _frac(kind: str, f: _Formats) -> int:
+    return sum({"A": f.a[1], "W": f.w[1], "P": f.p[1]}[c] for c in kind)
+
+
+class _SaveFile:
+    """Lines of a save file; "@flags" and "[fpshift_count]" are written only on a change.
+
+    Both start unknown (None), so a body built on its own and put in a group states them.
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.flags: int | None = None
+        self.shift: int | None = None
+
+    def _set(self, flags: int, shift: int | None = None) -> None:
+        if flags != self.flags:
+            self.lines.append(f"@{flags:x}")
+            self.flags = flags
+        if shift is not None and shift != self.shift:
+            self.lines.append(f"[fpshift_count] {shift}")
+            self.shift = shift
+
+    def trace(self, ref: str, kind: Kind, alias: str | None = None,
+              translate: str | None = None) -> None:
+        """One signal (``ref`` as GTKWave names it, ``name[msb:lsb]`` for a vector).
+
+        ``translate``: a file of "value text" lines (relative to the save file) that
+        GTKWave shows instead of the unsigned decimal value.
+        """
+        if translate:
+            self._set(TR_DEC | TR_RJUSTIFY | TR_FTRANSLATED)
+            self.lines += [f"^1 {translate}", f"+{{{alias}}} {ref}" if alias else ref, "^0"]
+            return
+        if kind == "bit":
+            self._set(TR_BIN | TR_RJUSTIFY)
+        elif kind == "uint":
+            self._set(TR_DEC | TR_RJUSTIFY)
+        elif kind == "sint":
+            self._set(TR_SIGNED | TR_RJUSTIFY)
+        else:
+            self._set(TR_SIGNED | TR_RJUSTIFY | TR_FPDECSHIFT, int(kind))
+        self.lines.append(f"+{{{alias}}} {ref}" if alias else ref)
+
+    def slice(self, alias: str, ref: str, width: int, lo: int, bits: int, frac: int) -> None:
+        """Bits ``[lo + bits - 1 : lo]`` of ``ref`` (``[width-1:0]``) as a fixed-point vector.
+
+        ``(b)name[msb:lsb]`` is bit ``msb - b`` of that vector (bitvec.c, ExtractNodeSingleBit),
+        listed most significant first.
+        """
+        self._set(TR_SIGNED | TR_RJUSTIFY | TR_FPDECSHIFT, frac)
+        bits_ = " ".join(f"({width - 1 - b}){ref}" for b in range(lo + bits - 1, lo - 1, -1))
+        self.lines.append(f"#{{{alias}}} {bits_}")
+
+    def group(self, name: str, body: list[str], closed: bool = False) -> None:
+        """A collapsible group around lines built by another :class:`_SaveFile`."""
+        if not body:
+            return
+        self._set(TR_BLANK | TR_GRP_BEGIN | (TR_CLOSED if closed else 0))
+        self.lines.append(f"-{name}")
+        self.lines += body
+        self.flags = self.shift = None  # the body changed the sticky state
+        # a closed group's end row is hidden too (analyzer.c, CloseTrace)
+        self._set(TR_BLANK | TR_GRP_END | (TR_CLOSED | TR_COLLAPSED if closed else 0))
+        self.lines.append(f"-{name}")
+
+
+def _top_scope(paths: dict[str, int]) -> str:
+    """The scope of the design: the one holding ``s_valid`` with the most signals.
+
+    Icarus under cocotb dumps ``trtrl_array.*``; Verilator dumps the ports twice, under
+    ``$rootio`` and under ``trtrl_array`` with the internal signals.
+    """
+    tops = [p[: -len("s_valid")] for p in paths if p.endswith(".s_valid")]
+    if not tops:
+        return ""
+    return max(tops, key=lambda t: (sum(p.startswith(t) for p in paths), -t.count(".")))
+
+
+@dataclass
+class StepTimes:
+    """Times (dump ticks) of each step's start (``busy`` rises) and end (``r_valid`` rises)."""
+
+    starts: list[int]
+    ends: list[int]
+    period: int  # clock period in ticks (0: unknown)
+    end_time: int
+
+
+def step_times(dump: Path, top: str = "") -> StepTimes:
+    """Step boundaries of a VCD: step ``s`` ends at the ``s``-th ``r_valid`` pulse."""
+    names = [top + n for n in ("r_valid", "busy", "clk")]
+    vcd = read_vcd(dump, [n for n in names if n in read_vcd_names(dump)])
+    ends, rises, clk = (rising_edges(vcd.vars[n]) if n in vcd.vars else [] for n in names)
+    period = min((b - a for a, b in zip(clk, clk[1:], strict=False)), default=0)
+    starts = []
+    for e in ends:
+        i = bisect.bisect_right(rises, e) - 1
+        # the last rise of busy before the pulse (a clear after reset rises earlier)
+        starts.append(rises[i] if i >= 0 else e)
+    return StepTimes(starts, ends, period, vcd.end_time)
+
+
+def read_vcd_names(dump: Path) -> set[str]:
+    """Full paths of every variable of a VCD (header only)."""
+    return {p for p, _, _ in read_header(Path(dump))[1]}
+
+
+def _time_unit_multiplier(timescale_s: float) -> int:
+    """GTKWave's time units per dump tick: it counts in the timescale's unit ("10ps": 10)."""
+    exp3 = math.floor(round(math.log10(timescale_s), 6) / 3) * 3
+    return max(1, round(timescale_s / 10.0**exp3))
+
+
+@dataclass
+class GtkwView:
+    """Where a save file opens: steps ``first``..``last``, times in GTKWave's units."""
+
+    first: int | None  # None: the dump has no step
+    last: int | None
+    t0: int  # [timestart]
+    t1: int  # the right edge the zoom is chosen for
+    primary: int  # primary marker: the end of step ``first``
+    markers: list[tuple[str, int]]  # named markers A..: ("step s done", time)
+    unit_s: float  # seconds per unit
+
+    def ns(self, t: int) -> float:
+        return round(t * self.unit_s * 1e9, 3)
+
+
+def gtkw_view(dump: Path, first_step: int = 0, steps: int = WINDOW_STEPS) -> GtkwView:
+    """The window of :func:`write_gtkw`: steps ``first_step``.. with a margin either side."""
+    timescale, decl = read_header(Path(dump))
+    top = _top_scope({p: w for p, w, _ in decl})
+    st = step_times(Path(dump), top)
+    mult = _time_unit_multiplier(timescale)
+    unit = timescale / mult
+    if not st.ends:
+        return GtkwView(None, None, 0, st.end_time * mult, -1, [], unit)
+    first = min(max(0, first_step), len(st.ends) - 1)
+    last = min(first + max(1, steps) - 1, len(st.ends) - 1)
+    # a little before the first step's start and after the last one's end
+    pad = max(2 * st.period, (st.ends[last] - st.starts[first]) // 12)
+    t0 = max(0, st.starts[first] - 2 * st.period) * mult
+    markers = [(f"step {s} done", st.ends[s] * mult)
+               for s in range(first, min(len(st.ends), first + NAMED_MARKERS))]
+    return GtkwView(first, last, t0, (st.ends[last] + pad) * mult, st.ends[first] * mult,
+                    markers, unit)
+
+
+def write_gtkw(dump: Path, manifest: Path | None = None, *, first_step: int = 0,
+               steps: int = WINDOW_STEPS) -> Path:
+    """Write ``<dump>.gtkw`` (and ``<dump>.states.txt``): a GTKWave view of the dump.
+
+    Groups, in this order: the stream ports (packed vectors split per element), the
+    results ``r_y[i]`` and ``r_e[k]``, the counters, the controller (state by name), the
+    activation unit, processing element 0 (open) and 1..N-1 (closed), the memory port.
+    Fixed-point quantities show in decimal with their formats from the manifest; internal
+    signals found by name (:data:`CONTROL`, :data:`SHARED`, :data:`PE`) get aliases that
+    say what they are, and those missing from the dump are left out. The view opens on
+    ``steps`` steps from ``first_step`` (:func:`gtkw_view`; by default the first learning
+    steps, after reset and weight load), with named markers at the ends of steps and the
+    primary marker at the end of the first, so the signal pane lists the values there.
+    Paths in the file are relative to it. An FST dump (unreadable here) gets the ports of
+    the manifest under a guessed scope and opens at time 0.
     """
     dump = Path(dump)
-    if dump.suffix == ".vcd":
-        _, decl = read_header(dump)
-        paths = {p: w for p, w, _ in decl}
-    else:
-        paths = {}
-    top_prefix = ""
-    for p in paths:
-        if p.endswith(".s_valid") and (not top_prefix or p.count(".") < top_prefix.count(".")):
-            top_prefix = p[: -len("s_valid")]
-    if not top_prefix:
-        top_prefix = "TOP.trtrl_array." if "verilator" in str(dump) else "trtrl_array."
-
-    def line(name: str) -> list[str]:
-        full = top_prefix + name
-        width = paths.get(full, 1 if name in ("clk", "rst") else 2)
-        flag = _BIN if width == 1 else (_UDEC if name in COUNTERS or name == "m_addr" else _HEX)
-        ref = full if width == 1 else f"{full}[{width - 1}:0]"
-        return [f"@{flag}", ref]
-
-    iface = [x for n in INTERFACE for x in line(n)]
-    counters = [x for n in COUNTERS for x in line(n)]
-    pe: list[str] = []
-    below = [p for p in paths if p.startswith(top_prefix) and p.count(".") > top_prefix.count(".")]
-    pe_scopes = sorted({p[len(top_prefix):].split(".")[0] for p in below
-                        if re.search(r"pe", p[len(top_prefix):].split(".")[0], re.I)})
-    # MyHDL flattens the hierarchy: PE 0's signals are top-level names "pe0_*"
-    chosen = [p for p in paths if p.startswith(top_prefix)
-              and p.count(".") == top_prefix.count(".")
-              and re.match(r"(pe_?0_|u_pe0)", p[len(top_prefix):], re.I)]
-    if not chosen and pe_scopes:
-        scope = top_prefix + pe_scopes[0] + "."
-        chosen = [p for p in below if p.startswith(scope) and p.count(".") == scope.count(".")]
-    for p in chosen[:40]:
-        w = paths[p]
-        pe += [f"@{_BIN if w == 1 else _SDEC}", p if w == 1 else f"{p}[{w - 1}:0]"]
-    extra = [x for p in paths if p.startswith(top_prefix) and p.count(".") == top_prefix.count(".")
-             and re.search(r"(state|phase|cnt|count)", p.rsplit(".", 1)[-1], re.I)
-             and p.rsplit(".", 1)[-1] not in COUNTERS
-             for x in (f"@{_UDEC}", p if paths[p] == 1 else f"{p}[{paths[p] - 1}:0]")]
-    lines = [
-        "[*] GTKWave save file written by trtrl (testbenches/waves.py)",
-        f'[dumpfile] "{dump.resolve()}"',
-        f'[savefile] "{dump.with_suffix(".gtkw").resolve()}"',
-        "[timestart] 0",
-        "[sst_width] 260",
-        "[signals_width] 260",
-        f"[treeopen] {top_prefix}",
-    ]
-    if manifest is not None and Path(manifest).is_file():
-        try:
-            fx = json.loads(Path(manifest).read_text()).get("fixed", {})
-            lines.append(f"[*] formats: A {fx.get('act')} W {fx.get('weight')} P {fx.get('sens')}")
-        except json.JSONDecodeError:
-            pass
-    lines += _group("Interface", iface)
-    lines += _group("Processing element 0", pe or ["@200", "-(no PE signals found in the dump)"])
-    lines += _group("Counters", counters + extra)
     out = dump.with_suffix(".gtkw")
-    out.write_text("\n".join(lines) + "\n")
+    vcd = dump.suffix == ".vcd"
+    decl = read_header(dump)[1] if vcd else []
+    paths = {p: w for p, w, _ in decl}
+    data = _read_manifest(manifest)
+    top = _top_scope(paths)
+    if not vcd or not top:  # FST: the manifest's top module, the ports it implies
+        top = f"{data.get('top', 'trtrl_array')}."
+    widths = {p[len(top):]: w for p, w in paths.items() if p.startswith(top)}
+    fmts = _formats(data, widths)
+    if not vcd:
+        widths = _port_widths(data, fmts)
+
+    def ref(name: str) -> str:
+        w = widths[name]
+        return top + name if w == 1 else f"{top}{name}[{w - 1}:0]"
+
+    def kind(k: Kind) -> Kind:
+        return _frac(k, fmts) if isinstance(k, str) and k.isupper() else k
+
+    # -- ports ------------------------------------------------------------------------------
+    iface, memory, results = _SaveFile(), _SaveFile(), _SaveFile()
+    fixed_words = fmts.w[1] == fmts.p[1]  # m_rdata carries W or P: one shift fits both
+    for name in INTERFACE:
+        if name not in widths:
+            continue
+        w = widths[name]
+        group = memory if name.startswith("m_") else results if name in ("r_y", "r_e") \
+            else iface
+        if name in A_VECTORS:  # packed: one fixed-point trace per element
+            count = {"s_x": fmts.m, "s_d": fmts.k, "r_y": fmts.n, "r_e": fmts.k}[name]
+            for e in range(count):
+                if (e + 1) * fmts.a[0] <= w:
+                    group.slice(f"{name}[{e}]", ref(name), w, e * fmts.a[0], fmts.a[0],
+                                fmts.a[1])
+        elif w == 1:
+            group.trace(ref(name), "bit")
+        elif name == "m_wdata":
+            group.trace(ref(name), fmts.w[1], "m_wdata (W)")
+        elif name == "m_rdata":
+            group.trace(ref(name), fmts.w[1] if fixed_words else "sint",
+                        "m_rdata (W, P)" if fixed_words else "m_rdata (raw)")
+        else:
+            group.trace(ref(name), "uint", name)
+
+    # -- internals (VCD only) -------------------------------------------------------------
+    control = _SaveFile()
+    states = out.with_name(out.stem + ".states.txt")
+    for name, label, k in CONTROL:
+        if name in widths:
+            control.trace(ref(name), kind(k), label, states.name if name == "st" else None)
+    shared = _SaveFile()
+    for name, label, k in SHARED:
+        if name in widths:
+            shared.trace(ref(name), kind(k), label)
+    pes = []
+    for i in range(fmts.n):
+        pe = _SaveFile()
+        for name, label, k in PE:
+            full = f"pe{i}_{name}"
+            if full in widths:
+                # i: this row; c = M+1+i: this neuron's column (the shadow weight's)
+                text = label.replace("[i,", f"[{i},").replace(",c]", f",{fmts.m + 1 + i}]")
+                pe.trace(ref(full), kind(k), f"pe{i} {text}")
+        pes.append(pe)
+    counters = _SaveFile()
+    for name in COUNTERS:
+        if name in widths:
+            counters.trace(ref(name), "uint", name)
+
+    body = _SaveFile()
+    body.group("Interface", iface.lines)
+    body.group("Results r_y, r_e", results.lines)
+    body.group("Counters", counters.lines)
+    body.group("Controller", control.lines)
+    body.group("Activation unit", shared.lines)
+    for i, pe in enumerate(pes):
+        body.group(f"PE {i} (row {i})", pe.lines, closed=i > 0)
+    body.group("Memory port", memory.lines)
+
+    # -- time window and markers ------------------------------------------------------------
+    view = gtkw_view(dump, first_step, steps) if vcd and top + "r_valid" in paths else None
+    t0, span, markers, primary = 0, 0, [], -1
+    if view is not None:
+        t0, span, markers, primary = view.t0, view.t1 - view.t0, view.markers, view.primary
+    wave_px = WINDOW_SIZE[0] - SST_WIDTH - SIGNALS_WIDTH - WAVE_MARGIN_PX
+    # GTKWave shows 2**-zoom time units per 200 pixels (wavewindow.c, calczoom)
+    zoom = -math.log2(200.0 * span / wave_px) if span > 0 else 0.0
+    named = [str(t) for _, t in markers] + ["-1"] * (NAMED_MARKERS - len(markers))
+    rel = Path(os.path.relpath(dump.resolve(), out.resolve().parent)).as_posix()
+    head = [
+        "[*] GTKWave save file written by trtrl (testbenches/waves.py)",
+        f"[*] formats: A {fmts.a[0]}.{fmts.a[1]} W {fmts.w[0]}.{fmts.w[1]} "
+        f"P {fmts.p[0]}.{fmts.p[1]}; N {fmts.n} M {fmts.m} K {fmts.k}",
+        f'[dumpfile] "{rel}"',
+        f'[savefile] "{out.name}"',
+        f"[timestart] {t0}",
+        f"[size] {WINDOW_SIZE[0]} {WINDOW_SIZE[1]}",
+        "[pos] -1 -1",
+        f"*{zoom:.6f} {primary} " + " ".join(named),
+    ]
+    head += [f"[markername] {chr(ord('A') + i)}{name}" for i, (name, _) in enumerate(markers)]
+    head += [
+        f"[treeopen] {top}",
+        f"[sst_width] {SST_WIDTH}",
+        f"[signals_width] {SIGNALS_WIDTH}",
+        "[sst_expanded] 0",
+    ]
+    for path, text in ((states, "".join(f"{i} {s}\n" for i, s in enumerate(STATES))),
+                       (out, "\n".join(head + body.lines) + "\n")):
+        if path == states and "st" not in widths:
+            continue
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
     return out

@@ -1,0 +1,450 @@
+"""The GTKWave save file: what it shows, checked by parsing it (and by GTKWave if installed).
+
+The fast tests write a small VCD themselves, named the way Icarus and Verilator name
+the array's signals under cocotb (Verilator adds a ``$rootio`` scope with the ports),
+with MyHDL's generated names among the real ones; the formats differ per quantity, so a
+wrong fixed-point shift shows. The GTKWave tests load save files of real dumps of the
+tiny array headless (skipped without ``gtkwave`` and ``Xvfb``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from testbenches import gtkwave
+from testbenches.waves import (
+    NAME_CHARS,
+    NAMED_MARKERS,
+    SIGNALS_WIDTH,
+    SST_WIDTH,
+    TR_BIN,
+    TR_CLOSED,
+    TR_DEC,
+    TR_FPDECSHIFT,
+    TR_FTRANSLATED,
+    TR_GRP_BEGIN,
+    TR_GRP_END,
+    TR_SIGNED,
+    WAVE_MARGIN_PX,
+    WINDOW_SIZE,
+    WINDOW_STEPS,
+    read_vcd,
+    rising_edges,
+    write_gtkw,
+)
+
+# -- a synthetic dump ----------------------------------------------------------------------
+N, M, K = 12, 1, 1
+A, W, P = (16, 14), (18, 12), (18, 13)  # distinct fractions: a wrong shift is caught
+PERIOD = 10_000  # ps
+STEP_CYCLES = 30
+STEPS = 8
+PORTS = {"clk": 1, "rst": 1, "s_valid": 1, "s_ready": 1, "s_x": 16, "s_d": 16, "learn": 1,
+         "lr_shift": 5, "r_valid": 1, "r_y": N * 16, "r_e": 16, "busy": 1, "clear": 1,
+         "m_addr": 9, "m_we": 1, "m_wdata": 18, "m_re": 1, "m_rvalid": 1, "m_rdata": 18,
+         "step_count": 32, "sat_count": 32}
+INTERNAL = {"st": 3, "j": 4, "u": 3, "ulat": 1, "zbus": 16, "sbus": 49,
+            "chain_mux0_copy4_dst": 16, "pe0_chain_mux4__mux_stage42_dst": 18,
+            "_dec_stage0_hi": 4,
+            **{f"pe{i}_{s}": w for i in range(N)
+               for s, w in (("rw", 18), ("y_new", 16), ("g_r", 49), ("r_cnt", 1))}}
+
+
+def y_value(step: int, e: int) -> int:
+    """Raw r_y element e after step ``step`` (distinct, some negative)."""
+    return ((step + 1) * 1000 + e * 37) * (-1 if (step + e) % 3 == 0 else 1)
+
+
+@dataclass
+class Dump:
+    path: Path
+    manifest: Path
+    starts: list[int] = field(default_factory=list)  # busy rises of each step (ps)
+    ends: list[int] = field(default_factory=list)  # r_valid rises
+    last_weight_write: int = 0
+
+
+def write_dump(folder: Path, style: str) -> Dump:
+    """A VCD of reset, clear, weight load, then ``STEPS`` steps; ``style`` icarus|verilator."""
+    folder.mkdir(parents=True, exist_ok=True)
+    codes: dict[str, str] = {}
+    lines = ["$timescale 1ps $end"]
+
+    def scope(name: str, sigs: dict[str, int]) -> None:
+        lines.append(f"$scope module {name} $end")
+        for s, w in sigs.items():
+            code = codes.setdefault(s, f"c{len(codes)}")
+            rng = f" [{w - 1}:0]" if w > 1 else ""
+            lines.append(f"$var wire {w} {code} {s}{rng} $end")
+        lines.append("$upscope $end")
+
+    if style == "verilator":
+        scope("$rootio", PORTS)  # the same codes: the same values
+    scope("trtrl_array", {**PORTS, **INTERNAL})
+    lines.append("$enddefinitions $end")
+    widths = {**PORTS, **INTERNAL}
+    state: dict[str, int] = dict.fromkeys(widths, 0)
+    dump = Dump(folder / "dump.vcd", folder / "trtrl_array.json")
+
+    def val(s: str, v: int) -> str:
+        w = widths[s]
+        return f"{v & 1}{codes[s]}" if w == 1 else f"b{v & ((1 << w) - 1):b} {codes[s]}"
+
+    lines += ["#0", "$dumpvars"] + [val(s, 0) for s in widths] + ["$end"]
+    t = 0
+
+    def cycle(**changes: int) -> None:
+        nonlocal t
+        # rising edge at t: registered outputs change; falling edge half a period later
+        out = [f"#{t}", val("clk", 1)]
+        for s, v in changes.items():
+            if state[s] != v:
+                state[s] = v
+                out.append(val(s, v))
+        lines.extend(out + [f"#{t + PERIOD // 2}", val("clk", 0)])
+        t += PERIOD
+
+    for _ in range(3):
+        cycle(rst=1)
+    cycle(rst=0, busy=1, st=1)
+    for _ in range(14):
+        cycle()
+    cycle(busy=0, st=0, s_ready=1)
+    for a in range(20):  # weight load
+        dump.last_weight_write = t
+        cycle(m_we=1, m_addr=a, m_wdata=a * 100)
+    cycle(m_we=0)
+    for step in range(STEPS):
+        cycle(s_valid=1, s_x=1000 + step, s_d=2000 + step)
+        dump.starts.append(t)
+        cycle(s_valid=0, s_ready=0, busy=1, st=2)
+        for c in range(STEP_CYCLES):
+            cycle(j=c % 14, st=2 + c * 3 // STEP_CYCLES, zbus=c * 50 - 700)
+        packed = sum((y_value(step, e) & 0xFFFF) << (16 * e) for e in range(N))
+        dump.ends.append(t)
+        cycle(r_valid=1, busy=0, s_ready=1, st=0, r_y=packed, r_e=-(step + 1) * 300,
+              step_count=step + 1)
+        cycle(r_valid=0)
+        for _ in range(4 if step % 2 else 9):  # uneven gaps (read-back in some steps)
+            cycle()
+    dump.path.write_text("\n".join(lines) + "\n")
+    dump.manifest.write_text(json.dumps({
+        "neurons": N, "inputs": M, "outputs": K,
+        "fixed": {"act": f"{A[0]}.{A[1]}", "weight": f"{W[0]}.{W[1]}", "sens": f"{P[0]}.{P[1]}"},
+        "ports": PORTS}))
+    return dump
+
+
+# -- reading a save file the way GTKWave does ---------------------------------------------
+@dataclass
+class Row:
+    """One row of GTKWave's signal pane as the save file asks for it."""
+
+    name: str  # as displayed: the alias, else the last path component
+    kind: str  # "trace", "vector" (#{...} of bits) or "blank" (comment, group begin/end)
+    flags: int
+    shift: int  # [fpshift_count] in force
+    refs: list[str]
+    translate: str | None = None
+
+
+@dataclass
+class SaveFile:
+    header: dict[str, str]
+    markers: dict[str, str]  # letter -> name
+    zoom: float
+    primary: int
+    named: list[int]
+    rows: list[Row]
+
+
+def parse_gtkw(text: str) -> SaveFile:
+    """Sticky state as in savefile.c: "@flags", "[fpshift_count]" and "^" apply onward."""
+    header: dict[str, str] = {}
+    markers: dict[str, str] = {}
+    rows: list[Row] = []
+    flags, shift, translate = 0x20, 0, None  # GTKWave starts at TR_RJUSTIFY, shift 0
+    zoom, primary, named = 0.0, -1, []
+    for line in text.splitlines():
+        if not line:
+            continue
+        if line.startswith("[fpshift_count]"):
+            shift = int(line.split()[1])
+        elif line.startswith("[markername]"):
+            rest = line.split(" ", 1)[1]
+            markers[rest[0]] = rest[1:]
+        elif line.startswith("["):
+            key, _, value = line[1:].partition("]")
+            header.setdefault(key, value.strip())
+        elif line.startswith("*"):
+            parts = line[1:].split()
+            zoom, primary, named = float(parts[0]), int(parts[1]), [int(p) for p in parts[2:]]
+        elif line.startswith("@"):
+            flags = int(line[1:], 16)
+        elif line.startswith("^"):
+            translate = line.split(" ", 1)[1] if line[1] != "0" else None
+        elif line.startswith("-"):
+            rows.append(Row(line[1:], "blank", flags, shift, []))
+        elif line.startswith("#{"):
+            alias, _, bits = line[2:].partition("} ")
+            rows.append(Row(alias, "vector", flags, shift, bits.split(), translate))
+        elif line.startswith("+{"):
+            alias, _, ref = line[2:].partition("} ")
+            rows.append(Row(alias, "trace", flags, shift, [ref], translate))
+        else:
+            rows.append(Row(line.rsplit(".", 1)[-1], "trace", flags, shift, [line], translate))
+    return SaveFile(header, markers, zoom, primary, named, rows)
+
+
+def groups(sf: SaveFile) -> dict[str, list[Row]]:
+    """Rows of each group, by title (groups do not nest here)."""
+    out: dict[str, list[Row]] = {}
+    current: str | None = None
+    for r in sf.rows:
+        if r.kind == "blank" and r.flags & TR_GRP_BEGIN:
+            current = r.name
+            out[current] = []
+        elif r.kind == "blank" and r.flags & TR_GRP_END:
+            current = None
+        elif current is not None:
+            out[current].append(r)
+    return out
+
+
+def fixed_shift(row: Row) -> int | None:
+    """The fraction bits GTKWave divides by, or None when not shown as signed fixed point."""
+    if row.flags & TR_SIGNED and row.flags & TR_FPDECSHIFT:
+        return row.shift
+    return None
+
+
+def gtkw_for(tmp_path: Path, style: str) -> tuple[Dump, SaveFile, str]:
+    dump = write_dump(tmp_path / style, style)
+    out = write_gtkw(dump.path, dump.manifest)
+    assert out == dump.path.with_suffix(".gtkw")
+    text = out.read_text()
+    return dump, parse_gtkw(text), text
+
+
+STYLES = ["icarus", "verilator"]
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_save_file_opens_on_the_first_steps_with_markers(tmp_path: Path, style: str) -> None:
+    dump, sf, _ = gtkw_for(tmp_path, style)
+    # the reader agrees with the dump this test wrote
+    vcd = read_vcd(dump.path, ["trtrl_array.r_valid"])
+    assert rising_edges(vcd.vars["trtrl_array.r_valid"]) == dump.ends
+    t0 = int(sf.header["timestart"])
+    assert dump.last_weight_write < t0 <= dump.starts[0], "opens after reset and weight load"
+    # the right edge for the pane GTKWave draws: 2**-zoom units per 200 pixels
+    wave_px = WINDOW_SIZE[0] - SST_WIDTH - SIGNALS_WIDTH - WAVE_MARGIN_PX
+    t1 = t0 + 2.0 ** -sf.zoom / 200.0 * wave_px
+    last = WINDOW_STEPS - 1
+    assert dump.ends[last] < t1 < dump.ends[last + 1], "zoomed to the first steps"
+    assert WINDOW_STEPS >= 2
+    # named markers A.. at the ends of steps, primary marker at the end of step 0
+    count = min(STEPS, NAMED_MARKERS)
+    assert len(sf.named) == NAMED_MARKERS
+    assert sf.named[:count] == dump.ends[:count] and set(sf.named[count:]) == {-1}
+    assert sf.markers == {chr(ord("A") + s): f"step {s} done" for s in range(count)}
+    assert sf.primary == dump.ends[0]
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_save_file_shows_fixed_point_values_per_element(tmp_path: Path, style: str) -> None:
+    _, sf, text = gtkw_for(tmp_path, style)
+    rows = {r.name: r for r in sf.rows if r.kind != "blank"}
+    width = N * 16
+    for e in range(N):
+        r = rows[f"r_y[{e}]"]
+        assert r.kind == "vector" and fixed_shift(r) == A[1]
+        # (b)name[msb:lsb] is bit msb - b: element e's bits, most significant first
+        bits = [width - 1 - int(re.match(r"\((\d+)\)", ref).group(1)) for ref in r.refs]
+        assert bits == list(range(16 * e + 15, 16 * e - 1, -1))
+        assert {ref.split(")", 1)[1] for ref in r.refs} == {f"trtrl_array.r_y[{width - 1}:0]"}
+    assert fixed_shift(rows["r_e[0]"]) == A[1] and fixed_shift(rows["s_x[0]"]) == A[1]
+    assert fixed_shift(rows["s_d[0]"]) == A[1]
+    # never the packed word
+    assert not [r for r in sf.rows if r.kind == "trace" and "r_y" in r.refs[0]]
+    # each quantity with its own format (W 18.12, P 18.13, sums of fractions)
+    assert fixed_shift(rows["m_wdata (W)"]) == W[1]
+    assert fixed_shift(rows["m_rdata (raw)"]) is None  # W and P differ: raw integers
+    assert rows["m_rdata (raw)"].flags & TR_SIGNED
+    assert fixed_shift(rows["pe0 W[0,j]"]) == W[1] and fixed_shift(rows["pe11 W[11,j]"]) == W[1]
+    assert fixed_shift(rows["pe3 y_i(t+1)"]) == A[1]
+    assert fixed_shift(rows["pe0 g[0,j] (sum e p)"]) == A[1] + P[1]
+    assert fixed_shift(rows["z_j (FWD bus)"]) == A[1]
+    assert fixed_shift(rows["s_n (ACT table in)"]) == W[1] + A[1]
+    # plain integers and bits
+    assert rows["step_count"].flags & TR_DEC and fixed_shift(rows["step_count"]) is None
+    assert rows["clk"].flags & TR_BIN and rows["latch cycle (UPD)"].flags & TR_BIN
+    # the state by name, through the translate file beside the save file
+    st = rows["state"]
+    assert st.flags & TR_FTRANSLATED and st.translate == "dump.states.txt"
+    states = (tmp_path / style / "dump.states.txt").read_text().splitlines()
+    assert states[:6] == ["0 IDLE", "1 CLEAR", "2 FWD", "3 ACT", "4 UPD", "5 DONE"]
+    assert not [r for r in sf.rows if r.name != "state" and r.translate]
+    assert text.count("[fpshift_count]") < len([r for r in rows.values() if fixed_shift(r)])
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_save_file_names_and_orders_signals(tmp_path: Path, style: str) -> None:
+    _, sf, text = gtkw_for(tmp_path, style)
+    g = groups(sf)
+    titles = [r.name for r in sf.rows if r.kind == "blank" and r.flags & TR_GRP_BEGIN]
+    pe_titles = [t for t in titles if t.startswith("PE ")]
+    assert pe_titles == [f"PE {i} (row {i})" for i in range(N)], "numerical order"
+    closed = {r.name for r in sf.rows if r.flags & TR_GRP_BEGIN and r.flags & TR_CLOSED}
+    assert closed == set(pe_titles[1:]), "PE 0 open, the others closed"
+    for i in range(N):
+        assert [r.name for r in g[f"PE {i} (row {i})"]] == [
+            f"pe{i} W[{i},j]", f"pe{i} y_i(t+1)", f"pe{i} g[{i},j] (sum e p)"]
+    assert [r.name for r in g["Counters"]] == ["step_count", "sat_count"]
+    assert [r.name for r in g["Results r_y, r_e"]] == [f"r_y[{e}]" for e in range(N)] + ["r_e[0]"]
+    # no generated names; every internal signal under an alias
+    for generated in ("chain_mux", "mux_stage", "_dst", "_dec_stage", "r_cnt", "$rootio"):
+        assert generated not in text, generated
+    for r in sf.rows:
+        if r.kind == "trace" and r.refs[0].rsplit(".", 1)[-1].split("[")[0] not in PORTS:
+            assert f"+{{{r.name}}}" in text, r.name
+        assert r.refs == [] or all(ref.lstrip("(0123456789)").startswith("trtrl_array.")
+                                   for ref in r.refs)
+    # short names: GTKWave aligns every value after the longest one, in a pane this wide
+    assert max(len(r.name) for r in sf.rows) <= NAME_CHARS
+    assert int(sf.header["signals_width"]) >= 300
+    x, y = (int(v) for v in sf.header["size"].split())
+    assert x >= 1200 and y >= 800
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_save_file_paths_are_relative_and_reproducible(tmp_path: Path, style: str) -> None:
+    dump, _, text = gtkw_for(tmp_path, style)
+    assert '[dumpfile] "dump.vcd"' in text and '[savefile] "dump.gtkw"' in text
+    assert str(tmp_path) not in text and "/" not in "".join(re.findall(r'"[^"]*"', text))
+    again = write_gtkw(dump.path, dump.manifest).read_text()
+    assert again == text
+
+
+def test_save_file_without_steps_or_internals(tmp_path: Path) -> None:
+    """A dump with the ports only and no finished step: the whole dump, no markers."""
+    vcd = tmp_path / "dump.vcd"
+    vcd.write_text("$timescale 1ns $end\n$scope module trtrl_array $end\n"
+                   "$var wire 1 ! clk $end\n$var wire 1 \" s_valid $end\n"
+                   "$var wire 1 # r_valid $end\n$var wire 32 $ r_y [31:0] $end\n"
+                   "$upscope $end\n$enddefinitions $end\n#0\n0!\n0\"\n0#\nb0 $\n#500\n1!\n")
+    sf = parse_gtkw(write_gtkw(vcd).read_text())
+    assert sf.header["timestart"] == "0" and sf.primary == -1 and set(sf.named) == {-1}
+    assert sf.zoom == pytest.approx(-math.log2(200 * 500 / (
+        WINDOW_SIZE[0] - SST_WIDTH - SIGNALS_WIDTH - WAVE_MARGIN_PX)))
+    names = [r.name for r in sf.rows if r.kind != "blank"]
+    assert names == ["clk", "s_valid", "r_valid", "r_y[0]", "r_y[1]"]  # N from the width
+    assert not (tmp_path / "dump.states.txt").exists()
+
+
+# -- GTKWave itself ------------------------------------------------------------------------
+needs_gtkwave = pytest.mark.skipif(not gtkwave.available(),
+                                   reason="gtkwave and Xvfb are not installed")
+
+
+def check_in_gtkwave(gtkw: Path, dump: Path) -> gtkwave.Probe:
+    """GTKWave loads ``gtkw`` without a complaint and shows every row it asks for."""
+    sf = parse_gtkw(gtkw.read_text())
+    p = gtkwave.probe(gtkw)
+    assert p.returncode == 0, p.log
+    assert not re.search(r"error|could not|warning|unknown", p.log, re.I), p.log
+    assert Path(p.dump).resolve() == dump.resolve()
+    # GTKWave silently drops a signal it cannot find: compare row by row
+    assert [t.name for t in p.traces] == [r.name for r in sf.rows]
+    for r, t in zip(sf.rows, p.traces, strict=True):
+        assert t.flags == r.flags, (r.name, hex(t.flags), hex(r.flags))
+    assert p.window[0] == int(sf.header["timestart"])
+    assert p.marker == sf.primary
+    assert [p.named.get(chr(ord("A") + i), -1) for i in range(NAMED_MARKERS)] == sf.named
+    return p
+
+
+@needs_gtkwave
+@pytest.mark.parametrize("style", STYLES)
+def test_gtkwave_loads_the_synthetic_save_file(tmp_path: Path, style: str) -> None:
+    dump, sf, _ = gtkw_for(tmp_path, style)
+    p = check_in_gtkwave(dump.path.with_suffix(".gtkw"), dump.path)
+    # values as GTKWave prints them at the primary marker (end of step 0)
+    for e in range(N):
+        assert float(p.trace(f"r_y[{e}]").value) == y_value(0, e) / 2 ** A[1], e
+    assert float(p.trace("r_e[0]").value) == -300 / 2 ** A[1]
+    assert p.trace("state").value == "IDLE"
+    assert p.trace("step_count").value == "1"
+    # the visible window (GTKWave sizes the pane) covers the first steps, not more
+    assert dump.ends[WINDOW_STEPS - 1] < p.window[1] < dump.ends[WINDOW_STEPS], p.wave_width
+
+
+def _real_dump(tmp_path: Path, sim: str) -> tuple[Path, Path]:
+    from testbenches.harness import CONFIGS, run_case
+
+    cfg = replace(CONFIGS["tiny"], steps=4)
+    res = run_case(cfg, sim, waves=True, wave_format="vcd", build_root=tmp_path,
+                   rerun_with_waves=False)
+    assert res.passed and res.waves and res.gtkw, res.message
+    return Path(res.waves), Path(res.gtkw)
+
+
+@needs_gtkwave
+@pytest.mark.parametrize("sim", ["icarus", pytest.param("verilator", marks=pytest.mark.slow)])
+def test_gtkwave_loads_the_save_file_of_a_real_dump(tmp_path: Path, sim: str) -> None:
+    """The tiny array's own dump: its generated signal names and the simulator's naming."""
+    dump, gtkw = _real_dump(tmp_path, sim)
+    p = check_in_gtkwave(gtkw, dump)
+    vcd = read_vcd(dump, ["trtrl_array.r_valid", "trtrl_array.r_y"])
+    ends = rising_edges(vcd.vars["trtrl_array.r_valid"])
+    t_end0 = ends[0]
+    assert p.marker == t_end0
+    assert ends[WINDOW_STEPS - 1] < p.window[1] < ends[WINDOW_STEPS]
+    y = vcd.vars["trtrl_array.r_y"].value_at(t_end0)
+    assert y is not None
+    for e in range(2):
+        raw = (y >> (16 * e)) & 0xFFFF
+        raw -= (raw >> 15) << 16
+        assert float(p.trace(f"r_y[{e}]").value) == raw / 2**14
+    names = {t.name for t in p.traces}
+    assert {"state", "pe0 W[0,j]", "pe1 W[1,j]", "j: slot (column)"} <= names
+    assert p.trace("state").value in {"IDLE", "DONE"}
+
+
+def test_shift_is_stated_in_every_group(tmp_path: Path) -> None:
+    """A format with no fraction bits after a group that left another shift in force."""
+    dump = write_dump(tmp_path, "icarus")
+    man = json.loads(dump.manifest.read_text())
+    man["fixed"]["weight"] = "18.0"
+    dump.manifest.write_text(json.dumps(man))
+    sf = parse_gtkw(write_gtkw(dump.path, dump.manifest).read_text())
+    rows = {r.name: r for r in sf.rows}
+    assert fixed_shift(rows["r_y[0]"]) == A[1]
+    assert fixed_shift(rows["pe0 W[0,j]"]) == 0 and fixed_shift(rows["m_wdata (W)"]) == 0
+    assert fixed_shift(rows["pe0 g[0,j] (sum e p)"]) == A[1] + P[1]
+
+
+def test_fst_gets_the_ports_of_the_manifest(tmp_path: Path) -> None:
+    """FST is not readable here: the ports follow from the manifest (sizes, formats)."""
+    fst = tmp_path / "dump.fst"
+    fst.write_bytes(b"\x00fst")
+    man = tmp_path / "m.json"  # the shape of testbenches/playback.py's manifest
+    man.write_text(json.dumps({"parameters": {"neurons": 3, "inputs": 2, "outputs": 2},
+                               "fixed": {"act": "12.10", "weight": "14.9", "sens": "16.11"},
+                               "addr_bits": 7, "top": "my_array"}))
+    sf = parse_gtkw(write_gtkw(fst, man).read_text())
+    rows = {r.name: r for r in sf.rows if r.kind != "blank"}
+    assert [n for n in rows if n.startswith(("s_x", "s_d", "r_y", "r_e"))] == [
+        "s_x[0]", "s_x[1]", "s_d[0]", "s_d[1]", "r_y[0]", "r_y[1]", "r_y[2]", "r_e[0]", "r_e[1]"]
+    assert rows["r_y[2]"].refs[0] == "(0)my_array.r_y[35:0]" and fixed_shift(rows["r_y[2]"]) == 10
+    assert rows["m_addr"].refs == ["my_array.m_addr[6:0]"]
+    assert rows["m_wdata (W)"].refs == ["my_array.m_wdata[15:0]"]  # max(W, P) bits
+    assert fixed_shift(rows["m_wdata (W)"]) == 9 and fixed_shift(rows["m_rdata (raw)"]) is None
+    assert [r.name for r in groups(sf)["Counters"]] == ["step_count", "sat_count"]
+    assert sf.header["timestart"] == "0" and set(sf.named) == {-1}
