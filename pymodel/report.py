@@ -101,11 +101,11 @@ def write_csv(path: str | os.PathLike[str], headers: Sequence[str],
         writer = csv.writer(fh)
         writer.writerow(headers)
         for row in rows:
-            writer.writerow([_plain(v) for v in row])
+            writer.writerow([plain(v) for v in row])
     return path
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Numpy scalars and arrays to plain Python values (for CSV and JSON)."""
     if isinstance(value, np.generic):
         return value.item()
@@ -114,9 +114,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, float) and not np.isfinite(value):
         return str(value)  # JSON has no inf/nan
     return value
@@ -129,7 +129,7 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     failure leaves no partial file; parent folders are created.
     """
     path = Path(path)
-    text = json.dumps(_plain(obj), indent=2, sort_keys=False) + "\n"
+    text = json.dumps(plain(obj), indent=2, sort_keys=False) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

@@ -168,33 +168,3 @@ class ArrayConfig:
             "step_count": COUNTER_BITS,
             "sat_count": COUNTER_BITS,
         }
-
-    def manifest(self) -> dict:
-        return {
-            "top": TOP,
-            "verilog": VERILOG_FILE,
-            "neurons": self.n,
-            "inputs": self.m,
-            "outputs": self.k,
-            "columns": self.L,
-            "fixed": self.fixed.to_dict(),
-            "cycles_per_step": self.cycles_per_step(),
-            "cycles_per_step_formula": CYCLES_FORMULA,
-            "storage_words": {
-                "per_element": self.storage_words_per_pe(),
-                **self.storage_words(),
-            },
-            "ports": self.ports(),
-            "addr_bits": self.addr_bits,
-            "idx_bits": self.idx_bits,
-            "regions": {
-                "weight": 0,
-                "p_out": [1, self.k],
-                "p_ing": self.k + 1,
-                "p_egr": self.k + 2,
-            },
-            "read_latency": self.read_latency,
-            "clear_cycles": self.clear_cycles,
-            "lr_shift_bits": LR_SHIFT_BITS,
-            "datapath_bits": self.dp_bits,
-        }

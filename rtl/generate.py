@@ -9,7 +9,6 @@ sensitivity lists, which MyHDL emits in hash-seed order, are sorted.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from pymodel.errors import TrtrlError
 from rtl.config import MANIFEST_FILE, TOP, VERILOG_FILE, ArrayConfig
+from rtl.manifest import Manifest
 
 __all__ = ["generate", "build", "unname_blocks", "sort_sensitivity_lists", "header"]
 
@@ -106,8 +106,7 @@ def generate(cfg: ArrayConfig, out_dir: str | os.PathLike) -> tuple[Path, Path]:
             raise TrtrlError(f"MyHDL wrote no {VERILOG_FILE}")
         body = sort_sensitivity_lists(unname_blocks(vtmp.read_text()))
         vtmp.write_text(header(cfg) + body)
-        manifest = {**cfg.manifest(), "generator": generator_id()}
-        (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+        Manifest.of(cfg, generator_id()).write(tmp / MANIFEST_FILE)
         vpath, mpath = out / VERILOG_FILE, out / MANIFEST_FILE
         os.replace(vtmp, vpath)
         os.replace(tmp / MANIFEST_FILE, mpath)

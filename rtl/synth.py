@@ -501,15 +501,11 @@ def _yosys_version(yosys: str) -> str:
 
 def update_manifest(manifest: str | os.PathLike[str], result: SynthResult) -> Path:
     """Add (or replace) the ``synthesis`` section of ``manifest``, atomically."""
-    from pymodel.report import write_json
+    from pymodel.report import plain
+    from rtl.manifest import Manifest
 
-    path = Path(manifest)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise TrtrlError(f"{path}: cannot read the manifest ({exc})") from exc
-    data["synthesis"] = result.to_dict()
-    return write_json(path, data)
+    man = Manifest.read(manifest)
+    return man.with_details(synthesis=plain(result.to_dict())).write(manifest)
 
 
 def synthesize_folder(folder: str | os.PathLike[str], **kwargs: Any) -> SynthResult:
@@ -519,7 +515,9 @@ def synthesize_folder(folder: str | os.PathLike[str], **kwargs: Any) -> SynthRes
     for p in (verilog, manifest):
         if not p.is_file():
             raise TrtrlError(f"{folder}: no {p.name} (run `trtrl rtl gen` first)")
-    top = json.loads(manifest.read_text()).get("top", TOP)
+    from rtl.manifest import Manifest
+
+    top = Manifest.read(manifest).top
     res = synthesize(verilog, folder, top=top, **kwargs)
     update_manifest(manifest, res)
     return res

@@ -245,11 +245,12 @@ def _elaborate(verilog: Path, top: str, extra: list[Path]) -> None:
 
 def _run_rtl(args: argparse.Namespace, sims: tuple[str, ...], out: Path,
              extra: list[Path]) -> int:
-    from testbenches.harness import TbConfig, check_ports, load_manifest, run_case
+    from rtl.manifest import Manifest
+    from testbenches.harness import TbConfig, check_ports, run_case
 
     verilog = Path(args.rtl)  # main() checked it exists
     manifest = Path(args.manifest) if args.manifest else verilog.parent / "trtrl_array.json"
-    man = load_manifest(manifest)
+    man = Manifest.read(manifest)
     top = args.top or man.top
     check_ports(verilog, top)
     _elaborate(verilog, top, extra)

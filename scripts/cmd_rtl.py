@@ -68,19 +68,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_gen(args: argparse.Namespace) -> int:
-    from rtl.config import ArrayConfig
+    from rtl.config import CYCLES_FORMULA, ArrayConfig
     from rtl.generate import generate
 
     fixed = config_from_args(args, args.activation)
     cfg = ArrayConfig(args.neurons, args.inputs, args.outputs, fixed)
     vpath, mpath = generate(cfg, args.out)
     st = cfg.storage_words()
-    formula = cfg.manifest()["cycles_per_step_formula"]
     print(f"wrote {vpath}")
     print(f"wrote {mpath}")
     print(
         f"N={cfg.n} M={cfg.m} K={cfg.k}: {cfg.cycles_per_step()} cycles/step "
-        f"({formula}), {st['per_pe']} words/PE, {st['total']} total"
+        f"({CYCLES_FORMULA}), {st['per_pe']} words/PE, {st['total']} total"
     )
     return 0
 

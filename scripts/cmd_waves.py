@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from pymodel.errors import TrtrlError
+from pymodel.fixed.formats import FixedConfig
 from pymodel.paths import user_path
+from rtl.config import MANIFEST_FILE
+from rtl.manifest import Manifest
 
 DEFAULT_SIGNALS = "s_valid,s_ready,busy,r_valid,r_y,r_e,step_count"
 A_VECTORS = ("s_x", "s_d", "r_y", "r_e")
@@ -41,20 +44,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=main)
 
 
-def _find_manifest(dump: Path, given: str | None) -> dict[str, Any] | None:
+def _find_manifest(dump: Path, given: Path | None) -> Manifest | None:
+    """``--manifest``, else the one beside the dump or the one its testbench config names."""
     if given:
-        path = Path(given)
-        if not path.is_file():
-            raise TrtrlError(f"--manifest {path}: no such file")
-        return json.loads(path.read_text())
-    # beside the dump, or the one the testbench's config names
-    for cand in (dump.parent / "trtrl_array.json", dump.parent / "tb_config.json"):
-        if cand.is_file():
-            data = json.loads(cand.read_text())
-            if "manifest" in data and Path(data["manifest"]).is_file():
-                return json.loads(Path(data["manifest"]).read_text())
-            if "fixed" in data:
-                return data
+        return Manifest.read(given)
+    if (dump.parent / MANIFEST_FILE).is_file():
+        return Manifest.read(dump.parent / MANIFEST_FILE)
+    tb_config = dump.parent / "tb_config.json"
+    if tb_config.is_file():
+        named = json.loads(tb_config.read_text()).get("manifest")
+        if named and Path(named).is_file():
+            return Manifest.read(named)
     return None
 
 
@@ -74,7 +74,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def plot_window(dump: Path, signals: str = DEFAULT_SIGNALS, first: int = 0,
-                last: int | None = None, manifest_path: str | None = None,
+                last: int | None = None, manifest_path: Path | None = None,
                 out: Path | None = None) -> dict[str, Any]:
     """Draw steps ``first``..``last`` of ``dump``; return what the picture shows.
 
@@ -97,9 +97,9 @@ def plot_window(dump: Path, signals: str = DEFAULT_SIGNALS, first: int = 0,
     if not specs:
         raise TrtrlError("--signals: give at least one signal")
     manifest = _find_manifest(dump, manifest_path)
-    fx = (manifest or {}).get("fixed", {})
-    a_fmt = tuple(int(v) for v in str(fx.get("act", "16.14")).split("."))
-    w_fmt = tuple(int(v) for v in str(fx.get("weight", "16.12")).split("."))
+    fixed = manifest.fixed if manifest else FixedConfig()
+    a_fmt = (fixed.act.total, fixed.act.frac)
+    w_fmt = (fixed.weight.total, fixed.weight.frac)
     names = sorted({n for n, _ in specs} | {"r_valid", "clk"})
     vcd = read_vcd(dump, names)
     ends = rising_edges(vcd.find("r_valid"))

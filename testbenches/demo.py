@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from testbenches.harness import BUILD_ROOT, CONFIGS, TbConfig, cached_rtl, load_manifest, run_case
+from rtl.manifest import Manifest
+from testbenches.harness import BUILD_ROOT, CONFIGS, TbConfig, cached_rtl, run_case
 
 WAVE_STEPS = 10  # length of the waveform run (Icarus VCD of N = 15: ~1.4 MB/step)
 WAVE_WINDOW = (5, 9)  # steps drawn in waves.png
@@ -154,7 +155,7 @@ def run_hardware(out: Path, steps: int = 4000, sim: str = "verilator", seed: int
     root = BUILD_ROOT / "demo"
     verilog, manifest = timer.run("generate", "generating the Verilog (N=15 M=1 K=1; cached "
                                   "per generator version)", cached_rtl, cfg)
-    man = load_manifest(manifest)
+    man = Manifest.read(manifest)
     shutil.copy2(verilog, out / "trtrl_array.v")
     shutil.copy2(manifest, out / "trtrl_array.json")
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import re
 import shutil
@@ -27,6 +26,7 @@ import numpy as np
 
 from pymodel.errors import TrtrlError
 from pymodel.fixed.formats import FixedConfig, FixedFormat
+from rtl.manifest import Manifest
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD_ROOT = Path(os.environ.get("TRTRL_TB_BUILD", REPO / "build" / "tb"))
@@ -269,75 +269,7 @@ def write_stimulus(path: Path, case: Any, fixed: FixedConfig, lr_shift: int | No
     return arrays
 
 
-# -- manifest ---------------------------------------------------------------------------
-@dataclass
-class Manifest:
-    """What the testbench needs from ``trtrl_array.json`` (rtl/README.md)."""
-
-    n: int
-    m: int
-    k: int
-    fixed: FixedConfig
-    idx_bits: int
-    read_latency: int
-    clear_cycles: int
-    cycles_per_step: int | None
-    verilog: str
-    top: str
-    raw: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def L(self) -> int:
-        return self.m + 1 + self.n
-
-
-def _first(d: dict[str, Any], *keys: str, default: Any = None) -> Any:
-    for key in keys:
-        if key in d:
-            return d[key]
-    return default
-
-
-def load_manifest(path: Path) -> Manifest:
-    """Read a manifest; a missing file or key is a one-line :class:`TrtrlError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise TrtrlError(f"manifest {path}: no such file (give --manifest FILE.json)")
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise TrtrlError(f"manifest {path}: not valid JSON ({exc})") from None
-    if not isinstance(raw, dict):
-        raise TrtrlError(f"manifest {path}: expected a JSON object")
-    params = raw.get("parameters", raw)
-    try:
-        n = int(_first(params, "neurons", "n"))
-        m = int(_first(params, "inputs", "m"))
-        k = int(_first(params, "outputs", "k"))
-        fixed_d = _first(raw, "fixed", "fixed_config", "formats")
-        fixed = FixedConfig.from_dict(fixed_d)
-    except (TypeError, KeyError, ValueError) as exc:
-        raise TrtrlError(
-            f"manifest {path}: needs neurons, inputs, outputs and a 'fixed' object ({exc!s})"
-        ) from None
-    L = m + 1 + n
-    idx_bits = int(_first(raw, "idx_bits", default=max(1, math.ceil(math.log2(n * L)))))
-    verilog = str(_first(raw, "verilog", "verilog_file", default=f"{TOP}.v"))
-    if isinstance(raw.get("verilog"), dict):
-        verilog = str(raw["verilog"].get("file", f"{TOP}.v"))
-    top = str(_first(raw, "top", "hdl_toplevel", default=TOP))
-    cps = _first(raw, "cycles_per_step")
-    if isinstance(cps, dict):
-        cps = cps.get("value", cps.get("cycles"))
-    return Manifest(
-        n=n, m=m, k=k, fixed=fixed, idx_bits=idx_bits,
-        read_latency=int(_first(raw, "read_latency", default=1)),
-        clear_cycles=int(_first(raw, "clear_cycles", default=0)),
-        cycles_per_step=int(cps) if cps is not None else None,
-        verilog=verilog, top=top, raw=raw,
-    )
-
-
+# -- ports ------------------------------------------------------------------------------
 def check_ports(verilog: Path, top: str) -> None:
     """Refuse a Verilog file whose module ``top`` lacks a port of the interface.
 
@@ -640,7 +572,7 @@ def run_case(
     if verilog is None:
         verilog, manifest = cached_rtl(cfg)
     assert manifest is not None
-    man = load_manifest(manifest)
+    man = Manifest.read(manifest)
     top = top or man.top
     if mutate is not None:
         text = Path(verilog).read_text()

@@ -11,12 +11,12 @@ without the MyHDL generator.
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import numpy as np
 
+from rtl.config import MANIFEST_FILE, ArrayConfig
+from rtl.manifest import Manifest
 from testbenches.harness import TbConfig, make_case, quantize
 
 CYCLES_PER_STEP = 7
@@ -39,9 +39,8 @@ def write_playback_dut(cfg: TbConfig, out_dir: Path, top: str = "trtrl_array") -
     model = FixedTRTRL(w0_q, cfg.m, cfg.k, fixed, shift)
     n, m, k, L, T = cfg.n, cfg.m, cfg.k, cfg.m + 1 + cfg.n, cfg.steps
     nl = n * L
-    idx_bits = max(1, math.ceil(math.log2(nl)))
-    regions = k + 3
-    addr_bits = idx_bits + max(1, math.ceil(math.log2(regions)))
+    array = ArrayConfig(n, m, k, fixed)  # the array's address map and ports, copied
+    idx_bits, addr_bits, regions = array.idx_bits, array.addr_bits, k + 3
     a = fixed.act.total
     wb = max(fixed.weight.total, fixed.sens.total)
 
@@ -119,14 +118,12 @@ endmodule
     out_dir.mkdir(parents=True, exist_ok=True)
     vpath = out_dir / f"{top}.v"
     vpath.write_text(verilog)
-    manifest = {
-        "parameters": {"neurons": n, "inputs": m, "outputs": k},
-        "fixed": fixed.to_dict(),
-        "cycles_per_step": CYCLES_PER_STEP, "clear_cycles": CLEAR_CYCLES,
-        "idx_bits": idx_bits, "addr_bits": addr_bits, "read_latency": 1,
-        "verilog": vpath.name, "top": top, "playback": True, "steps": T,
-    }
-    mpath = out_dir / "trtrl_array.json"
-    mpath.write_text(json.dumps(manifest, indent=1))
+    manifest = Manifest(
+        n=n, m=m, k=k, fixed=fixed, cycles_per_step=CYCLES_PER_STEP,
+        clear_cycles=CLEAR_CYCLES, read_latency=1, addr_bits=addr_bits, idx_bits=idx_bits,
+        ports=array.ports(), top=top, verilog=vpath.name, generator="testbenches.playback",
+        details={"playback": True, "steps": T},
+    )
+    mpath = manifest.write(out_dir / MANIFEST_FILE)
     np.save(out_dir / "expected_sat.npy", np.array(sats))
     return vpath, mpath

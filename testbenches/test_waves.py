@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from pymodel.fixed.formats import FixedConfig, FixedFormat
+from rtl.config import ArrayConfig
+from rtl.manifest import Manifest
 from testbenches import gtkwave
 from testbenches.waves import (
     NAME_CHARS,
@@ -134,10 +137,10 @@ def write_dump(folder: Path, style: str) -> Dump:
         for _ in range(4 if step % 2 else 9):  # uneven gaps (read-back in some steps)
             cycle()
     dump.path.write_text("\n".join(lines) + "\n")
-    dump.manifest.write_text(json.dumps({
-        "neurons": N, "inputs": M, "outputs": K,
-        "fixed": {"act": f"{A[0]}.{A[1]}", "weight": f"{W[0]}.{W[1]}", "sens": f"{P[0]}.{P[1]}"},
-        "ports": PORTS}))
+    fixed = FixedConfig(act=FixedFormat(*A), weight=FixedFormat(*W), sens=FixedFormat(*P))
+    Manifest(n=N, m=M, k=K, fixed=fixed, cycles_per_step=STEP_CYCLES + 1, clear_cycles=1,
+             read_latency=2, addr_bits=PORTS["m_addr"], idx_bits=PORTS["m_addr"] - 2,
+             ports=PORTS).write(dump.manifest)
     return dump
 
 
@@ -421,29 +424,31 @@ def test_shift_is_stated_in_every_group(tmp_path: Path) -> None:
     """A format with no fraction bits after a group that left another shift in force."""
     dump = write_dump(tmp_path, "icarus")
     man = json.loads(dump.manifest.read_text())
-    man["fixed"]["weight"] = "18.0"
+    # W.frac + P.frac >= A.frac is a rule of the formats: P takes A's 14 fraction bits
+    man["fixed"].update(weight="18.0", sens="18.14")
     dump.manifest.write_text(json.dumps(man))
     sf = parse_gtkw(write_gtkw(dump.path, dump.manifest).read_text())
     rows = {r.name: r for r in sf.rows}
     assert fixed_shift(rows["r_y[0]"]) == A[1]
     assert fixed_shift(rows["pe0 W[0,j]"]) == 0 and fixed_shift(rows["m_wdata (W)"]) == 0
-    assert fixed_shift(rows["pe0 g[0,j] (sum e p)"]) == A[1] + P[1]
+    assert fixed_shift(rows["pe0 g[0,j] (sum e p)"]) == A[1] + 14
 
 
 def test_fst_gets_the_ports_of_the_manifest(tmp_path: Path) -> None:
     """FST is not readable here: the ports follow from the manifest (sizes, formats)."""
     fst = tmp_path / "dump.fst"
     fst.write_bytes(b"\x00fst")
-    man = tmp_path / "m.json"  # the shape of testbenches/playback.py's manifest
-    man.write_text(json.dumps({"parameters": {"neurons": 3, "inputs": 2, "outputs": 2},
-                               "fixed": {"act": "12.10", "weight": "14.9", "sens": "16.11"},
-                               "addr_bits": 7, "top": "my_array"}))
+    fixed = FixedConfig(act=FixedFormat(12, 10), weight=FixedFormat(14, 9),
+                        sens=FixedFormat(16, 11))
+    manifest = replace(Manifest.of(ArrayConfig(3, 2, 2, fixed)), top="my_array")
+    man = manifest.write(tmp_path / "m.json")
+    addr = manifest.ports["m_addr"]
     sf = parse_gtkw(write_gtkw(fst, man).read_text())
     rows = {r.name: r for r in sf.rows if r.kind != "blank"}
     assert [n for n in rows if n.startswith(("s_x", "s_d", "r_y", "r_e"))] == [
         "s_x[0]", "s_x[1]", "s_d[0]", "s_d[1]", "r_y[0]", "r_y[1]", "r_y[2]", "r_e[0]", "r_e[1]"]
     assert rows["r_y[2]"].refs[0] == "(0)my_array.r_y[35:0]" and fixed_shift(rows["r_y[2]"]) == 10
-    assert rows["m_addr"].refs == ["my_array.m_addr[6:0]"]
+    assert rows["m_addr"].refs == [f"my_array.m_addr[{addr - 1}:0]"]
     assert rows["m_wdata (W)"].refs == ["my_array.m_wdata[15:0]"]  # max(W, P) bits
     assert fixed_shift(rows["m_wdata (W)"]) == 9 and fixed_shift(rows["m_rdata (raw)"]) is None
     assert [r.name for r in groups(sf)["Counters"]] == ["step_count", "sat_count"]

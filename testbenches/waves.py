@@ -14,7 +14,6 @@ relies on are cited from GTKWave 3.3's sources (``gtkwave3/src/``) where they ar
 from __future__ import annotations
 
 import bisect
-import json
 import math
 import os
 import re
@@ -22,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pymodel.errors import TrtrlError
+from rtl.config import TOP
+from rtl.manifest import Manifest
 
 INTERFACE = (
     "clk", "rst", "s_valid", "s_ready", "s_x", "s_d", "learn", "lr_shift", "r_valid", "r_y",
@@ -203,54 +204,35 @@ class _Formats:
     p: tuple[int, int] = (18, 14)  # sensitivities
 
 
-def _fmt(text: object, default: tuple[int, int]) -> tuple[int, int]:
-    m = re.fullmatch(r"\s*(\d+)\.(\d+)\s*", str(text))
-    return (int(m.group(1)), int(m.group(2))) if m else default
-
-
-def _read_manifest(manifest: Path | None) -> dict:
+def _read_manifest(manifest: Path | None) -> Manifest | None:
+    """The manifest (through its schema), or None where there is none to read."""
     if manifest is None or not Path(manifest).is_file():
-        return {}
-    try:
-        data = json.loads(Path(manifest).read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        return None
+    return Manifest.read(manifest)
 
 
-def _formats(data: dict, widths: dict[str, int]) -> _Formats:
-    """Sizes and formats from the manifest, else guessed from the port widths.
-
-    Keys as :func:`testbenches.harness.load_manifest` reads them (``parameters`` may hold
-    the sizes, ``n``/``m``/``k`` may name them).
-    """
-    params = data.get("parameters", data)
-    fx = next((data[k] for k in ("fixed", "fixed_config", "formats") if k in data), {})
-    fx = fx if isinstance(fx, dict) else {}
-    a = _fmt(fx.get("act"), (16, 14))
-    w = _fmt(fx.get("weight"), (18, 14))
-    p = _fmt(fx.get("sens"), (18, 14))
-
-    def size(keys: tuple[str, str], guess: int) -> int:
-        v = next((params[k] for k in keys if k in params), None)
-        return int(v) if v is not None else guess
-
-    n = size(("neurons", "n"), max(1, widths.get("r_y", a[0]) // a[0]))
-    k = size(("outputs", "k"), max(1, widths.get("r_e", a[0]) // a[0]))
-    m = size(("inputs", "m"), max(1, widths.get("s_x", a[0]) // a[0]))
-    return _Formats(n, m, k, a, w, p)
+def _formats(man: Manifest | None, widths: dict[str, int]) -> _Formats:
+    """Sizes and formats from the manifest, else the default formats and sizes guessed from
+    the port widths."""
+    if man is not None:
+        f = man.fixed
+        return _Formats(man.n, man.m, man.k, (f.act.total, f.act.frac),
+                        (f.weight.total, f.weight.frac), (f.sens.total, f.sens.frac))
+    a = _Formats.a
+    return _Formats(max(1, widths.get("r_y", a[0]) // a[0]),
+                    max(1, widths.get("s_x", a[0]) // a[0]),
+                    max(1, widths.get("r_e", a[0]) // a[0]))
 
 
-def _port_widths(data: dict, f: _Formats) -> dict[str, int]:
-    """Port widths from the manifest's ``ports``, else from sizes and formats (rtl/README.md)."""
-    ports = data.get("ports")
-    if isinstance(ports, dict) and ports:
-        return {str(k): int(v) for k, v in ports.items()}
+def _port_widths(man: Manifest | None, f: _Formats) -> dict[str, int]:
+    """Port widths from the manifest, else from sizes and formats (rtl/README.md)."""
+    if man is not None:
+        return dict(man.ports)
     words = max(f.w[0], f.p[0])
     out = dict.fromkeys(INTERFACE, 1)
     out.update(s_x=max(1, f.m * f.a[0]), s_d=f.k * f.a[0], r_y=f.n * f.a[0], r_e=f.k * f.a[0],
-               lr_shift=5, m_addr=int(data.get("addr_bits", 1)), m_wdata=words,
-               m_rdata=words, step_count=32, sat_count=32)
+               lr_shift=5, m_addr=1, m_wdata=words, m_rdata=words, step_count=32,
+               sat_count=32)
     return out
 
 
@@ -471,7 +453,7 @@ def write_gtkw(dump: Path, manifest: Path | None = None, *, first_step: int = 0,
     data = _read_manifest(manifest)
     top = _top_scope(paths)
     if not vcd or not top:  # FST: the manifest's top module, the ports it implies
-        top = f"{data.get('top', 'trtrl_array')}."
+        top = f"{data.top if data else TOP}."
     widths = {p[len(top):]: w for p, w in paths.items() if p.startswith(top)}
     fmts = _formats(data, widths)
     if not vcd:

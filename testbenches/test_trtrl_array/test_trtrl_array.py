@@ -31,7 +31,6 @@ from testbenches.harness import (
     DEFAULT_TB_SEED,
     Manifest,
     describe,
-    load_manifest,
     random_configs,
     run_case,
 )
@@ -239,7 +238,7 @@ async def run_trtrl_array(dut: Any) -> None:
     from pymodel.fixed.model import FixedTRTRL
 
     cfg = json.loads(Path(os.environ["TRTRL_TB_CONFIG"]).read_text())
-    man = load_manifest(Path(cfg["manifest"]))
+    man = Manifest.read(Path(cfg["manifest"]))
     stim = np.load(cfg["stimulus"])
     x_q, d_q, w0_q = stim["x_q"], stim["d_q"], stim["w0_q"]
     lr_shift, learn = int(stim["lr_shift"]), bool(stim["learn"])
