@@ -20,6 +20,13 @@ VERILOG_FILE = "trtrl_array.v"
 MANIFEST_FILE = "trtrl_array.json"
 TOP = "trtrl_array"
 
+# The array's ports, in the order of its port list (rtl/README.md); widths: ArrayConfig.ports.
+PORTS = (
+    "clk", "rst", "s_valid", "s_ready", "s_x", "s_d", "r_valid", "r_y", "r_e", "learn",
+    "lr_shift", "clear", "busy", "m_addr", "m_wdata", "m_we", "m_re", "m_rdata", "m_rvalid",
+    "step_count", "sat_count",
+)
+
 # Controller states (the `st` register).
 ST_IDLE, ST_CLEAR, ST_FWD, ST_ACT, ST_UPD, ST_DONE = range(6)
 
@@ -145,7 +152,7 @@ class ArrayConfig:
     # -- manifest ----------------------------------------------------------------------
     def ports(self) -> dict[str, int]:
         a = self.fixed.act.total
-        return {
+        widths = {
             "clk": 1,
             "rst": 1,
             "s_valid": 1,
@@ -168,3 +175,4 @@ class ArrayConfig:
             "step_count": COUNTER_BITS,
             "sat_count": COUNTER_BITS,
         }
+        return {name: widths[name] for name in PORTS}

@@ -13,27 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from myhdl import Simulation, StopSimulation, always, delay, instance
 
+from pymodel.fixed.words import pack, unpack
 from rtl.config import ArrayConfig
 
-__all__ = ["SimResult", "simulate", "pack", "unpack"]
-
-
-def pack(values, width: int) -> int:
-    """Element ``e`` at bits ``[e*width +: width]`` (two's complement)."""
-    mask = (1 << width) - 1
-    out = 0
-    for e, v in enumerate(values):
-        out |= (int(v) & mask) << (e * width)
-    return out
-
-
-def unpack(word: int, count: int, width: int) -> list[int]:
-    mask = (1 << width) - 1
-    vals = []
-    for e in range(count):
-        v = (int(word) >> (e * width)) & mask
-        vals.append(v - (1 << width) if v >> (width - 1) else v)
-    return vals
+__all__ = ["SimResult", "simulate"]
 
 
 @dataclass

@@ -87,7 +87,7 @@ def plot_window(dump: Path, signals: str = DEFAULT_SIGNALS, first: int = 0,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from testbenches.scoreboard import to_signed
+    from pymodel.fixed.words import to_signed
     from testbenches.waves import read_vcd, rising_edges
 
     dump = Path(dump)

@@ -26,6 +26,7 @@ import numpy as np
 
 from pymodel.errors import TrtrlError
 from pymodel.fixed.formats import FixedConfig, FixedFormat
+from rtl.config import PORTS
 from rtl.manifest import Manifest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,17 +35,12 @@ TB_MODULE = "testbenches.test_trtrl_array.test_trtrl_array"
 SIMULATORS = ("icarus", "verilator")
 WAVE_FORMATS = ("vcd", "fst")
 CLOCK_NS = 10
-TOP = "trtrl_array"
 # The project's default formats (pymodel/fixed/formats.py): a configuration that names no
 # format tests the configuration the README advertises.
 _DEFAULT_FIXED = FixedConfig()
 
-# Ports every DUT must have (rtl/README.md); widths come from the manifest.
-REQUIRED_PORTS = (
-    "clk", "rst", "s_valid", "s_ready", "s_x", "s_d", "r_valid", "r_y", "r_e", "learn",
-    "lr_shift", "clear", "busy", "m_addr", "m_wdata", "m_we", "m_re", "m_rdata", "m_rvalid",
-    "step_count", "sat_count",
-)
+# Ports every DUT must have: the array's (rtl/config.py); widths come from the manifest.
+REQUIRED_PORTS = PORTS
 
 
 @dataclass(frozen=True)
@@ -188,12 +184,6 @@ def describe(cfg: TbConfig) -> str:
 
 
 # -- stimulus ---------------------------------------------------------------------------
-def quantize(values: Any, fmt: FixedFormat) -> np.ndarray:
-    """``q_F(x) = sat_F(floor(x * 2**frac + 0.5))`` (FIXED_POINT.md)."""
-    raw = np.floor(np.asarray(values, dtype=np.float64) * (1 << fmt.frac) + 0.5)
-    return np.clip(raw, fmt.min, fmt.max).astype(np.int64)
-
-
 def make_case(cfg: TbConfig) -> Any:
     """The golden stimulus (a :class:`pymodel.cases.Case`) of a configuration."""
     from pymodel.cases import validate_case
@@ -238,7 +228,7 @@ def write_stimulus(path: Path, case: Any, fixed: FixedConfig, lr_shift: int | No
     ``learn_steps`` (one flag per step) drives the ``learn`` input step by step; the
     reference model follows it.
     """
-    from pymodel.fixed.model import lr_shift_from_lr
+    from pymodel.fixed.model import lr_shift_from_lr, quantize_case
 
     steps = int(np.asarray(case.x).shape[0])
     if learn_steps is None:
@@ -249,10 +239,11 @@ def write_stimulus(path: Path, case: Any, fixed: FixedConfig, lr_shift: int | No
             raise TrtrlError(f"learn_steps: {per_step.shape[0]} flags for {steps} steps")
         learn = bool(per_step.any())
     shift = lr_shift if lr_shift is not None else lr_shift_from_lr(case.lr, learn)
+    x_q, d_q, w0_q = quantize_case(case, fixed)  # the model's quantiser, the model's order
     arrays = {
-        "x_q": quantize(case.x, fixed.act),
-        "d_q": quantize(case.d, fixed.act),
-        "w0_q": quantize(case.w0, fixed.weight),
+        "x_q": x_q,
+        "d_q": d_q,
+        "w0_q": w0_q,
         "lr_shift": np.int64(shift),
         "learn": np.bool_(learn),
         "learn_steps": per_step,

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from pymodel.fixed.model import quantize_case
 from rtl.config import MANIFEST_FILE, ArrayConfig
 from rtl.manifest import Manifest
-from testbenches.harness import TbConfig, make_case, quantize
+from testbenches.harness import TbConfig, make_case
 
 CYCLES_PER_STEP = 7
 CLEAR_CYCLES = 4
@@ -33,8 +34,7 @@ def write_playback_dut(cfg: TbConfig, out_dir: Path, top: str = "trtrl_array") -
 
     fixed = cfg.fixed()
     case = make_case(cfg)
-    x_q, d_q = quantize(case.x, fixed.act), quantize(case.d, fixed.act)
-    w0_q = quantize(case.w0, fixed.weight)
+    x_q, d_q, w0_q = quantize_case(case, fixed)
     shift = cfg.lr_shift if cfg.lr_shift is not None else lr_shift_from_lr(case.lr)
     model = FixedTRTRL(w0_q, cfg.m, cfg.k, fixed, shift)
     n, m, k, L, T = cfg.n, cfg.m, cfg.k, cfg.m + 1 + cfg.n, cfg.steps
