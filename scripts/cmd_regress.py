@@ -258,11 +258,8 @@ def _run_rtl(args: argparse.Namespace, sims: tuple[str, ...], out: Path,
         raise TrtrlError(f"--task: unknown {args.task!r} ({', '.join(TASKS)})")
     if args.steps < 1:
         raise TrtrlError(f"--steps: must be >= 1, got {args.steps}")
-    f = man.fixed
-    cfg = TbConfig(name=f"rtl-{verilog.stem}", n=man.n, m=man.m, k=man.k, steps=args.steps,
-                   task=args.task, act=str(f.act), weight=str(f.weight), sens=str(f.sens),
-                   acc_bits=f.acc_bits, lut_bits=f.lut_bits, activation=f.activation,
-                   checkpoint_every=args.checkpoint_every)
+    cfg = TbConfig.from_manifest(man, f"rtl-{verilog.stem}", args.steps, task=args.task,
+                                 checkpoint_every=args.checkpoint_every)
     t0 = time.perf_counter()
     rows, cases = [], []
     for sim in sims:

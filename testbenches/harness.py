@@ -59,9 +59,9 @@ class TbConfig:
     k: int
     steps: int
     task: str = "random"
-    act: str = str(_DEFAULT_FIXED.act)
-    weight: str = str(_DEFAULT_FIXED.weight)
-    sens: str = str(_DEFAULT_FIXED.sens)
+    act: FixedFormat = _DEFAULT_FIXED.act
+    weight: FixedFormat = _DEFAULT_FIXED.weight
+    sens: FixedFormat = _DEFAULT_FIXED.sens
     acc_bits: int | None = None  # None: sized for the network (FixedConfig.sized_for)
     lut_bits: int = _DEFAULT_FIXED.lut_bits
     activation: str = "tanh"
@@ -75,11 +75,21 @@ class TbConfig:
     learn_steps: tuple[bool, ...] | None = None
 
     def fixed(self) -> FixedConfig:
-        act, weight, sens = (FixedFormat.parse(s) for s in (self.act, self.weight, self.sens))
-        base = FixedConfig(act=act, weight=weight, sens=sens, acc_bits=self.acc_bits,
-                           lut_bits=self.lut_bits, activation=self.activation)
+        base = FixedConfig(act=self.act, weight=self.weight, sens=self.sens,
+                           acc_bits=self.acc_bits, lut_bits=self.lut_bits,
+                           activation=self.activation)
         return base.sized_for(self.m + 1 + self.n, self.k)
 
+    @classmethod
+    def from_manifest(cls, man: Manifest, name: str, steps: int, **options: Any) -> TbConfig:
+        """The configuration of a generated (or user's) array: sizes and formats as built."""
+        f = man.fixed
+        return cls(name=name, n=man.n, m=man.m, k=man.k, steps=steps, act=f.act,
+                   weight=f.weight, sens=f.sens, acc_bits=f.acc_bits, lut_bits=f.lut_bits,
+                   activation=f.activation, **options)
+
+
+_F = FixedFormat.parse
 
 # The matrix. Default run: tiny on both simulators, faults on Icarus (test_faults.py),
 # the N=15 frequency doubler (short) on Verilator; the rest is marked slow.
@@ -89,10 +99,10 @@ CONFIGS: dict[str, TbConfig] = {
         TbConfig("tiny", n=2, m=1, k=1, steps=40),
         TbConfig("k_eq_n", n=3, m=1, k=3, steps=30, slow=True),
         TbConfig("m0", n=3, m=0, k=1, steps=30, slow=True),
-        TbConfig("narrow", n=3, m=2, k=2, steps=40, act="10.8", weight="10.6", sens="10.6",
-                 lut_bits=8, task="saturate", slow=True),
-        TbConfig("wide", n=3, m=1, k=2, steps=30, act="24.22", weight="24.18", sens="24.18",
-                 lut_bits=12, slow=True),
+        TbConfig("narrow", n=3, m=2, k=2, steps=40, act=_F("10.8"), weight=_F("10.6"),
+                 sens=_F("10.6"), lut_bits=8, task="saturate", slow=True),
+        TbConfig("wide", n=3, m=1, k=2, steps=30, act=_F("24.22"), weight=_F("24.18"),
+                 sens=_F("24.18"), lut_bits=12, slow=True),
         TbConfig("sigmoid", n=3, m=1, k=1, steps=30, activation="sigmoid", slow=True),
         TbConfig("freq15", n=15, m=1, k=1, steps=60, task="freq", checkpoint_every=20,
                  sims=("verilator",)),
@@ -154,8 +164,9 @@ def random_config(seed: int, sims: tuple[str, ...] = SIMULATORS) -> TbConfig:
     first = int(rng.integers(0, len(RANDOM_FORMATS)))
     for i in range(len(RANDOM_FORMATS)):
         act, weight, sens, lut_bits = RANDOM_FORMATS[(first + i) % len(RANDOM_FORMATS)]
-        cfg = TbConfig(f"rand-s{seed}", n=n, m=m, k=k, steps=steps, task=task, act=act,
-                       weight=weight, sens=sens, lut_bits=lut_bits, activation=activation,
+        cfg = TbConfig(f"rand-s{seed}", n=n, m=m, k=k, steps=steps, task=task, act=_F(act),
+                       weight=_F(weight), sens=_F(sens), lut_bits=lut_bits,
+                       activation=activation,
                        lr_shift=lr_shift, checkpoint_every=1, seed=seed, sims=sims,
                        learn_steps=tuple(bool(v) for v in learn))
         try:
@@ -207,7 +218,7 @@ def make_case(cfg: TbConfig) -> Any:
     if cfg.task == "saturate":
         # targets near the edge of A's range and large weights: e, W and p clamps fire
         d = np.where(np.sin(0.9 * t)[:, None] > 0, 1.95, -1.95) * np.ones((1, cfg.k))
-        wfmt = FixedFormat.parse(cfg.weight)
+        wfmt = cfg.weight
         scale = 0.95 * wfmt.max / (1 << wfmt.frac)
     elif cfg.task != "random":
         raise TrtrlError(f"task: unknown {cfg.task!r}")

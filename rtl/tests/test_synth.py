@@ -171,14 +171,11 @@ def invert_stored_bit(text: str) -> str:
 
 
 def _run_netlist(folder: Path, build: Path, mutate=None):  # noqa: ANN202 - RunResult
-    from testbenches.harness import TbConfig, load_manifest, run_case
+    from rtl.manifest import Manifest
+    from testbenches.harness import TbConfig, run_case
 
-    man = load_manifest(folder / MANIFEST_FILE)
-    f = man.fixed
-    cfg = TbConfig(name="synth", n=man.n, m=man.m, k=man.k, steps=4, task="random",
-                   act=str(f.act), weight=str(f.weight), sens=str(f.sens),
-                   acc_bits=f.acc_bits, lut_bits=f.lut_bits, activation=f.activation,
-                   checkpoint_every=1, sims=("icarus",))
+    man = Manifest.read(folder / MANIFEST_FILE)
+    cfg = TbConfig.from_manifest(man, "synth", 4, checkpoint_every=1, sims=("icarus",))
     return run_case(cfg, "icarus", waves=False, build_root=build,
                     verilog=folder / SYNTH_FILE, manifest=folder / MANIFEST_FILE,
                     mutate=mutate, rerun_with_waves=False, tag="-mut" if mutate else "")

@@ -98,15 +98,13 @@ def invert_stored_bit_ice40(text: str) -> str:
 @pytest.mark.slow
 def test_mutated_ice40_netlist_fails_scoreboard(ice40_synth: Path, tmp_path: Path) -> None:
     """One inverted stored bit in the SB_* netlist is caught as a scoreboard mismatch."""
-    from testbenches.harness import TbConfig, load_manifest, run_case
+    from rtl.manifest import Manifest
+    from testbenches.harness import TbConfig, run_case
     from testbenches.scoreboard import MISMATCH_TAG
 
-    man = load_manifest(ice40_synth / MANIFEST_FILE)
-    f = man.fixed
-    cfg = TbConfig(name="synth_ice40", n=man.n, m=man.m, k=man.k, steps=STEPS, task="random",
-                   act=str(f.act), weight=str(f.weight), sens=str(f.sens),
-                   acc_bits=f.acc_bits, lut_bits=f.lut_bits, activation=f.activation,
-                   checkpoint_every=1, sims=("icarus",))
+    man = Manifest.read(ice40_synth / MANIFEST_FILE)
+    cfg = TbConfig.from_manifest(man, "synth_ice40", STEPS, checkpoint_every=1,
+                                 sims=("icarus",))
     res = run_case(cfg, "icarus", waves=False, build_root=tmp_path,
                    verilog=ice40_synth / SYNTH_FILE, manifest=ice40_synth / MANIFEST_FILE,
                    mutate=invert_stored_bit_ice40, rerun_with_waves=False, tag="-mut",

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import pytest
 
+from pymodel.fixed.formats import FixedFormat
 from testbenches.faults import FAULTS
 from testbenches.harness import TbConfig, run_case
 from testbenches.scoreboard import MISMATCH_TAG
 
 # W with one integer bit (range +-2): weights reach their clamp within a few steps.
-FAULT_CFG = TbConfig("fault_tiny", n=2, m=1, k=1, steps=40, task="saturate", weight="16.14",
-                     sens="16.13", lr_shift=1, sims=("icarus",))
+FAULT_CFG = TbConfig("fault_tiny", n=2, m=1, k=1, steps=40, task="saturate",
+                     weight=FixedFormat(16, 14), sens=FixedFormat(16, 13), lr_shift=1,
+                     sims=("icarus",))
 
 
 def test_fault_control_passes() -> None:
