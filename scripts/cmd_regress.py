@@ -224,7 +224,7 @@ def _finish(out: Path, rows: list[dict[str, Any]], wall: float, junit: Path) -> 
 # -- bring your own RTL ---------------------------------------------------------------------
 def _elaborate(verilog: Path, top: str, extra: list[Path]) -> None:
     """Icarus elaboration as a quick syntax check; the first error becomes one line."""
-    from testbenches.harness import library_defines
+    from testbenches.runner import library_defines
 
     iverilog = shutil.which("iverilog")
     if iverilog is None:
@@ -246,7 +246,9 @@ def _elaborate(verilog: Path, top: str, extra: list[Path]) -> None:
 def _run_rtl(args: argparse.Namespace, sims: tuple[str, ...], out: Path,
              extra: list[Path]) -> int:
     from rtl.manifest import Manifest
-    from testbenches.harness import TbConfig, check_ports, run_case
+    from testbenches.configs import TbConfig
+    from testbenches.dut import check_ports
+    from testbenches.runner import run_case
 
     verilog = Path(args.rtl)  # main() checked it exists
     manifest = Path(args.manifest) if args.manifest else verilog.parent / "trtrl_array.json"

@@ -2,7 +2,7 @@
 (or ``TRTRL_TB_SEED``) is the base seed of the random configurations ``rand-s<seed>``.
 
 Without it a run records none, but a failing run is repeated once with waveforms on
-(see :func:`testbenches.harness.run_case`), so every failure leaves a dump behind.
+(see :func:`testbenches.runner.run_case`), so every failure leaves a dump behind.
 """
 
 import os

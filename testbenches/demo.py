@@ -1,9 +1,9 @@
 """The hardware stage of ``trtrl demo``: generate, co-simulate, compare, report.
 
 :func:`run_hardware` generates the Verilog of the default configuration (N = 15, M = 1,
-K = 1, default formats; cached per generator version by :func:`harness.cached_rtl`),
+K = 1, default formats; cached per generator version by :func:`testbenches.dut.cached_rtl`),
 co-simulates it learning the frequency doubler online with the cocotb scoreboard
-(:func:`harness.run_case`, bit for bit against :class:`FixedTRTRL` every step), and in
+(:func:`testbenches.runner.run_case`, bit for bit against :class:`FixedTRTRL` every step), and in
 parallel runs a short second simulation with waveforms on Icarus (no C++ build, so it
 overlaps the Verilator build; the long learning run keeps waves off because a full VCD
 of thousands of N = 15 steps would be hundreds of megabytes and the harness has no dump
@@ -26,7 +26,9 @@ from typing import Any
 import numpy as np
 
 from rtl.manifest import Manifest
-from testbenches.harness import BUILD_ROOT, CONFIGS, TbConfig, cached_rtl, run_case
+from testbenches.configs import CONFIGS, TbConfig
+from testbenches.dut import BUILD_ROOT, cached_rtl
+from testbenches.runner import run_case
 
 WAVE_STEPS = 10  # length of the waveform run (Icarus VCD of N = 15: ~1.4 MB/step)
 WAVE_WINDOW = (5, 9)  # steps drawn in waves.png
@@ -70,7 +72,7 @@ def _models(cfg: TbConfig, man: Any, lr_shift: int) -> dict[str, np.ndarray]:
     """Per-step errors (as reals) of the fixed-point and the float64 TRTRL model."""
     from pymodel.fixed.model import fixed_trace
     from pymodel.models import make_model
-    from testbenches.harness import make_case
+    from testbenches.stimulus import make_case
 
     case = make_case(replace(cfg, n=man.n, m=man.m, k=man.k, activation=man.fixed.activation))
     tr = fixed_trace(case, man.fixed, lr_shift=lr_shift, weights_every=0)

@@ -18,7 +18,8 @@ import numpy as np
 from pymodel.fixed.model import quantize_case
 from rtl.config import MANIFEST_FILE, ArrayConfig
 from rtl.manifest import Manifest
-from testbenches.harness import TbConfig, make_case
+from testbenches.configs import TbConfig
+from testbenches.stimulus import make_case
 
 CYCLES_PER_STEP = 7
 CLEAR_CYCLES = 4

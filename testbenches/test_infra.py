@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from testbenches.harness import CONFIGS, check_ports, run_case
+from testbenches.configs import CONFIGS
+from testbenches.dut import check_ports
 from testbenches.playback import write_playback_dut
+from testbenches.runner import run_case
 from testbenches.scoreboard import (
     MISMATCH_TAG,
     Fmt,
@@ -212,7 +214,7 @@ def test_waves_in_every_format(
 
 def test_random_configs_depend_only_on_their_seed() -> None:
     from pymodel.fixed.formats import FixedConfig
-    from testbenches.harness import random_config, random_configs
+    from testbenches.configs import random_config, random_configs
 
     default = random_configs(1234, full=False)
     full = random_configs(1234, full=True)

@@ -389,7 +389,8 @@ def test_gtkwave_loads_the_synthetic_save_file(tmp_path: Path, style: str) -> No
 
 
 def _real_dump(tmp_path: Path, sim: str) -> tuple[Path, Path]:
-    from testbenches.harness import CONFIGS, run_case
+    from testbenches.configs import CONFIGS
+    from testbenches.runner import run_case
 
     cfg = replace(CONFIGS["tiny"], steps=4)
     res = run_case(cfg, sim, waves=True, wave_format="vcd", build_root=tmp_path,

@@ -172,7 +172,8 @@ def invert_stored_bit(text: str) -> str:
 
 def _run_netlist(folder: Path, build: Path, mutate=None):  # noqa: ANN202 - RunResult
     from rtl.manifest import Manifest
-    from testbenches.harness import TbConfig, run_case
+    from testbenches.configs import TbConfig
+    from testbenches.runner import run_case
 
     man = Manifest.read(folder / MANIFEST_FILE)
     cfg = TbConfig.from_manifest(man, "synth", 4, checkpoint_every=1, sims=("icarus",))

@@ -99,7 +99,8 @@ def invert_stored_bit_ice40(text: str) -> str:
 def test_mutated_ice40_netlist_fails_scoreboard(ice40_synth: Path, tmp_path: Path) -> None:
     """One inverted stored bit in the SB_* netlist is caught as a scoreboard mismatch."""
     from rtl.manifest import Manifest
-    from testbenches.harness import TbConfig, run_case
+    from testbenches.configs import TbConfig
+    from testbenches.runner import run_case
     from testbenches.scoreboard import MISMATCH_TAG
 
     man = Manifest.read(ice40_synth / MANIFEST_FILE)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import pytest
 
 from pymodel.fixed.formats import FixedFormat
+from testbenches.configs import TbConfig
 from testbenches.faults import FAULTS
-from testbenches.harness import TbConfig, run_case
+from testbenches.runner import run_case
 from testbenches.scoreboard import MISMATCH_TAG
 
 # W with one integer bit (range +-2): weights reach their clamp within a few steps.

@@ -5,7 +5,7 @@ bit-accurate reference model :class:`pymodel.fixed.model.FixedTRTRL` runs beside
 a :class:`testbenches.scoreboard.Scoreboard` compares ``r_y``/``r_e`` every step and
 the weights, every sensitivity and the counters (read back through the memory port) at
 checkpoints. The run is described by the JSON file named in ``TRTRL_TB_CONFIG``
-(written by :mod:`testbenches.harness`); the result goes to the JSON file it names.
+(written by :mod:`testbenches.runner`); the result goes to the JSON file it names.
 
 The pytest functions at the bottom build and run one configuration each on each
 simulator (``pytest testbenches -k tiny``).
@@ -26,14 +26,9 @@ from cocotb.clock import Clock
 from cocotb.triggers import First, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
-from testbenches.harness import (
-    CONFIGS,
-    DEFAULT_TB_SEED,
-    Manifest,
-    describe,
-    random_configs,
-    run_case,
-)
+from rtl.manifest import Manifest
+from testbenches.configs import CONFIGS, DEFAULT_TB_SEED, describe, random_configs
+from testbenches.runner import run_case
 from testbenches.scoreboard import (
     INT,
     MISMATCH_TAG,

@@ -1,0 +1,173 @@
+"""The regression's configurations: the matrix, seeded random draws, one-line descriptions.
+
+A :class:`TbConfig` names a configuration of the array (sizes, formats) plus its
+stimulus (task, steps, learning) and how much to check (read-back period); the
+matrix :data:`CONFIGS` and :func:`random_configs` are what ``trtrl regress`` and the
+pytest runner in ``test_trtrl_array.py`` run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pymodel.errors import ConfigError, TrtrlError
+from pymodel.fixed.formats import FixedConfig, FixedFormat
+from rtl.manifest import Manifest
+
+SIMULATORS = ("icarus", "verilator")
+# The project's default formats (pymodel/fixed/formats.py): a configuration that names no
+# format tests the configuration the README advertises.
+_DEFAULT_FIXED = FixedConfig()
+
+
+@dataclass(frozen=True)
+class TbConfig:
+    """One regression configuration: array size, formats, stimulus and how much to check.
+
+    ``task`` is ``random`` (small random network with a smooth target), ``saturate``
+    (large weights and targets, so clamps fire), ``freq`` (frequency doubler) or
+    ``mackey`` (Mackey-Glass). ``checkpoint_every`` steps the weights and all
+    sensitivities are read back (0: only after the last step).
+    """
+
+    name: str
+    n: int
+    m: int
+    k: int
+    steps: int
+    task: str = "random"
+    act: FixedFormat = _DEFAULT_FIXED.act
+    weight: FixedFormat = _DEFAULT_FIXED.weight
+    sens: FixedFormat = _DEFAULT_FIXED.sens
+    acc_bits: int | None = None  # None: sized for the network (FixedConfig.sized_for)
+    lut_bits: int = _DEFAULT_FIXED.lut_bits
+    activation: str = "tanh"
+    lr_shift: int | None = None  # None: from the case's learning rate
+    checkpoint_every: int = 1
+    seed: int = 1
+    slow: bool = False
+    sims: tuple[str, ...] = SIMULATORS
+    compare_float: bool = False  # also report (and bound) the MSE against the float model
+    # learning on/off per step (length ``steps``); None: learn on every step
+    learn_steps: tuple[bool, ...] | None = None
+
+    def fixed(self) -> FixedConfig:
+        base = FixedConfig(act=self.act, weight=self.weight, sens=self.sens,
+                           acc_bits=self.acc_bits, lut_bits=self.lut_bits,
+                           activation=self.activation)
+        return base.sized_for(self.m + 1 + self.n, self.k)
+
+    @classmethod
+    def from_manifest(cls, man: Manifest, name: str, steps: int, **options: Any) -> TbConfig:
+        """The configuration of a generated (or user's) array: sizes and formats as built."""
+        f = man.fixed
+        return cls(name=name, n=man.n, m=man.m, k=man.k, steps=steps, act=f.act,
+                   weight=f.weight, sens=f.sens, acc_bits=f.acc_bits, lut_bits=f.lut_bits,
+                   activation=f.activation, **options)
+
+
+_F = FixedFormat.parse
+
+# The matrix. Default run: tiny on both simulators, faults on Icarus (test_faults.py),
+# the N=15 frequency doubler (short) on Verilator; the rest is marked slow.
+CONFIGS: dict[str, TbConfig] = {
+    c.name: c
+    for c in (
+        TbConfig("tiny", n=2, m=1, k=1, steps=40),
+        TbConfig("k_eq_n", n=3, m=1, k=3, steps=30, slow=True),
+        TbConfig("m0", n=3, m=0, k=1, steps=30, slow=True),
+        TbConfig("narrow", n=3, m=2, k=2, steps=40, act=_F("10.8"), weight=_F("10.6"),
+                 sens=_F("10.6"), lut_bits=8, task="saturate", slow=True),
+        TbConfig("wide", n=3, m=1, k=2, steps=30, act=_F("24.22"), weight=_F("24.18"),
+                 sens=_F("24.18"), lut_bits=12, slow=True),
+        TbConfig("sigmoid", n=3, m=1, k=1, steps=30, activation="sigmoid", slow=True),
+        TbConfig("freq15", n=15, m=1, k=1, steps=60, task="freq", checkpoint_every=20,
+                 sims=("verilator",)),
+        TbConfig("freq15_icarus", n=15, m=1, k=1, steps=60, task="freq", checkpoint_every=20,
+                 sims=("icarus",), slow=True),
+        TbConfig("mackey25", n=25, m=1, k=1, steps=100, task="mackey", checkpoint_every=50,
+                 slow=True),
+        # lr 2**-5: the rate the default formats were chosen at (pymodel/fixed/formats.py);
+        # see testbenches/README.md, "Learning-curve margin", for 2**-4
+        TbConfig("freq15_learn", n=15, m=1, k=1, steps=6000, task="freq", lr_shift=5,
+                 checkpoint_every=1000, sims=("verilator",), slow=True, compare_float=True),
+    )
+}
+
+
+# -- seeded random configurations ---------------------------------------------------------
+# Formats the draws pick from: narrow ones that saturate, the old 16.12 pair, the project
+# defaults and wide ones. (act, weight, sens, lut_bits); a draw whose formats the
+# activation cannot use (FixedConfig refuses them) takes the next format of the list.
+RANDOM_FORMATS: tuple[tuple[str, str, str, int], ...] = (
+    ("10.8", "10.6", "10.6", 8),
+    ("12.10", "12.8", "12.8", 8),
+    ("16.14", "16.12", "16.12", 10),
+    (str(_DEFAULT_FIXED.act), str(_DEFAULT_FIXED.weight), str(_DEFAULT_FIXED.sens),
+     _DEFAULT_FIXED.lut_bits),
+    ("24.22", "24.18", "24.18", 12),
+)
+DEFAULT_TB_SEED = 1234
+RANDOM_DRAWS = 3  # default run: Icarus only
+RANDOM_DRAWS_FULL = 12  # --full: both simulators
+
+
+def random_config(seed: int, sims: tuple[str, ...] = SIMULATORS) -> TbConfig:
+    """A small configuration drawn from ``numpy.random.default_rng(seed)``, named ``rand-s<seed>``.
+
+    N in 1..4, M in 0..2, K in 1..N, tanh or sigmoid, formats from :data:`RANDOM_FORMATS`,
+    task random or saturate, ``lr_shift`` in 1..8, learning switched on/off per step
+    (each step off with probability 1/4, or every step on/off for a whole run now and
+    then), 20..30 steps, a full read-back after every step. Only the seed matters: the
+    same seed gives the same configuration whatever the base seed of the run was.
+    """
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 5))
+    m = int(rng.integers(0, 3))
+    k = int(rng.integers(1, n + 1))
+    activation = ("tanh", "sigmoid")[int(rng.integers(0, 2))]
+    task = ("random", "saturate")[int(rng.integers(0, 2))]
+    lr_shift = int(rng.integers(1, 9))
+    steps = int(rng.integers(20, 31))
+    mode = int(rng.integers(0, 8))  # 0: never learn, 1: always, else per step
+    if mode == 0:
+        learn = np.zeros(steps, dtype=bool)
+    elif mode == 1:
+        learn = np.ones(steps, dtype=bool)
+    else:
+        learn = rng.random(steps) >= 0.25
+    first = int(rng.integers(0, len(RANDOM_FORMATS)))
+    for i in range(len(RANDOM_FORMATS)):
+        act, weight, sens, lut_bits = RANDOM_FORMATS[(first + i) % len(RANDOM_FORMATS)]
+        cfg = TbConfig(f"rand-s{seed}", n=n, m=m, k=k, steps=steps, task=task, act=_F(act),
+                       weight=_F(weight), sens=_F(sens), lut_bits=lut_bits,
+                       activation=activation,
+                       lr_shift=lr_shift, checkpoint_every=1, seed=seed, sims=sims,
+                       learn_steps=tuple(bool(v) for v in learn))
+        try:
+            cfg.fixed()
+        except ConfigError:
+            continue
+        return cfg
+    raise TrtrlError(f"random_config({seed}): no format of RANDOM_FORMATS fits")  # not reached
+
+
+def random_configs(base_seed: int, full: bool) -> list[TbConfig]:
+    """The draws of a run: seeds ``base_seed, base_seed + 1, ...`` (3, or 12 with --full)."""
+    count = RANDOM_DRAWS_FULL if full else RANDOM_DRAWS
+    sims = SIMULATORS if full else ("icarus",)
+    return [random_config(base_seed + i, sims) for i in range(count)]
+
+
+def describe(cfg: TbConfig) -> str:
+    """One line naming a configuration's sizes, formats, task and learning."""
+    learn = ("every step" if cfg.learn_steps is None or all(cfg.learn_steps) else
+             "never" if not any(cfg.learn_steps) else
+             f"{sum(cfg.learn_steps)}/{len(cfg.learn_steps)} steps")
+    return (f"N={cfg.n} M={cfg.m} K={cfg.k} {cfg.activation} A={cfg.act} W={cfg.weight} "
+            f"P={cfg.sens} lut_bits={cfg.lut_bits} task={cfg.task} lr_shift={cfg.lr_shift} "
+            f"steps={cfg.steps} learn {learn}")

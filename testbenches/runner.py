@@ -1,0 +1,312 @@
+"""Build and run one configuration on one simulator with cocotb's runner.
+
+:func:`run_case` generates (or takes) the Verilog, writes the quantised stimulus, builds
+it in a build folder of its own, runs the cocotb test
+``testbenches.test_trtrl_array.test_trtrl_array`` and returns the per-test result (a JSON
+file beside the build). A failing run without waveforms is run once more with waveforms
+on, so a failure always leaves a dump to look at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pymodel.errors import TrtrlError
+from rtl.manifest import Manifest
+from testbenches.configs import SIMULATORS, TbConfig
+from testbenches.dut import BUILD_ROOT, REPO, cached_rtl, check_ports
+from testbenches.stimulus import make_case, write_stimulus
+
+TB_MODULE = "testbenches.test_trtrl_array.test_trtrl_array"
+WAVE_FORMATS = ("vcd", "fst")
+CLOCK_NS = 10
+
+
+# -- runners ----------------------------------------------------------------------------
+# Icarus 11 cannot parse input-port default values (`input E = 1'b1`, SystemVerilog 2009),
+# which Yosys's iCE40 cell models use unless this macro is set; its netlists connect every
+# such port anyway, so the defaults are not needed there.
+_ICARUS_LIBRARY_MACROS = ("NO_ICE40_DEFAULT_ASSIGNMENTS",)
+
+
+def library_defines(sim: str, sources: Sequence[Path]) -> dict[str, str]:
+    """Macros a simulator needs to compile the cell libraries among ``sources``.
+
+    Only Icarus needs any: ``NO_ICE40_DEFAULT_ASSIGNMENTS`` when a source is Yosys's
+    ``ice40/cells_sim.v`` (recognised by the macro's ``ifndef``, whatever its path).
+    """
+    if sim != "icarus":
+        return {}
+    texts = [Path(s).read_text(errors="replace") for s in sources]
+    return {name: "1" for name in _ICARUS_LIBRARY_MACROS
+            if any(f"ifndef {name}" in text for text in texts)}
+
+
+def _runner(sim: str, wave_format: str) -> Any:
+    """cocotb's runner for ``sim``; Icarus is taught to write VCD when asked."""
+    from cocotb_tools.runner import Icarus, get_runner
+
+    if sim not in SIMULATORS:
+        raise TrtrlError(f"simulator: unknown {sim!r} (icarus or verilator)")
+    if sim == "verilator":
+        from rtl.toolchain import verilator_env
+
+        verilator_env()
+        return get_runner("verilator")
+    if wave_format == "fst":
+        return get_runner("icarus")
+
+    class IcarusVcd(Icarus):
+        """Icarus with ``-vcd`` instead of the runner's fixed ``-fst`` dump format."""
+
+        def _test_command(self) -> list[Any]:
+            cmds = super()._test_command()
+            return [["-vcd" if a == "-fst" else a for a in cmd] for cmd in cmds]
+
+    return IcarusVcd()
+
+
+@dataclass
+class RunResult:
+    """Outcome of one case on one simulator (also written as ``result.json``)."""
+
+    test: str
+    sim: str
+    passed: bool
+    message: str = ""
+    steps: int = 0
+    cycles_per_step: float | None = None
+    sim_cycles: int = 0
+    wall_s: float = 0.0
+    build_s: float = 0.0
+    sim_cycles_per_s: float | None = None
+    steps_per_s: float | None = None
+    waves: str | None = None
+    gtkw: str | None = None
+    build_dir: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SimJob:
+    """One design and stimulus on one simulator: what a build-and-test run needs."""
+
+    name: str
+    sim: str
+    verilog: Path
+    manifest: Path
+    top: str
+    stimulus: Path
+    checkpoint_every: int
+    wave_format: str
+    compare_float: bool = False
+    rerun_hint: bool = True  # say in a failure that the case is rerun with waves on
+    extra_sources: tuple[Path, ...] = ()
+
+
+def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
+                    extra_env: dict[str, str] | None = None) -> RunResult:
+    """Build ``job`` in ``build_dir``, run the cocotb test, collect its verdict and rates."""
+    from cocotb_tools.check_results import get_results
+
+    name, sim, verilog, manifest, top = job.name, job.sim, job.verilog, job.manifest, job.top
+    stimulus, wave_format, extra_sources = job.stimulus, job.wave_format, job.extra_sources
+
+    build_dir.mkdir(parents=True, exist_ok=True)
+    runner = _runner(sim, wave_format)
+    build_args: list[str] = []
+    test_args: list[str] = []
+    plusargs: list[str] = []
+    dump = build_dir / f"dump.{wave_format}"
+    if sim == "verilator":
+        build_args += ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3"]
+        if waves and wave_format == "fst":
+            build_args += ["--trace-fst"]
+        if waves:
+            test_args += ["--trace-file", str(dump)]
+    elif waves:
+        plusargs += [f"+dumpfile_path={dump}"]
+    if dump.exists():
+        dump.unlink()
+    t0 = time.perf_counter()
+    log = build_dir / "build.log"
+    try:
+        runner.build(
+            # the design first, so it keeps the runner's default timescale even when a
+            # library (cells_sim.v: 1ps/1ps) sets its own
+            sources=[str(verilog), *(str(s) for s in extra_sources)],
+            defines=library_defines(sim, extra_sources),
+            hdl_toplevel=top,
+            build_dir=str(build_dir),
+            build_args=build_args,
+            waves=waves,
+            timescale=("1ns", "1ps"),
+            always=True,
+            log_file=str(log),
+        )
+    except (SystemExit, Exception) as exc:  # noqa: B014 - the runner exits on tool errors
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        return RunResult(test=name, sim=sim, passed=False, build_dir=str(build_dir),
+                         message=f"build failed ({exc!r}):\n{tail}")
+    build_s = time.perf_counter() - t0
+    result_json = build_dir / "result.json"
+    if result_json.exists():
+        result_json.unlink()
+    tb_cfg = {
+        "name": name, "sim": sim, "manifest": str(manifest), "stimulus": str(stimulus),
+        "checkpoint_every": job.checkpoint_every, "result": str(result_json),
+        "clock_ns": CLOCK_NS, "waves": str(dump) if waves else None,
+        "compare_float": job.compare_float,
+        "waves_hint": (f"dump {dump}" if waves else
+                       "this run had waves off; the runner reruns a failing case with waves on"
+                       if job.rerun_hint else "waves were off: rerun with --waves"),
+    }
+    cfg_path = build_dir / "tb_config.json"
+    cfg_path.write_text(json.dumps(tb_cfg, indent=1))
+    env = {"TRTRL_TB_CONFIG": str(cfg_path), "PYTHONPATH": os.pathsep.join(
+        [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    env.update(extra_env or {})
+    results_xml = build_dir / "results.xml"
+    t1 = time.perf_counter()
+    with contextlib.suppress(SystemExit):  # the runner sys.exit()s on a failed test
+        runner.test(
+            test_module=TB_MODULE,
+            hdl_toplevel=top,
+            build_dir=str(build_dir),
+            test_dir=str(build_dir),
+            extra_env=env,
+            waves=waves,
+            test_args=test_args,
+            plusargs=plusargs,
+            results_xml=str(results_xml),
+            log_file=str(build_dir / "sim.log"),
+            timescale=("1ns", "1ps") if sim == "icarus" else None,
+        )
+    wall = time.perf_counter() - t1
+    try:
+        ntests, nfail = get_results(results_xml)
+    except (RuntimeError, FileNotFoundError, OSError):
+        ntests, nfail = 0, 1
+    data: dict[str, Any] = {}
+    if result_json.exists():
+        data = json.loads(result_json.read_text())
+    passed = ntests > 0 and nfail == 0 and data.get("passed", False)
+    message = data.get("message", "")
+    if not passed and not message:
+        tail = ""
+        sim_log = build_dir / "sim.log"
+        if sim_log.exists():
+            tail = sim_log.read_text(errors="replace")[-3000:]
+        message = f"simulation failed without a scoreboard verdict; log tail:\n{tail}"
+    res = RunResult(
+        test=name, sim=sim, passed=passed, message=message,
+        steps=int(data.get("steps", 0)), cycles_per_step=data.get("cycles_per_step"),
+        sim_cycles=int(data.get("sim_cycles", 0)), wall_s=round(wall, 3),
+        build_s=round(build_s, 3), build_dir=str(build_dir),
+        extra={k: v for k, v in data.items() if k not in {"passed", "message"}},
+    )
+    if extra_sources:
+        res.extra["extra_sources"] = [str(s) for s in extra_sources]
+    sim_wall = data.get("sim_wall_s") or wall
+    if res.sim_cycles and sim_wall:
+        res.sim_cycles_per_s = round(res.sim_cycles / sim_wall, 1)
+        res.steps_per_s = round(res.steps / sim_wall, 2)
+    if waves and dump.exists():
+        from testbenches.waves import write_gtkw
+
+        res.waves = str(dump)
+        res.gtkw = str(write_gtkw(dump, manifest))
+    (build_dir / "run.json").write_text(json.dumps(res.to_json(), indent=1))
+    return res
+
+
+def run_case(
+    cfg: TbConfig,
+    sim: str,
+    *,
+    waves: bool | None = None,
+    wave_format: str | None = None,
+    build_root: Path | None = None,
+    verilog: Path | None = None,
+    manifest: Path | None = None,
+    top: str | None = None,
+    mutate: Any = None,
+    rerun_with_waves: bool = True,
+    tag: str = "",
+    extra_sources: Sequence[Path] = (),
+) -> RunResult:
+    """Build and simulate one configuration; returns its :class:`RunResult`.
+
+    ``verilog``/``manifest`` run a given design (``trtrl regress --rtl``), else the
+    design is generated. ``extra_sources`` are compiled after it (a cell library such as
+    Yosys's ``ice40/cells_sim.v`` for an iCE40 netlist). ``mutate(text) -> text`` edits a
+    copy of the design's Verilog, not the extra sources (fault injection). ``waves``
+    defaults to the ``TRTRL_WAVES`` environment variable.
+    """
+    if waves is None:
+        waves = os.environ.get("TRTRL_WAVES", "") not in ("", "0")
+    wave_format = wave_format or os.environ.get("TRTRL_WAVES_FORMAT", "vcd")
+    if wave_format not in WAVE_FORMATS:
+        raise TrtrlError(f"waves format: unknown {wave_format!r} (vcd or fst)")
+    extra = [Path(s).resolve() for s in extra_sources]
+    for src in extra:
+        if not src.is_file():
+            raise TrtrlError(f"extra source {src}: no such file")
+    root = build_root or BUILD_ROOT
+    case_dir = root / f"{cfg.name}{tag}-{sim}"
+    if case_dir.exists():
+        shutil.rmtree(case_dir, ignore_errors=True)
+    case_dir.mkdir(parents=True, exist_ok=True)
+    if verilog is None:
+        verilog, manifest = cached_rtl(cfg)
+    assert manifest is not None
+    man = Manifest.read(manifest)
+    top = top or man.top
+    if mutate is not None:
+        text = Path(verilog).read_text()
+        mutated = mutate(text)
+        if mutated == text:
+            raise TrtrlError(f"fault injection: the mutation did not change {verilog}")
+        verilog = case_dir / "rtl_mutated" / Path(verilog).name
+        verilog.parent.mkdir(parents=True, exist_ok=True)
+        verilog.write_text(mutated)
+    check_ports(Path(verilog), top)
+    stim = case_dir / "stimulus.npz"
+    if not stim.exists():
+        case = make_case(replace(cfg, n=man.n, m=man.m, k=man.k,
+                                        activation=man.fixed.activation))
+        write_stimulus(stim, case, man.fixed, cfg.lr_shift, learn_steps=cfg.learn_steps)
+    job = SimJob(name=cfg.name + tag, sim=sim, verilog=Path(verilog).resolve(),
+                 manifest=Path(manifest).resolve(), top=top, stimulus=stim,
+                 checkpoint_every=cfg.checkpoint_every, wave_format=wave_format,
+                 compare_float=cfg.compare_float, rerun_hint=rerun_with_waves,
+                 extra_sources=tuple(extra))
+    res = _build_and_test(job, case_dir / "sim", waves)
+    if not res.passed and not waves and rerun_with_waves:
+        again = _build_and_test(job, case_dir / "sim_waves", True)
+        res.waves, res.gtkw = again.waves, again.gtkw
+        res.extra["waves_rerun"] = {"passed": again.passed,
+                                    "same_message": again.message == res.message}
+        if res.waves:
+            res.message += (
+                f"\n  (failed without waveforms; reran with waves on: {res.waves}, "
+                f"GTKWave save file {res.gtkw})"
+            )
+    (case_dir / "result.json").write_text(json.dumps(res.to_json(), indent=1))
+    return res
+
+
+def print_flush(*args: Any) -> None:
+    print(*args, flush=True, file=sys.stderr)
