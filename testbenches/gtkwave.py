@@ -75,12 +75,17 @@ def xvfb(width: int = 1700, height: int = 1100) -> Iterator[str]:
             raise TrtrlError("Xvfb did not start")
         yield f":{number}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Terminate ``proc``; kill it if it has not gone after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _env(display: str, home: Path) -> dict[str, str]:
@@ -214,12 +219,7 @@ def screenshot(gtkw: Path, png: Path, settle_s: float = 2.0, timeout: float = TI
                            check=True, env=env, timeout=60)
             tmp_png.replace(png)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop(proc)
     return png
 
 
