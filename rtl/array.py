@@ -155,6 +155,8 @@ def pe(
     ra_row,
     ra_sh,
     u_k,
+    k_we,
+    k_wa,
     zbus,
     act_y,
     act_fp,
@@ -209,19 +211,11 @@ def pe(
         insts.append(ram(clk, we_psh[q], ra_sh, pw_sh, ra_sh, rp_sh[q], ns))
         insts.append(_we_key(K + q, st, ulat, u, rec, we_psh[q], True))
 
-    # latched W[k, M+1+i] for k < K (read from the shadow memory in the activation phase)
+    # latched W[k, M+1+i] for k < K (read from the shadow memory in the activation phase;
+    # write enable and address shared with the e_k / f'_k files, zeros in the clear sweep)
     lat_rd = sig_s(wt)
-    lat_we = Signal(bool(0))
-    nkb = clog2(ks)
-    n_k = sig_u(nkb)
-    insts.append(ram(clk, lat_we, n_k, rsw, u_k, lat_rd, ks))
-
-    @always_comb
-    def lat_ctl():
-        n_k.next = n[nkb:]
-        lat_we.next = st == ST_ACT and n < K
-
-    insts.append(lat_ctl)
+    lat_wd = sig_s(wt)
+    insts.append(ram(clk, k_we, k_wa, lat_wd, u_k, lat_rd, ks))
 
     # ---------------- registers -------------------------------------------------------
     y_new = sig_s(at)
@@ -371,9 +365,11 @@ def pe(
         if st == ST_CLEAR:
             pw_row.next = 0
             pw_sh.next = 0
+            lat_wd.next = 0
         else:
             pw_row.next = r_pval
             pw_sh.next = s_pval
+            lat_wd.next = rsw
         # weights: host write (both copies) or the learning update at u == K
         if st == ST_IDLE:
             we_w.next = hw and hi == i
@@ -421,51 +417,70 @@ def pe(
     @always(clk.posedge)
     def regs():
         if rst:
+            # Every register is reset, even those always written before they are used
+            # (the slot temporaries, a dupi_r that only an output PE reads): a register
+            # left X from power-up shows X on the operand multiplexers it feeds.
             y_old.next = 0
             y_new.next = 0
             fp.next = 0
-        elif st == ST_CLEAR:
-            y_old.next = 0
-            y_new.next = 0
-            fp.next = 0
-        elif st == ST_DONE:
-            y_old.next = y_new
-        elif st == ST_ACT:
-            if n == i:
-                y_new.next = act_y
-                fp.next = act_fp
-        if st == ST_IDLE:
             acc_s.next = 0
-            if hr and hi == i:
-                rdw.next = rw
-                rdp.next = rdp_sel
-        elif st == ST_FWD:
-            acc_s.next = acc_s + mac_d
-        if st == ST_UPD:
-            if ulat:
-                wr_r.next = rw
-                ws_r.next = rsw
-                pi_r.next = pi_src
-                pe_r.next = pe_src
-                qi_r.next = qi_src
-                qe_r.next = qe_src
-                g_r.next = 0
-                g_s.next = 0
-            else:
-                if u < K:
-                    g_r.next = g_r + gt_r
-                    g_s.next = g_s + gt_s
-                # copies of quantities that sit in two places of the layout
-                if u == i:
-                    dupi_r.next = r_pnew
-                if u == m:
-                    dupe_r.next = r_pnew
-                    dupi_s.next = s_pnew
-                if u == i:
-                    dupe_s.next = s_pnew
-                if u == K and rec and m == i:
-                    dupe_r.next = r_pval
-                    dupe_s.next = s_pval
+            rdw.next = 0
+            rdp.next = 0
+            wr_r.next = 0
+            ws_r.next = 0
+            pi_r.next = 0
+            pe_r.next = 0
+            qi_r.next = 0
+            qe_r.next = 0
+            g_r.next = 0
+            g_s.next = 0
+            dupi_r.next = 0
+            dupe_r.next = 0
+            dupi_s.next = 0
+            dupe_s.next = 0
+        else:
+            if st == ST_CLEAR:
+                y_old.next = 0
+                y_new.next = 0
+                fp.next = 0
+            elif st == ST_DONE:
+                y_old.next = y_new
+            elif st == ST_ACT:
+                if n == i:
+                    y_new.next = act_y
+                    fp.next = act_fp
+            if st == ST_IDLE:
+                acc_s.next = 0
+                if hr and hi == i:
+                    rdw.next = rw
+                    rdp.next = rdp_sel
+            elif st == ST_FWD:
+                acc_s.next = acc_s + mac_d
+            if st == ST_UPD:
+                if ulat:
+                    wr_r.next = rw
+                    ws_r.next = rsw
+                    pi_r.next = pi_src
+                    pe_r.next = pe_src
+                    qi_r.next = qi_src
+                    qe_r.next = qe_src
+                    g_r.next = 0
+                    g_s.next = 0
+                else:
+                    if u < K:
+                        g_r.next = g_r + gt_r
+                        g_s.next = g_s + gt_s
+                    # copies of quantities that sit in two places of the layout
+                    if u == i:
+                        dupi_r.next = r_pnew
+                    if u == m:
+                        dupe_r.next = r_pnew
+                        dupi_s.next = s_pnew
+                    if u == i:
+                        dupe_s.next = s_pnew
+                    if u == K and rec and m == i:
+                        dupe_r.next = r_pval
+                        dupe_s.next = s_pval
 
     insts.append(regs)
     return insts
@@ -614,7 +629,13 @@ def trtrl_array(
         else:
             ra_row.next = j[lb:]
             ra_sh.next = m[sb:]
-        u_k.next = u[kb:]
+        # The K-word files (latched weights, e_k, f'_k) hold words 0..K-1 only; for
+        # u >= K their read is unused, and u[kb:] would address a word never written
+        # (K = 1: a two-deep file read at 1), an X in simulation. Word 0 instead.
+        if u < K:
+            u_k.next = u[kb:]
+        else:
+            u_k.next = 0
         rec.next = j > M
         gsh.next = lr_z + GB
 
@@ -729,18 +750,29 @@ def trtrl_array(
     insts.append(err_f)
     insts.append(sat_only(ediff, act_e, e_ev, f.act.min, f.act.max))
 
-    # e_k and fp_k for k < K: written in the activation phase, read by u in the update
-    e_we = Signal(bool(0))
-    n_k = sig_u(kb)
+    # e_k and fp_k for k < K: written in the activation phase, read by u in the update.
+    # The clear sweep writes zeros into these files and the PEs' latched weights (j walks
+    # their words): no word is X when the update first reads it, or before.
+    k_we = Signal(bool(0))
+    k_wa = sig_u(kb)
+    e_wd, fp_wd = sig_s(at), sig_s(at)
 
     @always_comb
     def ek_ctl():
-        e_we.next = st == ST_ACT and n < K
-        n_k.next = n[kb:]
+        if st == ST_CLEAR:
+            k_we.next = 1
+            k_wa.next = j[kb:]
+            e_wd.next = 0
+            fp_wd.next = 0
+        else:
+            k_we.next = st == ST_ACT and n < K
+            k_wa.next = n[kb:]
+            e_wd.next = act_e
+            fp_wd.next = act_fp
 
     insts.append(ek_ctl)
-    insts.append(ram(clk, e_we, n_k, act_e, u_k, ek_bus, ks))
-    insts.append(ram(clk, e_we, n_k, act_fp, u_k, fpk_bus, ks))
+    insts.append(ram(clk, k_we, k_wa, e_wd, u_k, ek_bus, ks))
+    insts.append(ram(clk, k_we, k_wa, fp_wd, u_k, fpk_bus, ks))
 
     act_ev = sig_u(COUNTER_BITS)
 
@@ -764,8 +796,9 @@ def trtrl_array(
     for p in range(N):
         insts.append(
             pe(p, cfg, clk, rst, st, j, m, n, u, ulat, rec, learn_r, gsh, ra_row, ra_sh, u_k,
-               zbus, act_y, act_fp, fpm_bus, wk_bus, fpk_bus, ek_bus, hw, hr, hi, hj, region,
-               wdata_w, pe_y[p], pe_fp[p], pe_wr[p], pe_acc[p], pe_ev[p], pe_rdw[p], pe_rdp[p])
+               k_we, k_wa, zbus, act_y, act_fp, fpm_bus, wk_bus, fpk_bus, ek_bus, hw, hr, hi,
+               hj, region, wdata_w, pe_y[p], pe_fp[p], pe_wr[p], pe_acc[p], pe_ev[p], pe_rdw[p],
+               pe_rdp[p])
         )  # fmt: skip
 
     # ---------------- read-back mux ---------------------------------------------------
@@ -816,6 +849,12 @@ def trtrl_array(
             m_rvalid.next = 0
             m_rdata.next = 0
             rv1.next = 0
+            # (loaded at the handshake; reset so that the input bus is never X before it)
+            xs.next = 0
+            xsh.next = 0
+            ds.next = 0
+            dsh.next = 0
+            esh.next = 0
         else:
             r_valid.next = 0
             # read-back pipeline: PE registers, then the mux into m_rdata
@@ -848,7 +887,9 @@ def trtrl_array(
             elif st == ST_CLEAR:
                 step_count.next = 0
                 sat_count.next = 0
-                if m < ns - 1:
+                # m sweeps the shadow column's N words (for N = 1 its second word
+                # is padding, never written or read)
+                if m < N - 1:
                     m.next = m + 1
                 if j == L - 1:
                     st.next = ST_IDLE
