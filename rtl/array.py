@@ -980,6 +980,22 @@ def _dec_first(idx, width, hi, hj, hv):
 def _dec_stage(idx, p, width, phi, phj, pv, hi, hj, hv):
     lo = p * width
     hi_ = (p + 1) * width
+    if hi_ >= 1 << len(idx):
+        # The last row ends at the top of the index's range (N*L a power of two): the
+        # upper bound holds by width, and comparing with 2**bits is a Verilator warning.
+
+        @always_comb
+        def dec_top_f():
+            if idx >= lo:
+                hi.next = p
+                hj.next = idx - lo
+                hv.next = 1
+            else:
+                hi.next = phi
+                hj.next = phj
+                hv.next = pv
+
+        return dec_top_f
 
     @always_comb
     def dec_f():

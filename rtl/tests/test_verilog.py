@@ -16,6 +16,7 @@ from rtl.toolchain import verilator_env
 
 CONFIGS = [
     ArrayConfig(1, 0, 1),
+    ArrayConfig(2, 1, 1),  # N*L = 8: the address decoder's last row ends at 2**idx_bits
     ArrayConfig(3, 1, 1),
     ArrayConfig(3, 0, 3),
     ArrayConfig(4, 2, 2, FixedConfig(activation="sigmoid")),
