@@ -80,14 +80,17 @@ def sat_only(src, dst, ev, fmt_min, fmt_max):
 
 
 @block
-def mult(a, b, dst_d, prod):
-    """``dst_d`` = ``a * b`` formed at its exact width ``len(a) + len(b)``, sign-extended."""
+def mult(a, b, dst_d, prod, form):
+    """``dst_d`` = ``a * b`` formed at its exact width ``len(a) + len(b)``, sign-extended.
+
+    ``form`` is the Verilog form of the sign extension (``ArrayConfig.sign_extension``).
+    """
 
     @always_comb
     def mult_f():
         prod.next = a * b
 
-    return mult_f, sext(prod, dst_d)
+    return mult_f, sext(prod, dst_d, form)
 
 
 @block
@@ -113,15 +116,16 @@ def sens_unit(
     wt, pt, at = f.weight.total, f.sens.total, f.act.total
     dp = cfg.dp_bits
     zsh = f.weight.frac + f.sens.frac - f.act.frac
+    sx = cfg.sign_extension
     t1, t2, zd, acc, tmp1, tmp2, t3 = (sig_s(dp) for _ in range(7))
     pr1, pr2 = sig_s(wt + pt), sig_s(wt + pt)
     pr3 = sig_s(at + pt)
     inner = sig_s(pt)
     insts = [
-        mult(opa, opb, t1, pr1),
-        mult(opc, opd, t2, pr2),
-        sext(zval, zd),
-        mult(fpsel, inner, t3, pr3),
+        mult(opa, opb, t1, pr1, sx),
+        mult(opc, opd, t2, pr2, sx),
+        sext(zval, zd, sx),
+        mult(fpsel, inner, t3, pr3, sx),
     ]
 
     @always_comb
@@ -187,6 +191,7 @@ def pe(
     ks = max(K, 2)
     IS_OUT = i < K  # noqa: N806
     SELF_COL = M + 1 + i  # noqa: N806
+    sx = cfg.sign_extension
     insts = []
 
     # ---------------- memories (no reset; cleared by the sweep) -----------------------
@@ -225,7 +230,7 @@ def pe(
     g_r, g_s = sig_s(dp), sig_s(dp)
     mac_d = sig_s(dp)
     mac_p = sig_s(wt + at)
-    insts.append(mult(rw, zbus, mac_d, mac_p))
+    insts.append(mult(rw, zbus, mac_d, mac_p, sx))
 
     # ---------------- the two sensitivity units ---------------------------------------
     r_opa, r_opc, s_opa, s_opc = (sig_s(wt) for _ in range(4))
@@ -329,15 +334,15 @@ def pe(
     # gradient terms e_k * p^k(t+1)
     gt_r, gt_s = sig_s(dp), sig_s(dp)
     gp_r, gp_s = sig_s(at + pt), sig_s(at + pt)
-    insts.append(mult(ek_bus, r_pval, gt_r, gp_r))
-    insts.append(mult(ek_bus, s_pval, gt_s, gp_s))
+    insts.append(mult(ek_bus, r_pval, gt_r, gp_r, sx))
+    insts.append(mult(ek_bus, s_pval, gt_s, gp_s, sx))
 
     # weight update: W + rshift_round(g, gsh), saturated
     wr_d, ws_d, gr_r, gr_s, wsum_r, wsum_s = (sig_s(dp) for _ in range(6))
     wnew_r, wnew_s = sig_s(wt), sig_s(wt)
     wev_r = Signal(bool(0))
-    insts.append(sext(wr_r, wr_d))
-    insts.append(sext(ws_r, ws_d))
+    insts.append(sext(wr_r, wr_d, sx))
+    insts.append(sext(ws_r, ws_d, sx))
 
     @always_comb
     def grad_round():
@@ -555,6 +560,7 @@ def trtrl_array(
     cb = max(clog2(max(L, K + 3, N) + 1), cfg.idx_bits)  # counter width
     ONE = f.act.one  # noqa: N806
     allones = Signal(intbv((1 << COUNTER_BITS) - 1)[COUNTER_BITS:])  # constant
+    sx = cfg.sign_extension  # Verilog form of every sign extension (rtl.blocks.sext)
     insts = []
 
     # ---------------- controller registers --------------------------------------------
@@ -711,7 +717,7 @@ def trtrl_array(
     fp_ev, e_ev = Signal(bool(0)), Signal(bool(0))
     if f.activation == "tanh":
         yy_p, yy_d = sig_s(2 * at), sig_s(dp)
-        insts.append(mult(yv, yv, yy_d, yy_p))
+        insts.append(mult(yv, yv, yy_d, yy_p, sx))
         rr = sig_s(dp)
         insts.append(_round_only(yy_d, rr, af))
 
@@ -721,14 +727,14 @@ def trtrl_array(
 
     else:
         y1, omy = sig_s(at + 1), sig_s(at + 1)
-        insts.append(sext(yv, y1))
+        insts.append(sext(yv, y1, sx))
 
         @always_comb
         def omy_f():
             omy.next = ONE - y1  # y in [-2, 2) so ONE - y fits A.total + 1 bits
 
         prod_p, prod_d = sig_s(2 * at + 1), sig_s(dp)
-        insts += [omy_f, mult(yv, omy, prod_d, prod_p)]
+        insts += [omy_f, mult(yv, omy, prod_d, prod_p, sx)]
         rr = sig_s(dp)
         insts.append(_round_only(prod_d, rr, af))
 
@@ -740,7 +746,7 @@ def trtrl_array(
     insts.append(sat_only(fpraw, act_fp, fp_ev, f.act.min, f.act.max))
     dn = sig_s(at)
     dn_d, yv_d, ediff = sig_s(dp), sig_s(dp), sig_s(dp)
-    insts += [sext(dn, dn_d), sext(yv, yv_d)]
+    insts += [sext(dn, dn_d, sx), sext(yv, yv_d, sx)]
 
     @always_comb
     def err_f():
@@ -812,7 +818,7 @@ def trtrl_array(
         insts.append(_reg(clk, hi, hi_r))
     insts.append(chain_mux(hi_r, pe_rdw, rdw_sel))
     insts.append(chain_mux(hi_r, pe_rdp, rdp_sel))
-    insts += [sext(rdw_sel, rdw_x), sext(rdp_sel, rdp_x)]
+    insts += [sext(rdw_sel, rdw_x, sx), sext(rdp_sel, rdp_x, sx)]
 
     # ---------------- outputs ---------------------------------------------------------
     if N > 1:
