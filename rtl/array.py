@@ -80,14 +80,17 @@ def sat_only(src, dst, ev, fmt_min, fmt_max):
 
 
 @block
-def mult(a, b, dst_d, prod):
-    """``dst_d`` = ``a * b`` formed at its exact width ``len(a) + len(b)``, sign-extended."""
+def mult(a, b, dst_d, prod, form):
+    """``dst_d`` = ``a * b`` formed at its exact width ``len(a) + len(b)``, sign-extended.
+
+    ``form`` is the Verilog form of the sign extension (``ArrayConfig.sign_extension``).
+    """
 
     @always_comb
     def mult_f():
         prod.next = a * b
 
-    return mult_f, sext(prod, dst_d)
+    return mult_f, sext(prod, dst_d, form)
 
 
 @block
@@ -113,15 +116,16 @@ def sens_unit(
     wt, pt, at = f.weight.total, f.sens.total, f.act.total
     dp = cfg.dp_bits
     zsh = f.weight.frac + f.sens.frac - f.act.frac
+    sx = cfg.sign_extension
     t1, t2, zd, acc, tmp1, tmp2, t3 = (sig_s(dp) for _ in range(7))
     pr1, pr2 = sig_s(wt + pt), sig_s(wt + pt)
     pr3 = sig_s(at + pt)
     inner = sig_s(pt)
     insts = [
-        mult(opa, opb, t1, pr1),
-        mult(opc, opd, t2, pr2),
-        sext(zval, zd),
-        mult(fpsel, inner, t3, pr3),
+        mult(opa, opb, t1, pr1, sx),
+        mult(opc, opd, t2, pr2, sx),
+        sext(zval, zd, sx),
+        mult(fpsel, inner, t3, pr3, sx),
     ]
 
     @always_comb
@@ -155,6 +159,8 @@ def pe(
     ra_row,
     ra_sh,
     u_k,
+    k_we,
+    k_wa,
     zbus,
     act_y,
     act_fp,
@@ -185,6 +191,7 @@ def pe(
     ks = max(K, 2)
     IS_OUT = i < K  # noqa: N806
     SELF_COL = M + 1 + i  # noqa: N806
+    sx = cfg.sign_extension
     insts = []
 
     # ---------------- memories (no reset; cleared by the sweep) -----------------------
@@ -209,19 +216,11 @@ def pe(
         insts.append(ram(clk, we_psh[q], ra_sh, pw_sh, ra_sh, rp_sh[q], ns))
         insts.append(_we_key(K + q, st, ulat, u, rec, we_psh[q], True))
 
-    # latched W[k, M+1+i] for k < K (read from the shadow memory in the activation phase)
+    # latched W[k, M+1+i] for k < K (read from the shadow memory in the activation phase;
+    # write enable and address shared with the e_k / f'_k files, zeros in the clear sweep)
     lat_rd = sig_s(wt)
-    lat_we = Signal(bool(0))
-    nkb = clog2(ks)
-    n_k = sig_u(nkb)
-    insts.append(ram(clk, lat_we, n_k, rsw, u_k, lat_rd, ks))
-
-    @always_comb
-    def lat_ctl():
-        n_k.next = n[nkb:]
-        lat_we.next = st == ST_ACT and n < K
-
-    insts.append(lat_ctl)
+    lat_wd = sig_s(wt)
+    insts.append(ram(clk, k_we, k_wa, lat_wd, u_k, lat_rd, ks))
 
     # ---------------- registers -------------------------------------------------------
     y_new = sig_s(at)
@@ -231,7 +230,7 @@ def pe(
     g_r, g_s = sig_s(dp), sig_s(dp)
     mac_d = sig_s(dp)
     mac_p = sig_s(wt + at)
-    insts.append(mult(rw, zbus, mac_d, mac_p))
+    insts.append(mult(rw, zbus, mac_d, mac_p, sx))
 
     # ---------------- the two sensitivity units ---------------------------------------
     r_opa, r_opc, s_opa, s_opc = (sig_s(wt) for _ in range(4))
@@ -335,15 +334,15 @@ def pe(
     # gradient terms e_k * p^k(t+1)
     gt_r, gt_s = sig_s(dp), sig_s(dp)
     gp_r, gp_s = sig_s(at + pt), sig_s(at + pt)
-    insts.append(mult(ek_bus, r_pval, gt_r, gp_r))
-    insts.append(mult(ek_bus, s_pval, gt_s, gp_s))
+    insts.append(mult(ek_bus, r_pval, gt_r, gp_r, sx))
+    insts.append(mult(ek_bus, s_pval, gt_s, gp_s, sx))
 
     # weight update: W + rshift_round(g, gsh), saturated
     wr_d, ws_d, gr_r, gr_s, wsum_r, wsum_s = (sig_s(dp) for _ in range(6))
     wnew_r, wnew_s = sig_s(wt), sig_s(wt)
     wev_r = Signal(bool(0))
-    insts.append(sext(wr_r, wr_d))
-    insts.append(sext(ws_r, ws_d))
+    insts.append(sext(wr_r, wr_d, sx))
+    insts.append(sext(ws_r, ws_d, sx))
 
     @always_comb
     def grad_round():
@@ -371,9 +370,11 @@ def pe(
         if st == ST_CLEAR:
             pw_row.next = 0
             pw_sh.next = 0
+            lat_wd.next = 0
         else:
             pw_row.next = r_pval
             pw_sh.next = s_pval
+            lat_wd.next = rsw
         # weights: host write (both copies) or the learning update at u == K
         if st == ST_IDLE:
             we_w.next = hw and hi == i
@@ -421,51 +422,70 @@ def pe(
     @always(clk.posedge)
     def regs():
         if rst:
+            # Every register is reset, even those always written before they are used
+            # (the slot temporaries, a dupi_r that only an output PE reads): a register
+            # left X from power-up shows X on the operand multiplexers it feeds.
             y_old.next = 0
             y_new.next = 0
             fp.next = 0
-        elif st == ST_CLEAR:
-            y_old.next = 0
-            y_new.next = 0
-            fp.next = 0
-        elif st == ST_DONE:
-            y_old.next = y_new
-        elif st == ST_ACT:
-            if n == i:
-                y_new.next = act_y
-                fp.next = act_fp
-        if st == ST_IDLE:
             acc_s.next = 0
-            if hr and hi == i:
-                rdw.next = rw
-                rdp.next = rdp_sel
-        elif st == ST_FWD:
-            acc_s.next = acc_s + mac_d
-        if st == ST_UPD:
-            if ulat:
-                wr_r.next = rw
-                ws_r.next = rsw
-                pi_r.next = pi_src
-                pe_r.next = pe_src
-                qi_r.next = qi_src
-                qe_r.next = qe_src
-                g_r.next = 0
-                g_s.next = 0
-            else:
-                if u < K:
-                    g_r.next = g_r + gt_r
-                    g_s.next = g_s + gt_s
-                # copies of quantities that sit in two places of the layout
-                if u == i:
-                    dupi_r.next = r_pnew
-                if u == m:
-                    dupe_r.next = r_pnew
-                    dupi_s.next = s_pnew
-                if u == i:
-                    dupe_s.next = s_pnew
-                if u == K and rec and m == i:
-                    dupe_r.next = r_pval
-                    dupe_s.next = s_pval
+            rdw.next = 0
+            rdp.next = 0
+            wr_r.next = 0
+            ws_r.next = 0
+            pi_r.next = 0
+            pe_r.next = 0
+            qi_r.next = 0
+            qe_r.next = 0
+            g_r.next = 0
+            g_s.next = 0
+            dupi_r.next = 0
+            dupe_r.next = 0
+            dupi_s.next = 0
+            dupe_s.next = 0
+        else:
+            if st == ST_CLEAR:
+                y_old.next = 0
+                y_new.next = 0
+                fp.next = 0
+            elif st == ST_DONE:
+                y_old.next = y_new
+            elif st == ST_ACT:
+                if n == i:
+                    y_new.next = act_y
+                    fp.next = act_fp
+            if st == ST_IDLE:
+                acc_s.next = 0
+                if hr and hi == i:
+                    rdw.next = rw
+                    rdp.next = rdp_sel
+            elif st == ST_FWD:
+                acc_s.next = acc_s + mac_d
+            if st == ST_UPD:
+                if ulat:
+                    wr_r.next = rw
+                    ws_r.next = rsw
+                    pi_r.next = pi_src
+                    pe_r.next = pe_src
+                    qi_r.next = qi_src
+                    qe_r.next = qe_src
+                    g_r.next = 0
+                    g_s.next = 0
+                else:
+                    if u < K:
+                        g_r.next = g_r + gt_r
+                        g_s.next = g_s + gt_s
+                    # copies of quantities that sit in two places of the layout
+                    if u == i:
+                        dupi_r.next = r_pnew
+                    if u == m:
+                        dupe_r.next = r_pnew
+                        dupi_s.next = s_pnew
+                    if u == i:
+                        dupe_s.next = s_pnew
+                    if u == K and rec and m == i:
+                        dupe_r.next = r_pval
+                        dupe_s.next = s_pval
 
     insts.append(regs)
     return insts
@@ -540,6 +560,7 @@ def trtrl_array(
     cb = max(clog2(max(L, K + 3, N) + 1), cfg.idx_bits)  # counter width
     ONE = f.act.one  # noqa: N806
     allones = Signal(intbv((1 << COUNTER_BITS) - 1)[COUNTER_BITS:])  # constant
+    sx = cfg.sign_extension  # Verilog form of every sign extension (rtl.blocks.sext)
     insts = []
 
     # ---------------- controller registers --------------------------------------------
@@ -614,7 +635,13 @@ def trtrl_array(
         else:
             ra_row.next = j[lb:]
             ra_sh.next = m[sb:]
-        u_k.next = u[kb:]
+        # The K-word files (latched weights, e_k, f'_k) hold words 0..K-1 only; for
+        # u >= K their read is unused, and u[kb:] would address a word never written
+        # (K = 1: a two-deep file read at 1), an X in simulation. Word 0 instead.
+        if u < K:
+            u_k.next = u[kb:]
+        else:
+            u_k.next = 0
         rec.next = j > M
         gsh.next = lr_z + GB
 
@@ -690,7 +717,7 @@ def trtrl_array(
     fp_ev, e_ev = Signal(bool(0)), Signal(bool(0))
     if f.activation == "tanh":
         yy_p, yy_d = sig_s(2 * at), sig_s(dp)
-        insts.append(mult(yv, yv, yy_d, yy_p))
+        insts.append(mult(yv, yv, yy_d, yy_p, sx))
         rr = sig_s(dp)
         insts.append(_round_only(yy_d, rr, af))
 
@@ -700,14 +727,14 @@ def trtrl_array(
 
     else:
         y1, omy = sig_s(at + 1), sig_s(at + 1)
-        insts.append(sext(yv, y1))
+        insts.append(sext(yv, y1, sx))
 
         @always_comb
         def omy_f():
             omy.next = ONE - y1  # y in [-2, 2) so ONE - y fits A.total + 1 bits
 
         prod_p, prod_d = sig_s(2 * at + 1), sig_s(dp)
-        insts += [omy_f, mult(yv, omy, prod_d, prod_p)]
+        insts += [omy_f, mult(yv, omy, prod_d, prod_p, sx)]
         rr = sig_s(dp)
         insts.append(_round_only(prod_d, rr, af))
 
@@ -719,7 +746,7 @@ def trtrl_array(
     insts.append(sat_only(fpraw, act_fp, fp_ev, f.act.min, f.act.max))
     dn = sig_s(at)
     dn_d, yv_d, ediff = sig_s(dp), sig_s(dp), sig_s(dp)
-    insts += [sext(dn, dn_d), sext(yv, yv_d)]
+    insts += [sext(dn, dn_d, sx), sext(yv, yv_d, sx)]
 
     @always_comb
     def err_f():
@@ -729,18 +756,29 @@ def trtrl_array(
     insts.append(err_f)
     insts.append(sat_only(ediff, act_e, e_ev, f.act.min, f.act.max))
 
-    # e_k and fp_k for k < K: written in the activation phase, read by u in the update
-    e_we = Signal(bool(0))
-    n_k = sig_u(kb)
+    # e_k and fp_k for k < K: written in the activation phase, read by u in the update.
+    # The clear sweep writes zeros into these files and the PEs' latched weights (j walks
+    # their words): no word is X when the update first reads it, or before.
+    k_we = Signal(bool(0))
+    k_wa = sig_u(kb)
+    e_wd, fp_wd = sig_s(at), sig_s(at)
 
     @always_comb
     def ek_ctl():
-        e_we.next = st == ST_ACT and n < K
-        n_k.next = n[kb:]
+        if st == ST_CLEAR:
+            k_we.next = 1
+            k_wa.next = j[kb:]
+            e_wd.next = 0
+            fp_wd.next = 0
+        else:
+            k_we.next = st == ST_ACT and n < K
+            k_wa.next = n[kb:]
+            e_wd.next = act_e
+            fp_wd.next = act_fp
 
     insts.append(ek_ctl)
-    insts.append(ram(clk, e_we, n_k, act_e, u_k, ek_bus, ks))
-    insts.append(ram(clk, e_we, n_k, act_fp, u_k, fpk_bus, ks))
+    insts.append(ram(clk, k_we, k_wa, e_wd, u_k, ek_bus, ks))
+    insts.append(ram(clk, k_we, k_wa, fp_wd, u_k, fpk_bus, ks))
 
     act_ev = sig_u(COUNTER_BITS)
 
@@ -764,8 +802,9 @@ def trtrl_array(
     for p in range(N):
         insts.append(
             pe(p, cfg, clk, rst, st, j, m, n, u, ulat, rec, learn_r, gsh, ra_row, ra_sh, u_k,
-               zbus, act_y, act_fp, fpm_bus, wk_bus, fpk_bus, ek_bus, hw, hr, hi, hj, region,
-               wdata_w, pe_y[p], pe_fp[p], pe_wr[p], pe_acc[p], pe_ev[p], pe_rdw[p], pe_rdp[p])
+               k_we, k_wa, zbus, act_y, act_fp, fpm_bus, wk_bus, fpk_bus, ek_bus, hw, hr, hi,
+               hj, region, wdata_w, pe_y[p], pe_fp[p], pe_wr[p], pe_acc[p], pe_ev[p], pe_rdw[p],
+               pe_rdp[p])
         )  # fmt: skip
 
     # ---------------- read-back mux ---------------------------------------------------
@@ -779,7 +818,7 @@ def trtrl_array(
         insts.append(_reg(clk, hi, hi_r))
     insts.append(chain_mux(hi_r, pe_rdw, rdw_sel))
     insts.append(chain_mux(hi_r, pe_rdp, rdp_sel))
-    insts += [sext(rdw_sel, rdw_x), sext(rdp_sel, rdp_x)]
+    insts += [sext(rdw_sel, rdw_x, sx), sext(rdp_sel, rdp_x, sx)]
 
     # ---------------- outputs ---------------------------------------------------------
     if N > 1:
@@ -816,6 +855,12 @@ def trtrl_array(
             m_rvalid.next = 0
             m_rdata.next = 0
             rv1.next = 0
+            # (loaded at the handshake; reset so that the input bus is never X before it)
+            xs.next = 0
+            xsh.next = 0
+            ds.next = 0
+            dsh.next = 0
+            esh.next = 0
         else:
             r_valid.next = 0
             # read-back pipeline: PE registers, then the mux into m_rdata
@@ -848,7 +893,9 @@ def trtrl_array(
             elif st == ST_CLEAR:
                 step_count.next = 0
                 sat_count.next = 0
-                if m < ns - 1:
+                # m sweeps the shadow column's N words (for N = 1 its second word
+                # is padding, never written or read)
+                if m < N - 1:
                     m.next = m + 1
                 if j == L - 1:
                     st.next = ST_IDLE
@@ -939,6 +986,22 @@ def _dec_first(idx, width, hi, hj, hv):
 def _dec_stage(idx, p, width, phi, phj, pv, hi, hj, hv):
     lo = p * width
     hi_ = (p + 1) * width
+    if hi_ >= 1 << len(idx):
+        # The last row ends at the top of the index's range (N*L a power of two): the
+        # upper bound holds by width, and comparing with 2**bits is a Verilator warning.
+
+        @always_comb
+        def dec_top_f():
+            if idx >= lo:
+                hi.next = p
+                hj.next = idx - lo
+                hv.next = 1
+            else:
+                hi.next = phi
+                hj.next = phj
+                hv.next = pv
+
+        return dec_top_f
 
     @always_comb
     def dec_f():

@@ -38,14 +38,24 @@ def clog2(v: int) -> int:
     return max(1, math.ceil(math.log2(max(v, 2))))
 
 
+SIGN_EXTENSIONS = ("signed", "concat")  # the forms rtl.blocks.sext can write
+
+
 @dataclass(frozen=True)
 class ArrayConfig:
-    """``n`` neurons, ``m`` inputs, ``k`` outputs and the fixed-point formats."""
+    """``n`` neurons, ``m`` inputs, ``k`` outputs and the fixed-point formats.
+
+    ``sign_extension`` is only the Verilog text of the sign extensions: ``"signed"``
+    (``assign d = $signed(s);``, the default) or ``"concat"`` (``{{k{s[msb]}}, s}``, the
+    earlier form, about half as fast in Icarus; ``trtrl bench sim`` compares them). The
+    hardware is the same, so it is not in the manifest.
+    """
 
     n: int
     m: int
     k: int
     fixed: FixedConfig = field(default_factory=FixedConfig)
+    sign_extension: str = "signed"
 
     def __post_init__(self) -> None:
         for name, value in (("neurons", self.n), ("inputs", self.m), ("outputs", self.k)):
@@ -62,6 +72,9 @@ class ArrayConfig:
         Shape(self.n, self.m, self.k).validate()
         if not isinstance(self.fixed, FixedConfig):
             raise ConfigError(f"fixed: expected a FixedConfig, got {type(self.fixed).__name__}")
+        if self.sign_extension not in SIGN_EXTENSIONS:
+            raise ConfigError(f"sign_extension: unknown {self.sign_extension!r} "
+                              f"(one of {', '.join(SIGN_EXTENSIONS)})")
         # The manifest and the Verilog see the accumulator width this network needs.
         object.__setattr__(self, "fixed", self.fixed.sized_for(self.L, self.k))
         if self.n * self.L > 1 << 24:

@@ -5,6 +5,8 @@ raises :class:`FaultNotApplicable` when the pattern it edits is absent (the gene
 changed its output), so a fault test can never pass by silently not injecting anything.
 The patterns follow the MyHDL generator's output (``rtl/array.py``): rounding written
 as ``($signed(v >>> s) + v[s-1])``, clamps as ``if ((v > MAX)) ... else if ((v < MIN))``.
+:data:`FAULTS` must fail the scoreboard; :data:`X_FAULTS` must fail the X/Z check of
+the outputs (Icarus), before any value is compared.
 """
 
 from __future__ import annotations
@@ -91,4 +93,43 @@ FAULTS: dict[str, Callable[[str], str]] = {
     "weight_clamp": weight_clamp_dropped,
     "swapped_outputs": outputs_swapped,
     "lut_index": lut_index_shifted,
+}
+
+
+# -- X faults: an uninitialised read that reaches an output -----------------------------
+_E_FILE_WRITE = re.compile(r"if \((\w+)\) begin(\s*\n\s*\w+_mem\[\w+\] <= \w*e_wd;)")
+
+
+def error_file_unwritten(text: str) -> str:
+    """The ``e_k`` register file is never written (its write enable tied low).
+
+    The update then multiplies an uninitialised word: in a 4-state simulator the weight
+    gradient and, with learning on, every updated weight become X, which reaches the
+    read-back (``m_rdata``) after the first step and ``r_y`` one step later. A 2-state
+    simulator (Verilator) reads some value instead and fails on the values, if at all.
+    """
+    out, n = _E_FILE_WRITE.subn(r"if (1'b0) begin\2", text, count=1)
+    if n == 0:
+        raise FaultNotApplicable("error_file_unwritten: no write of the e_k file (e_wd) found")
+    return out
+
+
+_ESH_WRITE = re.compile(r"^[ \t]*esh <= [^;]+;\n", re.M)
+
+
+def error_register_unwritten(text: str) -> str:
+    """The error register ``esh`` is never written (neither reset nor loaded).
+
+    ``r_e`` copies it at the end of every step, so the first result already carries the
+    power-up X onto an output.
+    """
+    out, n = _ESH_WRITE.subn("", text)
+    if n == 0:
+        raise FaultNotApplicable("error_register_unwritten: no assignment to esh found")
+    return out
+
+
+X_FAULTS: dict[str, Callable[[str], str]] = {
+    "e_file_unwritten": error_file_unwritten,
+    "error_register_unwritten": error_register_unwritten,
 }

@@ -23,7 +23,7 @@ from typing import Any
 from pymodel.errors import TrtrlError
 from rtl.manifest import Manifest
 from testbenches.configs import SIMULATORS, TbConfig
-from testbenches.dut import BUILD_ROOT, REPO, cached_rtl, check_ports
+from testbenches.dut import BUILD_ROOT, REPO, REQUIRED_PORTS, cached_rtl, check_ports
 from testbenches.stimulus import make_case, write_stimulus
 
 TB_MODULE = "testbenches.test_trtrl_array.test_trtrl_array"
@@ -51,9 +51,37 @@ def library_defines(sim: str, sources: Sequence[Path]) -> dict[str, str]:
             if any(f"ifndef {name}" in text for text in texts)}
 
 
-def _runner(sim: str, wave_format: str) -> Any:
-    """cocotb's runner for ``sim``; Icarus is taught to write VCD when asked."""
-    from cocotb_tools.runner import Icarus, get_runner
+# cocotb's Verilator runner always passes --public-flat-rw, which keeps every signal of the
+# design reachable through VPI and stops Verilator from optimising them away: the model
+# runs 4-5 times slower and builds longer. The testbench drives and reads ports only, so
+# by default the runner drops the flag and makes just the top-level ports public (a
+# control file); waveforms do not need it (--trace dumps internal signals anyway). A test
+# that reads or pokes an internal signal through VPI asks for ``verilator_public=True``
+# (or TRTRL_VERILATOR_PUBLIC=1 for every run).
+PUBLIC_ENV = "TRTRL_VERILATOR_PUBLIC"
+PORTS_VLT = "public_ports.vlt"
+
+
+def verilator_public_default() -> bool:
+    """All signals public in Verilator builds? ``TRTRL_VERILATOR_PUBLIC``, else no."""
+    return os.environ.get(PUBLIC_ENV, "") not in ("", "0")
+
+
+def ports_control_file(path: Path, top: str, ports: Sequence[str]) -> Path:
+    """A Verilator control file making exactly ``ports`` of module ``top`` public (rw)."""
+    lines = ["`verilator_config", "// written by testbenches/runner.py: VPI sees the ports only"]
+    lines += [f'public_flat_rw -module "{top}" -var "{p}"' for p in ports]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _runner(sim: str, wave_format: str, verilator_public: bool = True) -> Any:
+    """cocotb's runner for ``sim``; Icarus is taught to write VCD when asked.
+
+    ``verilator_public=False`` builds Verilator without ``--public-flat-rw`` (give the
+    build a :func:`ports_control_file` among its sources).
+    """
+    from cocotb_tools.runner import Icarus, Verilator, get_runner
 
     if sim not in SIMULATORS:
         raise TrtrlError(f"simulator: unknown {sim!r} (icarus or verilator)")
@@ -61,7 +89,19 @@ def _runner(sim: str, wave_format: str) -> Any:
         from rtl.toolchain import verilator_env
 
         verilator_env()
-        return get_runner("verilator")
+        if verilator_public:
+            return get_runner("verilator")
+
+        class VerilatorPortsOnly(Verilator):
+            """Verilator without the runner's fixed ``--public-flat-rw``."""
+
+            def _build_command(self) -> list[Any]:
+                cmds = super()._build_command()
+                if "--public-flat-rw" not in cmds[0]:  # a cocotb that no longer adds it
+                    return cmds
+                return [[a for a in cmds[0] if a != "--public-flat-rw"], *cmds[1:]]
+
+        return VerilatorPortsOnly()
     if wave_format == "fst":
         return get_runner("icarus")
 
@@ -114,6 +154,7 @@ class SimJob:
     compare_float: bool = False
     rerun_hint: bool = True  # say in a failure that the case is rerun with waves on
     extra_sources: tuple[Path, ...] = ()
+    verilator_public: bool = False  # every signal reachable through VPI (Verilator only)
 
 
 def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
@@ -125,7 +166,11 @@ def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
     stimulus, wave_format, extra_sources = job.stimulus, job.wave_format, job.extra_sources
 
     build_dir.mkdir(parents=True, exist_ok=True)
-    runner = _runner(sim, wave_format)
+    public = sim == "verilator" and job.verilator_public
+    runner = _runner(sim, wave_format, public)
+    control: list[Path] = []
+    if sim == "verilator" and not public:
+        control = [ports_control_file(build_dir / PORTS_VLT, top, REQUIRED_PORTS)]
     build_args: list[str] = []
     test_args: list[str] = []
     plusargs: list[str] = []
@@ -145,8 +190,9 @@ def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
     try:
         runner.build(
             # the design first, so it keeps the runner's default timescale even when a
-            # library (cells_sim.v: 1ps/1ps) sets its own
-            sources=[str(verilog), *(str(s) for s in extra_sources)],
+            # library (cells_sim.v: 1ps/1ps) sets its own; a control file has none, and
+            # the runner takes the last source's language for the top level's
+            sources=[*map(str, control), str(verilog), *(str(s) for s in extra_sources)],
             defines=library_defines(sim, extra_sources),
             hdl_toplevel=top,
             build_dir=str(build_dir),
@@ -219,6 +265,8 @@ def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
     )
     if extra_sources:
         res.extra["extra_sources"] = [str(s) for s in extra_sources]
+    if sim == "verilator":
+        res.extra["verilator_public"] = public
     sim_wall = data.get("sim_wall_s") or wall
     if res.sim_cycles and sim_wall:
         res.sim_cycles_per_s = round(res.sim_cycles / sim_wall, 1)
@@ -246,6 +294,7 @@ def run_case(
     rerun_with_waves: bool = True,
     tag: str = "",
     extra_sources: Sequence[Path] = (),
+    verilator_public: bool | None = None,
 ) -> RunResult:
     """Build and simulate one configuration; returns its :class:`RunResult`.
 
@@ -253,7 +302,10 @@ def run_case(
     design is generated. ``extra_sources`` are compiled after it (a cell library such as
     Yosys's ``ice40/cells_sim.v`` for an iCE40 netlist). ``mutate(text) -> text`` edits a
     copy of the design's Verilog, not the extra sources (fault injection). ``waves``
-    defaults to the ``TRTRL_WAVES`` environment variable.
+    defaults to the ``TRTRL_WAVES`` environment variable. ``verilator_public`` (default
+    :func:`verilator_public_default`, i.e. no) builds Verilator with every signal
+    reachable through VPI, for a test that reads internal signals; the build folders of
+    such a run end in ``-public``, so the two builds never share one.
     """
     if waves is None:
         waves = os.environ.get("TRTRL_WAVES", "") not in ("", "0")
@@ -288,14 +340,18 @@ def run_case(
         case = make_case(replace(cfg, n=man.n, m=man.m, k=man.k,
                                         activation=man.fixed.activation))
         write_stimulus(stim, case, man.fixed, cfg.lr_shift, learn_steps=cfg.learn_steps)
+    if verilator_public is None:
+        verilator_public = verilator_public_default()
+    public = sim == "verilator" and verilator_public
     job = SimJob(name=cfg.name + tag, sim=sim, verilog=Path(verilog).resolve(),
                  manifest=Path(manifest).resolve(), top=top, stimulus=stim,
                  checkpoint_every=cfg.checkpoint_every, wave_format=wave_format,
                  compare_float=cfg.compare_float, rerun_hint=rerun_with_waves,
-                 extra_sources=tuple(extra))
-    res = _build_and_test(job, case_dir / "sim", waves)
+                 extra_sources=tuple(extra), verilator_public=public)
+    suffix = "-public" if public else ""  # the build depends on it: never share a folder
+    res = _build_and_test(job, case_dir / f"sim{suffix}", waves)
     if not res.passed and not waves and rerun_with_waves:
-        again = _build_and_test(job, case_dir / "sim_waves", True)
+        again = _build_and_test(job, case_dir / f"sim_waves{suffix}", True)
         res.waves, res.gtkw = again.waves, again.gtkw
         res.extra["waves_rerun"] = {"passed": again.passed,
                                     "same_message": again.message == res.message}

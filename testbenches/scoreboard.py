@@ -17,6 +17,9 @@ from typing import Any
 import numpy as np
 
 MISMATCH_TAG = "SCOREBOARD MISMATCH"
+# An X or Z bit on a DUT output or a read-back word (the testbench raises it, not the
+# scoreboard, which compares integers only).
+XPROP_TAG = "X/Z ON A DUT OUTPUT"
 MAX_LISTED = 8  # further differing elements of the same step are counted, not listed
 
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from testbenches.configs import CONFIGS
-from testbenches.dut import check_ports
+from testbenches.dut import REQUIRED_PORTS, check_ports
 from testbenches.playback import write_playback_dut
-from testbenches.runner import run_case
+from testbenches.runner import PORTS_VLT, _runner, ports_control_file, run_case
 from testbenches.scoreboard import (
     MISMATCH_TAG,
     Fmt,
@@ -210,6 +210,53 @@ def test_waves_in_every_format(
     assert "-Interface" in gtkw and "-Counters" in gtkw
     if fmt == "vcd":
         assert len(rising_edges(read_vcd(dump, ["r_valid"]).find("r_valid"))) == TINY.steps
+
+
+def _verilator_build_command(tmp_path: Path, public: bool, sources: list[Path]) -> list[str]:
+    """The verilator command line the harness's runner would run (nothing is built)."""
+    runner = _runner("verilator", "vcd", public)
+    seen: list[list[str]] = []
+    runner._execute = lambda cmds, cwd: seen.extend(cmds)  # capture instead of running
+    runner.build(sources=[str(s) for s in sources], hdl_toplevel="trtrl_array",
+                 build_dir=str(tmp_path / "b"), always=True)
+    return [str(a) for a in seen[0]]
+
+
+def test_verilator_build_is_ports_only_unless_asked(playback: tuple[Path, Path],
+                                                    tmp_path: Path) -> None:
+    """Default: no --public-flat-rw, a control file naming exactly the interface's ports."""
+    verilog, _ = playback
+    vlt = ports_control_file(tmp_path / PORTS_VLT, "trtrl_array", REQUIRED_PORTS)
+    names = re.findall(r'public_flat_rw -module "trtrl_array" -var "(\w+)"', vlt.read_text())
+    assert names == list(REQUIRED_PORTS)
+    ports_only = _verilator_build_command(tmp_path / "p", False, [vlt, verilog])
+    assert "--public-flat-rw" not in ports_only and str(vlt) in ports_only
+    public = _verilator_build_command(tmp_path / "a", True, [verilog])
+    assert "--public-flat-rw" in public
+
+
+def _vpi_names(build_dir: Path) -> set[str]:
+    """Signal names Verilator registered for VPI (its symbol table source)."""
+    text = (build_dir / "Vtop__Syms__Slow.cpp").read_text()
+    return set(re.findall(r'varInsert\("(\w+)"', text))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("public", [False, True], ids=["ports", "public"])
+def test_verilator_vpi_sees_what_was_asked(public: bool, playback: tuple[Path, Path],
+                                           tmp_path: Path) -> None:
+    """Both builds pass; VPI sees the ports only, or every signal with verilator_public."""
+    verilog, manifest = playback
+    res = run_case(TINY, "verilator", verilog=verilog, manifest=manifest, build_root=tmp_path,
+                   waves=False, verilator_public=public)
+    assert res.passed, res.message
+    assert res.extra["verilator_public"] is public
+    assert Path(res.build_dir).name == ("sim-public" if public else "sim")
+    names = _vpi_names(Path(res.build_dir))
+    if public:
+        assert names > set(REQUIRED_PORTS)
+    else:
+        assert names == set(REQUIRED_PORTS)
 
 
 def test_random_configs_depend_only_on_their_seed() -> None:

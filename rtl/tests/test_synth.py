@@ -81,6 +81,22 @@ def test_word_level_only(small_rtl: Path, tmp_path: Path) -> None:
 
 
 @needs_yosys
+def test_word_level_same_for_both_sign_extensions(small_rtl: Path, tmp_path: Path) -> None:
+    """``$signed`` assigns and bit replications synthesise to the same word-level design."""
+    from dataclasses import replace
+
+    concat_dir = tmp_path / "concat"
+    generate(replace(ArrayConfig(2, 1, 1, SMALL_FIXED), sign_extension="concat"), concat_dir)
+    figures = []
+    for folder in (small_rtl, concat_dir):
+        res = synthesize(folder / VERILOG_FILE, tmp_path / folder.name / "out", full=False,
+                         timeout=300)
+        figures.append((res.multipliers, sorted(map(tuple, res.multiplier_bits)),
+                        res.memory_bits, res.rom_bits, res.memories, res.register_bits))
+    assert figures[0] == figures[1]
+
+
+@needs_yosys
 def test_bit_level_noabc(small_rtl: Path, tmp_path: Path) -> None:
     """memory_map + techmap without ABC: every RAM bit is a flip-flop, no netlist written."""
     res = synthesize(small_rtl / VERILOG_FILE, tmp_path, full=False, noabc=True, timeout=600)

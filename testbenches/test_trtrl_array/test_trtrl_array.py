@@ -32,6 +32,7 @@ from testbenches.runner import run_case
 from testbenches.scoreboard import (
     INT,
     MISMATCH_TAG,
+    XPROP_TAG,
     Fmt,
     Scoreboard,
     ScoreboardMismatch,
@@ -42,6 +43,10 @@ from testbenches.scoreboard import (
 )
 
 COUNTER_MAX = (1 << 32) - 1
+# The outputs that must hold 0/1 bits whenever the testbench samples them (after reset);
+# m_rdata only while m_rvalid is high (testbenches/README.md, "X and Z").
+RESOLVED_OUTPUTS = ("s_ready", "busy", "r_valid", "r_y", "r_e", "m_rvalid", "step_count",
+                    "sat_count")
 
 
 class TBError(AssertionError):
@@ -58,6 +63,7 @@ class TB:
         self.a_bits = man.fixed.act.total
         self.rdata_bits = len(dut.m_rdata)
         self.step_timeout = 4 * (man.cycles_per_step or 5000) + 200
+        self.phase = "reset"  # named in failure messages (set by the test as it goes)
         Clock(dut.clk, clock_ns, unit="ns", impl="gpi").start()
 
     # -- helpers ------------------------------------------------------------------
@@ -67,13 +73,26 @@ class TB:
     def cycle(self) -> int:
         return int(round(self.now_ns() / self.clock_ns))
 
-    def _int(self, name: str, signed: bool = False) -> int:
+    def x_error(self, name: str, value: Any, what: str = "") -> TBError:
+        """The failure for an X or Z bit on output ``name``: signal, step, time, cycle."""
+        return TBError(
+            f"{XPROP_TAG}: {name}{what} is {value} during {self.phase} at "
+            f"t={self.now_ns():.0f} ns (cycle {self.cycle()}): an uninitialised register "
+            f"or memory word reached an output"
+        )
+
+    def _int(self, name: str, signed: bool = False, what: str = "") -> int:
         value = getattr(self.dut, name).value
         if not value.is_resolvable:
-            raise TBError(
-                f"{name} is {value} (X/Z) at t={self.now_ns():.0f} ns, cycle {self.cycle()}"
-            )
+            raise self.x_error(name, value, what)
         return value.to_signed() if signed else value.to_unsigned()
+
+    def check_resolved(self, names: tuple[str, ...] = RESOLVED_OUTPUTS) -> None:
+        """Fail on the first of ``names`` with an X or Z bit (call in ReadOnly)."""
+        for name in names:
+            value = getattr(self.dut, name).value
+            if not value.is_resolvable:
+                raise self.x_error(name, value)
 
     async def reset(self) -> None:
         d = self.dut
@@ -88,11 +107,17 @@ class TB:
         await self.wait_idle(self.man.clear_cycles + 100, "reset")
 
     async def wait_idle(self, timeout: int, what: str) -> None:
-        """Clock until ``busy`` is low (ends just after an edge, writable)."""
+        """Clock until ``busy`` is low (ends just after an edge, writable).
+
+        ``busy`` must be 0 or 1 on every edge after the reset edges, and every output
+        resolved once the array is idle.
+        """
         for _ in range(timeout):
             await RisingEdge(self.dut.clk)
             await ReadOnly()
-            if self.dut.busy.value.is_resolvable and self.dut.busy.value == 0:
+            self.check_resolved(("busy",))
+            if self.dut.busy.value == 0:
+                self.check_resolved()
                 await RisingEdge(self.dut.clk)
                 return
         raise TBError(f"{what}: busy still high after {timeout} cycles (t={self.now_ns():.0f} ns)")
@@ -118,12 +143,14 @@ class TB:
         """One read through the memory port."""
         return (await self.read_words([addr]))[0]
 
-    async def read_words(self, addrs: list[int]) -> list[int]:
+    async def read_words(self, addrs: list[int], labels: list[str] | None = None) -> list[int]:
         """Reads issued back to back, one per cycle (rtl/README.md); the answers in order.
 
         Read ``i`` is sampled at edge ``i``; its ``m_rvalid`` must come within
         ``read_latency + 8`` edges of that, and an ``m_rvalid`` with no read outstanding
-        is a protocol error. Starts and ends writable, just after an edge.
+        is a protocol error; ``m_rvalid`` must be 0 or 1 on every edge and ``m_rdata``
+        resolved when it is 1 (``labels[i]`` names word ``i`` in that failure). Starts
+        and ends writable, just after an edge.
         """
         d = self.dut
         limit = self.man.read_latency + 8
@@ -143,12 +170,15 @@ class TB:
             elif edge == n:
                 d.m_re.value = 0
             await ReadOnly()
-            rvalid = d.m_rvalid.value
-            if rvalid.is_resolvable and rvalid == 1:
+            self.check_resolved(("m_rvalid",))
+            if d.m_rvalid.value == 1:
                 if len(out) >= issued:
                     raise TBError(f"m_rvalid with no read outstanding after {n} reads from "
                                   f"address {addrs[0]:#x} (t={self.now_ns():.0f} ns)")
-                out.append(self._int("m_rdata", signed=True))
+                k = len(out)
+                word = labels[k] if labels else f"address {addrs[k]:#x}"
+                out.append(self._int("m_rdata", signed=True,
+                                     what=f" (read-back of {word}, address {addrs[k]:#x})"))
             elif edge - (len(out) + 1) >= limit:
                 raise TBError(f"memory read of address {addrs[len(out)]:#x}: no m_rvalid "
                               f"within {limit} cycles (t={self.now_ns():.0f} ns)")
@@ -162,8 +192,19 @@ class TB:
         """Every word of ``regions``, in one burst of back-to-back reads."""
         n, L = self.man.n, self.man.L
         addrs = [self.addr(r, i, j) for r in regions for i in range(n) for j in range(L)]
-        words = np.array(await self.read_words(addrs), dtype=np.int64)
+        labels = [f"{self.region_name(r)}[{i}, {j}]" for r in regions for i in range(n)
+                  for j in range(L)]
+        words = np.array(await self.read_words(addrs, labels), dtype=np.int64)
         return list(words.reshape(len(regions), n, L))
+
+    def region_name(self, region: int) -> str:
+        """The quantity a region holds (rtl/README.md's address map)."""
+        k = self.man.k
+        if region == 0:
+            return "w"
+        if region <= k:
+            return f"p_out[{region - 1}]"
+        return {k + 1: "p_ing", k + 2: "p_egr"}.get(region, f"region {region}")
 
     async def read_state(self) -> dict[str, np.ndarray]:
         """Weights, ``p_out``, ``p_ing``, ``p_egr`` and the counters, as the DUT holds them."""
@@ -188,7 +229,8 @@ class TB:
         d.s_valid.value = 1
         for _ in range(self.step_timeout):
             await ReadOnly()  # s_ready as the DUT sees it at the coming edge
-            ready = d.s_ready.value.is_resolvable and d.s_ready.value == 1
+            self.check_resolved(("s_ready", "busy"))
+            ready = d.s_ready.value == 1
             await RisingEdge(d.clk)
             if ready:
                 break
@@ -200,10 +242,13 @@ class TB:
         timeout = Timer(self.step_timeout * self.clock_ns, unit="ns")
         fired = await First(RisingEdge(d.r_valid), timeout)
         if fired is timeout:
+            self.check_resolved(("r_valid", "busy"))  # an X there is the better message
             raise TBError(f"r_valid never rose within {self.step_timeout} cycles of the "
                           f"handshake at t={start_ns:.0f} ns (cycle {start_cycle})")
         await ReadOnly()
         end_ns, end_cycle = self.now_ns(), self.cycle()
+        # every output at the step's result (the cycles in between run without Python)
+        self.check_resolved()
         y = unpack(self._int("r_y"), self.man.n, self.a_bits)
         e = unpack(self._int("r_e"), self.man.k, self.a_bits)
         await RisingEdge(d.clk)  # leave the read-only phase before anyone drives
@@ -257,15 +302,20 @@ async def run_trtrl_array(dut: Any) -> None:
     model = FixedTRTRL(w0_q, man.m, man.k, man.fixed, lr_shift, learn=learn)
     try:
         await tb.reset()
+        tb.phase = "the weight load"
         await tb.write_weights(w0_q)
+        # from here on no signal of the design may be X (test_xprop.py scans the dump)
+        result["weights_loaded_ns"] = tb.now_ns()
         # before the first step: the weights as loaded, every sensitivity zero
         if every:
+            tb.phase = "the read-back before step 0"
             sb.check_state(-1, _expected_state(model, 0), await tb.read_state(), fmts)
         for t in range(steps):
             model.learn = bool(learn_steps[t])
             exp_y, exp_e = model.step(x_q[t], d_q[t])
             t_in = time.perf_counter()
             c_in = time.process_time()
+            tb.phase = f"step {t}"
             got_y, got_e, timing = await tb.step(x_q[t], d_q[t], bool(learn_steps[t]),
                                                  lr_shift)
             stream_s += time.perf_counter() - t_in
@@ -276,6 +326,7 @@ async def run_trtrl_array(dut: Any) -> None:
             sb.check_outputs(t, exp_y, got_y, exp_e, got_e, fmt_a)
             result["steps"] = t + 1
             if t == steps - 1 or (every and (t + 1) % every == 0):
+                tb.phase = f"the read-back after step {t}"
                 sb.check_state(t, _expected_state(model, t + 1), await tb.read_state(), fmts)
         result["passed"] = True
     except (ScoreboardMismatch, TBError) as exc:
@@ -418,4 +469,4 @@ def _check_learning(extra: dict[str, Any]) -> None:
     )
 
 
-__all__ = ["MISMATCH_TAG", "TB", "run_trtrl_array", "to_signed"]
+__all__ = ["MISMATCH_TAG", "XPROP_TAG", "TB", "run_trtrl_array", "to_signed"]
