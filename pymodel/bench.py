@@ -179,7 +179,7 @@ def random_problem(n: int, m: int = 1, k: int = 1, steps: int = 64,
     denormals that would distort timings).
     """
     rng = np.random.default_rng(seed)
-    L = m + 1 + n  # noqa: N806 -- the spec's name
+    L = m + 1 + n  # the spec's name
     w0 = rng.normal(0.0, 1.0 / math.sqrt(L), size=(n, L))
     x = rng.uniform(-1.0, 1.0, size=(steps, m))
     d = rng.uniform(-0.5, 0.5, size=(steps, k))
@@ -248,7 +248,7 @@ def time_matmul(n: int, m: int = 1, repeats: int = 5, seed: int = 0) -> float:
     sensitivity matrix), timed like :func:`time_model_step` (warm-up, best-of).
     """
     rng = np.random.default_rng(seed)
-    L = m + 1 + n  # noqa: N806
+    L = m + 1 + n
     a = rng.normal(size=(n, n))
     b = rng.normal(size=(n, n * L))
     first_t0 = time.perf_counter()

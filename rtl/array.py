@@ -184,13 +184,13 @@ def pe(
 ):
     """Processing element ``i``: row ``i``, shadow column ``M+1+i`` and their sensitivities."""
     f = cfg.fixed
-    N, M, K, L = cfg.n, cfg.m, cfg.k, cfg.L  # noqa: N806
+    N, M, K, L = cfg.n, cfg.m, cfg.k, cfg.L
     wt, pt, at = f.weight.total, f.sens.total, f.act.total
     dp = cfg.dp_bits
     ns = max(N, 2)
     ks = max(K, 2)
-    IS_OUT = i < K  # noqa: N806
-    SELF_COL = M + 1 + i  # noqa: N806
+    IS_OUT = i < K
+    SELF_COL = M + 1 + i
     sx = cfg.sign_extension
     insts = []
 
@@ -551,14 +551,14 @@ def trtrl_array(
 ):
     """The top level (ports as in ``rtl/README.md``); ``cfg`` is an :class:`ArrayConfig`."""
     f = cfg.fixed
-    N, M, K, L = cfg.n, cfg.m, cfg.k, cfg.L  # noqa: N806
+    N, M, K, L = cfg.n, cfg.m, cfg.k, cfg.L
     at, wt, pt = f.act.total, f.weight.total, f.sens.total
     af = f.act.frac
     dp = cfg.dp_bits
     ns = max(N, 2)
     ks = max(K, 2)
     cb = max(clog2(max(L, K + 3, N) + 1), cfg.idx_bits)  # counter width
-    ONE = f.act.one  # noqa: N806
+    ONE = f.act.one
     allones = Signal(intbv((1 << COUNTER_BITS) - 1)[COUNTER_BITS:])  # constant
     sx = cfg.sign_extension  # Verilog form of every sign extension (rtl.blocks.sext)
     insts = []
@@ -579,7 +579,7 @@ def trtrl_array(
     ra_sh = sig_u(clog2(ns))
     u_k = sig_u(clog2(ks))
     evtot = sig_u(COUNTER_BITS)
-    GB = cfg.grad_base_shift  # noqa: N806
+    GB = cfg.grad_base_shift
     lr_z = sig_u(len(gsh))
     insts.append(zext(lr_r, lr_z))
 
@@ -699,9 +699,9 @@ def trtrl_array(
     def lut_index():
         ts.next = sbus >> lsh
 
-    NHALF = -half  # noqa: N806
-    LMAX = (1 << lbits) - 1  # noqa: N806
-    LB1 = lbits - 1  # noqa: N806
+    NHALF = -half
+    LMAX = (1 << lbits) - 1
+    LB1 = lbits - 1
 
     @always_comb
     def lut_clamp():

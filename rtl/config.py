@@ -82,7 +82,7 @@ class ArrayConfig:
 
     # -- sizes -----------------------------------------------------------------------
     @property
-    def L(self) -> int:  # noqa: N802 - the spec's name
+    def L(self) -> int:  # the spec's name
         return self.m + 1 + self.n
 
     @property

@@ -64,7 +64,7 @@ class Manifest:
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def L(self) -> int:  # noqa: N802 - the specification's name
+    def L(self) -> int:  # the specification's name
         return self.m + 1 + self.n
 
     # -- from a configuration --------------------------------------------------------------

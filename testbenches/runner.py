@@ -202,7 +202,7 @@ def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
             always=True,
             log_file=str(log),
         )
-    except (SystemExit, Exception) as exc:  # noqa: B014 - the runner exits on tool errors
+    except (SystemExit, Exception) as exc:  # the runner exits on tool errors
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
         return RunResult(test=name, sim=sim, passed=False, build_dir=str(build_dir),
                          message=f"build failed ({exc!r}):\n{tail}")

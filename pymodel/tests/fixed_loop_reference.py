@@ -47,7 +47,7 @@ class LoopTRTRL:
             s.add(self.nj(j))
         return s
 
-    def T(self, kk: int, i: int, j: int) -> set[int]:  # noqa: N802 -- the spec's name
+    def T(self, kk: int, i: int, j: int) -> set[int]:  # the spec's name
         nj = self.nj(j)
         if kk < self.k:
             return {i} | ({nj} if nj is not None else set())

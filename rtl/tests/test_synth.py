@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -23,6 +24,9 @@ from pymodel.fixed.formats import FixedConfig, FixedFormat
 from rtl.config import MANIFEST_FILE, VERILOG_FILE, ArrayConfig
 from rtl.generate import generate
 from rtl.synth import SYNTH_FILE, synthesize, synthesize_folder
+
+if TYPE_CHECKING:  # imported where used: the runner needs cocotb
+    from testbenches.runner import RunResult
 
 REPO = Path(__file__).resolve().parents[2]
 HAVE_YOSYS = shutil.which("yosys") is not None
@@ -186,7 +190,7 @@ def invert_stored_bit(text: str) -> str:
     return text[: match.start()] + f"{match.group(1)}~{match.group(2)};" + text[match.end():]
 
 
-def _run_netlist(folder: Path, build: Path, mutate=None):  # noqa: ANN202 - RunResult
+def _run_netlist(folder: Path, build: Path, mutate=None) -> RunResult:
     from rtl.manifest import Manifest
     from testbenches.configs import TbConfig
     from testbenches.runner import run_case
