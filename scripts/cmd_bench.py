@@ -4,6 +4,8 @@ Best-of-R timing after warm-up (see :mod:`pymodel.bench`). RTRL's step grows as 
 above ``--rtrl-full-max`` it is timed on a single step, above ``--rtrl-max`` it is
 skipped (with an N^4 estimate). This is a benchmark, not a test: it always exits 0
 unless ``--strict`` is given, in which case a failed target exits 1.
+
+`trtrl bench sim`: simulation speed of the generated array (:mod:`testbenches.bench_sim`).
 """
 
 from __future__ import annotations
@@ -50,6 +52,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--strict", action="store_true", help="exit 1 if a target fails")
     model.set_defaults(handler=cmd_model)
 
+    from testbenches import bench_sim
+
+    sim = actions.add_parser(
+        "sim", help="Icarus/Verilator steps/s of the array before and after two speed-ups",
+        description=bench_sim.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sim.add_argument("-n", "--neurons", type=int, default=15, help="N (default 15)")
+    sim.add_argument("-m", "--inputs", type=int, default=1, help="M (default 1)")
+    sim.add_argument("-k", "--outputs", type=int, default=1, help="K (default 1)")
+    sim.add_argument("--sim", choices=("icarus", "verilator", "both"), default="both",
+                     help="which comparisons to run (default both)")
+    sim.add_argument("--icarus-steps", type=int, default=40, metavar="S",
+                     help="samples streamed per Icarus run (default 40)")
+    sim.add_argument("--verilator-steps", type=int, default=1000, metavar="S",
+                     help="samples streamed per Verilator run (default 1000)")
+    sim.add_argument("--build-dir", default=None, metavar="DIR",
+                     help="build folders (default build/tb/bench-sim)")
+    sim.add_argument("--json", default=None, metavar="FILE",
+                     help="also write the rows as JSON")
+    sim.set_defaults(handler=cmd_sim)
+
 
 def cmd_model(args: argparse.Namespace) -> int:
     """Run the benchmark, print the table and the targets."""
@@ -69,3 +92,27 @@ def cmd_model(args: argparse.Namespace) -> int:
     failed = any(t.passed is False for t in result.targets)
     return 1 if (args.strict and failed) else 0
 
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    """Run the four builds, print the table; exit 1 if a run fails the scoreboard."""
+    from pathlib import Path
+
+    from pymodel.errors import TrtrlError
+    from testbenches import bench_sim
+
+    for name in ("icarus_steps", "verilator_steps", "neurons", "outputs"):
+        if getattr(args, name) < 1:
+            raise TrtrlError(f"--{name.replace('_', '-')}: must be at least 1")
+    sims = ("icarus", "verilator") if args.sim == "both" else (args.sim,)
+    rows = bench_sim.run_bench(args.neurons, args.inputs, args.outputs, sims=sims,
+                               icarus_steps=args.icarus_steps,
+                               verilator_steps=args.verilator_steps,
+                               root=Path(args.build_dir) if args.build_dir else None,
+                               progress=bench_sim.print_progress)
+    print(bench_sim.format_rows(rows, args.neurons, args.inputs, args.outputs))
+    if args.json:
+        write_json(args.json, {"neurons": args.neurons, "inputs": args.inputs,
+                               "outputs": args.outputs, "rows": [r.to_dict() for r in rows]})
+    bench_sim.check_passed(rows)
+    return 0
