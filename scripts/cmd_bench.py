@@ -67,9 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="samples streamed per Icarus run (default 40)")
     sim.add_argument("--verilator-steps", type=int, default=1000, metavar="S",
                      help="samples streamed per Verilator run (default 1000)")
-    sim.add_argument("--build-dir", default=None, metavar="DIR",
+    sim.add_argument("--build-dir", default=None, type=user_path, metavar="DIR",
                      help="build folders (default build/tb/bench-sim)")
-    sim.add_argument("--json", default=None, metavar="FILE",
+    sim.add_argument("--json", default=None, type=user_path, metavar="FILE",
                      help="also write the rows as JSON")
     sim.set_defaults(handler=cmd_sim)
 

@@ -8,7 +8,7 @@ is read back at the end) four times on one machine, one after the other:
   (``sign_extension="concat"``, the earlier form) and as ``$signed`` assignments (the
   default);
 - Verilator built with every signal public (cocotb's ``--public-flat-rw``) and with the
-  ports only (the harness's default).
+  ports only (the runner's default).
 
 Speed is steps per second of CPU time while streaming (``stream_cpu_s`` of the run's
 ``result.json``: the simulator and the testbench share one process, and CPU time is less
@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from pymodel.errors import TrtrlError
-from testbenches.harness import BUILD_ROOT, TbConfig, cached_rtl, run_case
+from testbenches.configs import TbConfig
+from testbenches.dut import BUILD_ROOT, cached_rtl
+from testbenches.runner import run_case
 
 # (simulator, variant, what it is): each simulator's "before" first, then its "after"
 VARIANTS: tuple[tuple[str, str, str], ...] = (
