@@ -144,3 +144,28 @@ def test_readme_commands_as_written(tmp_path: Path) -> None:
         assert junit.is_file() and (elsewhere / rel_out / "summary.json").is_file(), command
         assert "<testcase" in junit.read_text()
         assert not (clone / rel_out).exists() and not (REPO / rel_out).exists(), command
+
+
+def test_every_path_option_is_made_absolute() -> None:
+    """Each file or folder option of every subcommand goes through ``user_path`` at parse
+    time, so no later directory change can read it against another folder."""
+    import argparse
+
+    from pymodel.paths import user_path
+    from scripts.cli import build_parser
+
+    path_dests = {"out", "output", "rtl", "manifest", "extra_sources", "json", "build_dir",
+                  "precision_csv", "case", "dump"}
+    seen: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, prefix: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{prefix} {name}")
+            elif action.dest in path_dests:
+                seen.append(f"{prefix} {action.dest}")
+                assert action.type is user_path, f"{prefix}: --{action.dest} is not user_path"
+
+    walk(build_parser(), "trtrl")
+    assert len(seen) >= 15, seen  # the walk reached the subcommands
