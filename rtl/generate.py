@@ -79,10 +79,28 @@ def header(cfg: ArrayConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _fresh_myhdl_names() -> None:
+    """Forget the block names MyHDL handed out earlier in this process.
+
+    MyHDL makes every block name unique against all names it has given before (a
+    module-level set) and numbers instances by per-block call counters, so a second
+    design elaborated in one process came out with other names (``pe0_0_1_..._rw``).
+    Clearing both makes the names depend on the configuration only.
+    """
+    import myhdl._block
+    import myhdl._simulator
+
+    myhdl._block._name_set.clear()
+    myhdl._block._inst_name_set.clear()
+    for blk in myhdl._simulator._blocks:
+        blk.calls = 0
+
+
 def build(cfg: ArrayConfig):
     """Elaborate the top level; returns ``(instance, ports)``."""
     from rtl.array import make_ports, trtrl_array
 
+    _fresh_myhdl_names()
     ports = make_ports(cfg)
     inst = trtrl_array(**ports, cfg=cfg)
     return inst, ports

@@ -61,3 +61,17 @@ def test_sensitivity_lists_sorted_edges_kept() -> None:
     assert got.splitlines()[0] == "always @(a_1, m, zb) begin"
     assert "always @(posedge clk, negedge rst) begin" in got
     assert "always @(b, a) is not" in got
+
+
+def test_same_bytes_after_other_designs_in_one_process(tmp_path: Path) -> None:
+    """A test worker or the benchmark builds many designs in one process: the names MyHDL
+    gives must not depend on what was built before."""
+    from rtl.config import ArrayConfig
+    from rtl.generate import generate
+
+    first, _ = generate(ArrayConfig(2, 1, 1), tmp_path / "a")
+    generate(ArrayConfig(3, 1, 2), tmp_path / "other")
+    again, _ = generate(ArrayConfig(2, 1, 1), tmp_path / "b")
+    third, _ = generate(ArrayConfig(2, 1, 1), tmp_path / "c")
+    assert first.read_bytes() == again.read_bytes() == third.read_bytes()
+    assert "pe0_rw" in first.read_text() and "_0_1_" not in third.read_text()
