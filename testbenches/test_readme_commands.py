@@ -68,8 +68,10 @@ def named_output(command: str) -> str | None:
 
 
 def _files(root: Path) -> set[str]:
+    """Files under ``root``, without the environment and Python's bytecode caches (which
+    Python writes beside any source it imports; they are not a command's output)."""
     return {str(p.relative_to(root)) for p in root.rglob("*")
-            if p.is_file() and ".venv" not in p.relative_to(root).parts}
+            if p.is_file() and not {".venv", "__pycache__"} & set(p.relative_to(root).parts)}
 
 
 def _fresh_copy(dest: Path) -> Path:
