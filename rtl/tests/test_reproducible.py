@@ -53,6 +53,15 @@ def test_regenerate_command_in_header_gives_the_same_file(trtrl_cmd: list[str],
     assert (again / "trtrl_array.v").read_text() == text
 
 
+def test_header_names_a_form_the_command_cannot_write() -> None:
+    from rtl.config import ArrayConfig
+    from rtl.generate import header
+
+    assert "sign_extension" not in header(ArrayConfig(2, 1, 1))
+    assert header(ArrayConfig(2, 1, 1, sign_extension="concat")).splitlines()[3] == (
+        "//   with ArrayConfig(sign_extension='concat')")
+
+
 def test_sensitivity_lists_sorted_edges_kept() -> None:
     src = ("always @(zb, a_1, m) begin\nend\n"
            "always @(posedge clk, negedge rst) begin\nend\n"
