@@ -43,8 +43,8 @@ images-demo: setup images-tools
 	$(BIN)/trtrl demo -o $(OUT)
 	cp $(OUT)/learning_curves.png $(IMG)/demo_learning_curves.png
 	cp $(OUT)/waves.png $(IMG)/demo_waves.png
-	$(BIN)/python -m testbenches.gtkwave $(OUT)/waves.gtkw $(IMG)/demo_gtkwave.png
-	$(BIN)/python -m testbenches.demo $(OUT)/figures.json $(IMG)
+	$(BIN)/python -m trtrl.testbenches.gtkwave $(OUT)/waves.gtkw $(IMG)/demo_gtkwave.png
+	$(BIN)/python -m trtrl.testbenches.demo $(OUT)/figures.json $(IMG)
 
 images-paper: setup
 	$(BIN)/trtrl experiment paper -o out/paper

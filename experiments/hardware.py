@@ -45,12 +45,12 @@ from typing import Any
 
 import numpy as np
 
-from pymodel.bench import fit_exponent, parse_sizes
-from pymodel.errors import TrtrlError
-from pymodel.fixed.formats import FixedConfig, FixedFormat
-from pymodel.fixed.options import add_format_arguments, config_from_args
-from pymodel.paths import user_path
-from pymodel.report import (
+from trtrl.pymodel.bench import fit_exponent, parse_sizes
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.pymodel.fixed.formats import FixedConfig, FixedFormat
+from trtrl.pymodel.fixed.options import add_format_arguments, config_from_args
+from trtrl.pymodel.paths import user_path
+from trtrl.pymodel.report import (
     atomic_folder,
     environment_info,
     markdown_table,
@@ -60,7 +60,7 @@ from pymodel.report import (
     write_csv,
     write_json,
 )
-from rtl.config import ArrayConfig
+from trtrl.rtl.config import ArrayConfig
 
 NS_FULL = [2, 4, 8, 16, 32]
 NS_QUICK = [2, 4, 8]
@@ -217,10 +217,10 @@ def word_lengths(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def precision_rows(args: argparse.Namespace) -> tuple[list[dict[str, Any]], str]:
+def precision_rows(s: Settings) -> tuple[list[dict[str, Any]], str]:
     """Rows of a precision sweep: from ``--precision-csv`` or a quick sweep run now."""
-    if args.precision_csv:
-        path = Path(args.precision_csv)
+    if s.precision_csv:
+        path = Path(s.precision_csv)
         try:
             with path.open(newline="") as fh:
                 rows = list(csv.DictReader(fh))
@@ -231,20 +231,19 @@ def precision_rows(args: argparse.Namespace) -> tuple[list[dict[str, Any]], str]
             raise TrtrlError(f"--precision-csv {path}: not a precision.csv (needs columns "
                              f"{', '.join(sorted(need))})")
         return rows, f"read from {path}"
-    from experiments import precision as prec
+    from trtrl.experiments import precision as prec
 
-    results = prec.sweep(prec.QUICK_STEPS, args.seed, prec.BITS_QUICK,
-                         progress=not args.no_progress)
+    results = prec.sweep(prec.QUICK_STEPS, s.seed, prec.BITS_QUICK, progress=s.progress)
     rows = [dict(zip(prec.HEADERS, r, strict=True)) for r in prec._rows(results)]
     return rows, (f"quick precision sweep run here ({prec.QUICK_STEPS} training steps, "
-                  f"bits {prec.BITS_QUICK}, seed {args.seed})")
+                  f"bits {prec.BITS_QUICK}, seed {s.seed})")
 
 
 # -- measurements ---------------------------------------------------------------------------
 def _rtl(cfg: ArrayConfig, cache: dict[tuple[Any, ...], Path], root: Path,
          prefix: str = "") -> Path:
     """Generated Verilog folder of ``cfg``, generated once per run."""
-    from rtl.generate import generate
+    from trtrl.rtl.generate import generate
 
     key = (prefix, cfg.n, cfg.m, cfg.k)
     if key not in cache:
@@ -254,137 +253,200 @@ def _rtl(cfg: ArrayConfig, cache: dict[tuple[Any, ...], Path], root: Path,
     return cache[key]
 
 
-def _cpu_seconds(n: int, m: int, k: int, args: argparse.Namespace) -> dict[str, float | None]:
-    from pymodel.bench import blas_threads, time_model_step
+def _cpu_seconds(n: int, m: int, k: int, s: Settings) -> dict[str, float | None]:
+    from trtrl.pymodel.bench import blas_threads, time_model_step
 
     out: dict[str, float | None] = {}
     with blas_threads(1):
         for alg in ("trtrl", "rtrl"):
-            t = time_model_step(alg, n, m, k, repeats=5, max_seconds=args.bench_seconds,
-                                seed=args.seed)
+            t = time_model_step(alg, n, m, k, repeats=5, max_seconds=s.bench_seconds,
+                                seed=s.seed)
             out[alg] = t.seconds
     return out
 
 
-def main(args: argparse.Namespace) -> int:
-    """Run the sweep and write the report folder."""
-    from rtl.synth import synthesize
+@dataclass
+class Settings:
+    """Everything that determines a hardware run (recorded in report.json)."""
 
+    ns: list[int] = field(default_factory=lambda: list(NS_FULL))
+    ks: list[int] = field(default_factory=lambda: list(KS))
+    inputs: int = 1
+    fixed: FixedConfig = field(default_factory=FixedConfig)
+    format_args: str = ""  # the format options as typed, for the report's command
+    gate_max_n: int = 4
+    noabc_max_n: int = 16
+    clock_target: str = "ecp5"  # or "ice40", "none"
+    clock_device: str | None = None  # resolved part of the probe
+    clock_n: int | None = None
+    clock_mhz_assumed: float = DEFAULT_CLOCK_MHZ
+    precision_csv: Path | None = None
+    seed: int = 0
+    bench_seconds: float = 3.0
+    timeout_s: float = 3600.0
+    quick: bool = False
+    progress: bool = True
+
+    @property
+    def configs(self) -> list[tuple[int, int]]:
+        """The (N, K) pairs swept: every K with every N >= K."""
+        return [(n, k) for k in self.ks for n in self.ns if k <= n]
+
+    @property
+    def probe_target(self) -> str | None:
+        return None if self.clock_target == "none" else self.clock_target
+
+    def record(self) -> dict[str, Any]:
+        """The settings as report.json keeps them."""
+        return {"ns": self.ns, "ks": self.ks, "inputs": self.inputs,
+                "gate_max_n": self.gate_max_n, "noabc_max_n": self.noabc_max_n,
+                "formats": self.fixed.describe(), "format_args": self.format_args,
+                "clock_target": self.clock_target, "clock_device": self.clock_device,
+                "clock_n": self.clock_n, "clock_mhz_assumed": self.clock_mhz_assumed,
+                "seed": self.seed, "bench_seconds": self.bench_seconds,
+                "timeout_s": self.timeout_s, "quick": self.quick,
+                # as the user would type it here (the option holds it made absolute)
+                "precision_csv": (os.path.relpath(self.precision_csv) if self.precision_csv
+                                  else None),
+                "mse_ratio_limit": MSE_RATIO_LIMIT}
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The run settings from the parsed options; a bad option is refused before any run."""
     ns = parse_sizes(args.ns, "--ns") if args.ns else (NS_QUICK if args.quick else NS_FULL)
-    ks = parse_sizes(args.ks, "--ks")
     if args.inputs < 0:
         raise TrtrlError(f"--inputs: must be >= 0, got {args.inputs}")
     if args.clock_mhz <= 0:
         raise TrtrlError(f"--clock-mhz: must be > 0, got {args.clock_mhz}")
-    gate_max = args.gate_max_n if args.gate_max_n is not None else (2 if args.quick else 4)
-    noabc_max = (args.noabc_max_n if args.noabc_max_n is not None
-                 else (4 if args.quick else 16))
-    m = args.inputs
-    configs = [(n, k) for k in ks for n in ns if k <= n]
-    if not configs:
+    s = Settings(
+        ns=list(ns), ks=parse_sizes(args.ks, "--ks"), inputs=args.inputs,
+        fixed=config_from_args(args, "tanh"), format_args=_format_args(args),
+        gate_max_n=args.gate_max_n if args.gate_max_n is not None else (2 if args.quick else 4),
+        noabc_max_n=(args.noabc_max_n if args.noabc_max_n is not None
+                     else (4 if args.quick else 16)),
+        clock_target=args.clock_target, clock_mhz_assumed=args.clock_mhz,
+        precision_csv=args.precision_csv, seed=args.seed, bench_seconds=args.bench_seconds,
+        timeout_s=args.timeout, quick=args.quick, progress=not args.no_progress)
+    if not s.configs:
         raise TrtrlError("no configuration with K <= N: check --ns and --ks")
-    fixed = config_from_args(args, "tanh")
-    probe_target = None if args.clock_target == "none" else args.clock_target
-    probe_n = probe_device = None
-    if probe_target:
-        from rtl.synth import resolve_device
+    if s.probe_target:
+        from trtrl.rtl.synth import resolve_device
 
-        probe_n = args.clock_n if args.clock_n is not None else CLOCK_N[probe_target]
-        if probe_n < 1:
-            raise TrtrlError(f"--clock-n: must be >= 1, got {probe_n}")
-        probe_device = resolve_device(probe_target,
-                                      args.clock_device or CLOCK_DEVICE[probe_target])
-    for n, k in configs:  # refuse a bad format/size pair before anything runs
-        ArrayConfig(n, m, k, fixed)
-    settings = {"ns": ns, "ks": ks, "inputs": m, "gate_max_n": gate_max,
-                "noabc_max_n": noabc_max, "formats": fixed.describe(),
-                "format_args": _format_args(args), "clock_target": args.clock_target,
-                "clock_device": probe_device, "clock_n": probe_n,
-                "clock_mhz_assumed": args.clock_mhz,
-                "seed": args.seed, "bench_seconds": args.bench_seconds,
-                "timeout_s": args.timeout, "quick": args.quick,
-                # as the user would type it here (the option holds it made absolute)
-                "precision_csv": (os.path.relpath(args.precision_csv) if args.precision_csv
-                                  else None),
-                "mse_ratio_limit": MSE_RATIO_LIMIT}
+        s.clock_n = args.clock_n if args.clock_n is not None else CLOCK_N[s.probe_target]
+        if s.clock_n < 1:
+            raise TrtrlError(f"--clock-n: must be >= 1, got {s.clock_n}")
+        s.clock_device = resolve_device(s.probe_target,
+                                        args.clock_device or CLOCK_DEVICE[s.probe_target])
+    for n, k in s.configs:  # refuse a bad format/size pair before anything runs
+        ArrayConfig(n, s.inputs, k, s.fixed)
+    return s
+
+
+def measure(cfg: ArrayConfig, folder: Path, s: Settings, bar: Any) -> Point:
+    """Word-level figures of one configuration, gate-level and bit-level ones at K = 1
+    where the settings ask for them, and the CPU models' step time."""
+    from trtrl.rtl.synth import synthesize
+
+    n, k, verilog = cfg.n, cfg.k, folder / "trtrl_array.v"
+    bar.set_postfix_str(f"N={n} K={k} word level")
+    t0 = time.perf_counter()
+    res = synthesize(verilog, folder / "word", full=False, timeout=s.timeout_s)
+    st = cfg.storage_words()
+    pt = Point(n=n, k=k, m=cfg.m, cycles=cfg.cycles_per_step(),
+               storage_words=st["total"], storage_words_per_pe=st["per_pe"],
+               multipliers=res.multipliers, memory_bits=res.memory_bits,
+               rom_bits=res.rom_bits, register_bits=res.register_bits,
+               word_cells=res.word_cells, yosys_s=time.perf_counter() - t0)
+    bar.update()
+    if n <= s.gate_max_n and k == 1:
+        bar.set_postfix_str(f"N={n} K={k} generic gates")
+        g = synthesize(verilog, folder / "generic", target="generic", full=True,
+                       timeout=s.timeout_s)
+        pt.gate_cells, pt.gate_flip_flops = g.cells, g.flip_flops
+        (folder / "generic" / "synth.v").unlink(missing_ok=True)  # 4 MB+ each
+        bar.update()
+    if n <= s.noabc_max_n and k == 1:
+        bar.set_postfix_str(f"N={n} K={k} bit level, no ABC")
+        t1 = time.perf_counter()
+        b = synthesize(verilog, folder / "noabc", full=False, noabc=True, timeout=s.timeout_s)
+        pt.gate_cells_noabc, pt.gate_flip_flops_noabc = b.cells_noabc, b.flip_flops_noabc
+        pt.noabc_s = round(time.perf_counter() - t1, 1)
+        bar.update()
+    bar.set_postfix_str(f"N={n} K={k} CPU timing")
+    pt.cpu_s = _cpu_seconds(n, cfg.m, k, s)
+    return pt
+
+
+def probe_clock(s: Settings, folder: Path) -> dict[str, Any]:
+    """Place and route the probe configuration; its resources and clock estimate."""
+    from trtrl.rtl.synth import synthesize
+
+    target = s.probe_target
+    assert target is not None and s.clock_n is not None
+    pfixed = PROBE_FIXED if target == "ice40" else s.fixed
+    r = synthesize(folder / "trtrl_array.v", folder / target, target=target,
+                   device=s.clock_device, full=True, timeout=s.timeout_s)
+    (folder / target / "synth.v").unlink(missing_ok=True)
+    return {"target": target, "n": s.clock_n, "m": s.inputs, "k": 1,
+            "formats": pfixed.describe(),
+            **{key: getattr(r, key) for key in (
+                "device", "luts", "carries", "dsps", "block_rams", "flip_flops", "cells",
+                "multipliers", "fits", "fmax_mhz", "pnr_note", "multipliers_note")}}
+
+
+def clock_of(probe: dict[str, Any] | None, s: Settings) -> tuple[float, str]:
+    """The clock the speed figures use (the probe's estimate, else the assumed one) and a
+    sentence saying where it comes from."""
+    if probe and probe.get("fmax_mhz"):
+        mhz = float(probe["fmax_mhz"])
+        return mhz, (f"nextpnr-{probe['target']} post-route estimate of the probe "
+                     f"(N={probe['n']}, {probe['formats']}) on {probe['device']}: "
+                     f"{mhz:.1f} MHz, used for every N (an upper bound for larger "
+                     "arrays, whose routes are longer); the hw_steps_per_s_assumed "
+                     f"column uses the assumed {s.clock_mhz_assumed:g} MHz (not measured)")
+    why = ("--clock-target none" if probe is None
+           else f"the {probe['target']} probe did not place and route: {probe['pnr_note']}")
+    return s.clock_mhz_assumed, f"assumed {s.clock_mhz_assumed:g} MHz (not measured: {why})"
+
+
+def run(s: Settings, out: str | Path) -> dict[str, Any]:
+    """Measure every configuration and the probe, write the report folder atomically and
+    return the summary (report.json's content)."""
     t_start = time.perf_counter()
-    with atomic_folder(args.out) as out:
-        work = out / "rtl"
+    with atomic_folder(out) as tmp:
+        work = tmp / "rtl"
         cache: dict[tuple[Any, ...], Path] = {}
-        points: list[Point] = []
-        jobs = (len(configs) + sum(1 for n, k in configs if n <= gate_max and k == 1)
-                + sum(1 for n, k in configs if n <= noabc_max and k == 1) + bool(probe_target))
-        bar = progress(jobs, "hardware sweep", enabled=not args.no_progress)
-        with bar:
-            for n, k in configs:
-                bar.set_postfix_str(f"N={n} K={k} word level")
-                cfg = ArrayConfig(n, m, k, fixed)
-                folder = _rtl(cfg, cache, work)
-                t0 = time.perf_counter()
-                res = synthesize(folder / "trtrl_array.v", folder / "word", full=False,
-                                 timeout=args.timeout)
-                st = cfg.storage_words()
-                pt = Point(n=n, k=k, m=m, cycles=cfg.cycles_per_step(),
-                           storage_words=st["total"], storage_words_per_pe=st["per_pe"],
-                           multipliers=res.multipliers, memory_bits=res.memory_bits,
-                           rom_bits=res.rom_bits, register_bits=res.register_bits,
-                           word_cells=res.word_cells, yosys_s=time.perf_counter() - t0)
+        configs = s.configs
+        jobs = (len(configs) + sum(1 for n, k in configs if n <= s.gate_max_n and k == 1)
+                + sum(1 for n, k in configs if n <= s.noabc_max_n and k == 1)
+                + bool(s.probe_target))
+        probe: dict[str, Any] | None = None
+        with progress(jobs, "hardware sweep", enabled=s.progress) as bar:
+            points = [measure(cfg, _rtl(cfg, cache, work), s, bar)
+                      for cfg in (ArrayConfig(n, s.inputs, k, s.fixed) for n, k in configs)]
+            if s.probe_target:
+                assert s.clock_n is not None
+                bar.set_postfix_str(f"N={s.clock_n} K=1 {s.probe_target} {s.clock_device}")
+                pfixed = PROBE_FIXED if s.probe_target == "ice40" else s.fixed
+                probe = probe_clock(s, _rtl(ArrayConfig(s.clock_n, s.inputs, 1, pfixed),
+                                            cache, work, "probe_"))
                 bar.update()
-                if n <= gate_max and k == 1:
-                    bar.set_postfix_str(f"N={n} K={k} generic gates")
-                    g = synthesize(folder / "trtrl_array.v", folder / "generic",
-                                   target="generic", full=True, timeout=args.timeout)
-                    pt.gate_cells, pt.gate_flip_flops = g.cells, g.flip_flops
-                    (folder / "generic" / "synth.v").unlink(missing_ok=True)  # 4 MB+ each
-                    bar.update()
-                if n <= noabc_max and k == 1:
-                    bar.set_postfix_str(f"N={n} K={k} bit level, no ABC")
-                    t1 = time.perf_counter()
-                    b = synthesize(folder / "trtrl_array.v", folder / "noabc", full=False,
-                                   noabc=True, timeout=args.timeout)
-                    pt.gate_cells_noabc, pt.gate_flip_flops_noabc = (b.cells_noabc,
-                                                                     b.flip_flops_noabc)
-                    pt.noabc_s = round(time.perf_counter() - t1, 1)
-                    bar.update()
-                bar.set_postfix_str(f"N={n} K={k} CPU timing")
-                pt.cpu_s = _cpu_seconds(n, m, k, args)
-                points.append(pt)
-            probe: dict[str, Any] | None = None
-            if probe_target:
-                bar.set_postfix_str(f"N={probe_n} K=1 {probe_target} {probe_device}")
-                pfixed = PROBE_FIXED if probe_target == "ice40" else fixed
-                folder = _rtl(ArrayConfig(probe_n, m, 1, pfixed), cache, work, "probe_")
-                r = synthesize(folder / "trtrl_array.v", folder / probe_target,
-                               target=probe_target, device=probe_device, full=True,
-                               timeout=args.timeout)
-                (folder / probe_target / "synth.v").unlink(missing_ok=True)
-                probe = {"target": probe_target, "n": probe_n, "m": m, "k": 1,
-                       "formats": pfixed.describe(),
-                       **{key: getattr(r, key) for key in (
-                    "device", "luts", "carries", "dsps", "block_rams", "flip_flops", "cells",
-                    "multipliers", "fits", "fmax_mhz", "pnr_note", "multipliers_note")}}
-                bar.update()
-        precision, precision_source = precision_rows(args)
-        need = word_lengths(precision)
-        why = ("--clock-target none" if probe is None
-               else f"the {probe['target']} probe did not place and route: {probe['pnr_note']}")
-        clock_mhz, clock_source = args.clock_mhz, (
-            f"assumed {args.clock_mhz:g} MHz (not measured: {why})")
-        if probe and probe.get("fmax_mhz"):
-            clock_mhz = float(probe["fmax_mhz"])
-            clock_source = (f"nextpnr-{probe['target']} post-route estimate of the probe "
-                            f"(N={probe['n']}, {probe['formats']}) on {probe['device']}: "
-                            f"{clock_mhz:.1f} MHz, used for every N (an upper bound for larger "
-                            "arrays, whose routes are longer); the hw_steps_per_s_assumed "
-                            f"column uses the assumed {args.clock_mhz:g} MHz (not measured)")
+        precision, precision_source = precision_rows(s)
+        clock_mhz, clock_source = clock_of(probe, s)
         shutil.rmtree(work, ignore_errors=True)  # generated Verilog: regenerable, large
-        result = _write(out, points, probe, need, precision_source, clock_mhz, clock_source,
-                        settings, time.perf_counter() - t_start, args.clock_mhz)
+        return _write(tmp, points, probe, word_lengths(precision), precision_source,
+                      clock_mhz, clock_source, s.record(), time.perf_counter() - t_start,
+                      s.clock_mhz_assumed)
+
+
+def main(args: argparse.Namespace) -> int:
+    """``trtrl experiment hardware``: run, write the folder, print the exponents."""
+    result = run(settings_from_args(args), args.out)
     print(f"wrote {args.out}/{{report.md,report.json,hardware.csv,hardware_*.png}}")
     for k, ex in sorted(result["exponents"].items()):
         print(f"K={k}: " + ", ".join(f"{q} ~ N^{v:.2f}" for q, v in ex.items()
                                      if v is not None and not q.startswith("cpu")))
-    print(f"clock: {clock_source}")
+    print(f"clock: {result['clock_source']}")
     return 0
 
 

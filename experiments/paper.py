@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from pymodel import report as rep
-from pymodel.bench import Timing, blas_threads, fit_exponent, parse_sizes, time_model_step
-from pymodel.cases import Case
-from pymodel.errors import ConfigError
-from pymodel.paths import user_path
+from trtrl.pymodel import report as rep
+from trtrl.pymodel.bench import Timing, blas_threads, fit_exponent, parse_sizes, time_model_step
+from trtrl.pymodel.cases import Case
+from trtrl.pymodel.errors import ConfigError
+from trtrl.pymodel.paths import user_path
 
 ALGORITHMS: tuple[str, ...] = ("rtrl", "trtrl", "snap1")
 LABELS = {"rtrl": "RTRL", "trtrl": "TRTRL", "snap1": "SnAp-1"}
@@ -101,7 +101,7 @@ class LearningRun:
 
 def task_cases(settings: Settings) -> dict[str, Case]:
     """The paper's two tasks at the sizes of its slides, from ``settings.seed``."""
-    from pymodel.tasks import mackey_glass_case
+    from trtrl.pymodel.tasks import mackey_glass_case
 
     return {
         "freq-doubler": fd_case(settings, settings.seed),
@@ -113,7 +113,7 @@ def task_cases(settings: Settings) -> dict[str, Case]:
 
 def fd_case(settings: Settings, seed: int) -> Case:
     """The frequency doubler of the paper run, from ``seed``."""
-    from pymodel.tasks import freq_doubler_case
+    from trtrl.pymodel.tasks import freq_doubler_case
 
     return freq_doubler_case(settings.fd_steps, neurons=FD_NEURONS, seed=seed,
                              lr=settings.fd_lr, weight_scale=settings.fd_weight_scale)
@@ -146,7 +146,7 @@ def tail_slice(steps: int, fraction: float = TAIL_FRACTION) -> slice:
 
 def run_learning(case: Case, algorithm: str, task: str = "") -> LearningRun:
     """Train ``algorithm`` on ``case`` (its w0, lr, activation) and measure the error."""
-    from pymodel.models import make_model
+    from trtrl.pymodel.models import make_model
 
     case = dataclasses.replace(case, algorithm=algorithm)
     model = make_model(algorithm, case.w0, case.m, case.k, case.lr, case.activation)
@@ -200,7 +200,7 @@ def slide_storage(algorithm: str, n: int, k: int) -> int | None:
 
 def resource_rows(sizes: list[int], outputs: list[int], m: int = 1) -> list[dict[str, Any]]:
     """Counted multiplies and stored sensitivities of every model, beside the formulas."""
-    from pymodel.models import make_model
+    from trtrl.pymodel.models import make_model
 
     rows = []
     for k in outputs:

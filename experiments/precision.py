@@ -30,11 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from pymodel.errors import TrtrlError
-from pymodel.fixed import FixedConfig, FixedFormat, FixedTRTRL, default_config, quantize_case
-from pymodel.models import make_model
-from pymodel.paths import user_path
-from pymodel.tasks import freq_doubler_case, mackey_glass_case
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.pymodel.fixed import FixedConfig, FixedFormat, FixedTRTRL, default_config, quantize_case
+from trtrl.pymodel.models import make_model
+from trtrl.pymodel.paths import user_path
+from trtrl.pymodel.tasks import freq_doubler_case, mackey_glass_case
 
 BITS_FULL = list(range(8, 25))
 BITS_QUICK = [8, 10, 12, 16, 20, 24]

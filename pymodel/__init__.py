@@ -1,3 +1,2 @@
-"""trtrl's models; the project's version lives here (setup.cfg reads it)."""
-
-__version__ = "0.1.0"
+"""trtrl's reference models: float RTRL, TRTRL and SnAp-1, the bit-accurate fixed-point
+TRTRL, tasks and case files."""

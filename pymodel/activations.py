@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pymodel.errors import ConfigError
+from trtrl.pymodel.errors import ConfigError
 
 ACTIVATIONS = ("tanh", "sigmoid")
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from pymodel.errors import ConfigError
+from trtrl.pymodel.errors import ConfigError
 
 DEFAULT_SIZES: tuple[int, ...] = (10, 25, 50, 100, 200, 400)
 TARGET_MATMUL_RATIO = 1.5
@@ -209,7 +209,7 @@ def time_model_step(algorithm: str, n: int, m: int = 1, k: int = 1, repeats: int
     repeats are cut so the whole measurement stays near ``max_seconds``.
     ``single_step`` times exactly one step after two warm-up steps (for huge RTRL nets).
     """
-    from pymodel.models import make_model
+    from trtrl.pymodel.models import make_model
 
     k = min(k, n)
     w0, x, d = random_problem(n, m, k, steps=64, seed=seed)

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pymodel.errors import CaseError, TrtrlError
+from trtrl.pymodel.errors import CaseError, TrtrlError
 
 if TYPE_CHECKING:  # the network module is written separately; only needed for `Case.shape`
-    from pymodel.network import Shape
+    from trtrl.pymodel.network import Shape
 
 # The names the contract (docs/spec.md) allows; kept here so reading a file needs no model.
 ALGORITHMS: tuple[str, ...] = ("rtrl", "trtrl", "snap1")
@@ -74,7 +74,7 @@ class Case:
     @property
     def shape(self) -> Shape:
         """The network shape ``Shape(n, m, k)``."""
-        from pymodel.network import Shape
+        from trtrl.pymodel.network import Shape
 
         return Shape(self.n, self.m, self.k)
 

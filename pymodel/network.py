@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pymodel.errors import ConfigError
+from trtrl.pymodel.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from pymodel.errors import TrtrlError
+from trtrl.pymodel.errors import TrtrlError
 
 
 @contextmanager

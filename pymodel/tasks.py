@@ -21,8 +21,8 @@ import math
 
 import numpy as np
 
-from pymodel.cases import ACTIVATIONS, ALGORITHMS, Case, validate_case
-from pymodel.errors import ConfigError
+from trtrl.pymodel.cases import ACTIVATIONS, ALGORITHMS, Case, validate_case
+from trtrl.pymodel.errors import ConfigError
 
 # Target ranges of the affine maps, per activation: kept inside the activation's
 # open range so a target is reachable with finite weights (tanh reaches +-1 only at

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from myhdl import ConcatSignal, ResetSignal, Signal, always, always_comb, block, concat, intbv
 
-from pymodel.fixed.lut import build_lut
-from rtl.blocks import chain_mux, chain_sum, copy, ram, rom, sext, sig_s, sig_u, zext
-from rtl.config import (
+from trtrl.pymodel.fixed.lut import build_lut
+from trtrl.rtl.blocks import chain_mux, chain_sum, copy, ram, rom, sext, sig_s, sig_u, zext
+from trtrl.rtl.config import (
     COUNTER_BITS,
     LR_SHIFT_BITS,
     ST_ACT,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from myhdl import Signal, always, always_comb, block, intbv
 
-from rtl.config import SIGN_EXTENSIONS
+from trtrl.rtl.config import SIGN_EXTENSIONS
 
 
 def sig_s(bits: int) -> Signal:

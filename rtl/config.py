@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from pymodel.errors import ConfigError
-from pymodel.fixed.formats import FixedConfig
-from pymodel.network import Shape
+from trtrl.pymodel.errors import ConfigError
+from trtrl.pymodel.fixed.formats import FixedConfig
+from trtrl.pymodel.network import Shape
 
 LR_SHIFT_BITS = 5  # the lr_shift port: learning rates 2**0 .. 2**-31
 COUNTER_BITS = 32  # step_count and sat_count

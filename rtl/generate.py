@@ -16,9 +16,9 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from pymodel.errors import TrtrlError
-from rtl.config import MANIFEST_FILE, SIGN_EXTENSIONS, TOP, VERILOG_FILE, ArrayConfig
-from rtl.manifest import Manifest
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.rtl.config import MANIFEST_FILE, SIGN_EXTENSIONS, TOP, VERILOG_FILE, ArrayConfig
+from trtrl.rtl.manifest import Manifest
 
 __all__ = ["generate", "build", "unname_blocks", "sort_sensitivity_lists", "header"]
 
@@ -54,9 +54,9 @@ def generator_id() -> str:
     """``trtrl X.Y.Z (MyHDL A.B.C)``: what wrote the files, for the header and manifest."""
     import myhdl
 
-    import pymodel
+    from trtrl import __version__
 
-    return f"trtrl {pymodel.__version__} (MyHDL {myhdl.__version__})"
+    return f"trtrl {__version__} (MyHDL {myhdl.__version__})"
 
 
 def regenerate_command(cfg: ArrayConfig) -> str:
@@ -102,7 +102,7 @@ def _fresh_myhdl_names() -> None:
 
 def build(cfg: ArrayConfig):
     """Elaborate the top level; returns ``(instance, ports)``."""
-    from rtl.array import make_ports, trtrl_array
+    from trtrl.rtl.array import make_ports, trtrl_array
 
     _fresh_myhdl_names()
     ports = make_ports(cfg)

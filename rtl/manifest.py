@@ -18,9 +18,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pymodel.errors import TrtrlError
-from pymodel.fixed.formats import FixedConfig
-from rtl.config import (
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.pymodel.fixed.formats import FixedConfig
+from trtrl.rtl.config import (
     CYCLES_FORMULA,
     LR_SHIFT_BITS,
     MANIFEST_FILE,

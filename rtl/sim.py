@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from myhdl import Simulation, StopSimulation, always, delay, instance
 
-from pymodel.fixed.words import pack, unpack
-from rtl.config import ArrayConfig
+from trtrl.pymodel.fixed.words import pack, unpack
+from trtrl.rtl.config import ArrayConfig
 
 __all__ = ["SimResult", "simulate"]
 
@@ -139,7 +139,7 @@ def simulate(
     ``readback_every = 0`` reads back only after the last step. ``clear_after = t``
     pulses ``clear`` after step ``t`` (weights kept, state cleared).
     """
-    from rtl.generate import build
+    from trtrl.rtl.generate import build
 
     inst, sig = build(cfg)
     steps = len(x)

@@ -48,9 +48,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pymodel.errors import TrtrlError
-from rtl.config import MANIFEST_FILE, TOP, VERILOG_FILE
-from rtl.toolchain import require
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.rtl.config import MANIFEST_FILE, TOP, VERILOG_FILE
+from trtrl.rtl.toolchain import require
 
 __all__ = [
     "DEFAULT_DEVICE",
@@ -501,8 +501,8 @@ def _yosys_version(yosys: str) -> str:
 
 def update_manifest(manifest: str | os.PathLike[str], result: SynthResult) -> Path:
     """Add (or replace) the ``synthesis`` section of ``manifest``, atomically."""
-    from pymodel.report import plain
-    from rtl.manifest import Manifest
+    from trtrl.pymodel.report import plain
+    from trtrl.rtl.manifest import Manifest
 
     man = Manifest.read(manifest)
     return man.with_details(synthesis=plain(result.to_dict())).write(manifest)
@@ -515,7 +515,7 @@ def synthesize_folder(folder: str | os.PathLike[str], **kwargs: Any) -> SynthRes
     for p in (verilog, manifest):
         if not p.is_file():
             raise TrtrlError(f"{folder}: no {p.name} (run `trtrl rtl gen` first)")
-    from rtl.manifest import Manifest
+    from trtrl.rtl.manifest import Manifest
 
     top = Manifest.read(manifest).top
     res = synthesize(verilog, folder, top=top, **kwargs)

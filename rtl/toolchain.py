@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pymodel.errors import TrtrlError
+from trtrl.pymodel.errors import TrtrlError
 
 MIN_VERILATOR = (5, 36)
 

@@ -11,18 +11,18 @@ import argparse
 import importlib
 import sys
 
-from pymodel.errors import TrtrlError
+from trtrl.pymodel.errors import TrtrlError
 
 # Subcommand modules, in --help order.
 COMMAND_MODULES = [
-    "scripts.cmd_data",
-    "scripts.cmd_model",
-    "scripts.cmd_experiment",
-    "scripts.cmd_rtl",
-    "scripts.cmd_bench",
-    "scripts.cmd_regress",
-    "scripts.cmd_waves",
-    "scripts.cmd_demo",
+    "trtrl.cmd_data",
+    "trtrl.cmd_model",
+    "trtrl.cmd_experiment",
+    "trtrl.cmd_rtl",
+    "trtrl.cmd_bench",
+    "trtrl.cmd_regress",
+    "trtrl.cmd_waves",
+    "trtrl.cmd_demo",
 ]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pymodel.bench import (
+from trtrl.pymodel.bench import (
     DEFAULT_SIZES,
     Timing,
     format_ms,
@@ -21,8 +21,8 @@ from pymodel.bench import (
     parse_sizes,
     run_bench,
 )
-from pymodel.paths import user_path
-from pymodel.report import write_json
+from trtrl.pymodel.paths import user_path
+from trtrl.pymodel.report import write_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--strict", action="store_true", help="exit 1 if a target fails")
     model.set_defaults(handler=cmd_model)
 
-    from testbenches import bench_sim
+    from trtrl.testbenches import bench_sim
 
     sim = actions.add_parser(
         "sim", help="Icarus/Verilator steps/s of the array before and after two speed-ups",
@@ -98,8 +98,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
     """Run the four builds, print the table; exit 1 if a run fails the scoreboard."""
     from pathlib import Path
 
-    from pymodel.errors import TrtrlError
-    from testbenches import bench_sim
+    from trtrl.pymodel.errors import TrtrlError
+    from trtrl.testbenches import bench_sim
 
     for name in ("icarus_steps", "verilator_steps", "neurons", "outputs"):
         if getattr(args, name) < 1:

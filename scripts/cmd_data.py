@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 
-from pymodel.cases import ACTIVATIONS, ALGORITHMS, Case, save_case
-from pymodel.paths import user_path
-from pymodel.tasks import (
+from trtrl.help_format import DefaultsFormatter
+from trtrl.pymodel.cases import ACTIVATIONS, ALGORITHMS, Case, save_case
+from trtrl.pymodel.paths import user_path
+from trtrl.pymodel.tasks import (
     DEFAULT_DX,
     DEFAULT_HORIZON,
     FREQ_DOUBLER_LR,
@@ -17,7 +18,6 @@ from pymodel.tasks import (
     freq_doubler_case,
     mackey_glass_case,
 )
-from scripts.help_format import DefaultsFormatter
 
 
 def _lr_help(defaults: dict[str, float]) -> str:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pymodel.paths import user_path
+from trtrl.pymodel.paths import user_path
 
 
 @dataclass
@@ -40,7 +40,7 @@ Stage = Callable[[Path, argparse.Namespace], StageResult]
 
 def stage_paper(out: Path, args: argparse.Namespace) -> StageResult:
     """The quick paper experiment (learning curves, timing, resources) into ``out/paper``."""
-    from experiments.paper import Settings, run
+    from trtrl.experiments.paper import Settings, run
 
     folder = out / "paper"
     summary = run(Settings.quick_defaults(seed=args.seed), folder)
@@ -50,7 +50,7 @@ def stage_paper(out: Path, args: argparse.Namespace) -> StageResult:
 
 def stage_hardware(out: Path, args: argparse.Namespace) -> StageResult:
     """Generate, co-simulate the frequency doubler, compare with the models, report."""
-    from testbenches.demo import run_hardware
+    from trtrl.testbenches.demo import run_hardware
 
     summary = run_hardware(out, steps=args.steps, sim=args.sim, seed=args.seed)
     return StageResult("hardware", bool(summary["passed"]), summary["verdict"],
@@ -77,8 +77,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run every stage into a temporary folder renamed to DIR; end with the verdict line."""
-    from pymodel.errors import TrtrlError
-    from pymodel.report import atomic_folder
+    from trtrl.pymodel.errors import TrtrlError
+    from trtrl.pymodel.report import atomic_folder
 
     if args.steps < 1:
         raise TrtrlError(f"--steps: must be >= 1, got {args.steps}")

@@ -10,9 +10,9 @@ import argparse
 import importlib
 
 EXPERIMENTS = {
-    "paper": "experiments.paper",
-    "precision": "experiments.precision",
-    "hardware": "experiments.hardware",
+    "paper": "trtrl.experiments.paper",
+    "precision": "trtrl.experiments.precision",
+    "hardware": "trtrl.experiments.hardware",
 }
 
 

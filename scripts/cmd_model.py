@@ -17,11 +17,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from pymodel.cases import Case, load_case, save_npz_atomic
-from pymodel.errors import TrtrlError
-from pymodel.fixed.options import add_format_arguments, config_from_args
-from pymodel.paths import user_path
-from scripts.help_format import DefaultsFormatter
+from trtrl.help_format import DefaultsFormatter
+from trtrl.pymodel.cases import Case, load_case, save_npz_atomic
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.pymodel.fixed.options import add_format_arguments, config_from_args
+from trtrl.pymodel.paths import user_path
 
 Runner = Callable[[Case, argparse.Namespace], dict[str, np.ndarray]]
 
@@ -77,7 +77,7 @@ def want_progress(case: Case, args: argparse.Namespace) -> bool:
 
 def run_float(case: Case, args: argparse.Namespace) -> dict[str, np.ndarray]:
     """Run ``case`` with the float64 model of its algorithm; the trace arrays."""
-    from pymodel.models import make_model  # here, so `trtrl --help` stays fast
+    from trtrl.pymodel.models import make_model  # here, so `trtrl --help` stays fast
 
     model = make_model(case.algorithm, case.w0, case.m, case.k, case.lr, case.activation)
     result = model.run(case.x, case.d, weights_every=args.weights_every,
@@ -92,7 +92,7 @@ def run_float(case: Case, args: argparse.Namespace) -> dict[str, np.ndarray]:
 
 def run_fixed(case: Case, args: argparse.Namespace) -> dict[str, np.ndarray]:
     """Run ``case`` with the bit-accurate fixed-point TRTRL; integer trace + formats."""
-    from pymodel.fixed.model import fixed_trace
+    from trtrl.pymodel.fixed.model import fixed_trace
 
     cfg = config_from_args(args, case.activation)
     return fixed_trace(case, cfg, lr_shift=args.lr_shift, weights_every=args.weights_every,

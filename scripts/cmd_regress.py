@@ -23,9 +23,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from pymodel.errors import TrtrlError
-from pymodel.paths import user_path
-from rtl.toolchain import CELL_LIBRARIES, yosys_cell_library
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.pymodel.paths import user_path
+from trtrl.rtl.toolchain import CELL_LIBRARIES, yosys_cell_library
 
 REPO = Path(__file__).resolve().parent.parent
 DURATIONS = REPO / "testbenches" / ".test_durations"
@@ -224,7 +224,7 @@ def _finish(out: Path, rows: list[dict[str, Any]], wall: float, junit: Path) -> 
 # -- bring your own RTL ---------------------------------------------------------------------
 def _elaborate(verilog: Path, top: str, extra: list[Path]) -> None:
     """Icarus elaboration as a quick syntax check; the first error becomes one line."""
-    from testbenches.runner import library_defines
+    from trtrl.testbenches.runner import library_defines
 
     iverilog = shutil.which("iverilog")
     if iverilog is None:
@@ -245,10 +245,10 @@ def _elaborate(verilog: Path, top: str, extra: list[Path]) -> None:
 
 def _run_rtl(args: argparse.Namespace, sims: tuple[str, ...], out: Path,
              extra: list[Path]) -> int:
-    from rtl.manifest import Manifest
-    from testbenches.configs import TbConfig
-    from testbenches.dut import check_ports
-    from testbenches.runner import run_case
+    from trtrl.rtl.manifest import Manifest
+    from trtrl.testbenches.configs import TbConfig
+    from trtrl.testbenches.dut import check_ports
+    from trtrl.testbenches.runner import run_case
 
     verilog = Path(args.rtl)  # main() checked it exists
     manifest = Path(args.manifest) if args.manifest else verilog.parent / "trtrl_array.json"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from pymodel.fixed.options import add_format_arguments, config_from_args
-from pymodel.paths import user_path
+from trtrl.pymodel.fixed.options import add_format_arguments, config_from_args
+from trtrl.pymodel.paths import user_path
 
 # The same as rtl.synth.TARGETS and DEVICES (a test checks), written out so that `trtrl`
 # does not import rtl.synth (and numpy) for every command; resolve_device pairs them.
@@ -68,8 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_gen(args: argparse.Namespace) -> int:
-    from rtl.config import CYCLES_FORMULA, ArrayConfig
-    from rtl.generate import generate
+    from trtrl.rtl.config import CYCLES_FORMULA, ArrayConfig
+    from trtrl.rtl.generate import generate
 
     fixed = config_from_args(args, args.activation)
     cfg = ArrayConfig(args.neurons, args.inputs, args.outputs, fixed)
@@ -88,10 +88,10 @@ def run_synth(args: argparse.Namespace) -> int:
     import shutil
     from pathlib import Path
 
-    from pymodel.errors import TrtrlError
-    from rtl.config import MANIFEST_FILE, VERILOG_FILE, ArrayConfig
-    from rtl.generate import generate
-    from rtl.synth import resolve_device, synthesize_folder
+    from trtrl.pymodel.errors import TrtrlError
+    from trtrl.rtl.config import MANIFEST_FILE, VERILOG_FILE, ArrayConfig
+    from trtrl.rtl.generate import generate
+    from trtrl.rtl.synth import resolve_device, synthesize_folder
 
     device = resolve_device(args.target, args.device)  # before any output is written
     out = Path(args.out)

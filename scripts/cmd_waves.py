@@ -17,11 +17,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pymodel.errors import TrtrlError
-from pymodel.fixed.formats import FixedConfig
-from pymodel.paths import user_path
-from rtl.config import MANIFEST_FILE
-from rtl.manifest import Manifest
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.pymodel.fixed.formats import FixedConfig
+from trtrl.pymodel.paths import user_path
+from trtrl.rtl.config import MANIFEST_FILE
+from trtrl.rtl.manifest import Manifest
 
 DEFAULT_SIGNALS = "s_valid,s_ready,busy,r_valid,r_y,r_e,step_count"
 A_VECTORS = ("s_x", "s_d", "r_y", "r_e")
@@ -87,8 +87,8 @@ def plot_window(dump: Path, signals: str = DEFAULT_SIGNALS, first: int = 0,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from pymodel.fixed.words import to_signed
-    from testbenches.waves import read_vcd, rising_edges
+    from trtrl.pymodel.fixed.words import to_signed
+    from trtrl.testbenches.waves import read_vcd, rising_edges
 
     dump = Path(dump)
     if not dump.is_file():

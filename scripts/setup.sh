@@ -27,5 +27,5 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
 "$venv/bin/python" -m pip install -q -e '.[dev]'
-"$venv/bin/python" -c "import rtl.toolchain as t; t.check_tools()"
+"$venv/bin/python" -c "import trtrl.rtl.toolchain as t; t.check_tools()"
 echo "setup: done ($venv)"

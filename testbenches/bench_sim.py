@@ -24,10 +24,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pymodel.errors import TrtrlError
-from testbenches.configs import TbConfig
-from testbenches.dut import BUILD_ROOT, cached_rtl
-from testbenches.runner import run_case
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.testbenches.configs import TbConfig
+from trtrl.testbenches.dut import BUILD_ROOT, cached_rtl
+from trtrl.testbenches.runner import run_case
 
 # (simulator, variant, what it is): each simulator's "before" first, then its "after"
 VARIANTS: tuple[tuple[str, str, str], ...] = (
@@ -61,8 +61,8 @@ def _verilog(n: int, m: int, k: int, form: str, root: Path) -> tuple[Path, Path]
     """The array's Verilog and manifest with its sign extensions written as ``form``."""
     if form == "signed":  # the default form: the tests' cached copy
         return cached_rtl(TbConfig("bench", n=n, m=m, k=k, steps=1))
-    from rtl.config import ArrayConfig
-    from rtl.generate import generate
+    from trtrl.rtl.config import ArrayConfig
+    from trtrl.rtl.generate import generate
 
     cfg = ArrayConfig(n, m, k, TbConfig("bench", n=n, m=m, k=k, steps=1).fixed(),
                       sign_extension=form)

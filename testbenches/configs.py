@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from pymodel.errors import ConfigError, TrtrlError
-from pymodel.fixed.formats import FixedConfig, FixedFormat
-from rtl.manifest import Manifest
+from trtrl.pymodel.errors import ConfigError, TrtrlError
+from trtrl.pymodel.fixed.formats import FixedConfig, FixedFormat
+from trtrl.rtl.manifest import Manifest
 
 SIMULATORS = ("icarus", "verilator")
 # The project's default formats (pymodel/fixed/formats.py): a configuration that names no

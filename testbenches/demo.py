@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from rtl.manifest import Manifest
-from testbenches.configs import CONFIGS, TbConfig
-from testbenches.dut import BUILD_ROOT, cached_rtl
-from testbenches.runner import run_case
+from trtrl.rtl.manifest import Manifest
+from trtrl.testbenches.configs import CONFIGS, TbConfig
+from trtrl.testbenches.dut import BUILD_ROOT, cached_rtl
+from trtrl.testbenches.runner import run_case
 
 WAVE_STEPS = 10  # length of the waveform run (Icarus VCD of N = 15: ~1.4 MB/step)
 WAVE_WINDOW = (5, 9)  # steps drawn in waves.png
@@ -70,9 +70,9 @@ def config(steps: int, seed: int) -> TbConfig:
 
 def _models(cfg: TbConfig, man: Any, lr_shift: int) -> dict[str, np.ndarray]:
     """Per-step errors (as reals) of the fixed-point and the float64 TRTRL model."""
-    from pymodel.fixed.model import fixed_trace
-    from pymodel.models import make_model
-    from testbenches.stimulus import make_case
+    from trtrl.pymodel.fixed.model import fixed_trace
+    from trtrl.pymodel.models import make_model
+    from trtrl.testbenches.stimulus import make_case
 
     case = make_case(replace(cfg, n=man.n, m=man.m, k=man.k, activation=man.fixed.activation))
     tr = fixed_trace(case, man.fixed, lr_shift=lr_shift, weights_every=0)
@@ -92,7 +92,7 @@ def _curve(e: np.ndarray) -> list[float]:
 
 def _plot_curves(path: Path, hw_curve: list[float], e: dict[str, np.ndarray], steps: int) -> None:
     """Mean squared error per block of 100 steps (the testbench's ``curve_hw``) of all three."""
-    from pymodel.report import pyplot, save_figure
+    from trtrl.pymodel.report import pyplot, save_figure
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 4.8))
@@ -120,7 +120,7 @@ def _plot_curves(path: Path, hw_curve: list[float], e: dict[str, np.ndarray], st
 
 def _waves_png(dump: Path, manifest: Path, out: Path) -> dict[str, Any]:
     """``waves.png`` (``trtrl waves``); returns its steps and time span (ns)."""
-    from scripts.cmd_waves import plot_window
+    from trtrl.cmd_waves import plot_window
 
     facts = plot_window(dump, WAVE_SIGNALS, WAVE_WINDOW[0], WAVE_WINDOW[1], str(manifest), out)
     return {k: facts[k] for k in ("first", "last", "t0_ns", "t1_ns", "marked_steps")}
@@ -205,7 +205,7 @@ def run_hardware(out: Path, steps: int = 4000, sim: str = "verilator", seed: int
         _plot_curves(out / "learning_curves.png", hw_curve, e, steps)
         if wres.waves and Path(wres.waves).is_file():
             shutil.copy2(wres.waves, out / "waves.vcd")
-            from testbenches.waves import NAMED_MARKERS, gtkw_view, write_gtkw
+            from trtrl.testbenches.waves import NAMED_MARKERS, gtkw_view, write_gtkw
 
             # paths in the save file are relative, so the folder can be renamed into place
             view = gtkw_view(out / "waves.vcd")
@@ -300,7 +300,7 @@ def write_image_facts(figures: Path, img_dir: Path) -> Path:
 
 
 def _fmt(v: Any) -> str:
-    from pymodel.report import fmt_num
+    from trtrl.pymodel.report import fmt_num
 
     return fmt_num(v)
 
@@ -314,7 +314,7 @@ def _gtkw_note(s: dict[str, Any]) -> str:
 
 
 def _markdown(s: dict[str, Any]) -> str:
-    from pymodel.report import markdown_table
+    from trtrl.pymodel.report import markdown_table
 
     rows = [
         ("steps", s["steps"]), ("simulator", s["sim"]), ("seed", s["seed"]),
@@ -348,5 +348,5 @@ def _markdown(s: dict[str, Any]) -> str:
     )
 
 
-if __name__ == "__main__":  # python -m testbenches.demo OUT/figures.json docs/img
+if __name__ == "__main__":  # python -m trtrl.testbenches.demo OUT/figures.json docs/img
     print(f"wrote {write_image_facts(Path(sys.argv[1]), Path(sys.argv[2]))}")

@@ -8,9 +8,9 @@ import os
 import re
 from pathlib import Path
 
-from pymodel.errors import TrtrlError
-from rtl.config import PORTS
-from testbenches.configs import TbConfig
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.rtl.config import PORTS
+from trtrl.testbenches.configs import TbConfig
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD_ROOT = Path(os.environ.get("TRTRL_TB_BUILD", REPO / "build" / "tb"))
@@ -51,13 +51,13 @@ def check_ports(verilog: Path, top: str) -> None:
 def generate_rtl(cfg: TbConfig, out_dir: Path) -> tuple[Path, Path]:
     """Verilog and manifest of a configuration, from ``rtl.generate``."""
     try:
-        import rtl.config
-        import rtl.generate
+        from trtrl.rtl import config as rtl_config
+        from trtrl.rtl import generate as rtl_generate
     except ImportError as exc:  # the RTL generator is not in this tree
         raise TrtrlError(f"rtl.generate is not available ({exc}); use --rtl FILE.v") from None
     out_dir.mkdir(parents=True, exist_ok=True)
-    array = rtl.config.ArrayConfig(n=cfg.n, m=cfg.m, k=cfg.k, fixed=cfg.fixed())
-    verilog, manifest = rtl.generate.generate(array, out_dir)
+    array = rtl_config.ArrayConfig(n=cfg.n, m=cfg.m, k=cfg.k, fixed=cfg.fixed())
+    verilog, manifest = rtl_generate.generate(array, out_dir)
     return Path(verilog), Path(manifest)
 
 

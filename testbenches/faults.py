@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from pymodel.errors import TrtrlError
+from trtrl.pymodel.errors import TrtrlError
 
 
 class FaultNotApplicable(TrtrlError):

@@ -4,7 +4,7 @@
 through the file's own ``[dumpfile]``) and has GTKWave's Tcl interface list every trace
 (name, flags, value at the primary marker), the visible time window and the named
 markers. :func:`screenshot` shows the same file in a real window on a virtual X
-display and captures it as a PNG (``python -m testbenches.gtkwave FILE.gtkw OUT.png``,
+display and captures it as a PNG (``python -m trtrl.testbenches.gtkwave FILE.gtkw OUT.png``,
 used by ``make images``). Both need ``gtkwave`` and ``Xvfb``
 (``apt-get install gtkwave xvfb``) and, for the screenshot, ImageMagick's ``import``.
 """
@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pymodel.errors import TrtrlError
+from trtrl.pymodel.errors import TrtrlError
 
 TIMEOUT_S = 120.0
 # Marker letters A..Z and the Tcl that prints what GTKWave loaded, one fact a line.
@@ -182,7 +182,7 @@ def screenshot(gtkw: Path, png: Path, settle_s: float = 2.0, timeout: float = TI
 
     ``scroll_rows``: scroll the signal list down by that many rows first.
     """
-    from testbenches.waves import WINDOW_SIZE
+    from trtrl.testbenches.waves import WINDOW_SIZE
 
     gtkw, png = Path(gtkw).resolve(), Path(png)
     if not available() or not shutil.which("import"):
@@ -224,7 +224,7 @@ def screenshot(gtkw: Path, png: Path, settle_s: float = 2.0, timeout: float = TI
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m testbenches.gtkwave", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m trtrl.testbenches.gtkwave", description=__doc__)
     ap.add_argument("gtkw", help="GTKWave save file (its [dumpfile] names the dump)")
     ap.add_argument("png", nargs="?", help="screenshot to write; without it, print the probe")
     ap.add_argument("--scroll", type=int, default=0, help="scroll down by ROWS first")

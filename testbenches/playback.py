@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pymodel.fixed.model import quantize_case
-from rtl.config import MANIFEST_FILE, ArrayConfig
-from rtl.manifest import Manifest
-from testbenches.configs import TbConfig
-from testbenches.stimulus import make_case
+from trtrl.pymodel.fixed.model import quantize_case
+from trtrl.rtl.config import MANIFEST_FILE, ArrayConfig
+from trtrl.rtl.manifest import Manifest
+from trtrl.testbenches.configs import TbConfig
+from trtrl.testbenches.stimulus import make_case
 
 CYCLES_PER_STEP = 7
 CLEAR_CYCLES = 4
@@ -31,7 +31,7 @@ def _hex(value: int, bits: int) -> str:
 
 def write_playback_dut(cfg: TbConfig, out_dir: Path, top: str = "trtrl_array") -> tuple[Path, Path]:
     """Write ``<top>.v`` and ``trtrl_array.json`` for ``cfg``'s stimulus; return both paths."""
-    from pymodel.fixed.model import FixedTRTRL, lr_shift_from_lr
+    from trtrl.pymodel.fixed.model import FixedTRTRL, lr_shift_from_lr
 
     fixed = cfg.fixed()
     case = make_case(cfg)

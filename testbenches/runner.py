@@ -20,13 +20,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pymodel.errors import TrtrlError
-from rtl.manifest import Manifest
-from testbenches.configs import SIMULATORS, TbConfig
-from testbenches.dut import BUILD_ROOT, REPO, REQUIRED_PORTS, cached_rtl, check_ports
-from testbenches.stimulus import make_case, write_stimulus
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.rtl.manifest import Manifest
+from trtrl.testbenches.configs import SIMULATORS, TbConfig
+from trtrl.testbenches.dut import BUILD_ROOT, REQUIRED_PORTS, cached_rtl, check_ports
+from trtrl.testbenches.stimulus import make_case, write_stimulus
 
-TB_MODULE = "testbenches.test_trtrl_array.test_trtrl_array"
+TB_MODULE = "trtrl.testbenches.test_trtrl_array.test_trtrl_array"
 WAVE_FORMATS = ("vcd", "fst")
 CLOCK_NS = 10
 
@@ -86,7 +86,7 @@ def _runner(sim: str, wave_format: str, verilator_public: bool = True) -> Any:
     if sim not in SIMULATORS:
         raise TrtrlError(f"simulator: unknown {sim!r} (icarus or verilator)")
     if sim == "verilator":
-        from rtl.toolchain import verilator_env
+        from trtrl.rtl.toolchain import verilator_env
 
         verilator_env()
         if verilator_public:
@@ -221,8 +221,8 @@ def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
     }
     cfg_path = build_dir / "tb_config.json"
     cfg_path.write_text(json.dumps(tb_cfg, indent=1))
-    env = {"TRTRL_TB_CONFIG": str(cfg_path), "PYTHONPATH": os.pathsep.join(
-        [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    # The simulator's Python finds the testbench as the installed trtrl.testbenches.
+    env = {"TRTRL_TB_CONFIG": str(cfg_path)}
     env.update(extra_env or {})
     results_xml = build_dir / "results.xml"
     t1 = time.perf_counter()
@@ -272,7 +272,7 @@ def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
         res.sim_cycles_per_s = round(res.sim_cycles / sim_wall, 1)
         res.steps_per_s = round(res.steps / sim_wall, 2)
     if waves and dump.exists():
-        from testbenches.waves import write_gtkw
+        from trtrl.testbenches.waves import write_gtkw
 
         res.waves = str(dump)
         res.gtkw = str(write_gtkw(dump, manifest))

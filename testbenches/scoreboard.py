@@ -23,27 +23,6 @@ XPROP_TAG = "X/Z ON A DUT OUTPUT"
 MAX_LISTED = 8  # further differing elements of the same step are counted, not listed
 
 
-def to_signed(value: int, bits: int) -> int:
-    """Two's-complement interpretation of the low ``bits`` bits of ``value``."""
-    value &= (1 << bits) - 1
-    return value - (1 << bits) if value >> (bits - 1) else value
-
-
-def unpack(value: int, count: int, bits: int) -> list[int]:
-    """Signed elements of a packed vector: element ``e`` at bits ``[e*bits +: bits]``."""
-    mask = (1 << bits) - 1
-    return [to_signed((value >> (e * bits)) & mask, bits) for e in range(count)]
-
-
-def pack(values: Any, bits: int) -> int:
-    """Inverse of :func:`unpack` (two's complement, element 0 in the low bits)."""
-    mask = (1 << bits) - 1
-    out = 0
-    for e, v in enumerate(np.asarray(values, dtype=np.int64).ravel().tolist()):
-        out |= (int(v) & mask) << (e * bits)
-    return out
-
-
 @dataclass(frozen=True)
 class Fmt:
     """Just enough of a fixed-point format to print a raw value: ``total.frac``."""

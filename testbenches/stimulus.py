@@ -13,22 +13,22 @@ from typing import Any
 
 import numpy as np
 
-from pymodel.errors import TrtrlError
-from pymodel.fixed.formats import FixedConfig
-from testbenches.configs import TbConfig
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.pymodel.fixed.formats import FixedConfig
+from trtrl.testbenches.configs import TbConfig
 
 
 def make_case(cfg: TbConfig) -> Any:
     """The golden stimulus (a :class:`pymodel.cases.Case`) of a configuration."""
-    from pymodel.cases import validate_case
+    from trtrl.pymodel.cases import validate_case
 
     if cfg.task == "freq":
-        from pymodel.tasks import freq_doubler_case
+        from trtrl.pymodel.tasks import freq_doubler_case
 
         return freq_doubler_case(cfg.steps, neurons=cfg.n, seed=cfg.seed,
                                  activation=cfg.activation)
     if cfg.task == "mackey":
-        from pymodel.tasks import mackey_glass_case
+        from trtrl.pymodel.tasks import mackey_glass_case
 
         return mackey_glass_case(cfg.steps, neurons=cfg.n, seed=cfg.seed,
                                  activation=cfg.activation)
@@ -62,7 +62,7 @@ def write_stimulus(path: Path, case: Any, fixed: FixedConfig, lr_shift: int | No
     ``learn_steps`` (one flag per step) drives the ``learn`` input step by step; the
     reference model follows it.
     """
-    from pymodel.fixed.model import lr_shift_from_lr, quantize_case
+    from trtrl.pymodel.fixed.model import lr_shift_from_lr, quantize_case
 
     steps = int(np.asarray(case.x).shape[0])
     if learn_steps is None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pymodel.errors import TrtrlError
-from scripts.cli import main
-from testbenches.bench_sim import BenchRow, check_passed, format_rows
+from trtrl.cli import main
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.testbenches.bench_sim import BenchRow, check_passed, format_rows
 
 
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.cmd_demo import register
-from testbenches.demo import figure_facts
+from trtrl.cmd_demo import register
+from trtrl.testbenches.demo import figure_facts
 
 EXPECTED = ("trtrl_array.v", "trtrl_array.json", "learning_curves.png", "waves.vcd",
             "waves.gtkw", "waves.states.txt", "waves.png", "summary.json", "summary.md",

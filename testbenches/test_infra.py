@@ -13,28 +13,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from testbenches.configs import CONFIGS
-from testbenches.dut import REQUIRED_PORTS, check_ports
-from testbenches.playback import write_playback_dut
-from testbenches.runner import PORTS_VLT, _runner, ports_control_file, run_case
-from testbenches.scoreboard import (
+from trtrl.testbenches.configs import CONFIGS
+from trtrl.testbenches.dut import REQUIRED_PORTS, check_ports
+from trtrl.testbenches.playback import write_playback_dut
+from trtrl.testbenches.runner import PORTS_VLT, _runner, ports_control_file, run_case
+from trtrl.testbenches.scoreboard import (
     MISMATCH_TAG,
     Fmt,
     Scoreboard,
     ScoreboardMismatch,
     StepTiming,
-    pack,
-    unpack,
 )
-from testbenches.waves import read_vcd, rising_edges
+from trtrl.testbenches.waves import read_vcd, rising_edges
 
 TINY = CONFIGS["tiny"]
-
-
-def test_pack_unpack_roundtrip() -> None:
-    values = [-32768, -1, 0, 1, 32767, 12345]
-    assert unpack(pack(values, 16), len(values), 16) == values
-    assert unpack(0xFFFF_0001, 2, 16) == [1, -1]
 
 
 def test_mismatch_message_names_step_quantity_values_and_window() -> None:
@@ -115,7 +107,7 @@ def test_check_ports_refuses_a_module_without_the_interface(tmp_path: Path) -> N
 
 # -- the CLI ---------------------------------------------------------------------------------
 def _cli(argv: list[str]) -> int:
-    from scripts.cli import main
+    from trtrl.cli import main
 
     return main(argv)
 
@@ -172,7 +164,7 @@ def test_waves_command_draws_a_png(
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert "steps 3..5" in capsys.readouterr().out
     # the marks agree with the title: the ends of steps 3..5, not of step 2 at the left edge
-    from scripts.cmd_waves import plot_window
+    from trtrl.cmd_waves import plot_window
 
     facts = plot_window(Path(res.waves), "r_valid,r_y[0]", 3, 5, None, png)
     ends = rising_edges(read_vcd(Path(res.waves), ["r_valid"]).find("r_valid"))
@@ -260,8 +252,8 @@ def test_verilator_vpi_sees_what_was_asked(public: bool, playback: tuple[Path, P
 
 
 def test_random_configs_depend_only_on_their_seed() -> None:
-    from pymodel.fixed.formats import FixedConfig
-    from testbenches.configs import random_config, random_configs
+    from trtrl.pymodel.fixed.formats import FixedConfig
+    from trtrl.testbenches.configs import random_config, random_configs
 
     default = random_configs(1234, full=False)
     full = random_configs(1234, full=True)
@@ -278,7 +270,7 @@ def test_random_configs_depend_only_on_their_seed() -> None:
 
 
 def test_tbconfig_defaults_are_the_project_defaults() -> None:
-    from pymodel.fixed.formats import FixedConfig
+    from trtrl.pymodel.fixed.formats import FixedConfig
 
     base = FixedConfig()
     for name in ("tiny", "freq15", "mackey25", "freq15_learn"):

@@ -153,8 +153,8 @@ def test_every_path_option_is_made_absolute() -> None:
     time, so no later directory change can read it against another folder."""
     import argparse
 
-    from pymodel.paths import user_path
-    from scripts.cli import build_parser
+    from trtrl.cli import build_parser
+    from trtrl.pymodel.paths import user_path
 
     path_dests = {"out", "output", "rtl", "manifest", "extra_sources", "json", "build_dir",
                   "precision_csv", "case", "dump"}

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from pymodel.fixed.formats import FixedConfig, FixedFormat
-from rtl.config import ArrayConfig
-from rtl.manifest import Manifest
-from testbenches import gtkwave
-from testbenches.waves import (
+from trtrl.pymodel.fixed.formats import FixedConfig, FixedFormat
+from trtrl.rtl.config import ArrayConfig
+from trtrl.rtl.manifest import Manifest
+from trtrl.testbenches import gtkwave
+from trtrl.testbenches.waves import (
     NAME_CHARS,
     NAMED_MARKERS,
     SIGNALS_WIDTH,
@@ -389,8 +389,8 @@ def test_gtkwave_loads_the_synthetic_save_file(tmp_path: Path, style: str) -> No
 
 
 def _real_dump(tmp_path: Path, sim: str) -> tuple[Path, Path]:
-    from testbenches.configs import CONFIGS
-    from testbenches.runner import run_case
+    from trtrl.testbenches.configs import CONFIGS
+    from trtrl.testbenches.runner import run_case
 
     cfg = replace(CONFIGS["tiny"], steps=4)
     res = run_case(cfg, sim, waves=True, wave_format="vcd", build_root=tmp_path,

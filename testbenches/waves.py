@@ -20,15 +20,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pymodel.errors import TrtrlError
-from rtl.config import TOP
-from rtl.manifest import Manifest
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.pymodel.fixed.formats import DEFAULT_ACT, DEFAULT_SENS, DEFAULT_WEIGHT
+from trtrl.rtl.config import PORTS, TOP, ArrayConfig
+from trtrl.rtl.manifest import Manifest
 
-INTERFACE = (
-    "clk", "rst", "s_valid", "s_ready", "s_x", "s_d", "learn", "lr_shift", "r_valid", "r_y",
-    "r_e", "busy", "clear", "m_addr", "m_we", "m_wdata", "m_re", "m_rvalid", "m_rdata",
-)
 COUNTERS = ("step_count", "sat_count")
+INTERFACE = tuple(p for p in PORTS if p not in COUNTERS)  # the counters get their own group
 A_VECTORS = ("s_x", "s_d", "r_y", "r_e")  # packed vectors of format A, element e at [e*A +: A]
 
 
@@ -199,9 +197,9 @@ class _Formats:
     n: int
     m: int
     k: int
-    a: tuple[int, int] = (16, 14)  # (total, frac) of activations
-    w: tuple[int, int] = (18, 14)  # weights
-    p: tuple[int, int] = (18, 14)  # sensitivities
+    a: tuple[int, int] = DEFAULT_ACT  # (total, frac) of activations
+    w: tuple[int, int] = DEFAULT_WEIGHT  # weights
+    p: tuple[int, int] = DEFAULT_SENS  # sensitivities
 
 
 def _read_manifest(manifest: Path | None) -> Manifest | None:
@@ -225,15 +223,10 @@ def _formats(man: Manifest | None, widths: dict[str, int]) -> _Formats:
 
 
 def _port_widths(man: Manifest | None, f: _Formats) -> dict[str, int]:
-    """Port widths from the manifest, else from sizes and formats (rtl/README.md)."""
+    """Port widths from the manifest, else those of the guessed sizes in default formats."""
     if man is not None:
         return dict(man.ports)
-    words = max(f.w[0], f.p[0])
-    out = dict.fromkeys(INTERFACE, 1)
-    out.update(s_x=max(1, f.m * f.a[0]), s_d=f.k * f.a[0], r_y=f.n * f.a[0], r_e=f.k * f.a[0],
-               lr_shift=5, m_addr=1, m_wdata=words, m_rdata=words, step_count=32,
-               sat_count=32)
-    return out
+    return ArrayConfig(n=f.n, m=f.m, k=f.k).ports()
 
 
 # Internal signals shown, by name under the top module: (name, label, kind). MyHDL

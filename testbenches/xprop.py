@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from testbenches.waves import read_vcd
+from trtrl.testbenches.waves import read_vcd
 
 
 def unresolved_signals(dump: Path, after_ns: float) -> dict[str, float]:

@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.precision import (
+from trtrl.experiments.precision import (
     TEST_STEPS,
     fixed_train_test_mse,
     float_train_test_mse,
     make_case,
 )
-from pymodel.fixed import FixedConfig, FixedFormat, default_config, fixed_trace
-from pymodel.models import make_model
-from pymodel.tasks import freq_doubler_case, mackey_glass_case
+from trtrl.pymodel.fixed import FixedConfig, FixedFormat, default_config, fixed_trace
+from trtrl.pymodel.models import make_model
+from trtrl.pymodel.tasks import freq_doubler_case, mackey_glass_case
 
 WIDE_LUT_BITS = 16
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.hardware import fit_quadratic
+from trtrl.experiments.hardware import fit_quadratic
 
 needs_yosys = pytest.mark.skipif(shutil.which("yosys") is None,
                                  reason="yosys not installed (make setup)")
@@ -50,7 +50,7 @@ def test_fit_quadratic_needs_three_sizes_and_skips_missing() -> None:
 
 def test_word_lengths_and_fit() -> None:
     """The word length is the shortest from which every longer one is within 2x of float."""
-    from experiments.hardware import fit, word_lengths
+    from trtrl.experiments.hardware import fit, word_lengths
 
     rows = [{"task": "t", "bits": b, "ratio": r, "fmt_A": f"{b}.{b - 2}", "fmt_W": "-",
              "fmt_P": "-"} for b, r in ((8, 9.0), (10, 1.5), (12, 3.0), (14, 1.1), (16, 1.0))]
@@ -65,7 +65,7 @@ def test_experiment_hardware_smoke(tmp_path: Path) -> None:
     """One size, word level only: the report folder has its table, plots and settings."""
     import argparse
 
-    from experiments import hardware as hw
+    from trtrl.experiments import hardware as hw
 
     csv_path = tmp_path / "precision.csv"
     csv_path.write_text("task,bits,ratio,fmt_A,fmt_W,fmt_P\nt,12,1.5,12.10,14.10,14.10\n")

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.paper import FD_LR, FD_WEIGHT_SCALE, Settings, fd_case, run_learning
+from trtrl.experiments.paper import FD_LR, FD_WEIGHT_SCALE, Settings, fd_case, run_learning
 
 STEPS = 12000
 LEARNED_FRACTION_OF_VARIANCE = 0.02

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import paper
-from pymodel import bench
-from pymodel import report as rep
-from pymodel.errors import ConfigError, TrtrlError
+from trtrl.experiments import paper
+from trtrl.pymodel import bench
+from trtrl.pymodel import report as rep
+from trtrl.pymodel.errors import ConfigError, TrtrlError
 
 # ------------------------------------------------------------------ report helpers
 
@@ -171,7 +171,7 @@ def test_verdict_text() -> None:
 
 
 def test_cli_paper_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from scripts.cli import main
+    from trtrl.cli import main
 
     out = tmp_path / "p"
     rc = main(["experiment", "paper", "-o", str(out), "--steps", "200", "--mg-steps", "100",
@@ -220,7 +220,7 @@ def test_run_bench_small_and_cli(capsys: pytest.CaptureFixture[str], tmp_path: P
     text = bench.format_result(res)
     assert "Targets:" in text and "N/A" in text
 
-    from scripts.cli import main
+    from trtrl.cli import main
 
     js = tmp_path / "b.json"
     assert main(["bench", "model", "--sizes", "4", "--repeats", "1", "--json", str(js)]) == 0
@@ -234,8 +234,8 @@ def test_run_bench_small_and_cli(capsys: pytest.CaptureFixture[str], tmp_path: P
 
 def test_demo_runs_stages_and_prints_a_verdict(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    from scripts import cmd_demo
-    from scripts.cli import main
+    from trtrl import cmd_demo
+    from trtrl.cli import main
 
     def fake(out: Path, args: object) -> cmd_demo.StageResult:
         return cmd_demo.StageResult("fake", True, "all good", out / "x")

@@ -7,9 +7,9 @@ import csv
 
 import pytest
 
-from experiments import precision
-from pymodel.errors import TrtrlError
-from pymodel.fixed import default_config
+from trtrl.experiments import precision
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.pymodel.fixed import default_config
 
 
 def test_scaled_config_moves_every_format_together() -> None:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pymodel.errors import CaseError, ConfigError
-from pymodel.fixed.formats import INT_BITS, FixedFormat
+from trtrl.pymodel.errors import CaseError, ConfigError
+from trtrl.pymodel.fixed.formats import INT_BITS, FixedFormat
 
 __all__ = ["INT_BITS", "rshift_round", "saturate", "quantize"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, replace
 
-from pymodel.errors import ConfigError
+from trtrl.pymodel.errors import ConfigError
 
 ACTIVATIONS = ("tanh", "sigmoid")
 

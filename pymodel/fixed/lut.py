@@ -12,9 +12,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from pymodel.activations import activate
-from pymodel.fixed.arith import quantize
-from pymodel.fixed.formats import FixedConfig
+from trtrl.pymodel.activations import activate
+from trtrl.pymodel.fixed.arith import quantize
+from trtrl.pymodel.fixed.formats import FixedConfig
 
 
 @lru_cache(maxsize=64)

@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from pymodel.errors import ConfigError
-from pymodel.fixed.arith import INT_BITS, quantize, rshift_round, saturate
-from pymodel.fixed.formats import FixedConfig, default_config
-from pymodel.fixed.lut import build_lut, lut_index
-from pymodel.models.base import kept_steps  # the spec's --weights-every rule, one copy
-from pymodel.network import Shape
+from trtrl.pymodel.errors import ConfigError
+from trtrl.pymodel.fixed.arith import INT_BITS, quantize, rshift_round, saturate
+from trtrl.pymodel.fixed.formats import FixedConfig, default_config
+from trtrl.pymodel.fixed.lut import build_lut, lut_index
+from trtrl.pymodel.models.base import kept_steps  # the spec's --weights-every rule, one copy
+from trtrl.pymodel.network import Shape
 
 __all__ = [
     "FixedTRTRL",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from pymodel.fixed.formats import DEFAULT_ACC_BITS, FixedConfig, FixedFormat
+from trtrl.pymodel.fixed.formats import DEFAULT_ACC_BITS, FixedConfig, FixedFormat
 
 
 def add_format_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from pymodel.errors import ConfigError
-from pymodel.models.base import OnlineModel, kept_steps
-from pymodel.models.rtrl import RTRLModel
-from pymodel.models.snap1 import SnAp1Model
-from pymodel.models.trtrl import TRTRLModel
+from trtrl.pymodel.errors import ConfigError
+from trtrl.pymodel.models.base import OnlineModel, kept_steps
+from trtrl.pymodel.models.rtrl import RTRLModel
+from trtrl.pymodel.models.snap1 import SnAp1Model
+from trtrl.pymodel.models.trtrl import TRTRLModel
 
 ALGORITHMS = ("rtrl", "trtrl", "snap1")
 

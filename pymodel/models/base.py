@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pymodel.activations import activate, check_activation, derivative_from_y
-from pymodel.errors import ConfigError
-from pymodel.network import Shape
+from trtrl.pymodel.activations import activate, check_activation, derivative_from_y
+from trtrl.pymodel.errors import ConfigError
+from trtrl.pymodel.network import Shape
 
 
 def _as_weights(w0: np.ndarray, m: int, k: int) -> tuple[np.ndarray, Shape]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pymodel.models.base import OnlineModel
+from trtrl.pymodel.models.base import OnlineModel
 
 
 class RTRLModel(OnlineModel):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from pymodel.models.base import OnlineModel
+from trtrl.pymodel.models.base import OnlineModel
 
 
 def _diag_view(a: np.ndarray, m: int) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pymodel.cases import (
+from trtrl.pymodel.cases import (
     Case,
     load_case,
     load_trace,
@@ -17,7 +17,7 @@ from pymodel.cases import (
     save_npz_atomic,
     validate_case,
 )
-from pymodel.errors import CaseError, TrtrlError
+from trtrl.pymodel.errors import CaseError, TrtrlError
 
 
 def good_arrays(t: int = 5, m: int = 2, n: int = 3, k: int = 2) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-import scripts.cli as cli
-from pymodel.cases import load_case, load_trace, save_case, save_npz_atomic, validate_case
-from pymodel.tests.test_cases import MALFORMED, good_arrays, malformed
+import trtrl.cli as cli
+from trtrl.pymodel.cases import load_case, load_trace, save_case, save_npz_atomic, validate_case
+from trtrl.pymodel.tests.test_cases import MALFORMED, good_arrays, malformed
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_model_run_negative_weights_every(run_cli: Callable[..., tuple[int, str,
 @pytest.mark.parametrize("algorithm", ["rtrl", "trtrl", "snap1"])
 def test_model_run_matches_the_model(run_cli: Callable[..., tuple[int, str, str]],
                                      tmp_path: Path, algorithm: str) -> None:
-    from pymodel.models import make_model
+    from trtrl.pymodel.models import make_model
 
     arrays = good_arrays(t=12, m=2, n=4, k=2)
     arrays["algorithm"] = np.array(algorithm)
@@ -167,8 +167,8 @@ def test_run_overwrites_atomically(run_cli: Callable[..., tuple[int, str, str]],
 
 def test_model_run_fixed_matches_the_fixed_model(
         run_cli: Callable[..., tuple[int, str, str]], tmp_path: Path) -> None:
-    from pymodel.fixed.formats import FixedConfig, FixedFormat
-    from pymodel.fixed.model import fixed_trace
+    from trtrl.pymodel.fixed.formats import FixedConfig, FixedFormat
+    from trtrl.pymodel.fixed.model import fixed_trace
 
     arrays = good_arrays(t=10, m=1, n=3, k=1)
     case_path, out = tmp_path / "case.npz", tmp_path / "trace.npz"

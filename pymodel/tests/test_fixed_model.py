@@ -7,10 +7,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from pymodel.errors import ConfigError
-from pymodel.fixed import FixedConfig, FixedFormat, FixedTRTRL, build_lut
-from pymodel.fixed.model import kept_steps
-from pymodel.tests.fixed_loop_reference import LoopTRTRL
+from trtrl.pymodel.errors import ConfigError
+from trtrl.pymodel.fixed import FixedConfig, FixedFormat, FixedTRTRL, build_lut
+from trtrl.pymodel.fixed.model import kept_steps
+from trtrl.pymodel.tests.fixed_loop_reference import LoopTRTRL
 
 
 def _random_setup(rng: np.random.Generator, n: int, m: int, k: int, cfg: FixedConfig,

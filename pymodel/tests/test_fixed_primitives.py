@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from pymodel.errors import CaseError, ConfigError
-from pymodel.fixed import (
+from trtrl.pymodel.errors import CaseError, ConfigError
+from trtrl.pymodel.fixed import (
     FixedConfig,
     FixedFormat,
     FixedTRTRL,

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pymodel.activations import ACTIVATIONS, activate, derivative_from_y
-from pymodel.errors import ConfigError
-from pymodel.models import ALGORITHMS, OnlineModel, kept_steps, make_model
-from pymodel.network import Shape
-from pymodel.tests.loop_reference import LoopModel
+from trtrl.pymodel.activations import ACTIVATIONS, activate, derivative_from_y
+from trtrl.pymodel.errors import ConfigError
+from trtrl.pymodel.models import ALGORITHMS, OnlineModel, kept_steps, make_model
+from trtrl.pymodel.network import Shape
+from trtrl.pymodel.tests.loop_reference import LoopModel
 
 
 def random_case(

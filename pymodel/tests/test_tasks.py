@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from pymodel.cases import validate_case
-from pymodel.errors import ConfigError
-from pymodel.tasks import (
+from trtrl.pymodel.cases import validate_case
+from trtrl.pymodel.errors import ConfigError
+from trtrl.pymodel.tasks import (
     activation_range,
     freq_doubler_case,
     mackey_glass_case,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pymodel.fixed.words import pack, to_signed, unpack
+from trtrl.pymodel.fixed.words import pack, to_signed, unpack
 
 
 def test_pack_unpack() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pymodel.fixed.formats import FixedConfig, FixedFormat
-from pymodel.fixed.model import FixedTRTRL
-from rtl.config import ArrayConfig
-from rtl.sim import simulate
+from trtrl.pymodel.fixed.formats import FixedConfig, FixedFormat
+from trtrl.pymodel.fixed.model import FixedTRTRL
+from trtrl.rtl.config import ArrayConfig
+from trtrl.rtl.sim import simulate
 
 
 def _stimulus(cfg: ArrayConfig, steps: int, seed: int, wscale: float = 1.0, xscale: float = 1.0):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rtl.config import ArrayConfig
-from rtl.sim import simulate
+from trtrl.rtl.config import ArrayConfig
+from trtrl.rtl.sim import simulate
 
 SIZES = [2, 4, 8, 15, 25]
 

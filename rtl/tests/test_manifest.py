@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pymodel.errors import TrtrlError
-from pymodel.fixed.formats import FixedConfig, FixedFormat
-from rtl.config import ArrayConfig
-from rtl.manifest import SCHEMA, SCHEMA_VERSION, Manifest
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.pymodel.fixed.formats import FixedConfig, FixedFormat
+from trtrl.rtl.config import ArrayConfig
+from trtrl.rtl.manifest import SCHEMA, SCHEMA_VERSION, Manifest
 
 CFG = ArrayConfig(3, 2, 2, FixedConfig(act=FixedFormat(10, 8), activation="sigmoid"))
 

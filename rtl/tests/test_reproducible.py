@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from rtl.generate import sort_sensitivity_lists
+from trtrl.rtl.generate import sort_sensitivity_lists
 
 # K = 2 and M = 2 give the decoders, output registers and column multiplexers several
 # inputs each, so a hash-ordered list has many orders to come out in.
@@ -54,8 +54,8 @@ def test_regenerate_command_in_header_gives_the_same_file(trtrl_cmd: list[str],
 
 
 def test_header_names_a_form_the_command_cannot_write() -> None:
-    from rtl.config import ArrayConfig
-    from rtl.generate import header
+    from trtrl.rtl.config import ArrayConfig
+    from trtrl.rtl.generate import header
 
     assert "sign_extension" not in header(ArrayConfig(2, 1, 1))
     assert header(ArrayConfig(2, 1, 1, sign_extension="concat")).splitlines()[3] == (
@@ -75,8 +75,8 @@ def test_sensitivity_lists_sorted_edges_kept() -> None:
 def test_same_bytes_after_other_designs_in_one_process(tmp_path: Path) -> None:
     """A test worker or the benchmark builds many designs in one process: the names MyHDL
     gives must not depend on what was built before."""
-    from rtl.config import ArrayConfig
-    from rtl.generate import generate
+    from trtrl.rtl.config import ArrayConfig
+    from trtrl.rtl.generate import generate
 
     first, _ = generate(ArrayConfig(2, 1, 1), tmp_path / "a")
     generate(ArrayConfig(3, 1, 2), tmp_path / "other")

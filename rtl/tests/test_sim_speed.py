@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from rtl.config import ArrayConfig
-from rtl.generate import generate, unname_blocks
+from trtrl.rtl.config import ArrayConfig
+from trtrl.rtl.generate import generate, unname_blocks
 
 
 def test_unname_blocks_keeps_labels_of_blocks_with_locals():

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pymodel.errors import TrtrlError
-from pymodel.fixed.formats import FixedConfig, FixedFormat
-from rtl.config import MANIFEST_FILE, VERILOG_FILE, ArrayConfig
-from rtl.generate import generate
-from rtl.synth import SYNTH_FILE, synthesize, synthesize_folder
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.pymodel.fixed.formats import FixedConfig, FixedFormat
+from trtrl.rtl.config import MANIFEST_FILE, VERILOG_FILE, ArrayConfig
+from trtrl.rtl.generate import generate
+from trtrl.rtl.synth import SYNTH_FILE, synthesize, synthesize_folder
 
 if TYPE_CHECKING:  # imported where used: the runner needs cocotb
-    from testbenches.runner import RunResult
+    from trtrl.testbenches.runner import RunResult
 
 REPO = Path(__file__).resolve().parents[2]
 HAVE_YOSYS = shutil.which("yosys") is not None
@@ -132,7 +132,7 @@ def test_missing_yosys_is_one_line(small_rtl: Path, tmp_path: Path,
 def test_cli_missing_yosys(small_rtl: Path, tmp_path: Path) -> None:
     """`trtrl rtl synth` without yosys exits 2 with one line on stderr."""
     env = dict(os.environ, PATH=_no_yosys_path(tmp_path))
-    proc = subprocess.run([sys.executable, "-m", "scripts.cli", "rtl", "synth", "--rtl",
+    proc = subprocess.run([sys.executable, "-m", "trtrl.cli", "rtl", "synth", "--rtl",
                            str(small_rtl), "-o", str(tmp_path / "o")], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
@@ -191,9 +191,9 @@ def invert_stored_bit(text: str) -> str:
 
 
 def _run_netlist(folder: Path, build: Path, mutate=None) -> RunResult:
-    from rtl.manifest import Manifest
-    from testbenches.configs import TbConfig
-    from testbenches.runner import run_case
+    from trtrl.rtl.manifest import Manifest
+    from trtrl.testbenches.configs import TbConfig
+    from trtrl.testbenches.runner import run_case
 
     man = Manifest.read(folder / MANIFEST_FILE)
     cfg = TbConfig.from_manifest(man, "synth", 4, checkpoint_every=1, sims=("icarus",))
@@ -214,7 +214,7 @@ def test_netlist_passes_scoreboard(small_synth: Path, tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
 def test_mutated_netlist_fails_scoreboard(small_synth: Path, tmp_path: Path) -> None:
     """One inverted stored bit in the netlist is caught as a scoreboard mismatch."""
-    from testbenches.scoreboard import MISMATCH_TAG
+    from trtrl.testbenches.scoreboard import MISMATCH_TAG
 
     res = _run_netlist(small_synth, tmp_path, mutate=invert_stored_bit)
     assert not res.passed, "the mutated netlist passed the scoreboard"

@@ -16,11 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from pymodel.errors import TrtrlError
-from pymodel.fixed.formats import FixedConfig, FixedFormat
-from rtl.config import VERILOG_FILE, ArrayConfig
-from rtl.generate import generate
-from rtl.synth import DEFAULT_DEVICE, DEVICES, TARGETS, nextpnr_ecp5, resolve_device, synthesize
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.pymodel.fixed.formats import FixedConfig, FixedFormat
+from trtrl.rtl.config import VERILOG_FILE, ArrayConfig
+from trtrl.rtl.generate import generate
+from trtrl.rtl.synth import (
+    DEFAULT_DEVICE,
+    DEVICES,
+    TARGETS,
+    nextpnr_ecp5,
+    resolve_device,
+    synthesize,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 PROBE_FIXED = FixedConfig(act=FixedFormat(8, 6), weight=FixedFormat(10, 6),
@@ -53,7 +60,7 @@ def test_devices_per_target() -> None:
 
 def test_cli_choices_match_the_table() -> None:
     """`trtrl rtl synth` lists its choices without importing rtl.synth: keep them in step."""
-    from scripts.cmd_rtl import SYNTH_DEVICES, SYNTH_TARGETS
+    from trtrl.cmd_rtl import SYNTH_DEVICES, SYNTH_TARGETS
 
     assert SYNTH_TARGETS == list(TARGETS)
     assert SYNTH_DEVICES == [d for t in TARGETS for d in DEVICES[t]]
@@ -86,7 +93,7 @@ def test_synthesize_refuses_foreign_device(tmp_path: Path) -> None:
 def test_cli_foreign_device_is_one_line(tmp_path: Path) -> None:
     """`trtrl rtl synth --target ecp5 --device up5k` exits 2 with one line, writes nothing."""
     out = tmp_path / "o"
-    proc = subprocess.run([sys.executable, "-m", "scripts.cli", "rtl", "synth", "-n", "1",
+    proc = subprocess.run([sys.executable, "-m", "trtrl.cli", "rtl", "synth", "-n", "1",
                            "-m", "1", "-k", "1", "--target", "ecp5", "--device", "up5k",
                            "-o", str(out)], cwd=REPO, capture_output=True, text=True,
                           timeout=120)

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from pymodel.errors import TrtrlError
-from rtl.config import MANIFEST_FILE, ArrayConfig
-from rtl.generate import generate
-from rtl.synth import SYNTH_FILE, synthesize_folder
-from rtl.tests.test_synth import SMALL_FIXED
-from rtl.toolchain import CELL_LIBRARIES, yosys_cell_library
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.rtl.config import MANIFEST_FILE, ArrayConfig
+from trtrl.rtl.generate import generate
+from trtrl.rtl.synth import SYNTH_FILE, synthesize_folder
+from trtrl.rtl.tests.test_synth import SMALL_FIXED
+from trtrl.rtl.toolchain import CELL_LIBRARIES, yosys_cell_library
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS = 4
@@ -44,7 +44,7 @@ def ice40_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _regress(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "scripts.cli", "regress", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "trtrl.cli", "regress", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=900)
 
 
@@ -98,10 +98,10 @@ def invert_stored_bit_ice40(text: str) -> str:
 @pytest.mark.slow
 def test_mutated_ice40_netlist_fails_scoreboard(ice40_synth: Path, tmp_path: Path) -> None:
     """One inverted stored bit in the SB_* netlist is caught as a scoreboard mismatch."""
-    from rtl.manifest import Manifest
-    from testbenches.configs import TbConfig
-    from testbenches.runner import run_case
-    from testbenches.scoreboard import MISMATCH_TAG
+    from trtrl.rtl.manifest import Manifest
+    from trtrl.testbenches.configs import TbConfig
+    from trtrl.testbenches.runner import run_case
+    from trtrl.testbenches.scoreboard import MISMATCH_TAG
 
     man = Manifest.read(ice40_synth / MANIFEST_FILE)
     cfg = TbConfig.from_manifest(man, "synth_ice40", STEPS, checkpoint_every=1,
@@ -183,7 +183,7 @@ def test_cli_cell_library_missing(tmp_path: Path) -> None:
     env = dict(os.environ, PATH=os.pathsep.join([str(tmp_path / "bin"),
                                                  str(Path(sys.executable).parent)]))
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "scripts.cli", "regress", "--rtl",
+    proc = subprocess.run([sys.executable, "-m", "trtrl.cli", "regress", "--rtl",
                            str(rtl), "--cell-library", "ice40", "-o", str(out)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr

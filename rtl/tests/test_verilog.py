@@ -9,12 +9,12 @@ from dataclasses import replace
 
 import pytest
 
-from pymodel.errors import ConfigError
-from pymodel.fixed.formats import FixedConfig, FixedFormat
-from rtl.config import ArrayConfig
-from rtl.generate import generate
-from rtl.manifest import Manifest
-from rtl.toolchain import verilator_env
+from trtrl.pymodel.errors import ConfigError
+from trtrl.pymodel.fixed.formats import FixedConfig, FixedFormat
+from trtrl.rtl.config import ArrayConfig
+from trtrl.rtl.generate import generate
+from trtrl.rtl.manifest import Manifest
+from trtrl.rtl.toolchain import verilator_env
 
 CONFIGS = [
     ArrayConfig(1, 0, 1),
@@ -144,7 +144,7 @@ def test_config_refused(kwargs, word):
 
 
 def test_generate_atomic_on_failure(tmp_path, monkeypatch):
-    import rtl.generate as gen
+    import trtrl.rtl.generate as gen
 
     def boom(cfg):
         raise RuntimeError("conversion failed")

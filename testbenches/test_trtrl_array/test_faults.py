@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from pymodel.fixed.formats import FixedFormat
-from testbenches.configs import TbConfig
-from testbenches.faults import FAULTS
-from testbenches.runner import run_case
-from testbenches.scoreboard import MISMATCH_TAG
+from trtrl.pymodel.fixed.formats import FixedFormat
+from trtrl.testbenches.configs import TbConfig
+from trtrl.testbenches.faults import FAULTS
+from trtrl.testbenches.runner import run_case
+from trtrl.testbenches.scoreboard import MISMATCH_TAG
 
 # W with one integer bit (range +-2): weights reach their clamp within a few steps.
 FAULT_CFG = TbConfig("fault_tiny", n=2, m=1, k=1, steps=40, task="saturate",

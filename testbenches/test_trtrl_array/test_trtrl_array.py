@@ -26,10 +26,11 @@ from cocotb.clock import Clock
 from cocotb.triggers import First, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
-from rtl.manifest import Manifest
-from testbenches.configs import CONFIGS, DEFAULT_TB_SEED, describe, random_configs
-from testbenches.runner import run_case
-from testbenches.scoreboard import (
+from trtrl.pymodel.fixed.words import pack, unpack
+from trtrl.rtl.manifest import Manifest
+from trtrl.testbenches.configs import CONFIGS, DEFAULT_TB_SEED, describe, random_configs
+from trtrl.testbenches.runner import run_case
+from trtrl.testbenches.scoreboard import (
     INT,
     MISMATCH_TAG,
     XPROP_TAG,
@@ -37,9 +38,6 @@ from testbenches.scoreboard import (
     Scoreboard,
     ScoreboardMismatch,
     StepTiming,
-    pack,
-    to_signed,
-    unpack,
 )
 
 COUNTER_MAX = (1 << 32) - 1
@@ -264,7 +262,7 @@ def _formats(man: Manifest) -> dict[str, Fmt]:
 
 def _float_mse(stim: Any, man: Manifest, lr_shift: int) -> dict[str, float]:
     """MSE of the float64 TRTRL model on the same case, at the hardware's learning rate."""
-    from pymodel.models import make_model
+    from trtrl.pymodel.models import make_model
 
     model = make_model("trtrl", np.asarray(stim["w0"]), man.m, man.k, 2.0 ** -lr_shift,
                        man.fixed.activation)
@@ -275,7 +273,7 @@ def _float_mse(stim: Any, man: Manifest, lr_shift: int) -> dict[str, float]:
 @cocotb.test()
 async def run_trtrl_array(dut: Any) -> None:
     """Load weights, stream every sample, score each step against FixedTRTRL."""
-    from pymodel.fixed.model import FixedTRTRL
+    from trtrl.pymodel.fixed.model import FixedTRTRL
 
     cfg = json.loads(Path(os.environ["TRTRL_TB_CONFIG"]).read_text())
     man = Manifest.read(Path(cfg["manifest"]))
@@ -469,4 +467,4 @@ def _check_learning(extra: dict[str, Any]) -> None:
     )
 
 
-__all__ = ["MISMATCH_TAG", "XPROP_TAG", "TB", "run_trtrl_array", "to_signed"]
+__all__ = ["MISMATCH_TAG", "XPROP_TAG", "TB", "run_trtrl_array"]

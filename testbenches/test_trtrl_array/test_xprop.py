@@ -19,12 +19,12 @@ from dataclasses import replace
 
 import pytest
 
-from testbenches.configs import CONFIGS, TbConfig
-from testbenches.faults import X_FAULTS
-from testbenches.runner import run_case
-from testbenches.scoreboard import MISMATCH_TAG, XPROP_TAG
-from testbenches.test_trtrl_array.test_faults import FAULT_CFG
-from testbenches.xprop import unresolved_signals
+from trtrl.testbenches.configs import CONFIGS, TbConfig
+from trtrl.testbenches.faults import X_FAULTS
+from trtrl.testbenches.runner import run_case
+from trtrl.testbenches.scoreboard import MISMATCH_TAG, XPROP_TAG
+from trtrl.testbenches.test_trtrl_array.test_faults import FAULT_CFG
+from trtrl.testbenches.xprop import unresolved_signals
 
 STEPS = 4  # enough for every phase, both read-back paths and a learning update
 N1 = TbConfig("n1", n=1, m=0, k=1, steps=STEPS)
