@@ -19,6 +19,8 @@ COUNTER_BITS = 32  # step_count and sat_count
 VERILOG_FILE = "trtrl_array.v"
 MANIFEST_FILE = "trtrl_array.json"
 TOP = "trtrl_array"
+AXI_TOP = "trtrl_axi"  # the core inside the bus shell (rtl/shell.py)
+REGS_HEADER = "trtrl_regs.h"  # the AXI top's register map for C drivers
 
 # The array's ports, in the order of its port list (rtl/README.md); widths: ArrayConfig.ports.
 PORTS = (

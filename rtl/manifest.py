@@ -21,9 +21,11 @@ from typing import Any
 from trtrl.pymodel.errors import TrtrlError
 from trtrl.pymodel.fixed.formats import FixedConfig
 from trtrl.rtl.config import (
+    AXI_TOP,
     CYCLES_FORMULA,
     LR_SHIFT_BITS,
     MANIFEST_FILE,
+    REGS_HEADER,
     TOP,
     VERILOG_FILE,
     ArrayConfig,
@@ -69,14 +71,32 @@ class Manifest:
 
     # -- from a configuration --------------------------------------------------------------
     @classmethod
-    def of(cls, cfg: ArrayConfig, generator: str = "") -> Manifest:
-        """The manifest of the array ``cfg`` describes."""
+    def of(cls, cfg: ArrayConfig, generator: str = "", top: str = TOP) -> Manifest:
+        """The manifest of the array ``cfg`` describes, as the core alone (``TOP``) or
+        inside the AXI shell (``AXI_TOP``: its ports, register map and streams)."""
+        shell: dict[str, Any] = {}
+        ports = cfg.ports()
+        if top == AXI_TOP:
+            from trtrl.rtl.regmap import register_map
+            from trtrl.rtl.shell import axi_ports, stream_bits
+
+            ports = axi_ports(cfg)
+            shell = {
+                "core_ports": cfg.ports(),
+                "pins": sum(ports.values()),
+                "streams": {"tdata_bits": stream_bits(cfg), "sample_beats": cfg.m + cfg.k,
+                            "result_beats": cfg.n + cfg.k},
+                "registers": register_map(cfg).to_json(),
+                "c_header": REGS_HEADER,
+            }
+        elif top != TOP:
+            raise TrtrlError(f"top: unknown {top!r} ({TOP} or {AXI_TOP})")
         return cls(
             n=cfg.n, m=cfg.m, k=cfg.k, fixed=cfg.fixed,
             cycles_per_step=cfg.cycles_per_step(), clear_cycles=cfg.clear_cycles,
             read_latency=cfg.read_latency, addr_bits=cfg.addr_bits, idx_bits=cfg.idx_bits,
-            ports=cfg.ports(), generator=generator,
-            details={
+            ports=ports, generator=generator, top=top, verilog=f"{top}.v",
+            details={**shell,
                 "columns": cfg.L,
                 "cycles_per_step_formula": CYCLES_FORMULA,
                 "storage_words": {"per_element": cfg.storage_words_per_pe(),

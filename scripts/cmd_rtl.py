@@ -29,12 +29,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmds = parser.add_subparsers(dest="rtl_command", metavar="CMD", required=True)
     gen = cmds.add_parser(
         "gen",
-        help="write trtrl_array.v and trtrl_array.json",
+        help="write trtrl_array.v and trtrl_array.json (or the AXI top, --top trtrl_axi)",
         description="Convert the MyHDL TRTRL neuron array (one PE per neuron) to Verilog and "
-        "write its manifest (ports, address map, cycles per step, storage). Both files are "
-        "written atomically into the output directory.",
+        "write its manifest (ports, address map, cycles per step, storage). With --top "
+        "trtrl_axi the array sits in its bus shell (AXI4-Stream samples and results, "
+        "AXI4-Lite registers): trtrl_axi.v, trtrl_axi.json (with the register map) and "
+        "trtrl_regs.h (the register map for C drivers). The files are written atomically "
+        "into the output directory.",
     )
     add_array_arguments(gen, required=True)
+    gen.add_argument("--top", choices=["trtrl_array", "trtrl_axi"], default="trtrl_array",
+                     help="the core's own ports (default) or the core in its AXI shell")
     gen.add_argument("-o", "--out", required=True, type=user_path, help="output directory")
     gen.set_defaults(handler=run_gen)
 
@@ -73,10 +78,14 @@ def run_gen(args: argparse.Namespace) -> int:
 
     fixed = config_from_args(args, args.activation)
     cfg = ArrayConfig(args.neurons, args.inputs, args.outputs, fixed)
-    vpath, mpath = generate(cfg, args.out)
+    vpath, mpath = generate(cfg, args.out, args.top)
     st = cfg.storage_words()
     print(f"wrote {vpath}")
     print(f"wrote {mpath}")
+    if args.top == "trtrl_axi":
+        from trtrl.rtl.config import REGS_HEADER
+
+        print(f"wrote {vpath.with_name(REGS_HEADER)}")
     print(
         f"N={cfg.n} M={cfg.m} K={cfg.k}: {cfg.cycles_per_step()} cycles/step "
         f"({CYCLES_FORMULA}), {st['per_pe']} words/PE, {st['total']} total"

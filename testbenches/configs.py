@@ -15,6 +15,7 @@ import numpy as np
 
 from trtrl.pymodel.errors import ConfigError, TrtrlError
 from trtrl.pymodel.fixed.formats import FixedConfig, FixedFormat
+from trtrl.rtl.config import TOP
 from trtrl.rtl.manifest import Manifest
 
 SIMULATORS = ("icarus", "verilator")
@@ -53,6 +54,7 @@ class TbConfig:
     compare_float: bool = False  # also report (and bound) the MSE against the float model
     # learning on/off per step (length ``steps``); None: learn on every step
     learn_steps: tuple[bool, ...] | None = None
+    top: str = TOP  # the generated top level: the core alone, or AXI_TOP (its bus shell)
 
     def fixed(self) -> FixedConfig:
         base = FixedConfig(act=self.act, weight=self.weight, sens=self.sens,

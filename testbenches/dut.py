@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from trtrl.pymodel.errors import TrtrlError
-from trtrl.rtl.config import PORTS
+from trtrl.rtl.config import AXI_TOP, PORTS, TOP
 from trtrl.testbenches.configs import TbConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -18,8 +18,18 @@ BUILD_ROOT = Path(os.environ.get("TRTRL_TB_BUILD", REPO / "build" / "tb"))
 REQUIRED_PORTS = PORTS
 
 
+def interface_ports(interface: str) -> tuple[str, ...]:
+    """The port names a DUT of ``interface`` (``trtrl_array`` or ``trtrl_axi``) must have."""
+    if interface == AXI_TOP:
+        from trtrl.rtl.config import ArrayConfig
+        from trtrl.rtl.shell import axi_ports
+
+        return tuple(axi_ports(ArrayConfig(1, 0, 1)))
+    return PORTS
+
+
 # -- ports ------------------------------------------------------------------------------
-def check_ports(verilog: Path, top: str) -> None:
+def check_ports(verilog: Path, top: str, interface: str = TOP) -> None:
     """Refuse a Verilog file whose module ``top`` lacks a port of the interface.
 
     A quick textual parse (module header and port declarations), enough to give a
@@ -39,10 +49,10 @@ def check_ports(verilog: Path, top: str) -> None:
     header = re.match(r"\s*(?:#\s*\(.*?\)\s*)?\((.*?)\)\s*;", body, flags=re.S)
     if header:
         declared |= set(re.findall(r"(\w+)\s*(?:,|$)", header.group(1)))
-    missing = [p for p in REQUIRED_PORTS if p not in declared]
+    missing = [p for p in interface_ports(interface) if p not in declared]
     if missing:
         raise TrtrlError(
-            f"{verilog}: module {top} lacks port(s) {', '.join(missing)} of the trtrl_array "
+            f"{verilog}: module {top} lacks port(s) {', '.join(missing)} of the {interface} "
             f"interface (rtl/README.md)"
         )
 
@@ -57,7 +67,7 @@ def generate_rtl(cfg: TbConfig, out_dir: Path) -> tuple[Path, Path]:
         raise TrtrlError(f"rtl.generate is not available ({exc}); use --rtl FILE.v") from None
     out_dir.mkdir(parents=True, exist_ok=True)
     array = rtl_config.ArrayConfig(n=cfg.n, m=cfg.m, k=cfg.k, fixed=cfg.fixed())
-    verilog, manifest = rtl_generate.generate(array, out_dir)
+    verilog, manifest = rtl_generate.generate(array, out_dir, cfg.top)
     return Path(verilog), Path(manifest)
 
 
@@ -70,7 +80,7 @@ def cached_rtl(cfg: TbConfig) -> tuple[Path, Path]:
     import fcntl
     import hashlib
 
-    h = hashlib.sha256(repr((cfg.n, cfg.m, cfg.k, cfg.fixed().to_dict())).encode())
+    h = hashlib.sha256(repr((cfg.n, cfg.m, cfg.k, cfg.fixed().to_dict(), cfg.top)).encode())
     for src in sorted((REPO / "rtl").glob("*.py")):
         h.update(src.read_bytes())
     out = BUILD_ROOT / "rtl-cache" / h.hexdigest()[:16]

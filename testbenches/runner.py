@@ -21,12 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from trtrl.pymodel.errors import TrtrlError
+from trtrl.rtl.config import AXI_TOP, TOP
 from trtrl.rtl.manifest import Manifest
 from trtrl.testbenches.configs import SIMULATORS, TbConfig
 from trtrl.testbenches.dut import BUILD_ROOT, REQUIRED_PORTS, cached_rtl, check_ports
 from trtrl.testbenches.stimulus import make_case, write_stimulus
 
 TB_MODULE = "trtrl.testbenches.test_trtrl_array.test_trtrl_array"
+# The cocotb module that drives a DUT, by the interface its manifest's top names.
+TB_MODULES = {TOP: TB_MODULE, AXI_TOP: "trtrl.testbenches.test_trtrl_axi.test_trtrl_axi"}
 WAVE_FORMATS = ("vcd", "fst")
 CLOCK_NS = 10
 
@@ -155,6 +158,9 @@ class SimJob:
     rerun_hint: bool = True  # say in a failure that the case is rerun with waves on
     extra_sources: tuple[Path, ...] = ()
     verilator_public: bool = False  # every signal reachable through VPI (Verilator only)
+    interface: str = TOP  # the manifest's top: which testbench module drives it
+    testcase: tuple[str, ...] = ()  # the cocotb tests to run (default: all of the module)
+    seed: int = 1  # the testbench's own random draws (pause generators)
 
 
 def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
@@ -170,7 +176,8 @@ def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
     runner = _runner(sim, wave_format, public)
     control: list[Path] = []
     if sim == "verilator" and not public:
-        control = [ports_control_file(build_dir / PORTS_VLT, top, REQUIRED_PORTS)]
+        ports = list(Manifest.read(manifest).ports) if job.interface != TOP else REQUIRED_PORTS
+        control = [ports_control_file(build_dir / PORTS_VLT, top, ports)]
     build_args: list[str] = []
     test_args: list[str] = []
     plusargs: list[str] = []
@@ -208,13 +215,13 @@ def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
                          message=f"build failed ({exc!r}):\n{tail}")
     build_s = time.perf_counter() - t0
     result_json = build_dir / "result.json"
-    if result_json.exists():
-        result_json.unlink()
+    for old in build_dir.glob("result*.json"):
+        old.unlink()
     tb_cfg = {
         "name": name, "sim": sim, "manifest": str(manifest), "stimulus": str(stimulus),
         "checkpoint_every": job.checkpoint_every, "result": str(result_json),
         "clock_ns": CLOCK_NS, "waves": str(dump) if waves else None,
-        "compare_float": job.compare_float,
+        "compare_float": job.compare_float, "seed": job.seed,
         "waves_hint": (f"dump {dump}" if waves else
                        "this run had waves off; the runner reruns a failing case with waves on"
                        if job.rerun_hint else "waves were off: rerun with --waves"),
@@ -228,7 +235,8 @@ def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
     t1 = time.perf_counter()
     with contextlib.suppress(SystemExit):  # the runner sys.exit()s on a failed test
         runner.test(
-            test_module=TB_MODULE,
+            test_module=TB_MODULES[job.interface],
+            testcase=list(job.testcase) or None,
             hdl_toplevel=top,
             build_dir=str(build_dir),
             test_dir=str(build_dir),
@@ -245,9 +253,7 @@ def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
         ntests, nfail = get_results(results_xml)
     except (RuntimeError, FileNotFoundError, OSError):
         ntests, nfail = 0, 1
-    data: dict[str, Any] = {}
-    if result_json.exists():
-        data = json.loads(result_json.read_text())
+    data = _results(build_dir, result_json)
     passed = ntests > 0 and nfail == 0 and data.get("passed", False)
     message = data.get("message", "")
     if not passed and not message:
@@ -280,6 +286,22 @@ def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
     return res
 
 
+def _results(build_dir: Path, result_json: Path) -> dict[str, Any]:
+    """The testbench's verdict: ``result.json``, or one ``result.<test>.json`` per cocotb
+    test merged (the first holds the steps and rates; every test must have passed)."""
+    if result_json.exists():
+        return json.loads(result_json.read_text())
+    parts = [json.loads(p.read_text()) for p in sorted(build_dir.glob("result.*.json"))]
+    if not parts:
+        return {}
+    first = next((p for p in parts if p.get("steps")), parts[0])
+    failed = [p for p in parts if not p.get("passed")]
+    return {**first, "passed": not failed,
+            "message": "\n".join(f"{p['cocotb_test']}: {p['message']}" for p in failed),
+            "tests": {p["cocotb_test"]: {k: v for k, v in p.items() if k not in ("test", "sim")}
+                      for p in parts}}
+
+
 def run_case(
     cfg: TbConfig,
     sim: str,
@@ -295,6 +317,7 @@ def run_case(
     tag: str = "",
     extra_sources: Sequence[Path] = (),
     verilator_public: bool | None = None,
+    testcase: Sequence[str] = (),
 ) -> RunResult:
     """Build and simulate one configuration; returns its :class:`RunResult`.
 
@@ -334,7 +357,8 @@ def run_case(
         verilog = case_dir / "rtl_mutated" / Path(verilog).name
         verilog.parent.mkdir(parents=True, exist_ok=True)
         verilog.write_text(mutated)
-    check_ports(Path(verilog), top)
+    interface = AXI_TOP if man.top == AXI_TOP or "registers" in man.details else TOP
+    check_ports(Path(verilog), top, interface)
     stim = case_dir / "stimulus.npz"
     if not stim.exists():
         case = make_case(replace(cfg, n=man.n, m=man.m, k=man.k,
@@ -347,7 +371,8 @@ def run_case(
                  manifest=Path(manifest).resolve(), top=top, stimulus=stim,
                  checkpoint_every=cfg.checkpoint_every, wave_format=wave_format,
                  compare_float=cfg.compare_float, rerun_hint=rerun_with_waves,
-                 extra_sources=tuple(extra), verilator_public=public)
+                 extra_sources=tuple(extra), verilator_public=public, interface=interface,
+                 testcase=tuple(testcase), seed=cfg.seed)
     suffix = "-public" if public else ""  # the build depends on it: never share a folder
     res = _build_and_test(job, case_dir / f"sim{suffix}", waves)
     if not res.passed and not waves and rerun_with_waves:
