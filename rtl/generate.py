@@ -20,7 +20,8 @@ from trtrl.pymodel.errors import TrtrlError
 from trtrl.rtl.config import AXI_TOP, REGS_HEADER, SIGN_EXTENSIONS, TOP, ArrayConfig
 from trtrl.rtl.manifest import Manifest
 
-__all__ = ["generate", "build", "unname_blocks", "sort_sensitivity_lists", "header"]
+__all__ = ["generate", "build", "unname_blocks", "sort_sensitivity_lists",
+           "sort_reset_branches", "header"]
 
 # MyHDL names every process block (``always @(...) begin: name``). Icarus Verilog runs a
 # named block as a child thread in its own scope (a fork/join per activation), which made
@@ -48,6 +49,20 @@ def sort_sensitivity_lists(verilog: str) -> str:
         return m.group(1) + ", ".join(sorted(names)) + m.group(3)
 
     return _SENS.sub(_sorted, verilog)
+
+
+# The reset branch of an ``always_seq`` block: MyHDL lists the registers it resets in
+# hash-seed order too. Assignments of constants to distinct registers commute.
+_RESET = re.compile(r"^( +)if \((\w+) == [01]\) begin\n((?:\1    \w+ <= [^;\n]+;\n)+)", re.M)
+
+
+def sort_reset_branches(verilog: str) -> str:
+    """Sort the register assignments of every reset branch (MyHDL builds them from a set)."""
+    def _sorted(m: re.Match[str]) -> str:
+        lines = m.group(3).splitlines(keepends=True)
+        return m.group(0)[: len(m.group(0)) - len(m.group(3))] + "".join(sorted(lines))
+
+    return _RESET.sub(_sorted, verilog)
 
 
 def generator_id() -> str:
@@ -140,7 +155,7 @@ def generate(cfg: ArrayConfig, out_dir: str | os.PathLike,
         vtmp = tmp / vname
         if not vtmp.exists():
             raise TrtrlError(f"MyHDL wrote no {vname}")
-        body = sort_sensitivity_lists(unname_blocks(vtmp.read_text()))
+        body = sort_reset_branches(sort_sensitivity_lists(unname_blocks(vtmp.read_text())))
         vtmp.write_text(header(cfg, top) + body)
         files = [vname, mname]
         Manifest.of(cfg, generator_id(), top).write(tmp / mname)

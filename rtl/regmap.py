@@ -267,7 +267,7 @@ def register_map(cfg: Any) -> RegisterMap:
         "(stops at 2**32-1)")
     reg("RESULT_COUNT", "ro", "result packets sent since the last clear or reset")
     reg("FRAME_ERRORS", "ro", "sample packets dropped since the last reset: TLAST not on "
-        "beat M+K")
+        "beat M+K, or a beat that is not a sign-extended format-A word")
 
     # Each half holds the core's address space (2**addr_bits words) or the register
     # block, whichever is larger.
@@ -294,3 +294,40 @@ def register_map(cfg: Any) -> RegisterMap:
 def dumps(rmap: RegisterMap) -> str:
     """The map as the manifest stores it (for tests and the documentation generator)."""
     return json.dumps(rmap.to_json(), indent=1, sort_keys=True)
+
+
+EXAMPLE = (15, 1, 1)  # the documented map: the frequency doubler's array, default formats
+
+
+def document() -> str:
+    """``docs/registers.md``: the map of the example array, and what changes with the size."""
+    from trtrl.rtl.config import ArrayConfig
+
+    n, m, k = EXAMPLE
+    rmap = register_map(ArrayConfig(n, m, k))
+    return "\n".join([
+        "# Registers of `trtrl_axi` (AXI4-Lite)",
+        "",
+        "Generated from `rtl/regmap.py` by `python -m trtrl.rtl.regmap docs/registers.md`; "
+        "do not edit. Every generated AXI top carries its own map in its manifest "
+        "(`registers`) and in `trtrl_regs.h`; this page shows the map of the example array "
+        f"(N={n}, M={m}, K={k}, default formats). The register offsets and fields are the "
+        "same for every array; the constant registers' values, `MEM_BASE`, the window bases "
+        "and sizes and the address width follow N, M, K and the formats.",
+        "",
+        (__doc__ or "").split("\n\n", 2)[2].strip(),
+        "",
+        f"Address width {rmap.addr_bits} bits; data 32 bits; the memory half starts at "
+        f"0x{rmap.mem_base:X}.",
+        "",
+        rmap.markdown(),
+    ])
+
+
+if __name__ == "__main__":  # python -m trtrl.rtl.regmap docs/registers.md
+    import sys
+    from pathlib import Path
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m trtrl.rtl.regmap OUT.md")
+    Path(sys.argv[1]).write_text(document())

@@ -9,7 +9,8 @@ active low. Every address comes from the register map (:mod:`trtrl.rtl.regmap`).
   ``x_0 .. x_{M-1}, d_0 .. d_{K-1}``, each word in format A in the low bits of ``TDATA``
   (``A.total`` rounded up to bytes), ``TLAST`` on the last beat, ``TUSER[0]`` of the last
   beat the step's learn flag when ``CONTROL.LEARN_FROM_TUSER`` is set. A packet whose
-  ``TLAST`` is not on beat ``M + K`` is dropped and counted (``FRAME_ERRORS``). The next
+  ``TLAST`` is not on beat ``M + K``, or with a beat whose ``TDATA`` is not a
+  sign-extended format-A word, is dropped and counted (``FRAME_ERRORS``). The next
   sample is taken while the core runs a step (the core latches ``x`` and ``d``).
 - **Results** (``m_axis_*``): one packet per step, ``N + K`` beats ``y_0 .. y_{N-1},
   e_0 .. e_{K-1}`` (format A, sign-extended), ``TLAST`` on the last. ``TREADY`` is
@@ -213,6 +214,17 @@ def trtrl_axi(aclk, aresetn,
         m_axis_tvalid.next = out_full
         m_axis_tlast.next = out_cnt == RESULT_BEATS - 1
 
+    in_fits = Signal(bool(1))  # the beat is a sign-extended format-A word
+    if TW > A:
+
+        @always_comb
+        def check_beat():
+            in_fits.next = (s_axis_tdata[TW:A - 1] == 0
+                            or s_axis_tdata[TW:A - 1] == (1 << (TW - A + 1)) - 1)
+
+        insts_fit = [check_beat]
+    else:
+        insts_fit = []
     in_next, out_shifted = sig_u(IN_BITS), sig_u(OUT_BITS)
     if IN_BITS > A:  # a beat enters at the top; after M+K beats, beat 0 is lowest
 
@@ -237,12 +249,12 @@ def trtrl_axi(aclk, aresetn,
             if s_axis_tlast:
                 in_cnt.next = 0
                 in_bad.next = False
-                if not in_bad and in_cnt == SAMPLE_BEATS - 1:
+                if not in_bad and in_fits and in_cnt == SAMPLE_BEATS - 1:
                     in_full.next = True
                     in_tuser.next = s_axis_tuser
                 elif frame_errors != cmax:
                     frame_errors.next = frame_errors + 1
-            elif in_cnt == SAMPLE_BEATS - 1:
+            elif in_cnt == SAMPLE_BEATS - 1 or not in_fits:
                 in_bad.next = True
             else:
                 in_cnt.next = in_cnt + 1
@@ -466,6 +478,7 @@ def trtrl_axi(aclk, aresetn,
                 lstate.next = L_IDLE
 
     return [core, resets, sample_ports, *insts_x, step_start, result_ports, *insts_out,
-            shift_in, shift_out, streams, *insts_dec, *insts_high, decode, decode_mapped,
-            axil_ports, axil, ext_rd, rom_index, rom_access, rom_const, live_words]
+            *insts_fit, shift_in, shift_out, streams, *insts_dec, *insts_high, decode,
+            decode_mapped, axil_ports, axil, ext_rd, rom_index, rom_access, rom_const,
+            live_words]
 

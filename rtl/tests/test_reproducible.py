@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from trtrl.rtl.generate import sort_sensitivity_lists
+from trtrl.rtl.generate import sort_reset_branches, sort_sensitivity_lists
 
 # K = 2 and M = 2 give the decoders, output registers and column multiplexers several
 # inputs each, so a hash-ordered list has many orders to come out in.
@@ -70,6 +70,14 @@ def test_sensitivity_lists_sorted_edges_kept() -> None:
     assert got.splitlines()[0] == "always @(a_1, m, zb) begin"
     assert "always @(posedge clk, negedge rst) begin" in got
     assert "always @(b, a) is not" in got
+
+
+def test_reset_branches_sorted() -> None:
+    src = ("    if (rst == 1) begin\n        zz <= 0;\n        a <= 0;\n    end\n"
+           "    else begin\n        q <= d;\n        b <= c;\n    end\n")
+    got = sort_reset_branches(src)
+    assert got.splitlines()[1:3] == ["        a <= 0;", "        zz <= 0;"]
+    assert got.splitlines()[5:7] == ["        q <= d;", "        b <= c;"]  # not a reset
 
 
 def test_same_bytes_after_other_designs_in_one_process(tmp_path: Path) -> None:

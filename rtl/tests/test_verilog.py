@@ -146,7 +146,7 @@ def test_config_refused(kwargs, word):
 def test_generate_atomic_on_failure(tmp_path, monkeypatch):
     import trtrl.rtl.generate as gen
 
-    def boom(cfg):
+    def boom(cfg, top="trtrl_array"):
         raise RuntimeError("conversion failed")
 
     monkeypatch.setattr(gen, "build", boom)
