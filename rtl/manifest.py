@@ -69,6 +69,12 @@ class Manifest:
     def L(self) -> int:  # the specification's name
         return self.m + 1 + self.n
 
+    @property
+    def interface(self) -> str:
+        """``AXI_TOP`` for the core in its bus shell (the manifest has a register map), else
+        ``TOP``: the ports a testbench drives, whatever the module is called."""
+        return AXI_TOP if "registers" in self.details else TOP
+
     # -- from a configuration --------------------------------------------------------------
     @classmethod
     def of(cls, cfg: ArrayConfig, generator: str = "", top: str = TOP) -> Manifest:

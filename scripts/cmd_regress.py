@@ -66,7 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="run the scoreboard against this Verilog file")
     p.add_argument("--top", default=None, help="top module of --rtl (default from the manifest)")
     p.add_argument("--manifest", default=None, type=user_path,
-                   help="manifest of --rtl (default trtrl_array.json beside it)")
+                   help="manifest of --rtl (default the .json of the same name beside "
+                        "it, else trtrl_array.json there)")
     p.add_argument("--extra-sources", nargs="+", type=user_path, action="extend", default=[],
                    metavar="FILE.v",
                    help="--rtl: more Verilog to compile beside it, e.g. a cell library "
@@ -251,10 +252,13 @@ def _run_rtl(args: argparse.Namespace, sims: tuple[str, ...], out: Path,
     from trtrl.testbenches.runner import run_case
 
     verilog = Path(args.rtl)  # main() checked it exists
-    manifest = Path(args.manifest) if args.manifest else verilog.parent / "trtrl_array.json"
+    # default: the manifest named like the Verilog (trtrl_axi.json), else trtrl_array.json
+    beside = verilog.with_suffix(".json")
+    manifest = (Path(args.manifest) if args.manifest
+                else beside if beside.is_file() else verilog.parent / "trtrl_array.json")
     man = Manifest.read(manifest)
     top = args.top or man.top
-    check_ports(verilog, top)
+    check_ports(verilog, top, man.interface)
     _elaborate(verilog, top, extra)
     if args.task not in TASKS:
         raise TrtrlError(f"--task: unknown {args.task!r} ({', '.join(TASKS)})")

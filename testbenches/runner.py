@@ -357,7 +357,7 @@ def run_case(
         verilog = case_dir / "rtl_mutated" / Path(verilog).name
         verilog.parent.mkdir(parents=True, exist_ok=True)
         verilog.write_text(mutated)
-    interface = AXI_TOP if man.top == AXI_TOP or "registers" in man.details else TOP
+    interface = man.interface
     check_ports(Path(verilog), top, interface)
     stim = case_dir / "stimulus.npz"
     if not stim.exists():

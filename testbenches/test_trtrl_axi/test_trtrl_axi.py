@@ -234,6 +234,7 @@ class _Run:
     def finish(self, passed: bool, message: str = "", **more: Any) -> None:
         self.result.update(passed=passed, message=message, **more,
                            sim_wall_s=round(time.perf_counter() - self.t0, 3),
+                           sim_cycles=round(float(get_sim_time("ns")) / self.clock_ns),
                            checked_values=self.sb.checked_values,
                            checkpoints=self.sb.checkpoints)
         path = Path(self.cfg["result"])
@@ -478,8 +479,9 @@ AXI_CONFIGS: dict[str, TbConfig] = {c.name: c for c in (
     TbConfig("axi_narrow", n=3, m=2, k=2, steps=40, act=FixedFormat.parse("10.8"),
              weight=FixedFormat.parse("10.6"), sens=FixedFormat.parse("10.6"), lut_bits=8,
              task="saturate", top=AXI_TOP, checkpoint_every=10, slow=True),
+    # slow: ~160 s, mostly the state read back word by word over AXI4-Lite at checkpoints
     TbConfig("axi_freq15", n=15, m=1, k=1, steps=60, task="freq", checkpoint_every=20,
-             top=AXI_TOP, sims=("verilator",)),
+             top=AXI_TOP, sims=("verilator",), slow=True),
 )}
 
 
