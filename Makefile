@@ -19,7 +19,7 @@ demo: setup
 	$(BIN)/trtrl demo -o $(OUT)
 
 test: setup
-	$(BIN)/python -m pytest -n $(JOBS) -q
+	$(BIN)/python -m pytest -n $(JOBS) -q --durations=15
 
 test-full: setup
 	$(BIN)/python -m pytest -n $(JOBS) -q --full
