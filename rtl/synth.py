@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from trtrl.pymodel.errors import TrtrlError
-from trtrl.rtl.config import MANIFEST_FILE, TOP, VERILOG_FILE
+from trtrl.rtl.config import TOP
 from trtrl.rtl.toolchain import require
 
 __all__ = [
@@ -508,16 +508,17 @@ def update_manifest(manifest: str | os.PathLike[str], result: SynthResult) -> Pa
     return man.with_details(synthesis=plain(result.to_dict())).write(manifest)
 
 
-def synthesize_folder(folder: str | os.PathLike[str], **kwargs: Any) -> SynthResult:
-    """Synthesize ``folder/trtrl_array.v`` into ``folder`` and record it in its manifest."""
+def synthesize_folder(folder: str | os.PathLike[str], top: str = TOP,
+                      **kwargs: Any) -> SynthResult:
+    """Synthesize ``folder/<top>.v`` into ``folder`` and record it in its manifest (the
+    core alone, ``trtrl_array``, or the AXI top, ``trtrl_axi``)."""
     folder = Path(folder)
-    verilog, manifest = folder / VERILOG_FILE, folder / MANIFEST_FILE
+    verilog, manifest = folder / f"{top}.v", folder / f"{top}.json"
     for p in (verilog, manifest):
         if not p.is_file():
             raise TrtrlError(f"{folder}: no {p.name} (run `trtrl rtl gen` first)")
     from trtrl.rtl.manifest import Manifest
 
-    top = Manifest.read(manifest).top
-    res = synthesize(verilog, folder, top=top, **kwargs)
+    res = synthesize(verilog, folder, top=Manifest.read(manifest).top, **kwargs)
     update_manifest(manifest, res)
     return res

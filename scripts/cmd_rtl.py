@@ -11,6 +11,7 @@ from trtrl.pymodel.paths import user_path
 # does not import rtl.synth (and numpy) for every command; resolve_device pairs them.
 SYNTH_TARGETS = ["generic", "ice40", "ecp5"]
 SYNTH_DEVICES = ["up5k", "hx8k", "25k", "45k", "85k"]
+TOPS = ["trtrl_array", "trtrl_axi"]  # rtl.generate.TOPS (a test checks)
 
 
 def add_array_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
@@ -38,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "into the output directory.",
     )
     add_array_arguments(gen, required=True)
-    gen.add_argument("--top", choices=["trtrl_array", "trtrl_axi"], default="trtrl_array",
+    gen.add_argument("--top", choices=TOPS, default=TOPS[0],
                      help="the core's own ports (default) or the core in its AXI shell")
     gen.add_argument("-o", "--out", required=True, type=user_path, help="output directory")
     gen.set_defaults(handler=run_gen)
@@ -68,6 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="only the fast word-level statistics (no gate netlist)")
     syn.add_argument("--timeout", type=float, default=3600.0, metavar="S",
                      help="limit per tool run in seconds (default 3600)")
+    syn.add_argument("--top", choices=TOPS, default=None,
+                     help="the core's own ports (default) or the core in its AXI shell; with "
+                     "--rtl DIR, default: the one DIR holds")
     syn.add_argument("-o", "--out", required=True, type=user_path, help="output directory")
     syn.set_defaults(handler=run_synth)
 
@@ -98,7 +102,7 @@ def run_synth(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from trtrl.pymodel.errors import TrtrlError
-    from trtrl.rtl.config import MANIFEST_FILE, VERILOG_FILE, ArrayConfig
+    from trtrl.rtl.config import ArrayConfig
     from trtrl.rtl.generate import generate
     from trtrl.rtl.synth import resolve_device, synthesize_folder
 
@@ -109,12 +113,14 @@ def run_synth(args: argparse.Namespace) -> int:
             raise TrtrlError("--rtl takes the sizes from its manifest: drop --neurons/--inputs/"
                              "--outputs")
         src = Path(args.rtl)
-        for name in (VERILOG_FILE, MANIFEST_FILE):
+        top = args.top or next((t for t in TOPS if (src / f"{t}.json").is_file()), TOPS[0])
+        names = (f"{top}.v", f"{top}.json")
+        for name in names:
             if not (src / name).is_file():
                 raise TrtrlError(f"--rtl {src}: no {name} (run `trtrl rtl gen` first)")
         out.mkdir(parents=True, exist_ok=True)
         if src.resolve() != out.resolve():
-            for name in (VERILOG_FILE, MANIFEST_FILE):
+            for name in names:
                 shutil.copyfile(src / name, out / name)
     else:
         missing = [o for o, v in (("--neurons", args.neurons), ("--inputs", args.inputs),
@@ -123,8 +129,9 @@ def run_synth(args: argparse.Namespace) -> int:
             raise TrtrlError(f"give {', '.join(missing)} (or --rtl DIR)")
         fixed = config_from_args(args, args.activation)
         cfg = ArrayConfig(args.neurons, args.inputs, args.outputs, fixed)
-        generate(cfg, out)
-    res = synthesize_folder(out, target=args.target, device=device,
+        top = args.top or TOPS[0]
+        generate(cfg, out, top)
+    res = synthesize_folder(out, top=top, target=args.target, device=device,
                             full=not args.word_level, pnr=not args.no_pnr, freq_mhz=args.freq,
                             timeout=args.timeout)
     print(f"{res.tool}, target {res.target}: {res.multipliers} multipliers ($mul), "
@@ -146,5 +153,5 @@ def run_synth(args: argparse.Namespace) -> int:
         print(f"{clock}{res.pnr_note}")
     times = ", ".join(f"{k} {v:.0f} s" for k, v in res.seconds.items())
     print(f"time: {times}")
-    print(f"updated {out / MANIFEST_FILE} (section 'synthesis')")
+    print(f"updated {out / (top + '.json')} (section 'synthesis')")
     return 0

@@ -63,6 +63,10 @@ def test_cli_choices_match_the_table() -> None:
     from trtrl.cmd_rtl import SYNTH_DEVICES, SYNTH_TARGETS
 
     assert SYNTH_TARGETS == list(TARGETS)
+    from trtrl.cmd_rtl import TOPS
+    from trtrl.rtl.generate import TOPS as GENERATED
+
+    assert TOPS == list(GENERATED)
     assert SYNTH_DEVICES == [d for t in TARGETS for d in DEVICES[t]]
 
 
