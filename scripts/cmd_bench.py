@@ -73,6 +73,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="also write the rows as JSON")
     sim.set_defaults(handler=cmd_sim)
 
+    from trtrl.testbenches import bench_axi
+
+    axi = actions.add_parser(
+        "axi", help="the AXI top: scoreboarded steps/s beside the plain-testbench rate",
+        description=bench_axi.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    axi.add_argument("-n", "--neurons", type=int, default=15, help="N (default 15)")
+    axi.add_argument("--sim", choices=("icarus", "verilator", "both"), default="both",
+                     help="simulators (default both)")
+    axi.add_argument("--icarus-steps", type=int, default=200, metavar="S",
+                     help="samples of the Icarus runs (default 200)")
+    axi.add_argument("--verilator-steps", type=int, default=3000, metavar="S",
+                     help="samples of the Verilator runs (default 3000)")
+    axi.add_argument("--per-cycle-steps", type=int, default=40, metavar="S",
+                     help="samples of the per-cycle cocotbext-axi runs (default 40)")
+    axi.add_argument("--json", default=None, type=user_path, metavar="FILE",
+                     help="also write the rows as JSON")
+    axi.set_defaults(handler=cmd_axi)
+
 
 def cmd_model(args: argparse.Namespace) -> int:
     """Run the benchmark, print the table and the targets."""
@@ -116,3 +135,30 @@ def cmd_sim(args: argparse.Namespace) -> int:
                                "outputs": args.outputs, "rows": [r.to_dict() for r in rows]})
     bench_sim.check_passed(rows)
     return 0
+
+
+def cmd_axi(args: argparse.Namespace) -> int:
+    """Plain, batched and per-cycle rates on each simulator; exit 1 if a run fails."""
+    from trtrl.pymodel.errors import TrtrlError
+    from trtrl.testbenches import bench_axi
+    from trtrl.testbenches.configs import TbConfig
+
+    for name in ("neurons", "icarus_steps", "verilator_steps", "per_cycle_steps"):
+        if getattr(args, name) < 1:
+            raise TrtrlError(f"--{name.replace('_', '-')}: must be at least 1")
+    sims = ("icarus", "verilator") if args.sim == "both" else (args.sim,)
+    task = "freq" if args.neurons >= 2 else "random"
+    rows = []
+    for sim in sims:
+        steps = args.icarus_steps if sim == "icarus" else args.verilator_steps
+        cfg = TbConfig(f"bench_axi_n{args.neurons}", n=args.neurons, m=1, k=1, steps=steps,
+                       task=task)
+        rows += bench_axi.bench(cfg, (sim,), min(args.per_cycle_steps, steps))
+    print(bench_axi.format_rows(rows))
+    v = [r for r in rows if r.sim == "verilator" and r.ratio is not None]
+    if v:
+        print(f"goal: batched >= {bench_axi.GOAL:.0%} of plain on Verilator: "
+              f"{'met' if v[0].ratio >= bench_axi.GOAL else 'MISSED'} ({v[0].ratio:.0%})")
+    if args.json:
+        write_json(args.json, [r.to_dict() for r in rows])
+    return 1 if any(r.message for r in rows) else 0

@@ -30,6 +30,7 @@ from trtrl.testbenches.stimulus import make_case, write_stimulus
 TB_MODULE = "trtrl.testbenches.test_trtrl_array.test_trtrl_array"
 # The cocotb module that drives a DUT, by the interface its manifest's top names.
 TB_MODULES = {TOP: TB_MODULE, AXI_TOP: "trtrl.testbenches.test_trtrl_axi.test_trtrl_axi"}
+BATCHED_TB_MODULE = "trtrl.testbenches.test_trtrl_axi.batched_tb"
 WAVE_FORMATS = ("vcd", "fst")
 CLOCK_NS = 10
 
@@ -161,6 +162,7 @@ class SimJob:
     interface: str = TOP  # the manifest's top: which testbench module drives it
     testcase: tuple[str, ...] = ()  # the cocotb tests to run (default: all of the module)
     seed: int = 1  # the testbench's own random draws (pause generators)
+    harness: Path | None = None  # the HDL batch harness around the AXI top (batch.py)
 
 
 def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
@@ -175,8 +177,14 @@ def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
     public = sim == "verilator" and job.verilator_public
     runner = _runner(sim, wave_format, public)
     control: list[Path] = []
+    if job.harness is not None:  # the harness is the toplevel; the design sits below it
+        from trtrl.testbenches.batch import BATCH_TOP, HARNESS_SIGNALS
+
+        top, extra_sources = BATCH_TOP, (*extra_sources, job.harness)
     if sim == "verilator" and not public:
         ports = list(Manifest.read(manifest).ports) if job.interface != TOP else REQUIRED_PORTS
+        if job.harness is not None:
+            ports = [p for p in ports if p.startswith("s_axil_")] + list(HARNESS_SIGNALS)
         control = [ports_control_file(build_dir / PORTS_VLT, top, ports)]
     build_args: list[str] = []
     test_args: list[str] = []
@@ -222,6 +230,7 @@ def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
         "checkpoint_every": job.checkpoint_every, "result": str(result_json),
         "clock_ns": CLOCK_NS, "waves": str(dump) if waves else None,
         "compare_float": job.compare_float, "seed": job.seed,
+        "hdl_clock": job.harness is not None and sim != "verilator",
         "waves_hint": (f"dump {dump}" if waves else
                        "this run had waves off; the runner reruns a failing case with waves on"
                        if job.rerun_hint else "waves were off: rerun with --waves"),
@@ -235,7 +244,8 @@ def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
     t1 = time.perf_counter()
     with contextlib.suppress(SystemExit):  # the runner sys.exit()s on a failed test
         runner.test(
-            test_module=TB_MODULES[job.interface],
+            test_module=(BATCHED_TB_MODULE if job.harness is not None
+                         else TB_MODULES[job.interface]),
             testcase=list(job.testcase) or None,
             hdl_toplevel=top,
             build_dir=str(build_dir),
@@ -318,6 +328,7 @@ def run_case(
     extra_sources: Sequence[Path] = (),
     verilator_public: bool | None = None,
     testcase: Sequence[str] = (),
+    batched: bool = False,
 ) -> RunResult:
     """Build and simulate one configuration; returns its :class:`RunResult`.
 
@@ -364,6 +375,17 @@ def run_case(
         case = make_case(replace(cfg, n=man.n, m=man.m, k=man.k,
                                         activation=man.fixed.activation))
         write_stimulus(stim, case, man.fixed, cfg.lr_shift, learn_steps=cfg.learn_steps)
+    harness = None
+    if batched:
+        if interface != AXI_TOP:
+            raise TrtrlError(f"{verilog}: batched runs need the AXI top (trtrl_axi), "
+                             f"not {interface}")
+        from trtrl.testbenches.batch import write_batch_harness
+        from trtrl.testbenches.test_trtrl_axi.batched_tb import MAX_BATCH
+
+        depth = min(MAX_BATCH, max(1, cfg.checkpoint_every or cfg.steps), cfg.steps)
+        harness = write_batch_harness(man, case_dir / f"trtrl_axi_batch-{sim}.v", depth,
+                                      CLOCK_NS, hdl_clock=sim != "verilator")
     if verilator_public is None:
         verilator_public = verilator_public_default()
     public = sim == "verilator" and verilator_public
@@ -372,7 +394,7 @@ def run_case(
                  checkpoint_every=cfg.checkpoint_every, wave_format=wave_format,
                  compare_float=cfg.compare_float, rerun_hint=rerun_with_waves,
                  extra_sources=tuple(extra), verilator_public=public, interface=interface,
-                 testcase=tuple(testcase), seed=cfg.seed)
+                 testcase=tuple(testcase), seed=cfg.seed, harness=harness)
     suffix = "-public" if public else ""  # the build depends on it: never share a folder
     res = _build_and_test(job, case_dir / f"sim{suffix}", waves)
     if not res.passed and not waves and rerun_with_waves:

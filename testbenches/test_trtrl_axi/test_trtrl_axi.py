@@ -74,17 +74,23 @@ def pauses(rng: random.Random, p: float, longest: int = 1) -> Iterator[bool]:
 class AxiTB:
     """The AXI top with its three verification IPs, addressed through the register map."""
 
-    def __init__(self, dut: Any, man: Manifest, clock_ns: float = 10.0, seed: int = 1) -> None:
+    def __init__(self, dut: Any, man: Manifest, clock_ns: float = 10.0, seed: int = 1,
+                 streams: bool = True) -> None:
+        """``streams=False``: a harness that clocks and streams by itself
+        (:mod:`trtrl.testbenches.batch`); only the AXI4-Lite master is attached."""
         self.dut, self.man, self.clock_ns = dut, man, clock_ns
         self.rmap = RegisterMap.from_json(man.details["registers"])
         self.tw = int(man.details["streams"]["tdata_bits"])
         self.a_bits = man.fixed.act.total
         self.rng = random.Random(seed)
-        cocotb.start_soon(Clock(dut.aclk, clock_ns, unit="ns").start())
-        self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.aclk,
-                                      dut.aresetn, reset_active_level=False, byte_size=self.tw)
-        self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.aclk,
-                                  dut.aresetn, reset_active_level=False, byte_size=self.tw)
+        if streams:
+            cocotb.start_soon(Clock(dut.aclk, clock_ns, unit="ns").start())
+            self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.aclk,
+                                          dut.aresetn, reset_active_level=False,
+                                          byte_size=self.tw)
+            self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.aclk,
+                                      dut.aresetn, reset_active_level=False,
+                                      byte_size=self.tw)
         self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.aclk,
                                   dut.aresetn, reset_active_level=False)
         self.word_mask = (1 << self.tw) - 1
@@ -503,4 +509,22 @@ def test_trtrl_axi(config: str, sim: str, request: pytest.FixtureRequest) -> Non
     assert res.steps == AXI_CONFIGS[config].steps
 
 
+
+
+
+BATCHED = ("axi_tiny", "axi_m0_k2", "axi_freq15")
+
+
+@pytest.mark.parametrize(("config", "sim"), [
+    pytest.param(name, sim, id=f"{name}-{sim}-batched",
+                 marks=[pytest.mark.slow] if AXI_CONFIGS[name].slow else [])
+    for name in BATCHED for sim in AXI_CONFIGS[name].sims])
+def test_trtrl_axi_batched(config: str, sim: str, request: pytest.FixtureRequest) -> None:
+    """The same configuration in the HDL batch harness (testbenches/batch.py)."""
+    from trtrl.testbenches.runner import run_case
+
+    waves = bool(request.config.getoption("--waves", default=False)) or None
+    res = run_case(AXI_CONFIGS[config], sim, waves=waves, batched=True, tag="-batched")
+    assert res.passed, res.message
+    assert res.steps == AXI_CONFIGS[config].steps
 __all__ = ["AxiTB", "TESTS", *TESTS]

@@ -1,0 +1,256 @@
+"""Long runs at the simulator's own speed: an HDL harness around the AXI top.
+
+Python woken every clock cycle (cocotb's clock, cocotbext-axi's stream drivers) caps a
+scoreboarded run at a few percent of what the simulator itself runs. The harness
+``trtrl_axi_batch`` (Verilog written here from the manifest) keeps the cycle loop in the
+simulator:
+
+- the clock is generated in HDL (``always #``) on Icarus; on Verilator it is cocotb's
+  clock, which runs in C++ without waking Python;
+- a batch of samples is loaded from ``samples.hex`` / ``learn.hex`` (``$readmemh``, on a
+  rising ``load``), streamed into ``s_axis`` with idle cycles, and the results drained
+  from ``m_axis`` with backpressure, both from 32-bit LFSRs seeded by the testbench (a
+  cycle pauses when the LFSR's low byte is below the threshold), so a run repeats
+  exactly;
+- the results go to ``results.hex`` (``$writememh``), then ``done`` rises: Python wakes
+  once per batch, not once per cycle;
+- protocol checks stay in HDL: a stalled result beat must hold ``TVALID``, ``TDATA`` and
+  ``TLAST``, and ``TLAST`` must fall on beat ``N + K`` (``proto_errors`` counts both);
+- the AXI4-Lite port passes through to the testbench (cocotbext-axi) for weights and
+  checkpoints; its drivers sleep while no transaction is queued.
+
+Its stand-alone variant (``plain=``) runs one batch by itself: an ``initial`` block writes
+the weights and ``CONTROL`` over AXI4-Lite, loads the samples, streams them with no idle
+cycles or stalls and ends with ``$finish``. That is the plain-testbench rate of the same
+design, with no Python at all, for ``trtrl bench axi``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trtrl.rtl.manifest import Manifest
+
+__all__ = ["BATCH_TOP", "write_batch_harness", "write_hex", "read_hex", "HARNESS_SIGNALS"]
+
+BATCH_TOP = "trtrl_axi_batch"
+SAMPLES_HEX, LEARN_HEX, RESULTS_HEX = "samples.hex", "learn.hex", "results.hex"
+# what the testbench reads or drives through VPI (public in a ports-only Verilator build)
+HARNESS_SIGNALS = ("aclk", "aresetn", "load", "go", "done", "batch_len", "src_seed",
+                   "snk_seed", "src_idle", "snk_stall", "proto_errors", "results_seen")
+
+
+_AXIL_PORTS = """    input  wire [{a}:0] s_axil_awaddr,
+    input  wire        s_axil_awvalid,
+    output wire        s_axil_awready,
+    input  wire [31:0] s_axil_wdata,
+    input  wire [3:0]  s_axil_wstrb,
+    input  wire        s_axil_wvalid,
+    output wire        s_axil_wready,
+    output wire [1:0]  s_axil_bresp,
+    output wire        s_axil_bvalid,
+    input  wire        s_axil_bready,
+    input  wire [{a}:0] s_axil_araddr,
+    input  wire        s_axil_arvalid,
+    output wire        s_axil_arready,
+    output wire [31:0] s_axil_rdata,
+    output wire [1:0]  s_axil_rresp,
+    output wire        s_axil_rvalid,
+    input  wire        s_axil_rready"""
+
+
+def _plain_block(man: Manifest, steps: int, control_word: int) -> str:
+    """The stand-alone run: AXI4-Lite writes of weights.hex and CONTROL, one batch, done."""
+    from trtrl.rtl.regmap import RegisterMap
+
+    rmap = RegisterMap.from_json(man.details["registers"])
+    nw = man.n * man.L
+    aw = man.ports["s_axil_awaddr"]
+    return f"""
+    // -- stand-alone: the plain rate of the same design, no testbench process ----------
+    reg  [{aw - 1}:0] s_axil_awaddr = 0, s_axil_araddr = 0;
+    reg         s_axil_awvalid = 0, s_axil_wvalid = 0, s_axil_arvalid = 0;
+    reg  [31:0] s_axil_wdata = 0;
+    wire [3:0]  s_axil_wstrb = 4'hf;
+    wire        s_axil_bready = 1'b1, s_axil_rready = 1'b1;
+    wire        s_axil_awready, s_axil_wready, s_axil_bvalid, s_axil_arready, s_axil_rvalid;
+    wire [1:0]  s_axil_bresp, s_axil_rresp;
+    wire [31:0] s_axil_rdata;
+    reg  [31:0] weights [0:{nw - 1}];
+    integer i;
+    task axil_write(input [{aw - 1}:0] a, input [31:0] d);
+        begin
+            @(negedge aclk);
+            s_axil_awaddr = a; s_axil_wdata = d; s_axil_awvalid = 1; s_axil_wvalid = 1;
+            @(negedge aclk);
+            while (!s_axil_awready) @(negedge aclk);
+            @(negedge aclk);
+            s_axil_awvalid = 0; s_axil_wvalid = 0;
+            while (!s_axil_bvalid) @(negedge aclk);
+            @(negedge aclk);
+        end
+    endtask
+    initial begin
+        $readmemh("weights.hex", weights);
+        batch_len = {steps}; src_idle = 0; snk_stall = 0;
+        repeat (4) @(posedge aclk);
+        aresetn = 1'b1;
+        repeat ({man.clear_cycles + 8}) @(posedge aclk);
+        for (i = 0; i < {nw}; i = i + 1)
+            axil_write({rmap.mem_base} + 4 * i, weights[i]);
+        axil_write({rmap.offset("CONTROL")}, 32'h{control_word:08x});
+        load = 1'b1;
+        @(posedge aclk);
+        go = 1'b1;
+        @(posedge done);
+        $display("TRTRL_PLAIN steps=%0d proto_errors=%0d", results_seen, proto_errors);
+        $finish;
+    end
+"""
+
+
+def write_batch_harness(man: Manifest, path: Path, depth: int, clock_ns: float = 10.0,
+                        plain: tuple[int, int] | None = None, hdl_clock: bool = True) -> Path:
+    """Write ``trtrl_axi_batch`` for the AXI top of ``man``, holding ``depth`` samples.
+
+    ``hdl_clock=False`` makes ``aclk`` an input for the testbench's clock (Verilator
+    under cocotb: its ``--timing`` scheduler stalled there with VPI writes in flight).
+    ``plain=(steps, control_word)`` writes the stand-alone variant instead: no ports, the
+    weights from ``weights.hex`` and ``CONTROL`` written over AXI4-Lite by an ``initial``
+    block, one batch of ``steps`` samples, ``$finish``.
+    """
+    s = man.details["streams"]
+    tw, sb, rb = int(s["tdata_bits"]), int(s["sample_beats"]), int(s["result_beats"])
+    aw = man.ports["s_axil_awaddr"]
+    half = clock_ns / 2
+    ports = "" if plain else "(\n" + _AXIL_PORTS.format(a=aw - 1) + (
+        "" if hdl_clock else ",\n    input  wire        aclk") + "\n)"
+    clock = (f"reg aclk = 1'b0;\n    always #{half:g} aclk = ~aclk;" if hdl_clock or plain
+             else "// aclk: driven by the testbench's (C++) clock")
+    text = f"""// {BATCH_TOP}: the HDL batch harness of {man.top} (testbenches/batch.py); testbench
+// code, not part of the design.
+`timescale 1ns/1ps
+module {BATCH_TOP} {ports};
+    localparam DEPTH = {depth}, SB = {sb}, RB = {rb}, TW = {tw};
+    {clock}
+    reg aresetn = 1'b0;
+    reg load = 1'b0, go = 1'b0, done = 1'b0;
+    reg [31:0] batch_len = 0, src_seed = 1, snk_seed = 2;
+    reg [7:0] src_idle = 0, snk_stall = 0;  // pause when the LFSR's low byte is below
+    reg [31:0] proto_errors = 0, results_seen = 0;
+
+    reg [TW-1:0] smem [0:DEPTH*SB-1];
+    reg [0:0]    lmem [0:DEPTH-1];
+    reg [TW-1:0] rmem [0:DEPTH*RB-1];
+
+    always @(posedge load) begin
+        $readmemh("{SAMPLES_HEX}", smem);
+        $readmemh("{LEARN_HEX}", lmem);
+    end
+
+    function [31:0] lfsr(input [31:0] v);  // x^32 + x^22 + x^2 + x + 1
+        lfsr = {{v[30:0], v[31] ^ v[21] ^ v[1] ^ v[0]}};
+    endfunction
+
+    // -- samples in ------------------------------------------------------------------
+    reg  [TW-1:0] s_tdata = 0;
+    reg           s_tvalid = 1'b0, s_tlast = 1'b0, s_tuser = 1'b0;
+    wire          s_tready;
+    reg  [31:0]   src_lfsr = 1, s_ptr = 0, s_beat = 0, s_step = 0;
+    wire          s_more = s_step < batch_len;
+    wire          s_pause = src_lfsr[7:0] < src_idle;
+    always @(posedge aclk) begin
+        if (!go) begin
+            s_tvalid <= 1'b0; s_ptr <= 0; s_beat <= 0; s_step <= 0; src_lfsr <= src_seed;
+        end else begin
+            src_lfsr <= lfsr(src_lfsr);
+            if (!s_tvalid || s_tready) begin
+                if (s_more && !s_pause) begin
+                    s_tvalid <= 1'b1;
+                    s_tdata <= smem[s_ptr];
+                    s_tlast <= s_beat == SB - 1;
+                    s_tuser <= lmem[s_step];
+                    s_ptr <= s_ptr + 1;
+                    if (s_beat == SB - 1) begin
+                        s_beat <= 0; s_step <= s_step + 1;
+                    end else s_beat <= s_beat + 1;
+                end else s_tvalid <= 1'b0;
+            end
+        end
+    end
+
+    // -- results out -------------------------------------------------------------------
+    wire [TW-1:0] m_tdata;
+    wire          m_tvalid, m_tlast;
+    reg  [31:0]   snk_lfsr = 2, r_ptr = 0, r_beat = 0;
+    reg           m_tready = 1'b0;
+    reg           held = 1'b0;  // last cycle's beat was offered and not taken
+    reg  [TW:0]   held_beat = 0;
+    reg           finish = 1'b0;
+    always @(posedge aclk) begin
+        if (!go) begin
+            m_tready <= 1'b0; r_ptr <= 0; r_beat <= 0; snk_lfsr <= snk_seed; held <= 1'b0;
+            done <= 1'b0; finish <= 1'b0; results_seen <= 0;
+        end else begin
+            snk_lfsr <= lfsr(snk_lfsr);
+            m_tready <= !(snk_lfsr[7:0] < snk_stall);
+            if (held && (!m_tvalid || {{m_tlast, m_tdata}} != held_beat))
+                proto_errors <= proto_errors + 1;
+            held <= m_tvalid && !m_tready;
+            held_beat <= {{m_tlast, m_tdata}};
+            if (m_tvalid && m_tready) begin
+                if (m_tlast != (r_beat == RB - 1)) proto_errors <= proto_errors + 1;
+                rmem[r_ptr] <= m_tdata;
+                r_ptr <= r_ptr + 1;
+                if (r_beat == RB - 1) begin
+                    r_beat <= 0;
+                    results_seen <= results_seen + 1;
+                    if (results_seen + 1 == batch_len) finish <= 1'b1;
+                end else r_beat <= r_beat + 1;
+            end
+            if (finish && !done) begin
+                $writememh("{RESULTS_HEX}", rmem, 0, batch_len * RB - 1);
+                done <= 1'b1;
+            end
+        end
+    end
+
+    {man.top} dut (
+        .aclk(aclk), .aresetn(aresetn),
+        .s_axis_tdata(s_tdata), .s_axis_tvalid(s_tvalid), .s_axis_tready(s_tready),
+        .s_axis_tlast(s_tlast), .s_axis_tuser(s_tuser),
+        .m_axis_tdata(m_tdata), .m_axis_tvalid(m_tvalid), .m_axis_tready(m_tready),
+        .m_axis_tlast(m_tlast),
+        .s_axil_awaddr(s_axil_awaddr), .s_axil_awvalid(s_axil_awvalid),
+        .s_axil_awready(s_axil_awready), .s_axil_wdata(s_axil_wdata),
+        .s_axil_wstrb(s_axil_wstrb), .s_axil_wvalid(s_axil_wvalid),
+        .s_axil_wready(s_axil_wready), .s_axil_bresp(s_axil_bresp),
+        .s_axil_bvalid(s_axil_bvalid), .s_axil_bready(s_axil_bready),
+        .s_axil_araddr(s_axil_araddr), .s_axil_arvalid(s_axil_arvalid),
+        .s_axil_arready(s_axil_arready), .s_axil_rdata(s_axil_rdata),
+        .s_axil_rresp(s_axil_rresp), .s_axil_rvalid(s_axil_rvalid),
+        .s_axil_rready(s_axil_rready)
+    );
+
+{_plain_block(man, *plain) if plain else ""}endmodule
+"""
+    path.write_text(text)
+    return path
+
+
+def write_hex(path: Path, words: list[int], bits: int) -> Path:
+    """One word per line, ``bits`` wide, as ``$readmemh`` reads them."""
+    digits = -(-bits // 4)
+    mask = (1 << bits) - 1
+    path.write_text("".join(f"{w & mask:0{digits}x}\n" for w in words))
+    return path
+
+
+def read_hex(path: Path) -> list[int]:
+    """The words ``$writememh`` wrote (skipping its ``//`` address comments)."""
+    out = []
+    for line in path.read_text().split("\n"):
+        line = line.strip()
+        if line and not line.startswith("//"):
+            out.append(int(line, 16))
+    return out

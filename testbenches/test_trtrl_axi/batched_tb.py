@@ -1,0 +1,120 @@
+"""cocotb test of the AXI top inside its HDL batch harness (:mod:`trtrl.testbenches.batch`).
+
+The same scoreboard as ``learn_through_axi``, but Python wakes once per batch: the
+expected trace of a batch is computed ahead, its samples written to ``samples.hex``, and
+the harness streams them (HDL clock, LFSR idle cycles and backpressure) and writes the
+results to ``results.hex``. Weights go in and checkpoints come out over AXI4-Lite
+(cocotbext-axi), as in the per-cycle testbench.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import First, RisingEdge, Timer
+
+from trtrl.pymodel.fixed.words import to_signed
+from trtrl.testbenches.batch import LEARN_HEX, RESULTS_HEX, SAMPLES_HEX, read_hex, write_hex
+from trtrl.testbenches.test_trtrl_axi.test_trtrl_axi import (
+    AxiTB,
+    TBError,
+    _expected_state,
+    _formats,
+    _guarded,
+    _Run,
+)
+
+# 20% idle cycles on the samples, 30% backpressure on the results (LFSR low byte below)
+SRC_IDLE, SNK_STALL = 51, 77
+MAX_BATCH = 1024  # the harness's sample memory (testbenches/runner.py writes it so deep)
+
+
+@cocotb.test()
+async def learn_batched(dut: Any) -> None:
+    """The case in batches through the HDL harness; every output scored, state at checkpoints."""
+    run = _Run("learn_batched")
+
+    async def body() -> dict[str, Any]:
+        man = run.man
+        if not run.cfg.get("hdl_clock", True):  # Verilator: cocotb's C++ clock
+            cocotb.start_soon(Clock(dut.aclk, run.clock_ns, unit="ns").start())
+        # the VIP attaches in reset: the core's outputs are X until its first reset edge
+        dut.aresetn.value = 0
+        await RisingEdge(dut.aclk)
+        await RisingEdge(dut.aclk)
+        tb = AxiTB(dut, man, run.clock_ns, run.seed, streams=False)
+        dut.go.value = 0
+        dut.load.value = 0
+        dut.src_seed.value = 2 * run.seed + 1
+        dut.snk_seed.value = 2 * run.seed + 2
+        dut.src_idle.value = SRC_IDLE
+        dut.snk_stall.value = SNK_STALL
+        await tb.reset()
+        await tb.write_weights(run.w0_q)
+        await tb.write("CONTROL", LEARN=0, LEARN_FROM_TUSER=1, LR_SHIFT=run.lr_shift)
+        model = run.model()
+        fmts = _formats(man)
+        run.sb.check_state(-1, _expected_state(model, 0), await tb.read_state(), fmts)
+        every = int(run.cfg.get("checkpoint_every", 1)) or run.steps
+        batch = min(every, MAX_BATCH)
+        cwd = Path.cwd()  # the simulator's folder: where $readmemh and $writememh look
+        n, k, rb = man.n, man.k, man.n + man.k
+        stream_s = model_s = 0.0
+        for first in range(0, run.steps, batch):
+            last = min(run.steps, first + batch)
+            t0 = time.perf_counter()
+            expected = []
+            for t in range(first, last):
+                model.learn = bool(run.learn_steps[t])
+                expected.append(model.step(run.x_q[t], run.d_q[t]))
+            t1 = time.perf_counter()
+            words = [int(v) for t in range(first, last) for v in (*run.x_q[t], *run.d_q[t])]
+            write_hex(cwd / SAMPLES_HEX, words, tb.tw)
+            write_hex(cwd / LEARN_HEX, [int(v) for v in run.learn_steps[first:last]], 1)
+            dut.batch_len.value = last - first
+            dut.load.value = 1
+            await RisingEdge(dut.aclk)
+            dut.load.value = 0
+            dut.go.value = 1
+            limit = (last - first) * 20 * (man.cycles_per_step + rb) + 1000
+            timeout = Timer(limit * run.clock_ns, unit="ns")
+            if await First(RisingEdge(dut.done), timeout) is timeout:
+                raise TBError(f"steps {first}..{last - 1}: the harness saw "
+                              f"{int(dut.results_seen.value)} results in {limit} cycles")
+            got = [to_signed(w, tb.tw) for w in read_hex(cwd / RESULTS_HEX)]
+            if len(got) != (last - first) * rb:
+                raise TBError(f"steps {first}..{last - 1}: {len(got)} result words, "
+                              f"expected {(last - first) * rb}")
+            for i, (exp_y, exp_e) in enumerate(expected):
+                beat = got[i * rb:(i + 1) * rb]
+                run.sb.check_outputs(first + i, exp_y, beat[:n], exp_e, beat[n:n + k],
+                                     run.fmt_a)
+                run.result["steps"] = first + i + 1
+            errors = int(dut.proto_errors.value)
+            if errors:
+                raise TBError(f"steps {first}..{last - 1}: {errors} AXI4-Stream protocol "
+                              "errors on the result stream (a stalled beat changed, or TLAST "
+                              "off beat N+K)")
+            dut.go.value = 0
+            await RisingEdge(dut.aclk)
+            model_s += t1 - t0
+            stream_s += time.perf_counter() - t1
+            if last % every == 0 or last == run.steps:
+                await tb.wait_idle(f"after step {last - 1}")
+                run.sb.check_state(last - 1, _expected_state(model, last),
+                                   await tb.read_state(), fmts)
+        return {"stream_wall_s": round(stream_s, 3), "model_wall_s": round(model_s, 3),
+                "stream_steps_per_s": round(run.steps / stream_s, 1) if stream_s else None,
+                "sat_count": int(model.sat_count), "lr_shift": run.lr_shift,
+                "result_count": await tb.read("RESULT_COUNT"), "batch": batch,
+                "idle_threshold": SRC_IDLE, "stall_threshold": SNK_STALL}
+
+    await _guarded(run, body)
+
+
+__all__ = ["learn_batched", "np"]
