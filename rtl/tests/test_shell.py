@@ -27,7 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = [
     ArrayConfig(1, 0, 1),
     ArrayConfig(2, 1, 1),  # N*L = 8 = 2**idx_bits: no index check in the decode
-    ArrayConfig(3, 0, 2),
     ArrayConfig(3, 2, 2, FixedConfig(act=FixedFormat(10, 8), weight=FixedFormat(10, 6),
                                      sens=FixedFormat(10, 6), lut_bits=8)),
     ArrayConfig(2, 1, 2, FixedConfig(act=FixedFormat(24, 22), weight=FixedFormat(24, 18),

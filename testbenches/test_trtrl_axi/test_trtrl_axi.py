@@ -488,13 +488,17 @@ AXI_CONFIGS: dict[str, TbConfig] = {c.name: c for c in (
     # slow: ~160 s, mostly the state read back word by word over AXI4-Lite at checkpoints
     TbConfig("axi_freq15", n=15, m=1, k=1, steps=60, task="freq", checkpoint_every=20,
              top=AXI_TOP, sims=("verilator",), slow=True),
+    # the long learning run, batched only (6,000 steps in seconds; per cycle, minutes)
+    TbConfig("axi_freq15_learn", n=15, m=1, k=1, steps=6000, task="freq", lr_shift=5,
+             checkpoint_every=1000, top=AXI_TOP, sims=("verilator",)),
 )}
+PER_CYCLE = ("axi_tiny", "axi_m0_k2", "axi_narrow", "axi_freq15")
 
 
 def _params() -> list[Any]:
-    return [pytest.param(cfg.name, sim, id=f"{cfg.name}-{sim}",
-                         marks=[pytest.mark.slow] if cfg.slow else [])
-            for cfg in AXI_CONFIGS.values() for sim in cfg.sims]
+    return [pytest.param(name, sim, id=f"{name}-{sim}",
+                         marks=[pytest.mark.slow] if AXI_CONFIGS[name].slow else [])
+            for name in PER_CYCLE for sim in AXI_CONFIGS[name].sims]
 
 
 @pytest.mark.parametrize(("config", "sim"), _params())
@@ -512,13 +516,16 @@ def test_trtrl_axi(config: str, sim: str, request: pytest.FixtureRequest) -> Non
 
 
 
-BATCHED = ("axi_tiny", "axi_m0_k2", "axi_freq15")
+# batched: tiny on Icarus and the long learning run on Verilator by default
+BATCHED = (("axi_tiny", "icarus", False), ("axi_tiny", "verilator", True),
+           ("axi_m0_k2", "icarus", True), ("axi_freq15", "verilator", True),
+           ("axi_freq15_learn", "verilator", False))
 
 
 @pytest.mark.parametrize(("config", "sim"), [
     pytest.param(name, sim, id=f"{name}-{sim}-batched",
-                 marks=[pytest.mark.slow] if AXI_CONFIGS[name].slow else [])
-    for name in BATCHED for sim in AXI_CONFIGS[name].sims])
+                 marks=[pytest.mark.slow] if slow else [])
+    for name, sim, slow in BATCHED])
 def test_trtrl_axi_batched(config: str, sim: str, request: pytest.FixtureRequest) -> None:
     """The same configuration in the HDL batch harness (testbenches/batch.py)."""
     from trtrl.testbenches.runner import run_case
