@@ -78,8 +78,11 @@ def trtrl_axi(aclk, aresetn,
               s_axil_bresp, s_axil_bvalid, s_axil_bready,
               s_axil_araddr, s_axil_arvalid, s_axil_arready,
               s_axil_rdata, s_axil_rresp, s_axil_rvalid, s_axil_rready,
-              cfg):
-    """The AXI top level (ports: :func:`axi_ports`); ``cfg`` is an :class:`ArrayConfig`."""
+              cfg, core=trtrl_array):
+    """The AXI top level (ports: :func:`axi_ports`); ``cfg`` is an :class:`ArrayConfig`.
+
+    ``core`` is the block the shell drives through the core interface (the learning core
+    by default; the shell's own tests put a behavioural stand-in there)."""
     rmap: RegisterMap = register_map(cfg)
     N, M, K = cfg.n, cfg.m, cfg.k
     A = cfg.fixed.act.total
@@ -125,7 +128,7 @@ def trtrl_axi(aclk, aresetn,
 
     # -- the core and its interface --------------------------------------------------------
     c = make_ports(cfg)
-    core = trtrl_array(**{**c, "clk": aclk}, cfg=cfg)
+    core_inst = core(**{**c, "clk": aclk}, cfg=cfg)
     # the core's ports as plain names (a generator reads no dict)
     (core_busy, core_clear, core_learn, core_lr_shift, core_m_addr, core_m_rdata, core_m_re,
      core_m_rvalid, core_m_wdata, core_m_we, core_r_e, core_r_valid, core_r_y, core_rst,
@@ -477,7 +480,7 @@ def trtrl_axi(aclk, aresetn,
             if s_axil_rready:
                 lstate.next = L_IDLE
 
-    return [core, resets, sample_ports, *insts_x, step_start, result_ports, *insts_out,
+    return [core_inst, resets, sample_ports, *insts_x, step_start, result_ports, *insts_out,
             *insts_fit, shift_in, shift_out, streams, *insts_dec, *insts_high, decode,
             decode_mapped, axil_ports, axil, ext_rd, rom_index, rom_access, rom_const,
             live_words]
