@@ -99,6 +99,15 @@ class _Bench:
     def edge(self):
         return self.p["aclk"].posedge
 
+    def reset(self):
+        """aresetn low for 4 cycles, then 6 cycles for the stand-in's reset sweep."""
+        self.p["aresetn"].next = False
+        for _ in range(4):
+            yield self.edge()
+        self.p["aresetn"].next = True
+        for _ in range(6):
+            yield self.edge()
+
     def send(self, words: list[int], learn: int = 1, last_at: int | None = None):
         """One sample packet, with random idle cycles between beats."""
         p = self.p
@@ -219,13 +228,7 @@ def test_results_in_order_under_long_stalls(cfg: ArrayConfig) -> None:
     counts: list = []
 
     def body():
-        p = bench.p
-        p["aresetn"].next = False
-        for _ in range(4):
-            yield bench.edge()
-        p["aresetn"].next = True
-        for _ in range(6):
-            yield bench.edge()
+        yield from bench.reset()
         for words in samples:
             yield from bench.send(words)
         while len(bench.results) < steps:
@@ -251,13 +254,7 @@ def test_framing_errors_and_register_decode() -> None:
     bresps: list = []
 
     def body():
-        p = bench.p
-        p["aresetn"].next = False
-        for _ in range(4):
-            yield bench.edge()
-        p["aresetn"].next = True
-        for _ in range(6):
-            yield bench.edge()
+        yield from bench.reset()
         yield from bench.send([7], last_at=0)  # one beat short: dropped
         yield from bench.send([5, 6])  # step 0
         yield from bench.send([1, 2, 3])  # one beat long: dropped
