@@ -173,3 +173,21 @@ class Scoreboard:
             self.compare(step, name, expected[name], got[name], fmts.get(name, INT),
                          when=" (memory read-back after the step)")
         self.checkpoints += 1
+
+
+COUNTER_MAX = (1 << 32) - 1  # step_count and sat_count stop there
+
+
+def state_formats(man: Any) -> dict[str, Fmt]:
+    """How each read-back quantity of a manifest's array prints (for mismatch messages)."""
+    f = man.fixed
+    p = Fmt(f.sens.total, f.sens.frac)
+    return {"w": Fmt(f.weight.total, f.weight.frac), "p_out": p, "p_ing": p, "p_egr": p,
+            "step_count": INT, "sat_count": INT}
+
+
+def expected_state(model: Any, steps: int) -> dict[str, np.ndarray]:
+    """What a checkpoint reads back after ``steps`` steps of the fixed-point model."""
+    return {"w": model.w, "p_out": model.p_out, "p_ing": model.p_ing, "p_egr": model.p_egr,
+            "step_count": np.array(steps),
+            "sat_count": np.array(min(int(model.sat_count), COUNTER_MAX))}

@@ -31,16 +31,16 @@ from trtrl.rtl.manifest import Manifest
 from trtrl.testbenches.configs import CONFIGS, DEFAULT_TB_SEED, describe, random_configs
 from trtrl.testbenches.runner import run_case
 from trtrl.testbenches.scoreboard import (
-    INT,
     MISMATCH_TAG,
     XPROP_TAG,
     Fmt,
     Scoreboard,
     ScoreboardMismatch,
     StepTiming,
+    expected_state,
+    state_formats,
 )
 
-COUNTER_MAX = (1 << 32) - 1
 # The outputs that must hold 0/1 bits whenever the testbench samples them (after reset);
 # m_rdata only while m_rvalid is high (testbenches/README.md, "X and Z").
 RESOLVED_OUTPUTS = ("s_ready", "busy", "r_valid", "r_y", "r_e", "m_rvalid", "step_count",
@@ -253,12 +253,6 @@ class TB:
         return y, e, StepTiming(start_ns, end_ns, start_cycle, end_cycle)
 
 
-def _formats(man: Manifest) -> dict[str, Fmt]:
-    f = man.fixed
-    p = Fmt(f.sens.total, f.sens.frac)
-    return {"w": Fmt(f.weight.total, f.weight.frac), "p_out": p, "p_ing": p, "p_egr": p,
-            "step_count": INT, "sat_count": INT}
-
 
 def _float_mse(stim: Any, man: Manifest, lr_shift: int) -> dict[str, float]:
     """MSE of the float64 TRTRL model on the same case, at the hardware's learning rate."""
@@ -288,7 +282,7 @@ async def run_trtrl_array(dut: Any) -> None:
     result_path = Path(cfg["result"])
     sb = Scoreboard(clock_ns=float(cfg.get("clock_ns", 10)), waves_hint=cfg.get("waves_hint", ""))
     fmt_a = Fmt(man.fixed.act.total, man.fixed.act.frac)
-    fmts = _formats(man)
+    fmts = state_formats(man)
     result: dict[str, Any] = {"test": cfg["name"], "sim": cfg["sim"], "steps": 0,
                               "passed": False, "message": ""}
     e_hw = np.zeros((steps, man.k), dtype=np.int64)
@@ -307,7 +301,7 @@ async def run_trtrl_array(dut: Any) -> None:
         # before the first step: the weights as loaded, every sensitivity zero
         if every:
             tb.phase = "the read-back before step 0"
-            sb.check_state(-1, _expected_state(model, 0), await tb.read_state(), fmts)
+            sb.check_state(-1, expected_state(model, 0), await tb.read_state(), fmts)
         for t in range(steps):
             model.learn = bool(learn_steps[t])
             exp_y, exp_e = model.step(x_q[t], d_q[t])
@@ -325,7 +319,7 @@ async def run_trtrl_array(dut: Any) -> None:
             result["steps"] = t + 1
             if t == steps - 1 or (every and (t + 1) % every == 0):
                 tb.phase = f"the read-back after step {t}"
-                sb.check_state(t, _expected_state(model, t + 1), await tb.read_state(), fmts)
+                sb.check_state(t, expected_state(model, t + 1), await tb.read_state(), fmts)
         result["passed"] = True
     except (ScoreboardMismatch, TBError) as exc:
         result["message"] = str(exc)
@@ -371,13 +365,6 @@ def _curve(e: np.ndarray, window: int = 100) -> list[float]:
     n = len(sq) // window
     return [float(v) for v in sq[: n * window].reshape(n, window).mean(axis=1)]
 
-
-def _expected_state(model: Any, steps: int) -> dict[str, np.ndarray]:
-    return {
-        "w": model.w, "p_out": model.p_out, "p_ing": model.p_ing, "p_egr": model.p_egr,
-        "step_count": np.array(steps),
-        "sat_count": np.array(min(int(model.sat_count), COUNTER_MAX)),
-    }
 
 
 # -- pytest runners: one per configuration and simulator ------------------------------------

@@ -20,11 +20,10 @@ from cocotb.triggers import First, RisingEdge, Timer
 
 from trtrl.pymodel.fixed.words import to_signed
 from trtrl.testbenches.batch import LEARN_HEX, RESULTS_HEX, SAMPLES_HEX, read_hex, write_hex
+from trtrl.testbenches.scoreboard import expected_state, state_formats
 from trtrl.testbenches.test_trtrl_axi.test_trtrl_axi import (
     AxiTB,
     TBError,
-    _expected_state,
-    _formats,
     _guarded,
     _Run,
 )
@@ -58,8 +57,8 @@ async def learn_batched(dut: Any) -> None:
         await tb.write_weights(run.w0_q)
         await tb.write("CONTROL", LEARN=0, LEARN_FROM_TUSER=1, LR_SHIFT=run.lr_shift)
         model = run.model()
-        fmts = _formats(man)
-        run.sb.check_state(-1, _expected_state(model, 0), await tb.read_state(), fmts)
+        fmts = state_formats(man)
+        run.sb.check_state(-1, expected_state(model, 0), await tb.read_state(), fmts)
         every = int(run.cfg.get("checkpoint_every", 1)) or run.steps
         batch = min(every, MAX_BATCH)
         cwd = Path.cwd()  # the simulator's folder: where $readmemh and $writememh look
@@ -106,7 +105,7 @@ async def learn_batched(dut: Any) -> None:
             stream_s += time.perf_counter() - t1
             if last % every == 0 or last == run.steps:
                 await tb.wait_idle(f"after step {last - 1}")
-                run.sb.check_state(last - 1, _expected_state(model, last),
+                run.sb.check_state(last - 1, expected_state(model, last),
                                    await tb.read_state(), fmts)
         return {"stream_wall_s": round(stream_s, 3), "model_wall_s": round(model_s, 3),
                 "stream_steps_per_s": round(run.steps / stream_s, 1) if stream_s else None,

@@ -51,10 +51,16 @@ from trtrl.rtl.config import AXI_TOP
 from trtrl.rtl.manifest import Manifest
 from trtrl.rtl.regmap import RESP, RegisterMap
 from trtrl.testbenches.configs import TbConfig
-from trtrl.testbenches.scoreboard import INT, Fmt, Scoreboard, ScoreboardMismatch, StepTiming
+from trtrl.testbenches.scoreboard import (
+    Fmt,
+    Scoreboard,
+    ScoreboardMismatch,
+    StepTiming,
+    expected_state,
+    state_formats,
+)
 
 TESTS = ("learn_through_axi", "long_stalls", "register_errors", "reset_and_framing")
-COUNTER_MAX = (1 << 32) - 1
 
 
 class TBError(AssertionError):
@@ -195,17 +201,6 @@ class AxiTB:
         return StepTiming(start, end, round(start / self.clock_ns), round(end / self.clock_ns))
 
 
-def _formats(man: Manifest) -> dict[str, Fmt]:
-    f = man.fixed
-    p = Fmt(f.sens.total, f.sens.frac)
-    return {"w": Fmt(f.weight.total, f.weight.frac), "p_out": p, "p_ing": p, "p_egr": p,
-            "step_count": INT, "sat_count": INT}
-
-
-def _expected_state(model: Any, steps: int) -> dict[str, np.ndarray]:
-    return {"w": model.w, "p_out": model.p_out, "p_ing": model.p_ing, "p_egr": model.p_egr,
-            "step_count": np.array(steps),
-            "sat_count": np.array(min(int(model.sat_count), COUNTER_MAX))}
 
 
 class _Run:
@@ -296,15 +291,15 @@ async def learn_through_axi(dut: Any) -> None:
         tb = await _setup(dut, run, p_idle=0.2, p_stall=0.3)
         model = run.model()
         every = int(run.cfg.get("checkpoint_every", 1)) or run.steps
-        fmts = _formats(run.man)
-        run.sb.check_state(-1, _expected_state(model, 0), await tb.read_state(), fmts)
+        fmts = state_formats(run.man)
+        run.sb.check_state(-1, expected_state(model, 0), await tb.read_state(), fmts)
         wall = time.perf_counter()
         budget = 20 * (run.man.cycles_per_step + run.man.n + run.man.k) + 200
         for first in range(0, run.steps, every):
             last = min(run.steps, first + every)
             await _stream(run, tb, model, first, last, budget)
             await tb.wait_idle(f"after step {last - 1}")
-            run.sb.check_state(last - 1, _expected_state(model, last), await tb.read_state(),
+            run.sb.check_state(last - 1, expected_state(model, last), await tb.read_state(),
                                fmts)
         stream_s = time.perf_counter() - wall
         return {"stream_wall_s": round(stream_s, 3),
@@ -334,8 +329,8 @@ async def long_stalls(dut: Any) -> None:
         if counts != {"STEP_COUNT": steps, "RESULT_COUNT": steps} or not tb.sink.empty():
             raise TBError(f"after {steps} samples: {counts}, "
                           f"{tb.sink.count()} unexpected packets left in the sink")
-        run.sb.check_state(steps - 1, _expected_state(model, steps), await tb.read_state(),
-                           _formats(run.man))
+        run.sb.check_state(steps - 1, expected_state(model, steps), await tb.read_state(),
+                           state_formats(run.man))
         return {"stalled_steps": steps, "held_checks": tb_held_checks(tb)}
 
     await _guarded(run, body)
@@ -413,7 +408,7 @@ async def register_errors(dut: Any) -> None:
         if ctl != {"LEARN": 0, "LEARN_FROM_TUSER": 1, "LR_SHIFT": run.lr_shift}:
             raise TBError(f"CONTROL changed after a refused write: {ctl}")
         state = await tb.read_state()
-        run.sb.check_state(-1, _expected_state(run.model(), 0), state, _formats(man))
+        run.sb.check_state(-1, expected_state(run.model(), 0), state, state_formats(man))
         # a legal weight write at both bounds reads back exactly
         for v in (wmax, -wmax - 1):
             if await tb.write_at(w_addr, v) != RESP["OKAY"]:
@@ -468,8 +463,8 @@ async def reset_and_framing(dut: Any) -> None:
         steps = min(run.steps, 8)
         await _stream(run, tb, model, 0, steps, 20 * man.cycles_per_step + 200)
         await tb.wait_idle("after the run")
-        run.sb.check_state(steps - 1, _expected_state(model, steps), await tb.read_state(),
-                           _formats(man))
+        run.sb.check_state(steps - 1, expected_state(model, steps), await tb.read_state(),
+                           state_formats(man))
         return {"steps_after_reset": steps}
 
     await _guarded(run, body)
