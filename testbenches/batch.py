@@ -16,8 +16,12 @@ simulator:
   once per batch, not once per cycle;
 - protocol checks stay in HDL: a stalled result beat must hold ``TVALID``, ``TDATA`` and
   ``TLAST``, and ``TLAST`` must fall on beat ``N + K`` (``proto_errors`` counts both);
-- the AXI4-Lite port passes through to the testbench (cocotbext-axi) for weights and
-  checkpoints; its drivers sleep while no transaction is queued.
+- bulk register traffic (the weight load, the state read back at checkpoints: thousands
+  of words at N = 15) runs in HDL too: a sequencer takes a list of reads and writes from
+  ``axil.hex``, performs them on the AXI4-Lite port one transaction at a time and writes
+  every response (and read data) to ``axil_out.hex``; ``axil_done`` rises once. In
+  between, the AXI4-Lite port passes through to the testbench (cocotbext-axi) for the
+  odd register access; its drivers sleep while no transaction is queued.
 
 Its stand-alone variant (``plain=``) runs one batch by itself: an ``initial`` block writes
 the weights and ``CONTROL`` over AXI4-Lite, loads the samples, streams them with no idle
@@ -31,13 +35,42 @@ from pathlib import Path
 
 from trtrl.rtl.manifest import Manifest
 
-__all__ = ["BATCH_TOP", "write_batch_harness", "write_hex", "read_hex", "HARNESS_SIGNALS"]
+__all__ = ["BATCH_TOP", "write_batch_harness", "write_hex", "read_hex", "HARNESS_SIGNALS",
+           "axil_ops", "axil_responses", "axil_depth"]
 
 BATCH_TOP = "trtrl_axi_batch"
 SAMPLES_HEX, LEARN_HEX, RESULTS_HEX = "samples.hex", "learn.hex", "results.hex"
+AXIL_HEX, AXIL_OUT_HEX = "axil.hex", "axil_out.hex"
 # what the testbench reads or drives through VPI (public in a ports-only Verilator build)
 HARNESS_SIGNALS = ("aclk", "aresetn", "load", "go", "done", "batch_len", "src_seed",
-                   "snk_seed", "src_idle", "snk_stall", "proto_errors", "results_seen")
+                   "snk_seed", "src_idle", "snk_stall", "proto_errors", "results_seen",
+                   "axil_load", "axil_go", "axil_done", "axil_len")
+
+
+def axil_depth(man: Manifest) -> int:
+    """Operations the sequencer holds: the whole state read back (K + 3 regions of N x L
+    words, plus two counters) in one go; the weight load is smaller."""
+    return (man.k + 3) * man.n * man.L + 2
+
+
+def axil_ops(ops: list[tuple[int, int | None]], addr_bits: int) -> list[int]:
+    """The sequencer's words of ``(address, data)`` operations (``None``: a read).
+
+    One word per operation: ``{write, address, data}``, ``1 + addr_bits + 32`` bits.
+    """
+    words = []
+    for addr, data in ops:
+        if not 0 <= addr < 1 << addr_bits:
+            raise ValueError(f"address {addr:#x} outside {addr_bits} bits")
+        write = data is not None
+        words.append((int(write) << (addr_bits + 32)) | (addr << 32)
+                     | ((data or 0) & 0xFFFF_FFFF))
+    return words
+
+
+def axil_responses(words: list[int]) -> list[tuple[int, int]]:
+    """``(response, read data)`` per operation from ``axil_out.hex`` (data 0 for writes)."""
+    return [((w >> 32) & 3, w & 0xFFFF_FFFF) for w in words]
 
 
 _AXIL_PORTS = """    input  wire [{a}:0] s_axil_awaddr,
@@ -109,6 +142,82 @@ def _plain_block(man: Manifest, steps: int, control_word: int) -> str:
 """
 
 
+def _sequencer(aw: int, depth: int) -> str:
+    """The AXI4-Lite sequencer and the mux that gives it the DUT's port while it runs."""
+    return f"""
+    // -- AXI4-Lite sequencer: the operations of {AXIL_HEX} in order, one at a time -------
+    localparam XDEPTH = {depth}, AW = {aw};
+    reg  [AW+32:0] xmem [0:XDEPTH-1];  // {{write, address, data}}
+    reg  [33:0]    xout [0:XDEPTH-1];  // {{response, read data}}
+    reg            axil_load = 1'b0, axil_go = 1'b0, axil_done = 1'b0;
+    reg  [31:0]    axil_len = 0, x_ptr = 0;
+    reg  [1:0]     x_state = 0;  // 0 next, 1 write in flight, 2 read in flight
+    reg  [AW-1:0]  x_addr = 0;
+    reg  [31:0]    x_data = 0;
+    reg            x_awvalid = 1'b0, x_wvalid = 1'b0, x_arvalid = 1'b0;
+    wire [AW+32:0] x_op = xmem[x_ptr];
+    always @(posedge axil_load) $readmemh("{AXIL_HEX}", xmem);
+
+    wire [AW-1:0] q_s_axil_awaddr  = axil_go ? x_addr : s_axil_awaddr;
+    wire          q_s_axil_awvalid = axil_go ? x_awvalid : s_axil_awvalid;
+    wire [31:0]   q_s_axil_wdata   = axil_go ? x_data : s_axil_wdata;
+    wire [3:0]    q_s_axil_wstrb   = axil_go ? 4'hf : s_axil_wstrb;
+    wire          q_s_axil_wvalid  = axil_go ? x_wvalid : s_axil_wvalid;
+    wire          q_s_axil_bready  = axil_go ? 1'b1 : s_axil_bready;
+    wire [AW-1:0] q_s_axil_araddr  = axil_go ? x_addr : s_axil_araddr;
+    wire          q_s_axil_arvalid = axil_go ? x_arvalid : s_axil_arvalid;
+    wire          q_s_axil_rready  = axil_go ? 1'b1 : s_axil_rready;
+    wire          q_s_axil_awready, q_s_axil_wready, q_s_axil_bvalid;
+    wire          q_s_axil_arready, q_s_axil_rvalid;
+    wire [1:0]    q_s_axil_bresp, q_s_axil_rresp;
+    wire [31:0]   q_s_axil_rdata;
+    assign s_axil_awready = q_s_axil_awready & !axil_go;
+    assign s_axil_wready  = q_s_axil_wready & !axil_go;
+    assign s_axil_bvalid  = q_s_axil_bvalid & !axil_go;
+    assign s_axil_bresp   = q_s_axil_bresp;
+    assign s_axil_arready = q_s_axil_arready & !axil_go;
+    assign s_axil_rvalid  = q_s_axil_rvalid & !axil_go;
+    assign s_axil_rresp   = q_s_axil_rresp;
+    assign s_axil_rdata   = q_s_axil_rdata;
+
+    always @(posedge aclk) begin
+        if (!axil_go) begin
+            x_state <= 0; x_ptr <= 0; axil_done <= 1'b0;
+            x_awvalid <= 1'b0; x_wvalid <= 1'b0; x_arvalid <= 1'b0;
+        end else case (x_state)
+            2'd0: if (x_ptr == axil_len) begin
+                if (!axil_done && axil_len != 0)
+                    $writememh("{AXIL_OUT_HEX}", xout, 0, axil_len - 1);
+                axil_done <= 1'b1;
+            end else begin
+                x_addr <= x_op[AW+31:32];
+                x_data <= x_op[31:0];
+                if (x_op[AW+32]) begin
+                    x_awvalid <= 1'b1; x_wvalid <= 1'b1; x_state <= 2'd1;
+                end else begin
+                    x_arvalid <= 1'b1; x_state <= 2'd2;
+                end
+            end
+            2'd1: begin
+                if (q_s_axil_awready) x_awvalid <= 1'b0;
+                if (q_s_axil_wready) x_wvalid <= 1'b0;
+                if (q_s_axil_bvalid) begin
+                    xout[x_ptr] <= {{q_s_axil_bresp, 32'h0}};
+                    x_ptr <= x_ptr + 1; x_state <= 2'd0;
+                end
+            end
+            default: begin
+                if (q_s_axil_arready) x_arvalid <= 1'b0;
+                if (q_s_axil_rvalid) begin
+                    xout[x_ptr] <= {{q_s_axil_rresp, q_s_axil_rdata}};
+                    x_ptr <= x_ptr + 1; x_state <= 2'd0;
+                end
+            end
+        endcase
+    end
+"""
+
+
 def write_batch_harness(man: Manifest, path: Path, depth: int, clock_ns: float = 10.0,
                         plain: tuple[int, int] | None = None, hdl_clock: bool = True) -> Path:
     """Write ``trtrl_axi_batch`` for the AXI top of ``man``, holding ``depth`` samples.
@@ -125,6 +234,8 @@ def write_batch_harness(man: Manifest, path: Path, depth: int, clock_ns: float =
     half = clock_ns / 2
     ports = "" if plain else "(\n" + _AXIL_PORTS.format(a=aw - 1) + (
         "" if hdl_clock else ",\n    input  wire        aclk") + "\n)"
+    seq = "" if plain else _sequencer(aw, axil_depth(man))
+    axil = "" if plain else "q_"  # the DUT's AXI4-Lite nets: the sequencer's mux
     clock = (f"reg aclk = 1'b0;\n    always #{half:g} aclk = ~aclk;" if hdl_clock or plain
              else "// aclk: driven by the testbench's (C++) clock")
     text = f"""// {BATCH_TOP}: the HDL batch harness of {man.top} (testbenches/batch.py); testbench
@@ -215,21 +326,22 @@ module {BATCH_TOP} {ports};
         end
     end
 
+{seq}
     {man.top} dut (
         .aclk(aclk), .aresetn(aresetn),
         .s_axis_tdata(s_tdata), .s_axis_tvalid(s_tvalid), .s_axis_tready(s_tready),
         .s_axis_tlast(s_tlast), .s_axis_tuser(s_tuser),
         .m_axis_tdata(m_tdata), .m_axis_tvalid(m_tvalid), .m_axis_tready(m_tready),
         .m_axis_tlast(m_tlast),
-        .s_axil_awaddr(s_axil_awaddr), .s_axil_awvalid(s_axil_awvalid),
-        .s_axil_awready(s_axil_awready), .s_axil_wdata(s_axil_wdata),
-        .s_axil_wstrb(s_axil_wstrb), .s_axil_wvalid(s_axil_wvalid),
-        .s_axil_wready(s_axil_wready), .s_axil_bresp(s_axil_bresp),
-        .s_axil_bvalid(s_axil_bvalid), .s_axil_bready(s_axil_bready),
-        .s_axil_araddr(s_axil_araddr), .s_axil_arvalid(s_axil_arvalid),
-        .s_axil_arready(s_axil_arready), .s_axil_rdata(s_axil_rdata),
-        .s_axil_rresp(s_axil_rresp), .s_axil_rvalid(s_axil_rvalid),
-        .s_axil_rready(s_axil_rready)
+        .s_axil_awaddr({axil}s_axil_awaddr), .s_axil_awvalid({axil}s_axil_awvalid),
+        .s_axil_awready({axil}s_axil_awready), .s_axil_wdata({axil}s_axil_wdata),
+        .s_axil_wstrb({axil}s_axil_wstrb), .s_axil_wvalid({axil}s_axil_wvalid),
+        .s_axil_wready({axil}s_axil_wready), .s_axil_bresp({axil}s_axil_bresp),
+        .s_axil_bvalid({axil}s_axil_bvalid), .s_axil_bready({axil}s_axil_bready),
+        .s_axil_araddr({axil}s_axil_araddr), .s_axil_arvalid({axil}s_axil_arvalid),
+        .s_axil_arready({axil}s_axil_arready), .s_axil_rdata({axil}s_axil_rdata),
+        .s_axil_rresp({axil}s_axil_rresp), .s_axil_rvalid({axil}s_axil_rvalid),
+        .s_axil_rready({axil}s_axil_rready)
     );
 
 {_plain_block(man, *plain) if plain else ""}endmodule

@@ -148,29 +148,53 @@ class AxiTB:
     def mem_addr(self, region: int, i: int, j: int) -> int:
         return self.rmap.mem_base + 4 * ((region << self.rmap.idx_bits) | (i * self.man.L + j))
 
-    async def write_weights(self, w: np.ndarray) -> None:
-        for i in range(self.man.n):
-            for j in range(self.man.L):
-                resp = await self.write_at(self.mem_addr(0, i, j), int(w[i, j]))
-                if resp != RESP["OKAY"]:
-                    raise TBError(f"weight write W[{i}, {j}]: response {resp}")
+    def where(self, addr: int) -> str:
+        """A memory address as ``region r [i, j]``, a register by name, else in hex."""
+        for reg in self.rmap.registers:
+            if self.rmap.offset(reg.name) == addr:
+                return reg.name
+        if addr >= self.rmap.mem_base:
+            word = (addr - self.rmap.mem_base) // 4
+            region, idx = word >> self.rmap.idx_bits, word & ((1 << self.rmap.idx_bits) - 1)
+            return f"region {region} [{idx // self.man.L}, {idx % self.man.L}]"
+        return f"{addr:#x}"
 
-    async def read_region(self, region: int) -> np.ndarray:
-        out = np.zeros((self.man.n, self.man.L), dtype=np.int64)
-        for i in range(self.man.n):
-            for j in range(self.man.L):
-                word, resp = await self.read_at(self.mem_addr(region, i, j))
-                if resp != RESP["OKAY"]:
-                    raise TBError(f"read of region {region} [{i}, {j}]: response {resp}")
-                out[i, j] = to_signed(word, 32)
+    async def read_many(self, addrs: list[int]) -> list[int]:
+        """The words at ``addrs``, one read each; anything but OKAY is a protocol error."""
+        out = []
+        for a in addrs:
+            word, resp = await self.read_at(a)
+            if resp != RESP["OKAY"]:
+                raise TBError(f"read of {self.where(a)}: response {resp}")
+            out.append(word)
         return out
 
+    async def write_many(self, ops: list[tuple[int, int]]) -> None:
+        """``(address, word)`` writes in order; anything but OKAY is a protocol error."""
+        for a, v in ops:
+            resp = await self.write_at(a, v)
+            if resp != RESP["OKAY"]:
+                raise TBError(f"write of {self.where(a)}: response {resp}")
+
+    async def write_weights(self, w: np.ndarray) -> None:
+        await self.write_many([(self.mem_addr(0, i, j), int(w[i, j]))
+                               for i in range(self.man.n) for j in range(self.man.L)])
+
+    def state_addresses(self) -> list[int]:
+        """Every word of the state: K + 3 regions of N x L, then STEP_COUNT and SAT_COUNT."""
+        n, L, k = self.man.n, self.man.L, self.man.k
+        return ([self.mem_addr(r, i, j) for r in range(k + 3) for i in range(n)
+                 for j in range(L)] + [self.rmap.offset("STEP_COUNT"),
+                                       self.rmap.offset("SAT_COUNT")])
+
     async def read_state(self) -> dict[str, np.ndarray]:
-        k = self.man.k
-        w, *p_out, p_ing, p_egr = [await self.read_region(r) for r in range(k + 3)]
-        return {"w": w, "p_out": np.stack(p_out), "p_ing": p_ing, "p_egr": p_egr,
-                "step_count": np.array(await self.read("STEP_COUNT")),
-                "sat_count": np.array(await self.read("SAT_COUNT"))}
+        n, L, k = self.man.n, self.man.L, self.man.k
+        words = await self.read_many(self.state_addresses())
+        regions = np.array([to_signed(v, 32) for v in words[:-2]],
+                           dtype=np.int64).reshape(k + 3, n, L)
+        return {"w": regions[0], "p_out": regions[1:k + 1], "p_ing": regions[k + 1],
+                "p_egr": regions[k + 2], "step_count": np.array(words[-2]),
+                "sat_count": np.array(words[-1])}
 
     # -- streams ------------------------------------------------------------------------------
     def sample_frame(self, x_q: np.ndarray, d_q: np.ndarray, learn: bool) -> AxiStreamFrame:
