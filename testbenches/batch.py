@@ -44,7 +44,7 @@ AXIL_HEX, AXIL_OUT_HEX = "axil.hex", "axil_out.hex"
 # what the testbench reads or drives through VPI (public in a ports-only Verilator build)
 HARNESS_SIGNALS = ("aclk", "aresetn", "load", "go", "done", "batch_len", "src_seed",
                    "snk_seed", "src_idle", "snk_stall", "proto_errors", "results_seen",
-                   "axil_load", "axil_go", "axil_done", "axil_len")
+                   "axil_load", "axil_go", "axil_done", "axil_len", "stream_cycles")
 
 
 def axil_depth(man: Manifest) -> int:
@@ -249,6 +249,8 @@ module {BATCH_TOP} {ports};
     reg [31:0] batch_len = 0, src_seed = 1, snk_seed = 2;
     reg [7:0] src_idle = 0, snk_stall = 0;  // pause when the LFSR's low byte is below
     reg [31:0] proto_errors = 0, results_seen = 0;
+    reg [31:0] stream_cycles = 0;  // cycles with a batch in flight, over the whole run
+    always @(posedge aclk) if (go && !done) stream_cycles <= stream_cycles + 1;
 
     reg [TW-1:0] smem [0:DEPTH*SB-1];
     reg [0:0]    lmem [0:DEPTH-1];

@@ -28,7 +28,9 @@ from cocotb.utils import get_sim_time
 
 from trtrl.pymodel.fixed.words import pack, unpack
 from trtrl.rtl.manifest import Manifest
-from trtrl.testbenches.configs import CONFIGS, DEFAULT_TB_SEED, describe, random_configs
+from trtrl.testbenches.configs import CONFIGS, describe, random_configs
+from trtrl.testbenches.learning import check_learning, learning_figures
+from trtrl.testbenches.pytest_support import record, tb_seed
 from trtrl.testbenches.runner import run_case
 from trtrl.testbenches.scoreboard import (
     MISMATCH_TAG,
@@ -254,16 +256,6 @@ class TB:
 
 
 
-def _float_mse(stim: Any, man: Manifest, lr_shift: int) -> dict[str, float]:
-    """MSE of the float64 TRTRL model on the same case, at the hardware's learning rate."""
-    from trtrl.pymodel.models import make_model
-
-    model = make_model("trtrl", np.asarray(stim["w0"]), man.m, man.k, 2.0 ** -lr_shift,
-                       man.fixed.activation)
-    trace = model.run(np.asarray(stim["x"]), np.asarray(stim["d"]), weights_every=0)
-    return {"e": trace["e"]}
-
-
 @cocotb.test()
 async def run_trtrl_array(dut: Any) -> None:
     """Load weights, stream every sample, score each step against FixedTRTRL."""
@@ -341,30 +333,13 @@ async def run_trtrl_array(dut: Any) -> None:
             sat_count=int(model.sat_count),
             lr_shift=lr_shift,
             learn_steps=int(learn_steps.sum()),
-            # learning curve: squared error per step (as A-format reals)
-            mse_hw=float(np.mean((e_hw[: result["steps"]] / (1 << man.fixed.act.frac)) ** 2))
-            if result["steps"] else None,
         )
-        if cfg.get("compare_float") and result["passed"]:
-            e_f = _float_mse(stim, man, lr_shift)["e"]
-            e_r = e_hw / (1 << man.fixed.act.frac)
-            tail = max(1, steps // 5)
-            result.update(
-                mse_float=float(np.mean(e_f**2)), mse_hw_tail=float(np.mean(e_r[-tail:] ** 2)),
-                mse_float_tail=float(np.mean(e_f[-tail:] ** 2)), tail_steps=tail,
-                curve_hw=_curve(e_r), curve_float=_curve(e_f),
-            )
+        # the float64 comparison only for a run that passed (it takes a while)
+        result.update(learning_figures(e_hw, result["steps"], stim, man, lr_shift,
+                                       bool(cfg.get("compare_float")) and result["passed"]))
         tmp = result_path.with_name(result_path.name + ".tmp")
         tmp.write_text(json.dumps(result, indent=1))
         os.replace(tmp, result_path)
-
-
-def _curve(e: np.ndarray, window: int = 100) -> list[float]:
-    """MSE over consecutive windows of ``window`` steps (the learning curve)."""
-    sq = (np.asarray(e, dtype=np.float64) ** 2).mean(axis=1)
-    n = len(sq) // window
-    return [float(v) for v in sq[: n * window].reshape(n, window).mean(axis=1)]
-
 
 
 # -- pytest runners: one per configuration and simulator ------------------------------------
@@ -382,23 +357,11 @@ def test_trtrl_array(config: str, sim: str, request: pytest.FixtureRequest) -> N
     """Build the generated array for ``config`` and run the cocotb scoreboard on ``sim``."""
     waves = bool(request.config.getoption("--waves", default=False)) or None
     res = run_case(CONFIGS[config], sim, waves=waves)
-    _record(request, res)
+    record(request, res)
     assert res.passed, res.message
     assert res.steps == CONFIGS[config].steps
     if CONFIGS[config].compare_float:
-        _check_learning(res.extra)
-
-
-def tb_seed(config: pytest.Config) -> int:
-    """Base seed of the random draws: ``--tb-seed``, else ``TRTRL_TB_SEED``, else fixed."""
-    value = config.getoption("--tb-seed", default=None)
-    if value is None:
-        value = os.environ.get("TRTRL_TB_SEED") or DEFAULT_TB_SEED
-    try:
-        return int(value)
-    except ValueError:
-        raise pytest.UsageError(f"--tb-seed / TRTRL_TB_SEED: expected an integer, "
-                                f"got {value!r}") from None
+        check_learning(res.extra)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -415,43 +378,12 @@ def test_random_config(rand_cfg: Any, sim: str, request: pytest.FixtureRequest) 
     """A configuration drawn from its seed (``rand-s<seed>``); a failure prints the rerun."""
     waves = bool(request.config.getoption("--waves", default=False)) or None
     res = run_case(rand_cfg, sim, waves=waves)
-    _record(request, res)
+    record(request, res)
     rerun = (f"rerun: .venv/bin/pytest testbenches -k '{rand_cfg.name}-{sim}' "
              f"--tb-seed {rand_cfg.seed}{' --full' if sim == 'verilator' else ''}  "
              f"(or TRTRL_TB_SEED={rand_cfg.seed})")
     assert res.passed, f"{rand_cfg.name} ({describe(rand_cfg)}) failed; {rerun}\n{res.message}"
     assert res.steps == rand_cfg.steps, f"{res.steps} of {rand_cfg.steps} steps; {rerun}"
-
-
-def _record(request: pytest.FixtureRequest, res: Any) -> None:
-    """Attach the run's numbers to the JUnit XML and to the regression summary."""
-    for key in ("steps", "cycles_per_step", "sim_cycles_per_s", "steps_per_s", "build_s",
-                "wall_s", "waves"):
-        request.node.user_properties.append((key, getattr(res, key)))
-    out = os.environ.get("TRTRL_REGRESS_OUT")
-    if out:
-        path = Path(out) / "results" / f"{res.test}-{res.sim}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(res.to_json(), indent=1))
-
-
-# The hardware's learning may lose to float64 learning by at most this much; see
-# testbenches/README.md ("Learning-curve margin") for the argument.
-MSE_MARGIN_ABS = 2.5e-4
-MSE_MARGIN_REL = 2.5
-
-
-def _check_learning(extra: dict[str, Any]) -> None:
-    hw, fl = extra["mse_hw_tail"], extra["mse_float_tail"]
-    bound = MSE_MARGIN_REL * fl + MSE_MARGIN_ABS
-    assert hw <= bound, (
-        f"hardware MSE over the last {extra['tail_steps']} steps {hw:.3e} exceeds the "
-        f"margin {MSE_MARGIN_REL} x float {fl:.3e} + {MSE_MARGIN_ABS:.0e} = {bound:.3e}"
-    )
-    curve = extra["curve_hw"]
-    assert curve[-1] < curve[0], (
-        f"the hardware did not learn: MSE {curve[0]:.3e} -> {curve[-1]:.3e}"
-    )
 
 
 __all__ = ["MISMATCH_TAG", "XPROP_TAG", "TB", "run_trtrl_array"]

@@ -33,6 +33,7 @@ from trtrl.testbenches.batch import (
     read_hex,
     write_hex,
 )
+from trtrl.testbenches.learning import learning_figures
 from trtrl.testbenches.scoreboard import expected_state, state_formats
 from trtrl.testbenches.test_trtrl_axi.test_trtrl_axi import (
     AxiTB,
@@ -112,6 +113,7 @@ async def learn_batched(dut: Any) -> None:
         batch = min(every, MAX_BATCH)
         cwd = Path.cwd()  # the simulator's folder: where $readmemh and $writememh look
         n, k, rb = man.n, man.k, man.n + man.k
+        e_hw = np.zeros((run.steps, k), dtype=np.int64)
         stream_s = model_s = state_s = 0.0
         for first in range(0, run.steps, batch):
             last = min(run.steps, first + batch)
@@ -142,6 +144,7 @@ async def learn_batched(dut: Any) -> None:
                 beat = got[i * rb:(i + 1) * rb]
                 run.sb.check_outputs(first + i, exp_y, beat[:n], exp_e, beat[n:n + k],
                                      run.fmt_a)
+                e_hw[first + i] = beat[n:n + k]
                 run.result["steps"] = first + i + 1
             errors = int(dut.proto_errors.value)
             if errors:
@@ -158,7 +161,16 @@ async def learn_batched(dut: Any) -> None:
                 run.sb.check_state(last - 1, expected_state(model, last),
                                    await tb.read_state(), fmts)
                 state_s += time.perf_counter() - t2
-        return {"stream_wall_s": round(stream_s, 3), "model_wall_s": round(model_s, 3),
+        stim = np.load(run.cfg["stimulus"])
+        learning = learning_figures(e_hw, run.steps, stim, man, run.lr_shift,
+                                    bool(run.cfg.get("compare_float")))
+        cycles = int(dut.stream_cycles.value)
+        return {**learning,
+                # with the harness's idle cycles and backpressure: a throughput, not the
+                # core's own cycles per step (the manifest's)
+                "cycles_per_step": round(cycles / run.steps, 3),
+                "manifest_cycles_per_step": man.cycles_per_step,
+                "stream_wall_s": round(stream_s, 3), "model_wall_s": round(model_s, 3),
                 "state_wall_s": round(state_s, 3),
                 "stream_steps_per_s": round(run.steps / stream_s, 1) if stream_s else None,
                 "sat_count": int(model.sat_count), "lr_shift": run.lr_shift,

@@ -27,6 +27,7 @@ import os
 import random
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,9 @@ from trtrl.pymodel.fixed.words import to_signed
 from trtrl.rtl.config import AXI_TOP
 from trtrl.rtl.manifest import Manifest
 from trtrl.rtl.regmap import RESP, RegisterMap
-from trtrl.testbenches.configs import TbConfig
+from trtrl.testbenches.configs import CONFIGS, TbConfig, describe, random_configs
+from trtrl.testbenches.learning import check_learning
+from trtrl.testbenches.pytest_support import record, tb_seed
 from trtrl.testbenches.scoreboard import (
     Fmt,
     Scoreboard,
@@ -494,9 +497,9 @@ async def reset_and_framing(dut: Any) -> None:
     await _guarded(run, body)
 
 
-# -- pytest runners: one per configuration and simulator ------------------------------------
-# Every cocotb test of this module runs in one simulation of each configuration (one build);
-# a failure names the cocotb test.
+# -- pytest runners ----------------------------------------------------------------------
+# 1. The protocol tests: every cocotb test of this module (cocotbext-axi, woken every cycle)
+#    in one simulation of each configuration; a failure names the cocotb test.
 AXI_CONFIGS: dict[str, TbConfig] = {c.name: c for c in (
     TbConfig("axi_tiny", n=2, m=1, k=1, steps=40, top=AXI_TOP),
     TbConfig("axi_m0_k2", n=3, m=0, k=2, steps=30, top=AXI_TOP, checkpoint_every=10,
@@ -507,17 +510,13 @@ AXI_CONFIGS: dict[str, TbConfig] = {c.name: c for c in (
     # slow: ~160 s, mostly the state read back word by word over AXI4-Lite at checkpoints
     TbConfig("axi_freq15", n=15, m=1, k=1, steps=60, task="freq", checkpoint_every=20,
              top=AXI_TOP, sims=("verilator",), slow=True),
-    # the long learning run, batched only (6,000 steps in seconds; per cycle, minutes)
-    TbConfig("axi_freq15_learn", n=15, m=1, k=1, steps=6000, task="freq", lr_shift=5,
-             checkpoint_every=1000, top=AXI_TOP, sims=("verilator",)),
 )}
-PER_CYCLE = ("axi_tiny", "axi_m0_k2", "axi_narrow", "axi_freq15")
 
 
 def _params() -> list[Any]:
     return [pytest.param(name, sim, id=f"{name}-{sim}",
-                         marks=[pytest.mark.slow] if AXI_CONFIGS[name].slow else [])
-            for name in PER_CYCLE for sim in AXI_CONFIGS[name].sims]
+                         marks=[pytest.mark.slow] if cfg.slow else [])
+            for name, cfg in AXI_CONFIGS.items() for sim in cfg.sims]
 
 
 @pytest.mark.parametrize(("config", "sim"), _params())
@@ -525,32 +524,73 @@ def test_trtrl_axi(config: str, sim: str, request: pytest.FixtureRequest) -> Non
     """Build the AXI top for ``config`` and run every cocotb test of this module on ``sim``."""
     from trtrl.testbenches.runner import run_case
 
-    waves = bool(request.config.getoption("--waves", default=False)) or None
-    res = run_case(AXI_CONFIGS[config], sim, waves=waves)
+    res = run_case(AXI_CONFIGS[config], sim, waves=_waves(request))
+    record(request, res)
     assert res.passed, res.message
     assert sorted(res.extra["tests"]) == sorted(TESTS)
     assert res.steps == AXI_CONFIGS[config].steps
 
 
+# 2. The regression matrix through the AXI top: every configuration of
+#    testbenches/configs.py (and the seeded random draws) in the HDL batch harness
+#    (testbenches/batch.py: random idle cycles on the samples, random backpressure on the
+#    results, stream protocol checks in HDL), the same scoreboard as the core's own run.
+#    In the default run: tiny on both simulators, the 6,000-step learning run on Verilator
+#    and the random draws on Icarus; the rest with --full.
+AXI_TAG = "-axi"
+DEFAULT_MATRIX = {("tiny", "icarus"), ("tiny", "verilator"), ("freq15_learn", "verilator")}
 
 
-
-# batched: tiny on Icarus and the long learning run on Verilator by default
-BATCHED = (("axi_tiny", "icarus", False), ("axi_tiny", "verilator", True),
-           ("axi_m0_k2", "icarus", True), ("axi_freq15", "verilator", True),
-           ("axi_freq15_learn", "verilator", False))
+def through_axi(cfg: TbConfig) -> TbConfig:
+    return replace(cfg, top=AXI_TOP)
 
 
-@pytest.mark.parametrize(("config", "sim"), [
-    pytest.param(name, sim, id=f"{name}-{sim}-batched",
-                 marks=[pytest.mark.slow] if slow else [])
-    for name, sim, slow in BATCHED])
-def test_trtrl_axi_batched(config: str, sim: str, request: pytest.FixtureRequest) -> None:
-    """The same configuration in the HDL batch harness (testbenches/batch.py)."""
+def _matrix_params() -> list[Any]:
+    return [pytest.param(name, sim, id=f"{name}{AXI_TAG}-{sim}",
+                         marks=[] if (name, sim) in DEFAULT_MATRIX else [pytest.mark.slow])
+            for name, cfg in CONFIGS.items() for sim in cfg.sims]
+
+
+@pytest.mark.parametrize(("config", "sim"), _matrix_params())
+def test_matrix_through_axi(config: str, sim: str, request: pytest.FixtureRequest) -> None:
+    """A configuration of the matrix, batched through the AXI top, scored every step."""
     from trtrl.testbenches.runner import run_case
 
-    waves = bool(request.config.getoption("--waves", default=False)) or None
-    res = run_case(AXI_CONFIGS[config], sim, waves=waves, batched=True, tag="-batched")
+    cfg = through_axi(CONFIGS[config])
+    res = run_case(cfg, sim, waves=_waves(request), batched=True, tag=AXI_TAG)
+    record(request, res)
     assert res.passed, res.message
-    assert res.steps == AXI_CONFIGS[config].steps
+    assert res.steps == cfg.steps
+    if cfg.compare_float:
+        check_learning(res.extra)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``test_random_through_axi``: the draws of the core's matrix (same seeds)."""
+    if "axi_rand_cfg" not in metafunc.fixturenames:
+        return
+    full = bool(metafunc.config.getoption("--full", default=False))
+    params = [pytest.param(through_axi(cfg), sim, id=f"{cfg.name}{AXI_TAG}-{sim}")
+              for cfg in random_configs(tb_seed(metafunc.config), full) for sim in cfg.sims]
+    metafunc.parametrize(("axi_rand_cfg", "sim"), params)
+
+
+def test_random_through_axi(axi_rand_cfg: TbConfig, sim: str,
+                            request: pytest.FixtureRequest) -> None:
+    """A seeded random configuration, batched through the AXI top."""
+    from trtrl.testbenches.runner import run_case
+
+    cfg = axi_rand_cfg
+    res = run_case(cfg, sim, waves=_waves(request), batched=True, tag=AXI_TAG)
+    record(request, res)
+    rerun = (f"rerun: .venv/bin/pytest testbenches -k '{cfg.name}{AXI_TAG}-{sim}' "
+             f"--tb-seed {cfg.seed}{' --full' if sim == 'verilator' else ''}")
+    assert res.passed, f"{cfg.name} ({describe(cfg)}) failed; {rerun}\n{res.message}"
+    assert res.steps == cfg.steps
+
+
+def _waves(request: pytest.FixtureRequest) -> bool | None:
+    return bool(request.config.getoption("--waves", default=False)) or None
+
+
 __all__ = ["AxiTB", "TESTS", *TESTS]
