@@ -30,7 +30,12 @@ from trtrl.rtl.toolchain import CELL_LIBRARIES, yosys_cell_library
 REPO = Path(__file__).resolve().parent.parent
 DURATIONS = REPO / "testbenches" / ".test_durations"
 SIM_CHOICES = ("icarus", "verilator", "all")
+_AXI = "testbenches/test_trtrl_axi/test_trtrl_axi.py"
 QUICK_TESTS = (
+    f"{_AXI}::test_matrix_through_axi[tiny-axi-icarus]",
+    f"{_AXI}::test_matrix_through_axi[tiny-axi-verilator]",
+    f"{_AXI}::test_trtrl_axi[axi_tiny-icarus]",
+    f"{_AXI}::test_trtrl_axi[axi_tiny-verilator]",
     "testbenches/test_trtrl_array/test_trtrl_array.py::test_trtrl_array[tiny-icarus]",
     "testbenches/test_trtrl_array/test_trtrl_array.py::test_trtrl_array[tiny-verilator]",
     "testbenches/test_trtrl_array/test_faults.py::test_fault_detected[rounding-icarus]",
@@ -46,7 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sim", default="all", help="icarus, verilator or all (default all)")
     p.add_argument("-j", "--jobs", default="1", help="parallel pytest workers (N or auto)")
     p.add_argument("--quick", action="store_true",
-                   help="tiny config on both simulators + a fault")
+                   help="tiny config on both simulators, through the AXI top (batched "
+                        "and the protocol tests) and the core alone, + a fault")
     p.add_argument("--full", action="store_true",
                    help="also the slow cases (all configs, 6000-step learning, 12 random "
                         "configurations on both simulators)")
@@ -181,11 +187,17 @@ def _rows_from(junit: Path, results: Path) -> list[dict[str, Any]]:
                 "steps": data.get("steps"), "cycles_per_step": data.get("cycles_per_step"),
                 "sim_cycles_per_s": data.get("sim_cycles_per_s"),
                 "steps_per_s": data.get("steps_per_s"),
-                "stream_steps_per_s": data.get("extra", {}).get("stream_steps_per_s"),
-                "build_s": data.get("build_s"),
+                **_rates(data.get("extra", {})), "build_s": data.get("build_s"),
                 "time_s": float(case.get("time", 0.0)), "waves": data.get("waves"),
             })
     return rows
+
+
+def _rates(extra: dict[str, Any]) -> dict[str, Any]:
+    """The streaming rates of a run: scoreboarded, and (long batched runs) the plain
+    harness's rate of the same design with its share."""
+    return {k: extra.get(k) for k in ("stream_steps_per_s", "plain_steps_per_s",
+                                      "plain_ratio")}
 
 
 def _sim_of(ident: str) -> str:
@@ -200,10 +212,11 @@ def _fmt(v: Any, spec: str = "") -> str:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     head = ("test", "sim", "steps", "cyc/step", "sim cyc/s", "steps/s", "stream steps/s",
-            "build s", "result")
+            "plain steps/s", "share", "build s", "result")
     body = [(r["test"], r["sim"], _fmt(r["steps"]), _fmt(r["cycles_per_step"], ".1f"),
              _fmt(r["sim_cycles_per_s"], ".0f"), _fmt(r["steps_per_s"], ".1f"),
-             _fmt(r.get("stream_steps_per_s"), ".1f"), _fmt(r["build_s"], ".1f"), r["result"])
+             _fmt(r.get("stream_steps_per_s"), ".1f"), _fmt(r.get("plain_steps_per_s"), ".0f"),
+             _fmt(r.get("plain_ratio"), ".0%"), _fmt(r["build_s"], ".1f"), r["result"])
             for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
     for line in [head, tuple("-" * w for w in widths), *body]:
@@ -278,8 +291,8 @@ def _run_rtl(args: argparse.Namespace, sims: tuple[str, ...], out: Path,
         rows.append({"test": res.test, "sim": sim, "result": "passed" if res.passed else "FAILED",
                      "steps": res.steps, "cycles_per_step": res.cycles_per_step,
                      "sim_cycles_per_s": res.sim_cycles_per_s, "steps_per_s": res.steps_per_s,
-                     "stream_steps_per_s": res.extra.get("stream_steps_per_s"),
-                     "build_s": res.build_s, "time_s": res.wall_s + res.build_s,
+                     **_rates(res.extra), "build_s": res.build_s,
+                     "time_s": res.wall_s + res.build_s,
                      "waves": res.waves})
         cases.append((res, sim))
         if not res.passed:

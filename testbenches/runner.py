@@ -33,6 +33,10 @@ TB_MODULES = {TOP: TB_MODULE, AXI_TOP: "trtrl.testbenches.test_trtrl_axi.test_tr
 BATCHED_TB_MODULE = "trtrl.testbenches.test_trtrl_axi.batched_tb"
 WAVE_FORMATS = ("vcd", "fst")
 CLOCK_NS = 10
+# A batched run this long also runs the same design and stimulus under the plain harness
+# (no Python attached), so the summary sets the scoreboarded rate beside the simulator's
+# own; shorter runs would time little but the start-up and the weight load.
+PLAIN_MIN_STEPS = 50
 
 
 # -- runners ----------------------------------------------------------------------------
@@ -329,6 +333,7 @@ def run_case(
     verilator_public: bool | None = None,
     testcase: Sequence[str] = (),
     batched: bool = False,
+    plain: bool | None = None,
 ) -> RunResult:
     """Build and simulate one configuration; returns its :class:`RunResult`.
 
@@ -339,7 +344,10 @@ def run_case(
     defaults to the ``TRTRL_WAVES`` environment variable. ``verilator_public`` (default
     :func:`verilator_public_default`, i.e. no) builds Verilator with every signal
     reachable through VPI, for a test that reads internal signals; the build folders of
-    such a run end in ``-public``, so the two builds never share one.
+    such a run end in ``-public``, so the two builds never share one. ``batched`` runs
+    the AXI top in the HDL batch harness; ``plain`` (default: runs of at least
+    :data:`PLAIN_MIN_STEPS` steps) then also times the same design and stimulus under the
+    plain harness (``extra["plain_steps_per_s"]``, ``extra["plain_ratio"]``).
     """
     if waves is None:
         waves = os.environ.get("TRTRL_WAVES", "") not in ("", "0")
@@ -407,8 +415,28 @@ def run_case(
                 f"\n  (failed without waveforms; reran with waves on: {res.waves}, "
                 f"GTKWave save file {res.gtkw})"
             )
+    if plain is None:
+        plain = cfg.steps >= PLAIN_MIN_STEPS and not extra and mutate is None
+    if batched and plain and res.passed:
+        _plain_rate(res, job, case_dir / f"plain-{sim}")
     (case_dir / "result.json").write_text(json.dumps(res.to_json(), indent=1))
     return res
+
+
+def _plain_rate(res: RunResult, job: SimJob, work: Path) -> None:
+    """Add the plain harness's steps/s (and the scoreboarded rate's share of it) to ``res``;
+    the plain run checks every result's framing in HDL, so its failure fails ``res``."""
+    from trtrl.testbenches.bench_axi import plain_rate
+
+    try:
+        rate, _ = plain_rate(job.manifest, job.verilog, job.stimulus, job.sim, work)
+    except TrtrlError as exc:
+        res.passed = False
+        res.message = f"the plain harness (no testbench process) failed: {exc}"
+        return
+    scored = res.extra.get("stream_steps_per_s")
+    res.extra["plain_steps_per_s"] = round(rate, 1)
+    res.extra["plain_ratio"] = round(scored / rate, 3) if scored else None
 
 
 def print_flush(*args: Any) -> None:
