@@ -80,7 +80,7 @@ def regenerate_command(cfg: ArrayConfig, top: str = TOP) -> str:
     return (f"trtrl rtl gen --neurons {cfg.n} --inputs {cfg.m} --outputs {cfg.k} "
             f"--activation {f.activation} --act-format {f.act} --weight-format {f.weight} "
             f"--sens-format {f.sens} --acc-bits {f.acc_bits} --lut-bits {f.lut_bits} "
-            f"--lut-range {f.lut_range}" + (f" --top {top}" if top != TOP else "") + " -o DIR")
+            f"--lut-range {f.lut_range} --top {top} -o DIR")  # --top: defaults change
 
 
 def header(cfg: ArrayConfig, top: str = TOP) -> str:
@@ -116,7 +116,7 @@ def _fresh_myhdl_names() -> None:
         blk.calls = 0
 
 
-TOPS = (TOP, AXI_TOP)
+TOPS = (AXI_TOP, TOP)  # the command line's default first
 
 
 def build(cfg: ArrayConfig, top: str = TOP):

@@ -85,6 +85,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--task", default="random", help=f"--rtl: stimulus, one of {', '.join(TASKS)}")
     p.add_argument("--checkpoint-every", type=int, default=1,
                    help="--rtl: read-back period in steps (0: end only)")
+    p.add_argument("--batched", action="store_true",
+                   help="--rtl of an AXI top: stream in the HDL batch harness (the simulator's "
+                        "own speed, for long runs; also times the design under a plain "
+                        "testbench) instead of the per-cycle cocotbext-axi tests")
     p.set_defaults(handler=main)
 
 
@@ -259,6 +263,7 @@ def _elaborate(verilog: Path, top: str, extra: list[Path]) -> None:
 
 def _run_rtl(args: argparse.Namespace, sims: tuple[str, ...], out: Path,
              extra: list[Path]) -> int:
+    from trtrl.rtl.config import AXI_TOP
     from trtrl.rtl.manifest import Manifest
     from trtrl.testbenches.configs import TbConfig
     from trtrl.testbenches.dut import check_ports
@@ -277,6 +282,9 @@ def _run_rtl(args: argparse.Namespace, sims: tuple[str, ...], out: Path,
         raise TrtrlError(f"--task: unknown {args.task!r} ({', '.join(TASKS)})")
     if args.steps < 1:
         raise TrtrlError(f"--steps: must be >= 1, got {args.steps}")
+    if args.batched and man.interface != AXI_TOP:
+        raise TrtrlError(f"--batched: {verilog.name} is a {man.interface}, not an AXI top "
+                         f"({AXI_TOP})")
     cfg = TbConfig.from_manifest(man, f"rtl-{verilog.stem}", args.steps, task=args.task,
                                  checkpoint_every=args.checkpoint_every)
     t0 = time.perf_counter()
@@ -284,7 +292,8 @@ def _run_rtl(args: argparse.Namespace, sims: tuple[str, ...], out: Path,
     for sim in sims:
         res = run_case(cfg, sim, waves=args.waves, wave_format=args.waves_format,
                        build_root=out / "build", verilog=verilog.resolve(),
-                       manifest=manifest.resolve(), top=top, extra_sources=extra)
+                       manifest=manifest.resolve(), top=top, extra_sources=extra,
+                       batched=args.batched)
         data = res.to_json()
         (out / "results").mkdir(exist_ok=True)
         (out / "results" / f"{res.test}-{sim}.json").write_text(json.dumps(data, indent=1))

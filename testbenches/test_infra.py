@@ -133,6 +133,7 @@ def test_regress_rtl_runs_the_scoreboard_on_a_user_design(
         (["--rtl", "{bad}"], "lacks port"),
         (["--rtl", "{good}", "--sim", "modelsim"], "unknown simulator 'modelsim'"),
         (["--rtl", "{good}", "--manifest", "/nonexistent.json"], "manifest /nonexistent.json"),
+        (["--rtl", "{good}", "--batched"], "not an AXI top"),
     ],
 )
 def test_regress_user_errors_are_one_line(

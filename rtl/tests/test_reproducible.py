@@ -26,9 +26,9 @@ def test_same_configuration_same_bytes(trtrl_cmd: list[str], tmp_path: Path) -> 
     for proc in runs:
         out, _ = proc.communicate(timeout=600)
         assert proc.returncode == 0, out
-    for name in ("trtrl_array.v", "trtrl_array.json"):
+    for name in ("trtrl_axi.v", "trtrl_axi.json", "trtrl_regs.h"):  # the default top
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
-    text = (a / "trtrl_array.v").read_text()
+    text = (a / "trtrl_axi.v").read_text()
     # No path, no date, no temporary folder; the generator and the configuration instead.
     for leak in (str(tmp_path), "gen_qzx", "/tmp", ".trtrl_rtl_", "Date"):
         assert leak not in text, leak
@@ -44,13 +44,14 @@ def test_regenerate_command_in_header_gives_the_same_file(trtrl_cmd: list[str],
     proc = _gen(trtrl_cmd, first, "0")
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out
-    text = (first / "trtrl_array.v").read_text()
+    text = (first / "trtrl_axi.v").read_text()
     cmd = text.splitlines()[2].removeprefix("//   ").split()
     assert cmd[:3] == ["trtrl", "rtl", "gen"] and cmd[-2:] == ["-o", "DIR"], cmd
+    assert cmd[-4:-2] == ["--top", "trtrl_axi"], cmd
     again = tmp_path / "b"
     subprocess.run([*trtrl_cmd, *cmd[1:-1], str(again)], cwd=tmp_path, check=True,
                    capture_output=True)
-    assert (again / "trtrl_array.v").read_text() == text
+    assert (again / "trtrl_axi.v").read_text() == text
 
 
 def test_header_names_a_form_the_command_cannot_write() -> None:

@@ -172,5 +172,5 @@ def test_papers_example_generates(trtrl_cmd, tmp_path):
                            "--outputs", "10", "-o", "n100"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=3600)
     assert proc.returncode == 0, proc.stderr
-    man = json.loads((tmp_path / "n100" / "trtrl_array.json").read_text())
+    man = json.loads((tmp_path / "n100" / "trtrl_axi.json").read_text())  # the default top
     assert man["fixed"]["acc_bits"] == 41 and man["cycles_per_step"] == 102 * 14 + 101

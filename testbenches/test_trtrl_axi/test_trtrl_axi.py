@@ -254,6 +254,15 @@ class _Run:
                                        "message": ""}
         self.model_cls = FixedTRTRL
         self.t0 = time.perf_counter()
+        # cycles from one result packet's last beat to the next one's, within the
+        # stretches of steps streamed back to back (no read-back in between)
+        self.result_gaps: list[int] = []
+
+    def cycles_per_step(self) -> float | None:
+        """The mean of :attr:`result_gaps`: a throughput, the test's idle cycles and
+        backpressure included (the core's own count is the manifest's)."""
+        gaps = self.result_gaps
+        return round(sum(gaps) / len(gaps), 3) if gaps else None
 
     def model(self) -> Any:
         return self.model_cls(self.w0_q, self.man.m, self.man.k, self.man.fixed,
@@ -292,9 +301,14 @@ async def _stream(run: _Run, tb: AxiTB, model: Any, first: int, last: int,
         model.learn = bool(run.learn_steps[t])
         expected.append(model.step(run.x_q[t], run.d_q[t]))
         await tb.source.send(tb.sample_frame(run.x_q[t], run.d_q[t], run.learn_steps[t]))
+    prev = None
     for t, (exp_y, exp_e) in zip(range(first, last), expected, strict=True):
         frame = await tb.recv(f"step {t}", step_cycles)
-        run.sb.note_timing(t, tb.timing(frame))
+        timing = tb.timing(frame)
+        run.sb.note_timing(t, timing)
+        if prev is not None:
+            run.result_gaps.append(timing.end_cycle - prev)
+        prev = timing.end_cycle
         got_y, got_e = tb.unpack_result(frame)
         run.sb.check_outputs(t, exp_y, got_y, exp_e, got_e, run.fmt_a)
         run.result["steps"] = t + 1
@@ -329,7 +343,9 @@ async def learn_through_axi(dut: Any) -> None:
             run.sb.check_state(last - 1, expected_state(model, last), await tb.read_state(),
                                fmts)
         stream_s = time.perf_counter() - wall
-        return {"stream_wall_s": round(stream_s, 3),
+        return {"cycles_per_step": run.cycles_per_step(),
+                "manifest_cycles_per_step": run.man.cycles_per_step,
+                "stream_wall_s": round(stream_s, 3),
                 "stream_steps_per_s": round(run.steps / stream_s, 1) if stream_s else None,
                 "sat_count": int(model.sat_count), "lr_shift": run.lr_shift,
                 "result_count": await tb.read("RESULT_COUNT")}
