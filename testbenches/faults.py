@@ -81,7 +81,8 @@ def lut_index_shifted(text: str) -> str:
     """The activation table indexed with a shift one too large (half the resolution)."""
     pat = re.compile(r"assign (\w+) = \$signed\((\w+) >>> (\d+)\);")
     for m in pat.finditer(text):
-        if "lut" in text[m.end(): m.end() + 200] or m.group(1) == "ts":
+        # ts: the table index; in the AXI top it carries the core instance's prefix
+        if "lut" in text[m.end(): m.end() + 200] or re.fullmatch(r"(\w+_)?ts", m.group(1)):
             return (text[: m.start()] + f"assign {m.group(1)} = $signed({m.group(2)} >>> "
                     f"{int(m.group(3)) + 1});" + text[m.end():])
     raise FaultNotApplicable("lut_index_shifted: no table index shift found")

@@ -161,6 +161,22 @@ class Scoreboard:
         self.compare(step, "r_e", exp_e, got_e, fmt_a)
         self.checked_steps += 1
 
+    def check_output_batch(self, first: int, exp_y: Any, got_y: Any, exp_e: Any, got_e: Any,
+                           fmt_a: Fmt) -> None:
+        """Steps ``first ..`` at once (arrays of steps x N and steps x K): one comparison;
+        on a difference, the step-by-step check from the first differing step, so the
+        message is the one :meth:`check_outputs` gives."""
+        ey, gy = np.asarray(exp_y, dtype=np.int64), np.asarray(got_y, dtype=np.int64)
+        ee, ge = np.asarray(exp_e, dtype=np.int64), np.asarray(got_e, dtype=np.int64)
+        if ey.shape == gy.shape and ee.shape == ge.shape and np.array_equal(ey, gy) \
+                and np.array_equal(ee, ge):
+            self.checked_values += ey.size + ee.size
+            self.checked_steps += len(ey)
+            return
+        for i in range(len(ey)):
+            self.check_outputs(first + i, ey[i], gy[i], ee[i], ge[i], fmt_a)
+        raise AssertionError("check_output_batch: arrays differ but no step does")  # shapes
+
     def check_state(
         self,
         step: int,

@@ -53,6 +53,22 @@ def test_state_mismatch_lists_several_elements() -> None:
         sb.check_state(3, {"w": exp}, {"w": got}, {"w": Fmt(16, 12)})
 
 
+def test_output_batch_fails_at_the_first_differing_step() -> None:
+    """A batch is one comparison; a difference gives the per-step message of its step."""
+    rng = np.random.default_rng(0)
+    y, e = rng.integers(-9, 9, (5, 3)), rng.integers(-9, 9, (5, 1))
+    sb = Scoreboard()
+    sb.check_output_batch(10, y, y.copy(), e, e.copy(), Fmt(16, 14))
+    assert (sb.checked_steps, sb.checked_values) == (5, 20)
+    for quantity, got_y, got_e in (("r_e[0]", y.copy(), e + (np.arange(5) == 3)[:, None]),
+                                   ("r_y[2]", y + (np.arange(15) == 11).reshape(5, 3), e)):
+        with pytest.raises(ScoreboardMismatch) as info:
+            Scoreboard().check_output_batch(10, y, got_y, e, got_e, Fmt(16, 14))
+        assert f"first divergence at step 13: {quantity}" in str(info.value)
+    with pytest.raises(ScoreboardMismatch, match="shape"):
+        Scoreboard().check_output_batch(0, y, y[:, :2], e, e, Fmt(16, 14))
+
+
 @pytest.fixture(scope="module")
 def playback(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return write_playback_dut(TINY, tmp_path_factory.mktemp("playback"))

@@ -8,9 +8,12 @@ learning rate), so saturation faults are exercised; the unmutated control must p
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from trtrl.pymodel.fixed.formats import FixedFormat
+from trtrl.rtl.config import AXI_TOP
 from trtrl.testbenches.configs import TbConfig
 from trtrl.testbenches.faults import FAULTS
 from trtrl.testbenches.runner import run_case
@@ -35,4 +38,15 @@ def test_fault_detected(fault: str) -> None:
     res = run_case(FAULT_CFG, "icarus", mutate=FAULTS[fault], tag=f"-{fault}",
                    rerun_with_waves=False)
     assert not res.passed, f"fault {fault!r} was not detected by the scoreboard"
+    assert MISMATCH_TAG in res.message, f"fault {fault!r} failed without a mismatch:\n{res.message}"
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS), ids=lambda f: f"{f}-axi-icarus")
+def test_fault_detected_through_axi(fault: str) -> None:
+    """The same faults in the core inside the AXI top, batched: the batch check
+    (one comparison per batch) must still fail with the per-step mismatch message."""
+    cfg = replace(FAULT_CFG, top=AXI_TOP, checkpoint_every=20)
+    res = run_case(cfg, "icarus", mutate=FAULTS[fault], tag=f"-{fault}-axi", batched=True,
+                   rerun_with_waves=False)
+    assert not res.passed, f"fault {fault!r} was not detected through the AXI top"
     assert MISMATCH_TAG in res.message, f"fault {fault!r} failed without a mismatch:\n{res.message}"

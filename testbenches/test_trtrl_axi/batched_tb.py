@@ -140,12 +140,11 @@ async def learn_batched(dut: Any) -> None:
             if len(got) != (last - first) * rb:
                 raise TBError(f"steps {first}..{last - 1}: {len(got)} result words, "
                               f"expected {(last - first) * rb}")
-            for i, (exp_y, exp_e) in enumerate(expected):
-                beat = got[i * rb:(i + 1) * rb]
-                run.sb.check_outputs(first + i, exp_y, beat[:n], exp_e, beat[n:n + k],
-                                     run.fmt_a)
-                e_hw[first + i] = beat[n:n + k]
-                run.result["steps"] = first + i + 1
+            beats = np.asarray(got, dtype=np.int64).reshape(last - first, rb)
+            run.sb.check_output_batch(first, [y for y, _ in expected], beats[:, :n],
+                                      [e for _, e in expected], beats[:, n:], run.fmt_a)
+            e_hw[first:last] = beats[:, n:]
+            run.result["steps"] = last
             errors = int(dut.proto_errors.value)
             if errors:
                 raise TBError(f"steps {first}..{last - 1}: {errors} AXI4-Stream protocol "
