@@ -1,10 +1,12 @@
 """`trtrl demo -o DIR`: the project's main job end to end, ending in a one-line verdict.
 
 The hardware stage generates the Verilog of the default configuration (N = 15, M = 1,
-K = 1), co-simulates it learning the frequency doubler (Verilator by default) against
-the bit-accurate fixed-point model, and writes into DIR the Verilog, the manifest,
-learning curves of hardware vs fixed-point vs float model, a waveform dump (+ GTKWave
-save file and picture) and summary.json / summary.md. The quick paper experiment (float
+K = 1) in its AXI shell (trtrl_axi), co-simulates it learning the frequency doubler
+through its streams (the HDL batch harness, Verilator by default) against the
+bit-accurate fixed-point model, and writes into DIR the Verilog, the manifest, the C
+register header, learning curves of hardware vs fixed-point vs float model, a waveform
+dump of a short per-cycle run (+ GTKWave save file and picture) and summary.json /
+summary.md. The quick paper experiment (float
 models, ~10 s) goes into DIR/paper. DIR is written under a temporary name and renamed
 into place at the end, so a failure leaves no half-written folder.
 

@@ -7,6 +7,13 @@ element with ``r_y[3]``. Steps are located by the ``r_valid`` pulses of the dump
 ``s`` ends at pulse ``s``); the window runs from the end of step ``--from - 1`` to just
 after the end of step ``--to``, and dashed lines mark the ends of steps ``--from`` to
 ``--to``. For GTKWave, open the ``.gtkw`` save file the testbench writes beside a dump.
+
+A dump of the AXI top (``trtrl_axi``) has its own names: the streams' ``s_axis_*`` and
+``m_axis_*``, AXI4-Lite's ``s_axil_*``, and the core's ports below the shell as
+``core_<port>`` (``core_busy``, ``core_r_y``). There a step ends when the last beat of
+its result packet is taken (``m_axis_tvalid & m_axis_tready & m_axis_tlast`` at a
+rising ``aclk``); ``TDATA`` is drawn as format A (the words are sign-extended format-A
+values) with a dot at every beat taken.
 """
 
 from __future__ import annotations
@@ -20,25 +27,31 @@ from typing import Any
 from trtrl.pymodel.errors import TrtrlError
 from trtrl.pymodel.fixed.formats import FixedConfig
 from trtrl.pymodel.paths import user_path
-from trtrl.rtl.config import MANIFEST_FILE
+from trtrl.rtl.config import AXI_TOP, MANIFEST_FILE
 from trtrl.rtl.manifest import Manifest
 
 DEFAULT_SIGNALS = "s_valid,s_ready,busy,r_valid,r_y,r_e,step_count"
+# what a user of the AXI top sees: both streams' handshakes, the results, the core busy
+AXI_DEFAULT_SIGNALS = ("s_axis_tvalid,s_axis_tready,s_axis_tlast,core_busy,m_axis_tvalid,"
+                       "m_axis_tready,m_axis_tlast,m_axis_tdata")
 A_VECTORS = ("s_x", "s_d", "r_y", "r_e")
 W_WORDS = ("m_rdata", "m_wdata")
+STREAM_DATA = ("s_axis_tdata", "m_axis_tdata")  # format-A words sign-extended to TDATA
+CORE_PREFIX = "core_"  # the core's ports below the AXI shell (rtl/shell.py, flattened)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("waves", help="plot signals of a waveform dump (VCD) over a step window",
                        description=__doc__)
     p.add_argument("dump", type=user_path, help="waveform file (.vcd; FST is not readable here)")
-    p.add_argument("--signals", default=DEFAULT_SIGNALS,
-                   help=f"comma-separated names, NAME[e] for one element "
-                   f"(default {DEFAULT_SIGNALS})")
+    p.add_argument("--signals", default=None,
+                   help=f"comma-separated names, NAME[e] for one element (default "
+                   f"{DEFAULT_SIGNALS}; for the AXI top {AXI_DEFAULT_SIGNALS})")
     p.add_argument("--from", dest="first", type=int, default=0, help="first step (default 0)")
     p.add_argument("--to", dest="last", type=int, default=None, help="last step (default first+4)")
     p.add_argument("--manifest", default=None, type=user_path,
-                   help="trtrl_array.json for the formats (default: found from the dump's folder)")
+                   help="trtrl_array.json or trtrl_axi.json for the formats (default: found "
+                   "from the dump's folder)")
     p.add_argument("-o", "--out", default=None, type=user_path,
                    help="PNG to write (default DUMP-STEPS.png)")
     p.set_defaults(handler=main)
@@ -48,8 +61,9 @@ def _find_manifest(dump: Path, given: Path | None) -> Manifest | None:
     """``--manifest``, else the one beside the dump or the one its testbench config names."""
     if given:
         return Manifest.read(given)
-    if (dump.parent / MANIFEST_FILE).is_file():
-        return Manifest.read(dump.parent / MANIFEST_FILE)
+    for name in (MANIFEST_FILE, f"{AXI_TOP}.json"):
+        if (dump.parent / name).is_file():
+            return Manifest.read(dump.parent / name)
     tb_config = dump.parent / "tb_config.json"
     if tb_config.is_file():
         named = json.loads(tb_config.read_text()).get("manifest")
@@ -73,14 +87,16 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def plot_window(dump: Path, signals: str = DEFAULT_SIGNALS, first: int = 0,
+def plot_window(dump: Path, signals: str | None = None, first: int = 0,
                 last: int | None = None, manifest_path: Path | None = None,
                 out: Path | None = None) -> dict[str, Any]:
     """Draw steps ``first``..``last`` of ``dump``; return what the picture shows.
 
     The window runs from the end of step ``first - 1`` (where step ``first`` begins) to
     a little after the end of step ``last``; each step's end is marked "step s done",
-    for ``first``..``last`` only, so the marks agree with the title.
+    for ``first``..``last`` only, so the marks agree with the title. ``signals`` (comma
+    separated) defaults to :data:`DEFAULT_SIGNALS`, or :data:`AXI_DEFAULT_SIGNALS` for a
+    dump of the AXI top.
     """
     import matplotlib
 
@@ -88,11 +104,23 @@ def plot_window(dump: Path, signals: str = DEFAULT_SIGNALS, first: int = 0,
     import matplotlib.pyplot as plt
 
     from trtrl.pymodel.fixed.words import to_signed
-    from trtrl.testbenches.waves import read_vcd, rising_edges
+    from trtrl.testbenches.waves import (
+        axi_step_times,
+        beats,
+        is_axi_dump,
+        read_vcd,
+        read_vcd_names,
+        rising_edges,
+        top_scope,
+    )
 
     dump = Path(dump)
     if not dump.is_file():
         raise TrtrlError(f"{dump}: no such file")
+    header = read_vcd_names(dump) if dump.suffix != ".fst" else set()
+    axi = is_axi_dump(header)
+    if signals is None:
+        signals = AXI_DEFAULT_SIGNALS if axi else DEFAULT_SIGNALS
     specs = [_parse_signal(s) for s in signals.split(",") if s.strip()]
     if not specs:
         raise TrtrlError("--signals: give at least one signal")
@@ -100,9 +128,18 @@ def plot_window(dump: Path, signals: str = DEFAULT_SIGNALS, first: int = 0,
     fixed = manifest.fixed if manifest else FixedConfig()
     a_fmt = (fixed.act.total, fixed.act.frac)
     w_fmt = (fixed.weight.total, fixed.weight.frac)
-    names = sorted({n for n, _ in specs} | {"r_valid", "clk"})
+    top = top_scope(dict.fromkeys(header, 0)) if axi else ""
+    handshakes = [f"{top}{s}_{n}" for s in ("s_axis", "m_axis")
+                  for n in ("tvalid", "tready", "tlast")]
+    clock = [top + "aclk"] + handshakes if axi else ["r_valid", "clk"]
+    names = sorted({n for n, _ in specs} | set(clock))
     vcd = read_vcd(dump, names)
-    ends = rising_edges(vcd.find("r_valid"))
+    ends = axi_step_times(dump, top).ends if axi else rising_edges(vcd.find("r_valid"))
+    taken: dict[str, list[int]] = {}  # the beats of each stream, for TDATA's dots
+    if axi:
+        edges = rising_edges(vcd.vars[top + "aclk"])
+        taken = {f"{s}_tdata": [t for t, _ in beats(vcd, top, s, edges)]
+                 for s in ("s_axis", "m_axis")}
     first = max(0, first)
     last = first + 4 if last is None else last
     if last < first:
@@ -126,14 +163,16 @@ def plot_window(dump: Path, signals: str = DEFAULT_SIGNALS, first: int = 0,
         pts.append((t1, pts[-1][1]))
         ts = [t * scale_ns for t, _ in pts]
         short = var.name
+        # the core's ports below the AXI shell are the array's, named core_<port>
+        base = short[len(CORE_PREFIX):] if short.startswith(CORE_PREFIX) else short
         if var.width == 1:
             ax.step(ts, [v if v is not None else 0.5 for _, v in pts], where="post", color="k")
             ax.set_ylim(-0.2, 1.2)
             ax.set_yticks([0, 1])
             label = short
-        elif short in A_VECTORS or short in W_WORDS:
-            total, frac = a_fmt if short in A_VECTORS else w_fmt
-            count = var.width // total if short in A_VECTORS else 1
+        elif base in A_VECTORS or base in W_WORDS:
+            total, frac = a_fmt if base in A_VECTORS else w_fmt
+            count = var.width // total if base in A_VECTORS else 1
             elems = [elem] if elem is not None else list(range(min(count, 8)))
             for e in elems:
                 if e >= count:
@@ -144,6 +183,21 @@ def plot_window(dump: Path, signals: str = DEFAULT_SIGNALS, first: int = 0,
             if len(elems) > 1:
                 ax.legend(loc="upper left", fontsize=7, ncol=min(len(elems), 8))
             label = f"{short}{f'[{elem}]' if elem is not None else ''}\n({total}.{frac})"
+        elif short in STREAM_DATA:
+            total, frac = a_fmt
+
+            def real(v: int | None, width: int = var.width, frac: int = frac) -> float:
+                return to_signed(v, width) / (1 << frac) if v is not None else float("nan")
+
+            # the bus between beats in grey, each beat taken as a dot (at the clock edge
+            # that takes it, with the value it held before that edge)
+            ax.step(ts, [real(v) for _, v in pts], where="post", color="0.6", lw=0.8)
+            got = [t for t in taken.get(short, []) if t0 < t <= t1]
+            ax.plot([t * scale_ns for t in got], [real(var.value_at(t - 1)) for t in got],
+                    ".", color="tab:blue", ms=4, label="beat taken")
+            if got:
+                ax.legend(loc="upper left", fontsize=7)
+            label = f"{short}\n({total}.{frac})"
         else:
             ax.step(ts, [v if v is not None else float("nan") for _, v in pts], where="post")
             label = short

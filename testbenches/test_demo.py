@@ -11,9 +11,9 @@ import pytest
 from trtrl.cmd_demo import register
 from trtrl.testbenches.demo import figure_facts
 
-EXPECTED = ("trtrl_array.v", "trtrl_array.json", "learning_curves.png", "waves.vcd",
-            "waves.gtkw", "waves.states.txt", "waves.png", "summary.json", "summary.md",
-            "figures.json", "paper/report.md")
+EXPECTED = ("trtrl_axi.v", "trtrl_axi.json", "trtrl_regs.h", "learning_curves.png",
+            "waves.vcd", "waves.gtkw", "waves.states.txt", "waves.regs.txt", "waves.resp.txt",
+            "waves.png", "summary.json", "summary.md", "figures.json", "paper/report.md")
 
 
 @pytest.mark.slow
@@ -36,10 +36,14 @@ def test_demo_short(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert s["mse_hw"] == s["mse_fixed"]
     assert s["cycles_per_step"] == s["manifest_cycles_per_step"]
     assert s["learned_within_margin"] is None  # too short to judge
+    assert s["top"] == "trtrl_axi" and s["harness"] == "batched"
+    assert s["last_batch_check"] == {"steps": 150, "equal": True}
+    assert not (out / "trtrl_array.v").exists()
     assert s["verdict"] == lines[-1]
     assert "bit-exact with the fixed-point model | yes" in (out / "summary.md").read_text()
     gtkw = (out / "waves.gtkw").read_text()
-    assert '[dumpfile] "waves.vcd"' in gtkw
+    assert '[dumpfile] "waves.vcd"' in gtkw and "-Result stream m_axis" in gtkw
+    assert "^1 waves.regs.txt" in gtkw
     # the figures' facts: the picture marks the steps its title names
     fig = s["figures"]
     png = fig["waves_png"]
@@ -49,6 +53,37 @@ def test_demo_short(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert f"[timestart] {round(fig['gtkwave']['t0_ns'] * 1000)}" in gtkw
     assert fig["learning_curves"]["blocks"] == 1  # 150 steps: one block of 100
     assert (out / "waves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_core_cycles_per_step_from_an_axi_dump(tmp_path: Path) -> None:
+    from trtrl.testbenches.demo import core_step_cycles
+    from trtrl.testbenches.test_waves import AXI_CORE_CYCLES, AXI_STEPS, write_axi_dump
+
+    dump = write_axi_dump(tmp_path)
+    assert core_step_cycles(dump.path) == [AXI_CORE_CYCLES] * AXI_STEPS
+
+
+def test_last_batch_words_checked_against_the_model(tmp_path: Path) -> None:
+    """The harness's results.hex (y then e per step) against the model's last steps."""
+    import numpy as np
+
+    from trtrl.rtl.config import AXI_TOP, ArrayConfig
+    from trtrl.rtl.manifest import Manifest
+    from trtrl.testbenches.batch import RESULTS_HEX, write_hex
+    from trtrl.testbenches.demo import _last_batch
+
+    man = Manifest.of(ArrayConfig(2, 1, 1), top=AXI_TOP)
+    tw = int(man.details["streams"]["tdata_bits"])
+    rng = np.random.default_rng(0)
+    y = rng.integers(-(1 << 14), 1 << 14, size=(7, 2))
+    e = rng.integers(-(1 << 14), 1 << 14, size=(7, 1))
+    words = [int(v) for t in range(4, 7) for v in (*y[t], *e[t])]  # the last 3 steps
+    write_hex(tmp_path / RESULTS_HEX, words, tw)
+    assert _last_batch(str(tmp_path), man, y, e) == {"steps": 3, "equal": True}
+    words[4] += 1  # step 5's e
+    write_hex(tmp_path / RESULTS_HEX, words, tw)
+    assert _last_batch(str(tmp_path), man, y, e) == {"steps": 3, "equal": False}
+    assert _last_batch(str(tmp_path / "none"), man, y, e)["equal"] is None
 
 
 def test_figure_facts_find_the_burst_after_the_descent() -> None:

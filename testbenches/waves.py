@@ -17,12 +17,13 @@ import bisect
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from trtrl.pymodel.errors import TrtrlError
 from trtrl.pymodel.fixed.formats import DEFAULT_ACT, DEFAULT_SENS, DEFAULT_WEIGHT
-from trtrl.rtl.config import PORTS, TOP, ArrayConfig
+from trtrl.rtl.config import AXI_TOP, PORTS, TOP, ArrayConfig
 from trtrl.rtl.manifest import Manifest
 
 COUNTERS = ("step_count", "sat_count")
@@ -310,6 +311,8 @@ class _SaveFile:
             self._set(TR_BIN | TR_RJUSTIFY)
         elif kind == "uint":
             self._set(TR_DEC | TR_RJUSTIFY)
+        elif kind == "hex":
+            self._set(TR_HEX | TR_RJUSTIFY)
         elif kind == "sint":
             self._set(TR_SIGNED | TR_RJUSTIFY)
         else:
@@ -339,16 +342,29 @@ class _SaveFile:
         self.lines.append(f"-{name}")
 
 
-def _top_scope(paths: dict[str, int]) -> str:
-    """The scope of the design: the one holding ``s_valid`` with the most signals.
+def top_scope(paths: dict[str, int]) -> str:
+    """The scope of the design: the AXI top if the dump has one, else the array.
 
     Icarus under cocotb dumps ``trtrl_array.*``; Verilator dumps the ports twice, under
-    ``$rootio`` and under ``trtrl_array`` with the internal signals.
+    ``$rootio`` and under ``trtrl_array`` with the internal signals. An AXI top is the
+    scope holding ``s_axis_tvalid`` with the most signals of its own (not below it), so
+    a harness around it (``trtrl_axi_batch``) is not taken for it.
     """
+    axi = [p[: -len("s_axis_tvalid")] for p in paths if p.endswith(".s_axis_tvalid")]
+    if axi:
+        def own(t: str) -> int:
+            return sum(p.startswith(t) and "." not in p[len(t):] for p in paths)
+
+        return max(axi, key=lambda t: (own(t), -t.count(".")))
     tops = [p[: -len("s_valid")] for p in paths if p.endswith(".s_valid")]
     if not tops:
         return ""
     return max(tops, key=lambda t: (sum(p.startswith(t) for p in paths), -t.count(".")))
+
+
+def is_axi_dump(paths: dict[str, int] | set[str]) -> bool:
+    """Whether a dump's design is the AXI top (it has the result stream's ``TLAST``)."""
+    return any(p.endswith(".m_axis_tlast") for p in paths)
 
 
 @dataclass
@@ -362,7 +378,13 @@ class StepTimes:
 
 
 def step_times(dump: Path, top: str = "") -> StepTimes:
-    """Step boundaries of a VCD: step ``s`` ends at the ``s``-th ``r_valid`` pulse."""
+    """Step boundaries of a VCD: step ``s`` ends at the ``s``-th ``r_valid`` pulse.
+
+    A dump of the AXI top (:func:`axi_step_times`) has no ``r_valid`` at its top: there a
+    step ends when the last beat of its result packet is taken.
+    """
+    if is_axi_dump(read_vcd_names(dump)):
+        return axi_step_times(dump, top)
     names = [top + n for n in ("r_valid", "busy", "clk")]
     vcd = read_vcd(dump, [n for n in names if n in read_vcd_names(dump)])
     ends, rises, clk = (rising_edges(vcd.vars[n]) if n in vcd.vars else [] for n in names)
@@ -372,6 +394,46 @@ def step_times(dump: Path, top: str = "") -> StepTimes:
         i = bisect.bisect_right(rises, e) - 1
         # the last rise of busy before the pulse (a clear after reset rises earlier)
         starts.append(rises[i] if i >= 0 else e)
+    return StepTimes(starts, ends, period, vcd.end_time)
+
+
+AXIS_HANDSHAKE = ("tvalid", "tready", "tlast")
+
+
+def beats(vcd: Vcd, top: str, stream: str, edges: list[int]) -> list[tuple[int, bool]]:
+    """``(time, last)`` of every beat taken on ``stream`` (``s_axis`` or ``m_axis``).
+
+    A beat is taken at a rising clock edge with ``TVALID`` and ``TREADY`` high; the
+    values that count are those before the edge (a testbench or the design changes them
+    at the edge itself, and the dump lists those changes at the edge's time).
+    """
+    valid, ready, last = (vcd.vars[f"{top}{stream}_{n}"] for n in AXIS_HANDSHAKE)
+    return [(t, last.value_at(t - 1) == 1) for t in edges
+            if valid.value_at(t - 1) == 1 and ready.value_at(t - 1) == 1]
+
+
+def axi_step_times(dump: Path, top: str = "") -> StepTimes:
+    """Step boundaries of a dump of the AXI top, from its two streams.
+
+    Step ``s`` starts with the first beat of the ``s``-th sample packet taken on
+    ``s_axis`` and ends with the last beat (``TLAST``) of the ``s``-th result packet
+    taken on ``m_axis``: ``m_axis_tvalid & m_axis_tready & m_axis_tlast`` at a rising
+    ``aclk``.
+    """
+    top = top or top_scope({p: 0 for p in read_vcd_names(dump)})
+    names = [top + "aclk"] + [f"{top}{s}_{n}" for s in ("s_axis", "m_axis")
+                              for n in AXIS_HANDSHAKE]
+    vcd = read_vcd(dump, names)
+    edges = rising_edges(vcd.vars[top + "aclk"])
+    period = min((b - a for a, b in zip(edges, edges[1:], strict=False)), default=0)
+    ends = [t for t, last in beats(vcd, top, "m_axis", edges) if last]
+    starts, first_beat = [], True
+    for t, last in beats(vcd, top, "s_axis", edges):
+        if first_beat:
+            starts.append(t)
+        first_beat = last
+    # a step whose sample packet the dump does not show (none): start at its end
+    starts = (starts + ends[len(starts):])[: len(ends)]
     return StepTimes(starts, ends, period, vcd.end_time)
 
 
@@ -405,7 +467,7 @@ class GtkwView:
 def gtkw_view(dump: Path, first_step: int = 0, steps: int = WINDOW_STEPS) -> GtkwView:
     """The window of :func:`write_gtkw`: steps ``first_step``.. with a margin either side."""
     timescale, decl = read_header(Path(dump))
-    top = _top_scope({p: w for p, w, _ in decl})
+    top = top_scope({p: w for p, w, _ in decl})
     st = step_times(Path(dump), top)
     mult = _time_unit_multiplier(timescale)
     unit = timescale / mult
@@ -422,21 +484,71 @@ def gtkw_view(dump: Path, first_step: int = 0, steps: int = WINDOW_STEPS) -> Gtk
                     markers, unit)
 
 
+def _core_prefixes(widths: dict[str, int]) -> tuple[str, str]:
+    """Name prefixes of the core's ports and of its internal signals in a flat dump.
+
+    The bare array dumps ``s_valid``, ``st``, ``pe0_rw``; MyHDL flattens the AXI top, so
+    there the core's ports are the shell's wires (``core_s_valid``) and its internals
+    carry the instance name (``trtrl_array0_st``). Found by name, not assumed.
+    """
+    def prefix(anchors: tuple[str, ...]) -> str:
+        found = [n[: -len(anchors[0])] for n in widths if n.endswith(anchors[0])]
+        found = [f for f in found if all(f + a in widths for a in anchors)]
+        return min(found, key=len, default="")
+
+    return prefix(("r_valid", "s_ready", "busy")), prefix(("st", "zbus"))
+
+
+def _resp_names() -> dict[int, str]:
+    """AXI4 response codes by value (the register map's ``RESP``, plus EXOKAY)."""
+    from trtrl.rtl.regmap import RESP
+
+    return {1: "EXOKAY", **{v: k for k, v in RESP.items()}}
+
+
+def address_names(man: Manifest) -> dict[int, str]:
+    """AXI4-Lite byte address -> name, from the manifest's register map: each register by
+    its name, each memory-window word as ``WINDOW[i,j]`` (word ``i*L + j`` of the window)."""
+    from trtrl.rtl.regmap import RegisterMap
+
+    rmap = RegisterMap.from_json(man.details["registers"])
+    names = {r.offset: r.name for r in rmap.registers}
+    for w in rmap.windows:
+        for word in range(w.words):
+            names[w.base + 4 * word] = f"{w.name}[{word // man.L},{word % man.L}]"
+    return dict(sorted(names.items()))
+
+
+def _translate_text(names: dict[int, str]) -> str:
+    """A GTKWave translate file: "value text" per line, the value as the trace shows it
+    (decimal here; translate.c matches the formatted value as a string)."""
+    return "".join(f"{v} {n}\n" for v, n in sorted(names.items()))
+
+
 def write_gtkw(dump: Path, manifest: Path | None = None, *, first_step: int = 0,
                steps: int = WINDOW_STEPS) -> Path:
-    """Write ``<dump>.gtkw`` (and ``<dump>.states.txt``): a GTKWave view of the dump.
+    """Write ``<dump>.gtkw`` (and its translate files): a GTKWave view of the dump.
 
-    Groups, in this order: the stream ports (packed vectors split per element), the
-    results ``r_y[i]`` and ``r_e[k]``, the counters, the controller (state by name), the
-    activation unit, processing element 0 (open) and 1..N-1 (closed), the memory port.
-    Fixed-point quantities show in decimal with their formats from the manifest; internal
-    signals found by name (:data:`CONTROL`, :data:`SHARED`, :data:`PE`) get aliases that
-    say what they are, and those missing from the dump are left out. The view opens on
-    ``steps`` steps from ``first_step`` (:func:`gtkw_view`; by default the first learning
-    steps, after reset and weight load), with named markers at the ends of steps and the
-    primary marker at the end of the first, so the signal pane lists the values there.
-    Paths in the file are relative to it. An FST dump (unreadable here) gets the ports of
-    the manifest under a guessed scope and opens at time 0.
+    The array (``trtrl_array``): groups, in this order, the stream ports (packed vectors
+    split per element), the results ``r_y[i]`` and ``r_e[k]``, the counters, the
+    controller (state by name, ``<dump>.states.txt``), the activation unit, processing
+    element 0 (open) and 1..N-1 (closed), the memory port. Fixed-point quantities show in
+    decimal with their formats from the manifest; internal signals found by name
+    (:data:`CONTROL`, :data:`SHARED`, :data:`PE`) get aliases that say what they are, and
+    those missing from the dump are left out.
+
+    The AXI top (``trtrl_axi``, a dump with ``m_axis_tlast``): clock and reset, the sample
+    stream, the result stream (``TDATA`` as format A), AXI4-Lite writes (address, data,
+    response) and reads, then the core below the shell as above. Addresses show as
+    register names (``<dump>.regs.txt``, made from the manifest's register map) and
+    responses by name (``<dump>.resp.txt``).
+
+    The view opens on ``steps`` steps from ``first_step`` (:func:`gtkw_view`; by default
+    the first learning steps, after reset and weight load), with named markers at the
+    ends of steps and the primary marker at the end of the first, so the signal pane
+    lists the values there. Paths in the file are relative to it. An FST dump
+    (unreadable here) gets the ports of the manifest under a guessed scope and opens at
+    time 0.
     """
     dump = Path(dump)
     out = dump.with_suffix(".gtkw")
@@ -444,11 +556,15 @@ def write_gtkw(dump: Path, manifest: Path | None = None, *, first_step: int = 0,
     decl = read_header(dump)[1] if vcd else []
     paths = {p: w for p, w, _ in decl}
     data = _read_manifest(manifest)
-    top = _top_scope(paths)
+    top = top_scope(paths)
     if not vcd or not top:  # FST: the manifest's top module, the ports it implies
         top = f"{data.top if data else TOP}."
-    widths = {p[len(top):]: w for p, w in paths.items() if p.startswith(top)}
-    fmts = _formats(data, widths)
+    widths = {p[len(top):]: w for p, w in paths.items() if p.startswith(top)
+              and "." not in p[len(top):]}
+    axi = "m_axis_tlast" in widths if vcd else bool(data and data.interface == AXI_TOP)
+    core_ports, internal = _core_prefixes(widths) if axi else ("", "")
+    fmts = _formats(data, {n: widths[core_ports + n] for n in A_VECTORS
+                           if core_ports + n in widths})
     if not vcd:
         widths = _port_widths(data, fmts)
 
@@ -456,71 +572,21 @@ def write_gtkw(dump: Path, manifest: Path | None = None, *, first_step: int = 0,
         w = widths[name]
         return top + name if w == 1 else f"{top}{name}[{w - 1}:0]"
 
-    def kind(k: Kind) -> Kind:
-        return _frac(k, fmts) if isinstance(k, str) and k.isupper() else k
-
-    # -- ports ------------------------------------------------------------------------------
-    iface, memory, results = _SaveFile(), _SaveFile(), _SaveFile()
-    fixed_words = fmts.w[1] == fmts.p[1]  # m_rdata carries W or P: one shift fits both
-    for name in INTERFACE:
-        if name not in widths:
-            continue
-        w = widths[name]
-        group = memory if name.startswith("m_") else results if name in ("r_y", "r_e") \
-            else iface
-        if name in A_VECTORS:  # packed: one fixed-point trace per element
-            count = {"s_x": fmts.m, "s_d": fmts.k, "r_y": fmts.n, "r_e": fmts.k}[name]
-            for e in range(count):
-                if (e + 1) * fmts.a[0] <= w:
-                    group.slice(f"{name}[{e}]", ref(name), w, e * fmts.a[0], fmts.a[0],
-                                fmts.a[1])
-        elif w == 1:
-            group.trace(ref(name), "bit")
-        elif name == "m_wdata":
-            group.trace(ref(name), fmts.w[1], "m_wdata (W)")
-        elif name == "m_rdata":
-            group.trace(ref(name), fmts.w[1] if fixed_words else "sint",
-                        "m_rdata (W, P)" if fixed_words else "m_rdata (raw)")
-        else:
-            group.trace(ref(name), "uint", name)
-
-    # -- internals (VCD only) -------------------------------------------------------------
-    control = _SaveFile()
-    states = out.with_name(out.stem + ".states.txt")
-    for name, label, k in CONTROL:
-        if name in widths:
-            control.trace(ref(name), kind(k), label, states.name if name == "st" else None)
-    shared = _SaveFile()
-    for name, label, k in SHARED:
-        if name in widths:
-            shared.trace(ref(name), kind(k), label)
-    pes = []
-    for i in range(fmts.n):
-        pe = _SaveFile()
-        for name, label, k in PE:
-            full = f"pe{i}_{name}"
-            if full in widths:
-                # i: this row; c = M+1+i: this neuron's column (the shadow weight's)
-                text = label.replace("[i,", f"[{i},").replace(",c]", f",{fmts.m + 1 + i}]")
-                pe.trace(ref(full), kind(k), f"pe{i} {text}")
-        pes.append(pe)
-    counters = _SaveFile()
-    for name in COUNTERS:
-        if name in widths:
-            counters.trace(ref(name), "uint", name)
-
+    stem = out.with_suffix("")
+    files = {"states": stem.with_name(stem.name + ".states.txt"),
+             "regs": stem.with_name(stem.name + ".regs.txt"),
+             "resp": stem.with_name(stem.name + ".resp.txt")}
+    texts: dict[str, str] = {}
     body = _SaveFile()
-    body.group("Interface", iface.lines)
-    body.group("Results r_y, r_e", results.lines)
-    body.group("Counters", counters.lines)
-    body.group("Controller", control.lines)
-    body.group("Activation unit", shared.lines)
-    for i, pe in enumerate(pes):
-        body.group(f"PE {i} (row {i})", pe.lines, closed=i > 0)
-    body.group("Memory port", memory.lines)
+    if axi:
+        texts.update(_axi_groups(body, widths, ref, fmts, files, data))
+    core_title = "Core " if axi else ""
+    texts.update(_core_groups(body, widths, ref, fmts, files, core_ports, internal,
+                              core_title))
 
     # -- time window and markers ------------------------------------------------------------
-    view = gtkw_view(dump, first_step, steps) if vcd and top + "r_valid" in paths else None
+    anchor = top + ("m_axis_tlast" if axi else "r_valid")
+    view = gtkw_view(dump, first_step, steps) if vcd and anchor in paths else None
     t0, span, markers, primary = 0, 0, [], -1
     if view is not None:
         t0, span, markers, primary = view.t0, view.t1 - view.t0, view.markers, view.primary
@@ -531,8 +597,9 @@ def write_gtkw(dump: Path, manifest: Path | None = None, *, first_step: int = 0,
     rel = Path(os.path.relpath(dump.resolve(), out.resolve().parent)).as_posix()
     head = [
         "[*] GTKWave save file written by trtrl (testbenches/waves.py)",
-        f"[*] formats: A {fmts.a[0]}.{fmts.a[1]} W {fmts.w[0]}.{fmts.w[1]} "
-        f"P {fmts.p[0]}.{fmts.p[1]}; N {fmts.n} M {fmts.m} K {fmts.k}",
+        f"[*] {'AXI top' if axi else 'array'}; formats: A {fmts.a[0]}.{fmts.a[1]} "
+        f"W {fmts.w[0]}.{fmts.w[1]} P {fmts.p[0]}.{fmts.p[1]}; N {fmts.n} M {fmts.m} "
+        f"K {fmts.k}",
         f'[dumpfile] "{rel}"',
         f'[savefile] "{out.name}"',
         f"[timestart] {t0}",
@@ -547,11 +614,137 @@ def write_gtkw(dump: Path, manifest: Path | None = None, *, first_step: int = 0,
         f"[signals_width] {SIGNALS_WIDTH}",
         "[sst_expanded] 0",
     ]
-    for path, text in ((states, "".join(f"{i} {s}\n" for i, s in enumerate(STATES))),
-                       (out, "\n".join(head + body.lines) + "\n")):
-        if path == states and "st" not in widths:
-            continue
+    writes = [(files[k], t) for k, t in texts.items()]
+    writes.append((out, "\n".join(head + body.lines) + "\n"))
+    for path, text in writes:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(text)
         tmp.replace(path)
     return out
+
+
+Ref = Callable[[str], str]
+
+
+def _core_groups(body: _SaveFile, widths: dict[str, int], ref: Ref, fmts: _Formats,
+                 files: dict[str, Path], ports: str, internal: str,
+                 title: str) -> dict[str, str]:
+    """The core's groups (ports named ``ports + port``, internals ``internal + name``;
+    a ``title`` marks them as the core below a shell); returns the translate files they
+    use, by key of ``files``."""
+    def kind(k: Kind) -> Kind:
+        return _frac(k, fmts) if isinstance(k, str) and k.isupper() else k
+
+    def alias(name: str) -> str | None:
+        return name if ports else None  # the shell's wire names: show the port's
+
+    iface, memory, results = _SaveFile(), _SaveFile(), _SaveFile()
+    fixed_words = fmts.w[1] == fmts.p[1]  # m_rdata carries W or P: one shift fits both
+    for name in INTERFACE:
+        full = ports + name
+        if full not in widths:
+            continue
+        w = widths[full]
+        group = memory if name.startswith("m_") else results if name in ("r_y", "r_e") \
+            else iface
+        if name in A_VECTORS:  # packed: one fixed-point trace per element
+            count = {"s_x": fmts.m, "s_d": fmts.k, "r_y": fmts.n, "r_e": fmts.k}[name]
+            for e in range(count):
+                if (e + 1) * fmts.a[0] <= w:
+                    group.slice(f"{name}[{e}]", ref(full), w, e * fmts.a[0], fmts.a[0],
+                                fmts.a[1])
+        elif w == 1:
+            group.trace(ref(full), "bit", alias(name))
+        elif name == "m_wdata":
+            group.trace(ref(full), fmts.w[1], "m_wdata (W)")
+        elif name == "m_rdata":
+            group.trace(ref(full), fmts.w[1] if fixed_words else "sint",
+                        "m_rdata (W, P)" if fixed_words else "m_rdata (raw)")
+        else:
+            group.trace(ref(full), "uint", name)
+
+    # -- internals (VCD only) -------------------------------------------------------------
+    control = _SaveFile()
+    used: dict[str, str] = {}
+    for name, label, k in CONTROL:
+        if internal + name in widths:
+            translate = None
+            if name == "st":
+                translate = files["states"].name
+                used["states"] = "".join(f"{i} {s}\n" for i, s in enumerate(STATES))
+            control.trace(ref(internal + name), kind(k), label, translate)
+    shared = _SaveFile()
+    for name, label, k in SHARED:
+        if internal + name in widths:
+            shared.trace(ref(internal + name), kind(k), label)
+    pes = []
+    for i in range(fmts.n):
+        pe = _SaveFile()
+        for name, label, k in PE:
+            full = f"{internal}pe{i}_{name}"
+            if full in widths:
+                # i: this row; c = M+1+i: this neuron's column (the shadow weight's)
+                text = label.replace("[i,", f"[{i},").replace(",c]", f",{fmts.m + 1 + i}]")
+                pe.trace(ref(full), kind(k), f"pe{i} {text}")
+        pes.append(pe)
+    counters = _SaveFile()
+    for name in COUNTERS:
+        if ports + name in widths:
+            counters.trace(ref(ports + name), "uint", name)
+
+    core = bool(title)
+    body.group("Core interface" if core else "Interface", iface.lines)
+    body.group(f"{'Core results' if core else 'Results'} r_y, r_e", results.lines)
+    body.group("Core counters" if core else "Counters", counters.lines)
+    body.group("Controller", control.lines)
+    body.group("Activation unit", shared.lines)
+    for i, pe in enumerate(pes):
+        body.group(f"PE {i} (row {i})", pe.lines, closed=i > 0)
+    body.group("Core memory port" if core else "Memory port", memory.lines)
+    return used
+
+
+AXIL_WRITE = ("awaddr", "awvalid", "awready", "wdata", "wstrb", "wvalid", "wready",
+              "bresp", "bvalid", "bready")
+AXIL_READ = ("araddr", "arvalid", "arready", "rdata", "rresp", "rvalid", "rready")
+
+
+def _axi_groups(body: _SaveFile, widths: dict[str, int], ref: Ref, fmts: _Formats,
+                files: dict[str, Path], man: Manifest | None) -> dict[str, str]:
+    """The AXI top's own groups: clock and reset, both streams, AXI4-Lite; returns the
+    translate files they use (addresses need the manifest's register map)."""
+    used = {"resp": _translate_text(_resp_names())}
+    if man is not None and "registers" in man.details:
+        used["regs"] = _translate_text(address_names(man))
+    clock = _SaveFile()
+    for name in ("aclk", "aresetn"):
+        if name in widths:
+            clock.trace(ref(name), "bit")
+    body.group("Clock, reset", clock.lines)
+    for prefix, title, what in (("s_axis", "Sample stream s_axis", "x, d"),
+                                ("m_axis", "Result stream m_axis", "y, e")):
+        g = _SaveFile()
+        for n in ("tvalid", "tready", "tlast", "tuser"):
+            if f"{prefix}_{n}" in widths:
+                g.trace(ref(f"{prefix}_{n}"), "bit")
+        if f"{prefix}_tdata" in widths:  # format-A words, sign-extended to TDATA
+            g.trace(ref(f"{prefix}_tdata"), fmts.a[1], f"{prefix}_tdata ({what})")
+        body.group(title, g.lines)
+    for names, title in ((AXIL_WRITE, "AXI4-Lite write"), (AXIL_READ, "AXI4-Lite read")):
+        g = _SaveFile()
+        for n in names:
+            full = f"s_axil_{n}"
+            if full not in widths:
+                continue
+            if n.endswith("addr"):
+                g.trace(ref(full), "uint", full, files["regs"].name if "regs" in used else None)
+            elif n.endswith("resp"):
+                g.trace(ref(full), "uint", full, files["resp"].name)
+            elif widths[full] == 1:
+                g.trace(ref(full), "bit")
+            else:
+                g.trace(ref(full), "hex", full)
+        # folded: the bus is idle while samples stream, and the steps are what the view
+        # opens on; one click shows register names and responses
+        body.group(title, g.lines, closed=True)
+    return used
