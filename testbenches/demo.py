@@ -32,6 +32,7 @@ from trtrl.rtl.config import AXI_TOP, REGS_HEADER
 from trtrl.rtl.manifest import Manifest
 from trtrl.testbenches.configs import CONFIGS, TbConfig
 from trtrl.testbenches.dut import BUILD_ROOT, cached_rtl
+from trtrl.testbenches.learning import CURVE_WINDOW, MSE_MARGIN_ABS, MSE_MARGIN_REL, curve
 from trtrl.testbenches.runner import run_case
 
 WAVE_STEPS = 10  # length of the waveform run (Icarus VCD of N = 15: ~1.4 MB/step)
@@ -46,9 +47,7 @@ WAVE_SIGNALS = ("s_axis_tvalid,s_axis_tready,s_axis_tlast,core_busy,m_axis_tvali
 # the harness would add its own top, batch memories and LFSRs around it. Ten steps take
 # seconds either way.
 WAVE_TESTS = ("learn_through_axi",)
-WINDOW = 100  # learning-curve window (the testbench's curve_hw uses 100 too)
-# Learning margin of the long online run (testbenches/README.md, "Learning-curve margin").
-MSE_MARGIN_REL, MSE_MARGIN_ABS = 2.5, 2.5e-4
+WINDOW = CURVE_WINDOW  # learning-curve window: the testbench's curve_hw
 MIN_STEPS_FOR_MARGIN = 1000
 
 
@@ -106,31 +105,9 @@ def core_step_cycles(dump: Path) -> list[int]:
     return out
 
 
-def _last_batch(build_dir: str, man: Any, y: np.ndarray, e: np.ndarray) -> dict[str, Any]:
-    """The last batch's result words as the harness wrote them (``results.hex``) against
-    the fixed-point model's ``y`` and ``e``: a check outside the scoreboard, of the steps
-    the file still holds (each batch overwrites it)."""
-    from trtrl.pymodel.fixed.words import to_signed
-    from trtrl.testbenches.batch import RESULTS_HEX, read_hex
-
-    path = Path(build_dir) / RESULTS_HEX
-    rb = man.n + man.k
-    if not path.is_file():
-        return {"steps": 0, "equal": None}
-    tw = int(man.details["streams"]["tdata_bits"])
-    words = [to_signed(w, tw) for w in read_hex(path)]
-    count = len(words) // rb
-    if count == 0 or count > len(y):
-        return {"steps": count, "equal": None}
-    got = np.asarray(words[: count * rb], dtype=np.int64).reshape(count, rb)
-    want = np.concatenate([np.asarray(y[-count:], dtype=np.int64),
-                           np.asarray(e[-count:], dtype=np.int64)], axis=1)
-    return {"steps": count, "equal": bool(np.array_equal(got, want))}
-
-
 def _models(cfg: TbConfig, man: Any, lr_shift: int) -> dict[str, np.ndarray]:
     """Per-step errors (as reals) of the fixed-point and the float64 TRTRL model, and the
-    fixed-point model's raw outputs (``y_raw``, ``e_raw``)."""
+    fixed-point model's."""
     from trtrl.pymodel.fixed.model import fixed_trace
     from trtrl.pymodel.models import make_model
     from trtrl.testbenches.stimulus import make_case
@@ -141,15 +118,7 @@ def _models(cfg: TbConfig, man: Any, lr_shift: int) -> dict[str, np.ndarray]:
     model = make_model("trtrl", np.asarray(case.w0), man.m, man.k, 2.0 ** -lr_shift,
                        man.fixed.activation)
     e_float = np.asarray(model.run(np.asarray(case.x), np.asarray(case.d), weights_every=0)["e"])
-    return {"fixed": e_fixed, "float": e_float, "y_raw": np.asarray(tr["y"]),
-            "e_raw": np.asarray(tr["e"])}
-
-
-def _curve(e: np.ndarray) -> list[float]:
-    """Same arithmetic as the testbench's ``_curve``, so equal errors give equal floats."""
-    sq = (np.asarray(e, dtype=np.float64) ** 2).mean(axis=1)
-    n = len(sq) // WINDOW
-    return [float(v) for v in sq[: n * WINDOW].reshape(n, WINDOW).mean(axis=1)]
+    return {"fixed": e_fixed, "float": e_float}
 
 
 def _plot_curves(path: Path, hw_curve: list[float], e: dict[str, np.ndarray], steps: int) -> None:
@@ -264,38 +233,25 @@ def run_hardware(out: Path, steps: int = 4000, sim: str = "verilator", seed: int
                   _models, cfg, man, lr_shift)
     mse_fixed = float(np.mean(e["fixed"] ** 2))
     mse_float = float(np.mean(e["float"] ** 2))
-    curve_fixed = _curve(e["fixed"])
+    curve_fixed = curve(e["fixed"])
     tail = max(1, steps // 5)
     scored = bool(res.passed and res.steps == steps)
-    last_batch = _last_batch(res.build_dir, man, e["y_raw"], e["e_raw"]) if scored else {
-        "steps": 0, "equal": None}
-    if "curve_hw" in res.extra:  # a harness that reports the hardware's own errors
-        hw_curve = list(res.extra.get("curve_hw") or [])
-        mse_hw = res.extra.get("mse_hw")
-        mse_hw_tail = res.extra.get("mse_hw_tail")
-        hw_source = "the testbench's record of the hardware's errors"
-    else:
-        # The batch harness does not hand the hardware's words back per step, but its
-        # scoreboard compared every y and e of every step with the model's and stops at
-        # the first difference: a passing run's errors are the model's, integer for
-        # integer, so its curve is the model's. The last batch's words, still in the
-        # harness's results.hex, are checked against the model again here.
-        hw_curve = curve_fixed if scored else []
-        mse_hw = mse_fixed if scored else None
-        mse_hw_tail = float(np.mean(e["fixed"][-tail:] ** 2)) if scored else None
-        hw_source = "the scoreboard's verdict (every output equal to the model's)"
+    # the hardware's own errors, as the batched testbench recorded them from the result
+    # stream (its scoreboard compared them with the model's every step)
+    hw_curve = list(res.extra.get("curve_hw") or [])
+    mse_hw = res.extra.get("mse_hw")
+    mse_hw_tail = res.extra.get("mse_hw_tail")
     # bit-exact: the scoreboard compared every result word every step (and all state at
     # checkpoints); the hardware's MSE and curve must equal the model's to the last bit
-    # of the float (same integers, same arithmetic), and the last batch's words too
-    bit_exact = bool(scored and mse_hw == mse_fixed and hw_curve == curve_fixed
-                     and last_batch["equal"] is not False)
+    # of the float (same integers, same arithmetic)
+    bit_exact = bool(scored and mse_hw == mse_fixed and hw_curve == curve_fixed)
     mse_float_tail = float(np.mean(e["float"][-tail:] ** 2))
     learned: bool | None = None
     if steps >= MIN_STEPS_FOR_MARGIN and mse_hw_tail is not None:
         learned = bool(mse_hw_tail <= MSE_MARGIN_REL * mse_float_tail + MSE_MARGIN_ABS
                        and len(hw_curve) >= 2 and hw_curve[-1] < hw_curve[0])
 
-    figures: dict[str, Any] = {"learning_curves": figure_facts(hw_curve, _curve(e["float"]))}
+    figures: dict[str, Any] = {"learning_curves": figure_facts(hw_curve, curve(e["float"]))}
     cycles: list[int] = []
 
     def plots() -> None:
@@ -324,7 +280,7 @@ def run_hardware(out: Path, steps: int = 4000, sim: str = "verilator", seed: int
                    f"(after {res.steps} of {steps} steps): {res.message.splitlines()[0]}")
     elif not bit_exact:
         verdict = (f"FAIL: the hardware's learning curve differs from the fixed-point "
-                   f"model's (MSE {mse_hw} vs {mse_fixed}; last batch {last_batch})")
+                   f"model's (MSE {mse_hw} vs {mse_fixed})")
     else:
         verdict = (f"PASS: hardware matched the fixed-point model bit for bit over {steps} "
                    f"steps; MSE {mse_hw:.2g} (fixed {mse_fixed:.2g}, float {mse_float:.2g}), "
@@ -350,7 +306,6 @@ def run_hardware(out: Path, steps: int = 4000, sim: str = "verilator", seed: int
         "mse_hw": mse_hw, "mse_fixed": mse_fixed, "mse_float": mse_float,
         "tail_steps": tail, "mse_hw_tail": mse_hw_tail, "mse_float_tail": mse_float_tail,
         "bit_exact": bit_exact, "learned_within_margin": learned,
-        "hw_curve_from": hw_source, "last_batch_check": last_batch,
         "scoreboard": {"passed": res.passed, "message": res.message,
                        "checked_values": res.extra.get("checked_values"),
                        "checkpoints": res.extra.get("checkpoints"),
@@ -446,7 +401,8 @@ def _markdown(s: dict[str, Any]) -> str:
         "step, and every weight and sensitivity, read over AXI4-Lite, at checkpoints. "
         "`learning_curves.png` shows the hardware's mean squared error per 100 steps on top "
         "of the fixed-point model's (they coincide exactly: same integers, same arithmetic; "
-        f"the hardware's curve comes from {s['hw_curve_from']}) and the float64 model's.\n\n"
+        "the hardware's errors as the testbench took them from the result stream) and the "
+        "float64 model's.\n\n"
         f"Waveforms: `waves.vcd` ({w['steps']} steps on {w['sim']}, a separate short run of "
         f"the {w['testbench']} testbench: a dump of the whole learning run would be far too "
         f"large), `waves.gtkw` for GTKWave ({_gtkw_note(s)}), `waves.png` steps "
