@@ -290,6 +290,8 @@ async def _setup(dut: Any, run: _Run, p_idle: float, p_stall: float,
     await tb.reset()
     await tb.write_weights(run.w0_q)
     await tb.write("CONTROL", LEARN=0, LEARN_FROM_TUSER=1, LR_SHIFT=run.lr_shift)
+    # from here on no signal of the design may be X (test_xprop_axi.py scans the dump)
+    run.result["weights_loaded_ns"] = tb.now_ns()
     return tb
 
 
