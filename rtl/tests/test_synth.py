@@ -26,7 +26,7 @@ import pytest
 
 from trtrl.pymodel.errors import TrtrlError
 from trtrl.pymodel.fixed.formats import FixedConfig, FixedFormat
-from trtrl.rtl.config import AXI_TOP, VERILOG_FILE, ArrayConfig
+from trtrl.rtl.config import AXI_TOP, MANIFEST_FILE, VERILOG_FILE, ArrayConfig
 from trtrl.rtl.generate import generate
 from trtrl.rtl.manifest import Manifest
 from trtrl.rtl.synth import SYNTH_FILE, SYNTH_MANIFEST, synthesize, synthesize_folder
@@ -353,12 +353,13 @@ def test_yosys_timeout_is_one_line(small_rtl: Path, tmp_path: Path) -> None:
     assert "\n" not in str(info.value)
 
 
-def test_netlist_without_the_top_is_one_line(tmp_path: Path,
+def test_netlist_without_the_top_is_one_line(small_rtl: Path, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """A netlist that does not define the manifest's top: one line, no synth.json."""
     import trtrl.rtl.synth as synth_mod
 
-    generate(ArrayConfig(2, 1, 1, SMALL_FIXED), tmp_path, AXI_TOP)
+    for name in (VERILOG_FILE, MANIFEST_FILE):  # a copy: the fixture stays as generated
+        shutil.copyfile(small_rtl / name, tmp_path / name)
 
     def fake(verilog: Path, out: Path, **kwargs: Any) -> synth_mod.SynthResult:
         (Path(out) / SYNTH_FILE).write_text("module renamed(a);\n  input a;\nendmodule\n")
@@ -368,7 +369,7 @@ def test_netlist_without_the_top_is_one_line(tmp_path: Path,
             netlist=SYNTH_FILE)
 
     monkeypatch.setattr(synth_mod, "synthesize", fake)
-    with pytest.raises(TrtrlError, match=r"no module trtrl_axi .*defines renamed") as info:
-        synthesize_folder(tmp_path, top=AXI_TOP)
+    with pytest.raises(TrtrlError, match=r"no module trtrl_array .*defines renamed") as info:
+        synthesize_folder(tmp_path)
     assert "\n" not in str(info.value)
     assert not (tmp_path / SYNTH_MANIFEST).exists()
