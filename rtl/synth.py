@@ -12,7 +12,8 @@
    carries, TRELLIS_FF, MULT18X18D, DP16KD and TRELLIS_DPR16X4 distributed RAM). It gives
    the cell and flip-flop counts and writes the netlist ``synth.v`` (``write_verilog
    -noattr``); the generic one simulates with Icarus without any Yosys cell library
-   (``trtrl regress --rtl``).
+   (``trtrl regress --rtl``, which reads the manifest copy :func:`synthesize_folder`
+   writes beside it, ``synth.json``).
 3. **bit level without ABC** (optional, ``noabc=True``): from the word-level design,
    ``memory -nomap; memory_map; opt -fast; techmap; opt -fast``. Every RAM and ROM bit
    becomes a flip-flop (or a constant) plus its read multiplexers, every operator Yosys's
