@@ -12,7 +12,8 @@
    carries, TRELLIS_FF, MULT18X18D, DP16KD and TRELLIS_DPR16X4 distributed RAM). It gives
    the cell and flip-flop counts and writes the netlist ``synth.v`` (``write_verilog
    -noattr``); the generic one simulates with Icarus without any Yosys cell library
-   (``trtrl regress --rtl``).
+   (``trtrl regress --rtl``, which reads the manifest copy :func:`synthesize_folder`
+   writes beside it, ``synth.json``).
 3. **bit level without ABC** (optional, ``noabc=True``): from the word-level design,
    ``memory -nomap; memory_map; opt -fast; techmap; opt -fast``. Every RAM and ROM bit
    becomes a flip-flop (or a constant) plus its read multiplexers, every operator Yosys's
@@ -57,6 +58,7 @@ __all__ = [
     "DEVICES",
     "NEXTPNR_ECP5_PIN",
     "SYNTH_FILE",
+    "SYNTH_MANIFEST",
     "TARGETS",
     "SynthResult",
     "nextpnr_ecp5",
@@ -68,6 +70,9 @@ __all__ = [
 
 TARGETS = ("generic", "ice40", "ecp5")
 SYNTH_FILE = "synth.v"
+# The manifest copy beside the netlist: `trtrl regress --rtl DIR/synth.v` takes the .json
+# of the same name first, so it finds the right one whichever top was synthesized.
+SYNTH_MANIFEST = "synth.json"
 DEFAULT_TIMEOUT = 3600.0  # seconds per tool run
 # The parts of each target, as nextpnr knows them (the figures its utilisation report
 # gives as "available"; they match Lattice's data sheets). The device name is nextpnr's
@@ -508,17 +513,38 @@ def update_manifest(manifest: str | os.PathLike[str], result: SynthResult) -> Pa
     return man.with_details(synthesis=plain(result.to_dict())).write(manifest)
 
 
+def _netlist_modules(netlist: Path) -> list[str]:
+    """Names of the modules a netlist defines (cell libraries are not written into it)."""
+    with netlist.open(errors="replace") as f:
+        return [m.group(1) for line in f if (m := re.match(r"module\s+([\w$]+)", line))]
+
+
 def synthesize_folder(folder: str | os.PathLike[str], top: str = TOP,
                       **kwargs: Any) -> SynthResult:
     """Synthesize ``folder/<top>.v`` into ``folder`` and record it in its manifest (the
-    core alone, ``trtrl_array``, or the AXI top, ``trtrl_axi``)."""
+    core alone, ``trtrl_array``, or the AXI top, ``trtrl_axi``).
+
+    With a netlist (``full``, the default) it also writes ``synth.json`` beside
+    ``synth.v``: the same manifest naming the netlist, which ``trtrl regress --rtl
+    DIR/synth.v`` reads (its default is the ``.json`` of the same name), so the netlist of
+    either top co-simulates through the testbench of its interface.
+    """
     folder = Path(folder)
     verilog, manifest = folder / f"{top}.v", folder / f"{top}.json"
     for p in (verilog, manifest):
         if not p.is_file():
             raise TrtrlError(f"{folder}: no {p.name} (run `trtrl rtl gen` first)")
+    from dataclasses import replace
+
     from trtrl.rtl.manifest import Manifest
 
     res = synthesize(verilog, folder, top=Manifest.read(manifest).top, **kwargs)
-    update_manifest(manifest, res)
+    man = Manifest.read(update_manifest(manifest, res))
+    if res.netlist is not None:
+        # The testbench elaborates the manifest's top: the netlist must define it.
+        modules = _netlist_modules(folder / res.netlist)
+        if man.top not in modules:
+            raise TrtrlError(f"{folder / res.netlist}: no module {man.top} (the manifest's "
+                             f"top); it defines {', '.join(modules) or 'none'}")
+        replace(man, verilog=res.netlist).write(folder / SYNTH_MANIFEST)
     return res

@@ -1,9 +1,13 @@
 """Yosys synthesis (`rtl/synth.py`, `trtrl rtl synth`) and post-synthesis co-simulation.
 
 The fast tests synthesize a tiny array with narrow formats and a small activation table
-(N=2, M=1, K=1; about 20 s of Yosys). The co-simulation tests run the scoreboard
-(`testbenches/`) on the flattened gate-level netlist in Icarus: it must pass bit for
-bit, and a netlist with one stored bit inverted must fail with a mismatch (slow).
+(N=2, M=1, K=1). The word-level ones take the core alone (seconds of Yosys); the
+gate-level one takes the project's top level, the core in its AXI shell (``trtrl_axi``,
+about 30 s of Yosys), and co-simulates the flattened netlist in Icarus through the AXI
+testbench (cocotbext-axi, its four cocotb tests) with ``trtrl regress --rtl synth.v``, the
+command a user types: it must pass bit for bit, and a netlist with one stored weight bit
+inverted must fail with a scoreboard mismatch. With ``--full``: the command's default
+run (50 steps, the state read back after every step) and the mutated netlist through it.
 """
 
 from __future__ import annotations
@@ -14,19 +18,18 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pytest
 
 from trtrl.pymodel.errors import TrtrlError
 from trtrl.pymodel.fixed.formats import FixedConfig, FixedFormat
-from trtrl.rtl.config import MANIFEST_FILE, VERILOG_FILE, ArrayConfig
+from trtrl.rtl.config import AXI_TOP, MANIFEST_FILE, VERILOG_FILE, ArrayConfig
 from trtrl.rtl.generate import generate
-from trtrl.rtl.synth import SYNTH_FILE, synthesize, synthesize_folder
-
-if TYPE_CHECKING:  # imported where used: the runner needs cocotb
-    from trtrl.testbenches.runner import RunResult
+from trtrl.rtl.manifest import Manifest
+from trtrl.rtl.synth import SYNTH_FILE, SYNTH_MANIFEST, synthesize, synthesize_folder
 
 REPO = Path(__file__).resolve().parents[2]
 HAVE_YOSYS = shutil.which("yosys") is not None
@@ -45,23 +48,52 @@ def small_rtl(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def small_synth(small_rtl: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small array synthesized to generic gates (netlist + manifest section)."""
-    folder = tmp_path_factory.mktemp("synth_small")
-    for name in (VERILOG_FILE, MANIFEST_FILE):
-        shutil.copyfile(small_rtl / name, folder / name)
-    synthesize_folder(folder, target="generic", timeout=600)
+def synth_once(factory: pytest.TempPathFactory, name: str, **kwargs: Any) -> Path:
+    """The small array in its AXI shell, synthesized once per test session.
+
+    pytest-xdist runs a module's tests on several workers, each with its own module-scoped
+    fixtures; the workers share the parent of their temporary folders, so the first one
+    synthesizes there under a lock and the others wait for it instead of repeating Yosys.
+    """
+    import fcntl
+
+    base = factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = shared / f"synth-{name}"
+    folder.mkdir(exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / SYNTH_MANIFEST).is_file():  # written last, by synthesize_folder
+            generate(ArrayConfig(2, 1, 1, SMALL_FIXED), folder, AXI_TOP)
+            synthesize_folder(folder, top=AXI_TOP, **kwargs)
     return folder
 
 
+@pytest.fixture(scope="module")
+def axi_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small array in its AXI shell, synthesized to generic gates."""
+    if not HAVE_YOSYS:
+        pytest.skip("yosys not installed (make setup)")
+    return synth_once(tmp_path_factory, "generic", target="generic", timeout=600)
+
+
 @needs_yosys
-def test_generic_netlist_and_stats(small_synth: Path) -> None:
-    """Yosys writes a flattened netlist; multipliers, flip-flops and memory are plausible."""
-    netlist = (small_synth / SYNTH_FILE).read_text()
-    assert re.search(r"^module trtrl_array\(", netlist, flags=re.M)
+def test_generic_netlist_and_stats(axi_synth: Path) -> None:
+    """Yosys writes a flat netlist with the AXI ports, the manifest copy beside it, and
+    plausible figures (the shell adds no multiplier and no RAM to the core's)."""
+    netlist = (axi_synth / SYNTH_FILE).read_text()
     assert len(re.findall(r"^module ", netlist, flags=re.M)) == 1, "the netlist must be flat"
-    syn = json.loads((small_synth / MANIFEST_FILE).read_text())["synthesis"]
+    header = re.search(r"^module trtrl_axi\(([^;]*)\);", netlist, flags=re.M)
+    assert header, "the netlist's module must be the manifest's top, trtrl_axi"
+    man = Manifest.read(axi_synth / f"{AXI_TOP}.json")
+    ports = [p.strip() for p in header.group(1).split(",")]
+    assert ports == list(man.ports), "flattening must keep the AXI port names, in order"
+    # `trtrl regress --rtl DIR/synth.v` reads synth.json: the same design, naming the netlist
+    beside = Manifest.read(axi_synth / SYNTH_MANIFEST)
+    assert (beside.top, beside.verilog, beside.interface) == (AXI_TOP, SYNTH_FILE, AXI_TOP)
+    assert beside.details["registers"] == man.details["registers"]
+    syn = man.details["synthesis"]
+    assert beside.details["synthesis"] == syn
     assert syn["target"] == "generic" and syn["netlist"] == SYNTH_FILE
     # One forward MAC, two sensitivity units of three and two gradient products per PE,
     # plus the shared f' * e product: 9 per PE + 1.
@@ -70,7 +102,8 @@ def test_generic_netlist_and_stats(small_synth: Path) -> None:
     cfg = ArrayConfig(2, 1, 1, SMALL_FIXED)
     # Every stored word is a RAM bit (the one-word memories are kept two deep: >=).
     assert syn["memory_bits"] >= cfg.storage_words()["total"] * SMALL_FIXED.act.total
-    assert syn["rom_bits"] == (1 << SMALL_FIXED.lut_bits) * SMALL_FIXED.act.total
+    # the activation table, plus the shell's register decode (case ROMs)
+    assert syn["rom_bits"] >= (1 << SMALL_FIXED.lut_bits) * SMALL_FIXED.act.total
     assert syn["cells"] > 1000
     assert "yosys" in syn["tool"].lower()
 
@@ -177,48 +210,150 @@ def test_ice40_small(small_rtl: Path, tmp_path: Path) -> None:
 
 
 # -- post-synthesis co-simulation ----------------------------------------------------------
-# MyHDL suffixes instance names with counters that depend on what else the process has
-# elaborated (pe0_ram6_mem or pe0_0_ram6_0_mem): take the first element memory bit found.
-_MEM_BIT = re.compile(r"(\\pe\w*_mem\[0\] \[0\] <= )([\w\\.]+(?:\[\d+\])?);")
+# The default run's case: few steps, the state read back after the weight load, mid-run and
+# at the end (a gate-level run is about 20 times slower than the RTL's).
+STEPS, CHECKPOINT_EVERY = 4, 2
+needs_icarus = pytest.mark.skipif(shutil.which("iverilog") is None,
+                                  reason="iverilog not installed")
 
 
-def invert_stored_bit(text: str) -> str:
-    """Netlist fault: one element stores bit 0 of its first memory word inverted."""
-    match = _MEM_BIT.search(text)
+def weight_memory(rtl: str) -> str:
+    """The memory holding the first element's weight row, named as in the generated RTL.
+
+    MyHDL numbers instances by what else the process has elaborated (``pe0_ram2_mem`` or
+    ``pe0_0_ram2_0_mem``), so find it by what it stores: the row's write data ``wd_w``.
+    Yosys keeps the name for the flip-flop of each bit (``\\<name>[word] [bit]``).
+    """
+    match = re.search(r"^\s*(\w*pe0_\w*_mem)\[\w+\] <= \w*pe0_wd_w;", rtl, flags=re.M)
     if match is None:
-        raise AssertionError("no element memory flip-flop found in the netlist")
-    return text[: match.start()] + f"{match.group(1)}~{match.group(2)};" + text[match.end():]
+        raise AssertionError("no weight-row memory of element 0 in the generated Verilog")
+    return match.group(1)
 
 
-def _run_netlist(folder: Path, build: Path, mutate=None) -> RunResult:
-    from trtrl.rtl.manifest import Manifest
-    from trtrl.testbenches.configs import TbConfig
-    from trtrl.testbenches.runner import run_case
-
-    man = Manifest.read(folder / MANIFEST_FILE)
-    cfg = TbConfig.from_manifest(man, "synth", 4, checkpoint_every=1, sims=("icarus",))
-    return run_case(cfg, "icarus", waves=False, build_root=build,
-                    verilog=folder / SYNTH_FILE, manifest=folder / MANIFEST_FILE,
-                    mutate=mutate, rerun_with_waves=False, tag="-mut" if mutate else "")
+def invert_stored_bit(text: str, memory: str) -> str:
+    """Generic netlist fault: bit 0 of word 0 of ``memory`` (W[0, 0]) is stored inverted."""
+    bit = re.compile(rf"(\\{re.escape(memory)}\[0\] \[0\] <= )([^;]+);")
+    found = bit.findall(text)
+    if len(found) != 1:
+        raise AssertionError(f"{len(found)} flip-flop assignments of {memory}[0][0] found")
+    return bit.sub(r"\1~(\2);", text)
 
 
-@needs_yosys
-@pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
-def test_netlist_passes_scoreboard(small_synth: Path, tmp_path: Path) -> None:
-    """The Yosys netlist computes FIXED_POINT.md bit for bit (Icarus, 4 learning steps)."""
-    res = _run_netlist(small_synth, tmp_path)
-    assert res.passed, res.message
+def mutated_copy(folder: Path, out: Path, mutate: Callable[[str, str], str]) -> Path:
+    """``folder``'s netlist with ``mutate(text, weight memory)`` applied, in ``out`` with
+    its manifest beside it, as ``trtrl regress --rtl`` expects; returns the netlist."""
+    memory = weight_memory((folder / f"{AXI_TOP}.v").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    text = (folder / SYNTH_FILE).read_text()
+    mutated = mutate(text, memory)
+    assert mutated != text
+    (out / SYNTH_FILE).write_text(mutated)
+    shutil.copyfile(folder / SYNTH_MANIFEST, out / SYNTH_MANIFEST)
+    return out / SYNTH_FILE
 
 
-@needs_yosys
-@pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog not installed")
-def test_mutated_netlist_fails_scoreboard(small_synth: Path, tmp_path: Path) -> None:
-    """One inverted stored bit in the netlist is caught as a scoreboard mismatch."""
+def regress_rtl(trtrl_cmd: list[str], netlist: Path, out: Path, *args: str,
+                sim: str = "icarus") -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """``trtrl regress --rtl netlist --sim SIM ARGS -o out`` in a fresh process; the
+    process and the per-case result (its four cocotb tests under ``extra.tests``)."""
+    proc = subprocess.run([*trtrl_cmd, "regress", "--rtl", str(netlist), "--sim", sim,
+                           *args, "-o", str(out)], cwd=out.parent, capture_output=True,
+                          text=True, timeout=1800)
+    results = sorted((out / "results").glob("*.json")) if (out / "results").is_dir() else []
+    assert len(results) == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc, json.loads(results[0].read_text())
+
+
+def assert_passed(proc: subprocess.CompletedProcess[str], result: dict[str, Any],
+                  steps: int) -> None:
+    """Exit 0, and every cocotb test of the AXI testbench ran and passed."""
+    from trtrl.testbenches.test_trtrl_axi.test_trtrl_axi import TESTS
+
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert result["passed"] and result["steps"] == steps, result["message"]
+    tests = result["extra"]["tests"]
+    assert sorted(tests) == sorted(TESTS), tests
+    assert all(t["passed"] for t in tests.values()), tests
+    assert tests["learn_through_axi"]["steps"] == steps
+
+
+def assert_mismatch(proc: subprocess.CompletedProcess[str], result: dict[str, Any]) -> None:
+    """Exit 1 with the scoreboard's mismatch (not a protocol error, not a crash), W[0, 0]."""
     from trtrl.testbenches.scoreboard import MISMATCH_TAG
 
-    res = _run_netlist(small_synth, tmp_path, mutate=invert_stored_bit)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert not result["passed"]
+    message = result["extra"]["tests"]["learn_through_axi"]["message"]
+    assert MISMATCH_TAG in message and "w[0,0]" in message, message
+    assert MISMATCH_TAG in proc.stderr
+
+
+@needs_yosys
+@needs_icarus
+def test_netlist_passes_scoreboard(axi_synth: Path, tmp_path: Path,
+                                   trtrl_cmd: list[str]) -> None:
+    """`trtrl regress --rtl synth.v`: the AXI netlist computes FIXED_POINT.md bit for bit
+    (manifest found beside it, all four AXI tests, 4 steps)."""
+    proc, result = regress_rtl(trtrl_cmd, axi_synth / SYNTH_FILE, tmp_path / "regress",
+                               "--steps", str(STEPS),
+                               "--checkpoint-every", str(CHECKPOINT_EVERY))
+    assert_passed(proc, result, STEPS)
+    assert result["extra"]["tests"]["learn_through_axi"]["checkpoints"] >= 3
+
+
+@needs_yosys
+@needs_icarus
+def test_mutated_netlist_fails_scoreboard(axi_synth: Path, tmp_path: Path) -> None:
+    """One inverted stored weight bit in the netlist is caught as a scoreboard mismatch
+    (the learning test only, no rerun with waves: the default run's short version)."""
+    from trtrl.testbenches.configs import TbConfig
+    from trtrl.testbenches.runner import run_case
+    from trtrl.testbenches.scoreboard import MISMATCH_TAG
+
+    netlist = mutated_copy(axi_synth, tmp_path / "mutated", invert_stored_bit)
+    man = Manifest.read(netlist.with_name(SYNTH_MANIFEST))
+    cfg = TbConfig.from_manifest(man, "synth", STEPS, checkpoint_every=CHECKPOINT_EVERY,
+                                 sims=("icarus",))
+    res = run_case(cfg, "icarus", waves=False, build_root=tmp_path / "build",
+                   verilog=netlist, manifest=netlist.with_name(SYNTH_MANIFEST),
+                   rerun_with_waves=False, testcase=("learn_through_axi",))
     assert not res.passed, "the mutated netlist passed the scoreboard"
-    assert MISMATCH_TAG in res.message, res.message
+    assert MISMATCH_TAG in res.message and "w[0,0]" in res.message, res.message
+
+
+@needs_yosys
+@needs_icarus
+@pytest.mark.slow
+def test_netlist_passes_default_regress(axi_synth: Path, tmp_path: Path,
+                                        trtrl_cmd: list[str]) -> None:
+    """The command as documented, with its defaults: 50 steps, read-back after each."""
+    proc, result = regress_rtl(trtrl_cmd, axi_synth / SYNTH_FILE, tmp_path / "regress")
+    assert_passed(proc, result, 50)
+
+
+@needs_yosys
+@pytest.mark.slow
+def test_netlist_passes_on_verilator(axi_synth: Path, tmp_path: Path,
+                                     trtrl_cmd: list[str]) -> None:
+    """The generic netlist on Verilator too (2 steps): its -O3 C++ build of 27.6k gates
+    costs about 80 s of CPU (6.5 min of wall time on a loaded machine), the run 4 s."""
+    proc, result = regress_rtl(trtrl_cmd, axi_synth / SYNTH_FILE, tmp_path / "regress",
+                               "--steps", "2", "--checkpoint-every", "0", sim="verilator")
+    assert_passed(proc, result, 2)
+
+
+@needs_yosys
+@needs_icarus
+@pytest.mark.slow
+def test_mutated_netlist_fails_regress(axi_synth: Path, tmp_path: Path,
+                                       trtrl_cmd: list[str]) -> None:
+    """The mutated netlist through `trtrl regress --rtl`: exit 1, the mismatch on stderr,
+    and the failing case rerun with waves on (a dump to open)."""
+    netlist = mutated_copy(axi_synth, tmp_path / "mutated", invert_stored_bit)
+    proc, result = regress_rtl(trtrl_cmd, netlist, tmp_path / "regress",
+                               "--steps", str(STEPS))
+    assert_mismatch(proc, result)
+    assert result["waves"] and Path(result["waves"]).is_file()
 
 
 @needs_yosys
@@ -227,3 +362,25 @@ def test_yosys_timeout_is_one_line(small_rtl: Path, tmp_path: Path) -> None:
     with pytest.raises(TrtrlError, match=r"timed out after 1 s") as info:
         synthesize(small_rtl / VERILOG_FILE, tmp_path, full=True, timeout=1)
     assert "\n" not in str(info.value)
+
+
+def test_netlist_without_the_top_is_one_line(small_rtl: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A netlist that does not define the manifest's top: one line, no synth.json."""
+    import trtrl.rtl.synth as synth_mod
+
+    for name in (VERILOG_FILE, MANIFEST_FILE):  # a copy: the fixture stays as generated
+        shutil.copyfile(small_rtl / name, tmp_path / name)
+
+    def fake(verilog: Path, out: Path, **kwargs: Any) -> synth_mod.SynthResult:
+        (Path(out) / SYNTH_FILE).write_text("module renamed(a);\n  input a;\nendmodule\n")
+        return synth_mod.SynthResult(
+            target="generic", tool="fake", multipliers=0, multiplier_bits=[], memory_bits=0,
+            rom_bits=0, memories=0, register_bits=0, word_cells=0, word_cells_by_type={},
+            netlist=SYNTH_FILE)
+
+    monkeypatch.setattr(synth_mod, "synthesize", fake)
+    with pytest.raises(TrtrlError, match=r"no module trtrl_array .*defines renamed") as info:
+        synthesize_folder(tmp_path)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / SYNTH_MANIFEST).exists()
