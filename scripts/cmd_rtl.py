@@ -153,6 +153,8 @@ def run_synth(args: argparse.Namespace) -> int:
         print(line)
         print(f"multipliers: {res.multipliers_note}")
         print(f"wrote {out / res.netlist}")
+        print(f"wrote {out / 'synth.json'} (the manifest of the netlist, for "
+              f"`trtrl regress --rtl {out / res.netlist}`)")
     if res.target != "generic" and res.cells is not None:
         clock = f"Fmax {res.fmax_mhz:.1f} MHz; " if res.fmax_mhz is not None else ""
         print(f"{clock}{res.pnr_note}")
