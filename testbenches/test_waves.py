@@ -74,45 +74,55 @@ class Dump:
     last_weight_write: int = 0
 
 
+class SyntheticVcd:
+    """A VCD written cycle by cycle, as a simulator would dump it: the tests' stand-in
+    dumps. ``scopes`` are (module, signals with widths); a signal in several scopes (the
+    Verilator style's ``$rootio`` copy of the ports) shares one code, so one value."""
+
+    def __init__(self, clock: str, scopes: list[tuple[str, dict[str, int]]]) -> None:
+        self.clock, self.t = clock, 0
+        self.codes: dict[str, str] = {}
+        self.widths: dict[str, int] = {}
+        self.lines = ["$timescale 1ps $end"]
+        for name, sigs in scopes:
+            self.lines.append(f"$scope module {name} $end")
+            for sig, w in sigs.items():
+                code = self.codes.setdefault(sig, f"c{len(self.codes)}")
+                self.widths.setdefault(sig, w)
+                self.lines.append(f"$var wire {w} {code} {sig}"
+                                  f"{f' [{w - 1}:0]' if w > 1 else ''} $end")
+            self.lines.append("$upscope $end")
+        self.lines.append("$enddefinitions $end")
+        self.state = dict.fromkeys(self.widths, 0)
+        self.lines += ["#0", "$dumpvars", *(self._val(sig, 0) for sig in self.widths), "$end"]
+
+    def _val(self, sig: str, v: int) -> str:
+        w, code = self.widths[sig], self.codes[sig]
+        return f"{v & 1}{code}" if w == 1 else f"b{v & ((1 << w) - 1):b} {code}"
+
+    def cycle(self, **changes: int) -> int:
+        """One clock: the changes happen at this rising edge (registered outputs), the
+        falling edge half a period later; returns the next edge, the one that samples them."""
+        out = [f"#{self.t}", self._val(self.clock, 1)]
+        for sig, v in changes.items():
+            if self.state[sig] != v:
+                self.state[sig] = v
+                out.append(self._val(sig, v))
+        self.lines.extend(out + [f"#{self.t + PERIOD // 2}", self._val(self.clock, 0)])
+        self.t += PERIOD
+        return self.t
+
+    def write(self, path: Path) -> None:
+        path.write_text("\n".join(self.lines) + "\n")
+
+
 def write_dump(folder: Path, style: str) -> Dump:
     """A VCD of reset, clear, weight load, then ``STEPS`` steps; ``style`` icarus|verilator."""
     folder.mkdir(parents=True, exist_ok=True)
-    codes: dict[str, str] = {}
-    lines = ["$timescale 1ps $end"]
-
-    def scope(name: str, sigs: dict[str, int]) -> None:
-        lines.append(f"$scope module {name} $end")
-        for s, w in sigs.items():
-            code = codes.setdefault(s, f"c{len(codes)}")
-            rng = f" [{w - 1}:0]" if w > 1 else ""
-            lines.append(f"$var wire {w} {code} {s}{rng} $end")
-        lines.append("$upscope $end")
-
-    if style == "verilator":
-        scope("$rootio", PORTS)  # the same codes: the same values
-    scope("trtrl_array", {**PORTS, **INTERNAL})
-    lines.append("$enddefinitions $end")
-    widths = {**PORTS, **INTERNAL}
-    state: dict[str, int] = dict.fromkeys(widths, 0)
+    top = ("trtrl_array", {**PORTS, **INTERNAL})
+    vcd = SyntheticVcd("clk", [("$rootio", PORTS), top] if style == "verilator" else [top])
+    cycle = vcd.cycle
     dump = Dump(folder / "dump.vcd", folder / "trtrl_array.json")
-
-    def val(s: str, v: int) -> str:
-        w = widths[s]
-        return f"{v & 1}{codes[s]}" if w == 1 else f"b{v & ((1 << w) - 1):b} {codes[s]}"
-
-    lines += ["#0", "$dumpvars"] + [val(s, 0) for s in widths] + ["$end"]
-    t = 0
-
-    def cycle(**changes: int) -> None:
-        nonlocal t
-        # rising edge at t: registered outputs change; falling edge half a period later
-        out = [f"#{t}", val("clk", 1)]
-        for s, v in changes.items():
-            if state[s] != v:
-                state[s] = v
-                out.append(val(s, v))
-        lines.extend(out + [f"#{t + PERIOD // 2}", val("clk", 0)])
-        t += PERIOD
 
     for _ in range(3):
         cycle(rst=1)
@@ -121,23 +131,23 @@ def write_dump(folder: Path, style: str) -> Dump:
         cycle()
     cycle(busy=0, st=0, s_ready=1)
     for a in range(20):  # weight load
-        dump.last_weight_write = t
+        dump.last_weight_write = vcd.t
         cycle(m_we=1, m_addr=a, m_wdata=a * 100)
     cycle(m_we=0)
     for step in range(STEPS):
         cycle(s_valid=1, s_x=1000 + step, s_d=2000 + step)
-        dump.starts.append(t)
+        dump.starts.append(vcd.t)
         cycle(s_valid=0, s_ready=0, busy=1, st=2)
         for c in range(STEP_CYCLES):
             cycle(j=c % 14, st=2 + c * 3 // STEP_CYCLES, zbus=c * 50 - 700)
         packed = sum((y_value(step, e) & 0xFFFF) << (16 * e) for e in range(N))
-        dump.ends.append(t)
+        dump.ends.append(vcd.t)
         cycle(r_valid=1, busy=0, s_ready=1, st=0, r_y=packed, r_e=-(step + 1) * 300,
               step_count=step + 1)
         cycle(r_valid=0)
         for _ in range(4 if step % 2 else 9):  # uneven gaps (read-back in some steps)
             cycle()
-    dump.path.write_text("\n".join(lines) + "\n")
+    vcd.write(dump.path)
     fixed = FixedConfig(act=FixedFormat(*A), weight=FixedFormat(*W), sens=FixedFormat(*P))
     Manifest(n=N, m=M, k=K, fixed=fixed, cycles_per_step=STEP_CYCLES + 1, clear_cycles=1,
              read_latency=2, addr_bits=PORTS["m_addr"], idx_bits=PORTS["m_addr"] - 2,
@@ -496,42 +506,11 @@ def write_axi_dump(folder: Path, style: str = "icarus") -> AxiDump:
     internal = {"trtrl_array0_st": 3, "trtrl_array0_zbus": a, "out_full": 1,
                 **{f"trtrl_array0_pe{i}_rw": 18 for i in range(AXI_N)}}
     widths = {**man.ports, **core, **internal}
-    codes: dict[str, str] = {}
-    lines = ["$timescale 1ps $end"]
-
-    def scope(name: str, sigs: dict[str, int]) -> None:
-        lines.append(f"$scope module {name} $end")
-        for s, w in sigs.items():
-            code = codes.setdefault(s, f"c{len(codes)}")
-            lines.append(f"$var wire {w} {code} {s}{f' [{w - 1}:0]' if w > 1 else ''} $end")
-        lines.append("$upscope $end")
-
-    if style == "verilator":
-        scope("$rootio", dict(man.ports))
-    scope("trtrl_axi", widths)
-    lines.append("$enddefinitions $end")
-    state = dict.fromkeys(widths, 0)
+    top = ("trtrl_axi", widths)
+    vcd = SyntheticVcd("aclk", [("$rootio", dict(man.ports)), top] if style == "verilator"
+                       else [top])
+    cycle = vcd.cycle
     dump = AxiDump(folder / "dump.vcd", man.write(folder / "trtrl_axi.json"), man)
-
-    def val(s: str, v: int) -> str:
-        w = widths[s]
-        return f"{v & 1}{codes[s]}" if w == 1 else f"b{v & ((1 << w) - 1):b} {codes[s]}"
-
-    lines += ["#0", "$dumpvars"] + [val(s, 0) for s in widths] + ["$end"]
-    t = 0
-
-    def cycle(**changes: int) -> int:
-        """One clock: the changes happen at this rising edge; returns the next edge, the
-        one that samples them."""
-        nonlocal t
-        out = [f"#{t}", val("aclk", 1)]
-        for s, v in changes.items():
-            if state[s] != v:
-                state[s] = v
-                out.append(val(s, v))
-        lines.extend(out + [f"#{t + PERIOD // 2}", val("aclk", 0)])
-        t += PERIOD
-        return t
 
     for _ in range(3):
         cycle(aresetn=0, core_rst=1)
@@ -574,7 +553,7 @@ def write_axi_dump(folder: Path, style: str = "icarus") -> AxiDump:
         cycle(m_axis_tvalid=0, m_axis_tlast=0, m_axis_tready=step % 2)  # ready while idle
         for _ in range(5 + 3 * step):  # uneven gaps
             cycle()
-    dump.path.write_text("\n".join(lines) + "\n")
+    vcd.write(dump.path)
     return dump
 
 
