@@ -26,17 +26,22 @@ simulator:
 Its stand-alone variant (``plain=``) runs one batch by itself: an ``initial`` block writes
 the weights and ``CONTROL`` over AXI4-Lite, loads the samples, streams them with no idle
 cycles or stalls and ends with ``$finish``. That is the plain-testbench rate of the same
-design, with no Python at all, for ``trtrl bench axi``.
+design, with no Python at all (:func:`plain_rate`: the regression summary's ``plain
+steps/s`` and ``trtrl bench axi``).
 """
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import time
 from pathlib import Path
 
+from trtrl.pymodel.errors import TrtrlError
 from trtrl.rtl.manifest import Manifest
 
 __all__ = ["BATCH_TOP", "write_batch_harness", "write_hex", "read_hex", "HARNESS_SIGNALS",
-           "axil_ops", "axil_responses", "axil_depth"]
+           "axil_ops", "axil_responses", "axil_depth", "plain_rate"]
 
 BATCH_TOP = "trtrl_axi_batch"
 SAMPLES_HEX, LEARN_HEX, RESULTS_HEX = "samples.hex", "learn.hex", "results.hex"
@@ -126,7 +131,7 @@ def _plain_block(man: Manifest, steps: int, control_word: int) -> str:
     initial begin
         $readmemh("weights.hex", weights);
         // +steps=S streams only the first S samples: the start-up and the weight load
-        // timed alone (bench_axi.plain_rate takes the difference of two runs)
+        // timed alone (plain_rate takes the difference of two runs)
         if (!$value$plusargs("steps=%d", batch_len)) batch_len = {steps};
         src_idle = 0; snk_stall = 0;
         repeat (4) @(posedge aclk);
@@ -353,6 +358,63 @@ module {BATCH_TOP} {ports};
 """
     path.write_text(text)
     return path
+
+
+def plain_rate(man_path: Path, verilog: Path, stim_path: Path, sim: str, work: Path) -> float:
+    """Steps/s of the stand-alone harness: the design with no Python attached (the
+    regression's ``plain steps/s`` and ``trtrl bench axi``'s plain column)."""
+    import numpy as np
+
+    from trtrl.rtl.regmap import RegisterMap
+    from trtrl.rtl.toolchain import verilator_env
+
+    man = Manifest.read(man_path)
+    stim = np.load(stim_path)
+    x_q, d_q, w0_q = stim["x_q"], stim["d_q"], stim["w0_q"]
+    steps = int(x_q.shape[0])
+    rmap = RegisterMap.from_json(man.details["registers"])
+    control = rmap.encode("CONTROL", LEARN_FROM_TUSER=1, LR_SHIFT=int(stim["lr_shift"]))
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    tw = int(man.details["streams"]["tdata_bits"])
+    harness = write_batch_harness(man, work / "plain.v", steps, plain=(steps, control))
+    write_hex(work / SAMPLES_HEX, [int(v) for t in range(steps) for v in (*x_q[t], *d_q[t])],
+              tw)
+    learn = stim["learn_steps"] if "learn_steps" in stim.files else [1] * steps
+    write_hex(work / LEARN_HEX, [int(v) for v in learn], 1)
+    write_hex(work / "weights.hex", [int(v) for v in np.asarray(w0_q).ravel()], 32)
+    if sim == "icarus":
+        build = ["iverilog", "-g2005", "-o", "plain.vvp", str(harness), str(verilog)]
+        run = ["vvp", "-n", "plain.vvp"]
+    else:
+        verilator_env()
+        build = ["verilator", "--binary", "--timing", "-CFLAGS", "-std=c++20 -fcoroutines",
+                 "-O3", "-Wno-fatal", "-Wno-lint",
+                 "-Wno-style", "--top-module", "trtrl_axi_batch", "-Mdir", "obj",
+                 str(harness), str(verilog)]
+        run = ["obj/Vtrtrl_axi_batch"]
+    proc = subprocess.run(build, cwd=work, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise TrtrlError(f"plain harness: build failed: {proc.stderr[-800:]}")
+
+    def timed(n: int) -> float:
+        t0 = time.perf_counter()
+        proc = subprocess.run([*run, f"+steps={n}"], cwd=work, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0 or f"TRTRL_PLAIN steps={n} proto_errors=0" not in proc.stdout:
+            raise TrtrlError(f"plain harness on {sim}: {proc.stdout[-400:]}{proc.stderr[-400:]}")
+        return wall
+
+    # the streaming alone: a one-step run times the process start and the weight load.
+    # Best of three on Verilator, whose runs take a fraction of a second (one run would
+    # measure the machine's other load as much as the design); Icarus runs take seconds.
+    repeats = 3 if sim == "verilator" else 1
+
+    def best(n: int) -> float:
+        return min(timed(n) for _ in range(repeats))
+
+    wall = best(steps) - best(1) if steps > 1 else best(steps)
+    return (steps - 1 if steps > 1 else steps) / max(wall, 1e-9)
 
 
 def write_hex(path: Path, words: list[int], bits: int) -> Path:

@@ -22,17 +22,12 @@ and the read-back; for batched, also excluding the model's precomputed trace, wh
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from trtrl.pymodel.errors import TrtrlError
 from trtrl.rtl.config import AXI_TOP
-from trtrl.rtl.manifest import Manifest
-from trtrl.testbenches.batch import LEARN_HEX, SAMPLES_HEX, write_batch_harness, write_hex
 from trtrl.testbenches.configs import TbConfig
 from trtrl.testbenches.dut import BUILD_ROOT
 
@@ -58,63 +53,6 @@ class AxiBenchRow:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ratio": self.ratio}
-
-
-def plain_rate(man_path: Path, verilog: Path, stim_path: Path, sim: str,
-               work: Path) -> tuple[float, int]:
-    """(steps/s, steps) of the stand-alone harness: the design with no Python attached."""
-    import numpy as np
-
-    from trtrl.rtl.regmap import RegisterMap
-    from trtrl.rtl.toolchain import verilator_env
-
-    man = Manifest.read(man_path)
-    stim = np.load(stim_path)
-    x_q, d_q, w0_q = stim["x_q"], stim["d_q"], stim["w0_q"]
-    steps = int(x_q.shape[0])
-    rmap = RegisterMap.from_json(man.details["registers"])
-    control = rmap.encode("CONTROL", LEARN_FROM_TUSER=1, LR_SHIFT=int(stim["lr_shift"]))
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    tw = int(man.details["streams"]["tdata_bits"])
-    harness = write_batch_harness(man, work / "plain.v", steps, plain=(steps, control))
-    write_hex(work / SAMPLES_HEX, [int(v) for t in range(steps) for v in (*x_q[t], *d_q[t])],
-              tw)
-    learn = stim["learn_steps"] if "learn_steps" in stim.files else [1] * steps
-    write_hex(work / LEARN_HEX, [int(v) for v in learn], 1)
-    write_hex(work / "weights.hex", [int(v) for v in np.asarray(w0_q).ravel()], 32)
-    if sim == "icarus":
-        build = ["iverilog", "-g2005", "-o", "plain.vvp", str(harness), str(verilog)]
-        run = ["vvp", "-n", "plain.vvp"]
-    else:
-        verilator_env()
-        build = ["verilator", "--binary", "--timing", "-CFLAGS", "-std=c++20 -fcoroutines",
-                 "-O3", "-Wno-fatal", "-Wno-lint",
-                 "-Wno-style", "--top-module", "trtrl_axi_batch", "-Mdir", "obj",
-                 str(harness), str(verilog)]
-        run = ["obj/Vtrtrl_axi_batch"]
-    proc = subprocess.run(build, cwd=work, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise TrtrlError(f"plain harness: build failed: {proc.stderr[-800:]}")
-
-    def timed(n: int) -> float:
-        t0 = time.perf_counter()
-        proc = subprocess.run([*run, f"+steps={n}"], cwd=work, capture_output=True, text=True)
-        wall = time.perf_counter() - t0
-        if proc.returncode != 0 or f"TRTRL_PLAIN steps={n} proto_errors=0" not in proc.stdout:
-            raise TrtrlError(f"plain harness on {sim}: {proc.stdout[-400:]}{proc.stderr[-400:]}")
-        return wall
-
-    # the streaming alone: a one-step run times the process start and the weight load.
-    # Best of three on Verilator, whose runs take a fraction of a second (one run would
-    # measure the machine's other load as much as the design); Icarus runs take seconds.
-    repeats = 3 if sim == "verilator" else 1
-
-    def best(n: int) -> float:
-        return min(timed(n) for _ in range(repeats))
-
-    wall = best(steps) - best(1) if steps > 1 else best(steps)
-    return (steps - 1 if steps > 1 else steps) / max(wall, 1e-9), steps
 
 
 def bench(cfg: TbConfig, sims: tuple[str, ...], per_cycle_steps: int,
@@ -163,4 +101,4 @@ def format_rows(rows: list[AxiBenchRow]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["AxiBenchRow", "GOAL", "bench", "format_rows", "plain_rate"]
+__all__ = ["AxiBenchRow", "GOAL", "bench", "format_rows"]

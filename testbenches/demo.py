@@ -37,10 +37,6 @@ from trtrl.testbenches.runner import run_case
 
 WAVE_STEPS = 10  # length of the waveform run (Icarus VCD of N = 15: ~1.4 MB/step)
 WAVE_WINDOW = (5, 9)  # steps drawn in waves.png
-# what a user of the AXI top sees: the sample stream's handshake, the core busy, the
-# result stream's handshake and its words (y[0..N-1], e[0..K-1]) as format-A values
-WAVE_SIGNALS = ("s_axis_tvalid,s_axis_tready,s_axis_tlast,core_busy,m_axis_tvalid,"
-                "m_axis_tready,m_axis_tlast,m_axis_tdata")
 # The waveform run uses the per-cycle cocotbext-axi testbench, not the batch harness:
 # its dump's top is the AXI top itself, so every signal a user connects sits at the top
 # under its own name, with the AXI4-Lite weight load and read-back as real transactions;
@@ -153,7 +149,8 @@ def _waves_png(dump: Path, manifest: Path, out: Path) -> dict[str, Any]:
     """``waves.png`` (``trtrl waves``); returns its steps and time span (ns)."""
     from trtrl.cmd_waves import plot_window
 
-    facts = plot_window(dump, WAVE_SIGNALS, WAVE_WINDOW[0], WAVE_WINDOW[1], str(manifest), out)
+    # no signal list: `trtrl waves`'s own choice for an AXI dump (AXI_DEFAULT_SIGNALS)
+    facts = plot_window(dump, None, WAVE_WINDOW[0], WAVE_WINDOW[1], str(manifest), out)
     return {k: facts[k] for k in ("first", "last", "t0_ns", "t1_ns", "marked_steps")}
 
 

@@ -25,6 +25,11 @@ def tb_seed(config: pytest.Config) -> int:
                                 f"got {value!r}") from None
 
 
+def waves_option(request: pytest.FixtureRequest) -> bool | None:
+    """``--waves`` given: dump every run; else None (the runner's default, ``TRTRL_WAVES``)."""
+    return bool(request.config.getoption("--waves", default=False)) or None
+
+
 def record(request: pytest.FixtureRequest, res: Any) -> None:
     """Attach the run's numbers to the JUnit XML and to the regression summary."""
     for key in ("steps", "cycles_per_step", "sim_cycles_per_s", "steps_per_s", "build_s",
@@ -37,4 +42,4 @@ def record(request: pytest.FixtureRequest, res: Any) -> None:
         path.write_text(json.dumps(res.to_json(), indent=1))
 
 
-__all__ = ["record", "tb_seed"]
+__all__ = ["record", "tb_seed", "waves_option"]

@@ -426,10 +426,10 @@ def run_case(
 def _plain_rate(res: RunResult, job: SimJob, work: Path) -> None:
     """Add the plain harness's steps/s (and the scoreboarded rate's share of it) to ``res``;
     the plain run checks every result's framing in HDL, so its failure fails ``res``."""
-    from trtrl.testbenches.bench_axi import plain_rate
+    from trtrl.testbenches.batch import plain_rate
 
     try:
-        rate, _ = plain_rate(job.manifest, job.verilog, job.stimulus, job.sim, work)
+        rate = plain_rate(job.manifest, job.verilog, job.stimulus, job.sim, work)
     except TrtrlError as exc:
         res.passed = False
         res.message = f"the plain harness (no testbench process) failed: {exc}"

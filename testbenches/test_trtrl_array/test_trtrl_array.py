@@ -30,7 +30,7 @@ from trtrl.pymodel.fixed.words import pack, unpack
 from trtrl.rtl.manifest import Manifest
 from trtrl.testbenches.configs import CONFIGS, describe, random_configs
 from trtrl.testbenches.learning import check_learning, learning_figures
-from trtrl.testbenches.pytest_support import record, tb_seed
+from trtrl.testbenches.pytest_support import record, tb_seed, waves_option
 from trtrl.testbenches.runner import run_case
 from trtrl.testbenches.scoreboard import (
     MISMATCH_TAG,
@@ -355,7 +355,7 @@ def _params() -> list[Any]:
 @pytest.mark.parametrize(("config", "sim"), _params())
 def test_trtrl_array(config: str, sim: str, request: pytest.FixtureRequest) -> None:
     """Build the generated array for ``config`` and run the cocotb scoreboard on ``sim``."""
-    waves = bool(request.config.getoption("--waves", default=False)) or None
+    waves = waves_option(request)
     res = run_case(CONFIGS[config], sim, waves=waves)
     record(request, res)
     assert res.passed, res.message
@@ -376,7 +376,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def test_random_config(rand_cfg: Any, sim: str, request: pytest.FixtureRequest) -> None:
     """A configuration drawn from its seed (``rand-s<seed>``); a failure prints the rerun."""
-    waves = bool(request.config.getoption("--waves", default=False)) or None
+    waves = waves_option(request)
     res = run_case(rand_cfg, sim, waves=waves)
     record(request, res)
     rerun = (f"rerun: .venv/bin/pytest testbenches -k '{rand_cfg.name}-{sim}' "

@@ -53,7 +53,7 @@ from trtrl.rtl.manifest import Manifest
 from trtrl.rtl.regmap import RESP, RegisterMap
 from trtrl.testbenches.configs import CONFIGS, TbConfig, describe, random_configs
 from trtrl.testbenches.learning import check_learning
-from trtrl.testbenches.pytest_support import record, tb_seed
+from trtrl.testbenches.pytest_support import record, tb_seed, waves_option
 from trtrl.testbenches.scoreboard import (
     Fmt,
     Scoreboard,
@@ -542,7 +542,7 @@ def test_trtrl_axi(config: str, sim: str, request: pytest.FixtureRequest) -> Non
     """Build the AXI top for ``config`` and run every cocotb test of this module on ``sim``."""
     from trtrl.testbenches.runner import run_case
 
-    res = run_case(AXI_CONFIGS[config], sim, waves=_waves(request))
+    res = run_case(AXI_CONFIGS[config], sim, waves=waves_option(request))
     record(request, res)
     assert res.passed, res.message
     assert sorted(res.extra["tests"]) == sorted(TESTS)
@@ -575,7 +575,7 @@ def test_matrix_through_axi(config: str, sim: str, request: pytest.FixtureReques
     from trtrl.testbenches.runner import run_case
 
     cfg = through_axi(CONFIGS[config])
-    res = run_case(cfg, sim, waves=_waves(request), batched=True, tag=AXI_TAG)
+    res = run_case(cfg, sim, waves=waves_option(request), batched=True, tag=AXI_TAG)
     record(request, res)
     assert res.passed, res.message
     assert res.steps == cfg.steps
@@ -599,16 +599,12 @@ def test_random_through_axi(axi_rand_cfg: TbConfig, sim: str,
     from trtrl.testbenches.runner import run_case
 
     cfg = axi_rand_cfg
-    res = run_case(cfg, sim, waves=_waves(request), batched=True, tag=AXI_TAG)
+    res = run_case(cfg, sim, waves=waves_option(request), batched=True, tag=AXI_TAG)
     record(request, res)
     rerun = (f"rerun: .venv/bin/pytest testbenches -k '{cfg.name}{AXI_TAG}-{sim}' "
              f"--tb-seed {cfg.seed}{' --full' if sim == 'verilator' else ''}")
     assert res.passed, f"{cfg.name} ({describe(cfg)}) failed; {rerun}\n{res.message}"
     assert res.steps == cfg.steps
-
-
-def _waves(request: pytest.FixtureRequest) -> bool | None:
-    return bool(request.config.getoption("--waves", default=False)) or None
 
 
 __all__ = ["AxiTB", "TESTS", *TESTS]
