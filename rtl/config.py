@@ -42,6 +42,17 @@ def clog2(v: int) -> int:
 
 SIGN_EXTENSIONS = ("signed", "concat")  # the forms rtl.blocks.sext can write
 
+CORES = ("pe", "folded")  # one processing element per neuron; P lanes (rtl/folded.py)
+DEFAULT_LANES = 20  # the paper's N = 100, K = 10 on the LFE5U-85F: 81 MULT18X18D (rtl/README.md)
+
+# Pipeline depths of the folded core (rtl/folded.py), in clock edges; the cycle formula,
+# clear sweep and read latency below are computed from them.
+FOLD_FWD_ACC = 5  # forward issue -> the lane's running sum holds the product
+FOLD_ACT = 6  # a neuron's sum enters the activation unit -> y, f', e written
+FOLD_SENS = 8  # a quantity issued at slot cycle u -> its new value written (u + 8)
+FOLD_WEIGHT = 13  # the slot's last output quantity (u = K-1) -> the weight written
+FOLD_HOST = 10  # m_re sampled -> m_rvalid (decode 7, memory, data register, lane, OR)
+
 
 @dataclass(frozen=True)
 class ArrayConfig:
@@ -58,6 +69,8 @@ class ArrayConfig:
     k: int
     fixed: FixedConfig = field(default_factory=FixedConfig)
     sign_extension: str = "signed"
+    core: str = "pe"
+    lanes: int | None = None
 
     def __post_init__(self) -> None:
         for name, value in (("neurons", self.n), ("inputs", self.m), ("outputs", self.k)):
@@ -77,6 +90,15 @@ class ArrayConfig:
         if self.sign_extension not in SIGN_EXTENSIONS:
             raise ConfigError(f"sign_extension: unknown {self.sign_extension!r} "
                               f"(one of {', '.join(SIGN_EXTENSIONS)})")
+        if self.core not in CORES:
+            raise ConfigError(f"core: unknown {self.core!r} (one of {', '.join(CORES)})")
+        if self.core == "folded":
+            lanes = min(self.n, DEFAULT_LANES) if self.lanes is None else self.lanes
+            if isinstance(lanes, bool) or not isinstance(lanes, int) or not 1 <= lanes <= self.n:
+                raise ConfigError(f"lanes: need 1 <= P <= N = {self.n}, got {lanes!r}")
+            object.__setattr__(self, "lanes", lanes)
+        elif self.lanes is not None:
+            raise ConfigError("lanes: only the folded core has lanes")
         # The manifest and the Verilog see the accumulator width this network needs.
         object.__setattr__(self, "fixed", self.fixed.sized_for(self.L, self.k))
         if self.n * self.L > 1 << 24:
@@ -135,19 +157,73 @@ class ArrayConfig:
     def cycles_per_step(self) -> int:
         """Clock edges from the accepting handshake to the next edge with ``s_ready = 1``.
 
-        Forward ``L`` + activation ``N`` + update ``L * (K + 3)`` + commit ``1``.
+        One PE per neuron: forward ``L`` + activation ``N`` + update ``L * (K + 3)`` +
+        commit ``1``. Folded: see :meth:`fold_cycles`.
         """
+        if self.core == "folded":
+            return sum(self.fold_cycles().values())
         return self.L * (self.k + 4) + self.n + 1
+
+    # -- the folded core's plan (rtl/folded.py, rtl/README.md) -------------------------
+    @property
+    def groups(self) -> int:
+        """``R = ceil(N / P)``: row groups; lane ``p`` serves rows ``P r + p``."""
+        return -(-self.n // self.lanes)
+
+    @property
+    def slot_cycles(self) -> int:
+        """``S = K + 2``: cycles per weight, one kept quantity a cycle."""
+        return self.k + 2
+
+    @property
+    def shadow_stride(self) -> int:
+        """``C = R P``: words per row of a shadow bank (columns padded to whole groups)."""
+        return self.groups * self.lanes
+
+    @property
+    def row_words(self) -> int:
+        """Words of a lane's weight, ingress and egress memories: ``R L``."""
+        return self.groups * self.L
+
+    @property
+    def pout_bits(self) -> int:
+        """A lane's ``p_out`` memory holds output ``k`` at ``k * 2**pout_bits + r L + j``."""
+        return clog2(self.row_words)
+
+    @property
+    def pre_cycles(self) -> int:
+        """Between forward and update: the last sums through the activation unit, the first
+        group's coefficients and the first slot's operands fetched."""
+        return max(self.k, self.lanes) + 14
+
+    def fold_cycles(self) -> dict[str, int]:
+        """The folded core's step, phase by phase (sums to :meth:`cycles_per_step`)."""
+        rl = self.row_words
+        return {
+            "forward": rl,  # R L weights a lane, one MAC a cycle
+            "prefetch": self.pre_cycles,
+            "update": rl * self.slot_cycles,  # R L slots of K + 2 cycles
+            "drain": 12,  # the last slot's weight written and its events counted
+            "done": 1,
+        }
 
     @property
     def clear_cycles(self) -> int:
-        """Cycles ``busy`` stays high after ``rst`` or ``clear`` (one sweep of L slots)."""
+        """Cycles ``busy`` stays high after ``rst`` or ``clear`` (one sweep of L slots;
+        folded: one word a cycle through the deepest memory)."""
+        if self.core == "folded":
+            return self.fold_clear_words + 1
         return self.L
+
+    @property
+    def fold_clear_words(self) -> int:
+        return max(self.k << self.pout_bits, self.groups * self.shadow_stride,
+                   2 << clog2(self.n), self.row_words, 2 * self.k)
 
     @property
     def read_latency(self) -> int:
         """``m_rvalid`` rises this many clock edges after the edge that sampled ``m_re``."""
-        return 2
+        return FOLD_HOST if self.core == "folded" else 2
 
     def storage_words_per_pe(self) -> dict[str, int]:
         """Words one PE stores (O(K N)); the shadow column is the price of local updates."""

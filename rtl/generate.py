@@ -128,7 +128,10 @@ def build(cfg: ArrayConfig, top: str = TOP):
 
         ports = make_axi_ports(cfg)
         return trtrl_axi(**ports, cfg=cfg), ports
-    from trtrl.rtl.array import make_ports, trtrl_array
+    if cfg.core == "folded":
+        from trtrl.rtl.folded import make_ports, trtrl_array
+    else:
+        from trtrl.rtl.array import make_ports, trtrl_array
 
     ports = make_ports(cfg)
     return trtrl_array(**ports, cfg=cfg), ports

@@ -1,0 +1,1641 @@
+"""The folded TRTRL core: P lanes serve N neurons, pipelined, all state in block RAM.
+
+Lane ``p`` owns rows ``i = P r + p`` (row group ``r = 0 .. R-1``): their weights and
+every kept sensitivity, in synchronous-read memories. All lanes walk the same column
+``j`` of their rows in lockstep, so the values that depend on the column (``z_j``,
+``f'_m``, the output rows' weights ``W[k, M+1+m]``) are broadcast. The one value that
+depends on both row and column, the transposed weight ``W[m, M+1+i]`` of the egress
+rule, comes from a *shadow* copy of the recurrent weights, rewritten by every forward
+pass and stored diagonally (entry ``(a, c)`` in bank ``(a + c) mod P``), so a column of
+P rows is written and a row of P columns is read in one cycle, through a rotator.
+
+A weight's slot has ``S = K + 2`` cycles, one kept quantity a cycle (outputs, ingress,
+egress), through a pipeline with one multiplier per register-to-register path: two
+sensitivity products, their sum and the ``z`` term, round and saturate, the ``f'``
+product, round and saturate, the gradient product and sum, then the weight update.
+``rtl/README.md`` has the schedule and the cycle formula; ``ArrayConfig`` computes it.
+"""
+
+from __future__ import annotations
+
+from myhdl import ResetSignal, Signal, always, always_comb, block, concat, intbv
+
+from trtrl.pymodel.fixed.lut import build_lut
+from trtrl.rtl.blocks import chain_mux, sig_s, sig_u
+from trtrl.rtl.config import COUNTER_BITS, LR_SHIFT_BITS, ArrayConfig, clog2
+
+__all__ = ["trtrl_array", "make_ports", "const_divider"]
+
+# controller states
+F_IDLE, F_CLEAR, F_FWD, F_PRE, F_UPD, F_DRAIN, F_DONE = range(7)
+# how the value written for a quantity is chosen (stage E7)
+SEL_COMP, SEL_DUPI, SEL_DUPE, SEL_PREV, SEL_ZERO = range(5)
+# shadow read requests
+TAG_NONE, TAG_TR, TAG_PF = range(3)
+HOST_STAGES = 9  # H1 .. H9 registers of the host memory port
+
+
+def const_divider(divisor: int, limit: int) -> tuple[int, int]:
+    """``(mult, shift)`` with ``x // divisor == (x * mult) >> shift`` for every ``0 <= x < limit``.
+
+    Checked exhaustively: the host port's address decode divides by ``L`` and ``P``
+    with one constant product each, so its logic does not grow with ``N``.
+    """
+    bits = clog2(max(limit, 2))
+    shift = bits + clog2(divisor) + 1
+    mult = -(-(1 << shift) // divisor)
+    x = 0
+    step = max(1, limit // 4096)
+    # exhaustive where cheap, else every value near a multiple of the divisor
+    values = range(limit) if limit <= 1 << 16 else sorted(
+        {v for q in range(0, limit, divisor) for v in (q - 1, q) if 0 <= v < limit}
+        | set(range(0, limit, step)) | {limit - 1})
+    for x in values:
+        if (x * mult) >> shift != x // divisor:
+            raise AssertionError(f"const_divider({divisor}, {limit}) fails at {x}")
+    return mult, shift
+
+
+def make_ports(cfg: ArrayConfig) -> dict[str, Signal]:
+    """The top level's signals, named as in ``rtl/README.md`` (the core interface)."""
+    p = cfg.ports()
+    sig = {}
+    for name, width in p.items():
+        sig[name] = Signal(bool(0)) if width == 1 and name != "s_x" else sig_u(width)
+    sig["rst"] = ResetSignal(0, active=1, isasync=False)
+    sig["m_rdata"] = sig_s(p["m_rdata"])
+    sig["m_wdata"] = sig_s(p["m_wdata"])
+    return sig
+
+
+class _Bus:
+    """Signals the controller broadcasts to every lane (a namespace, not a port)."""
+
+
+@block
+def sram(clk, we, wa, wd, re, ra, rd, depth):
+    """``depth`` words, one write port, one synchronous read port with enable: ``rd``
+    holds the last word read until the next read (block RAM)."""
+    mem = [Signal(intbv(0, min=wd.min, max=wd.max)) for _ in range(depth)]
+
+    @always(clk.posedge)
+    def sram_f():
+        if we:
+            mem[wa].next = wd
+        if re:
+            rd.next = mem[ra]
+
+    return sram_f
+
+
+@block
+def regfile(clk, we, wa, wd, ra, rd, depth):
+    """A small register file (distributed RAM): one write port, an asynchronous read."""
+    mem = [Signal(intbv(0, min=wd.min, max=wd.max)) for _ in range(depth)]
+
+    @always(clk.posedge)
+    def regfile_w():
+        if we:
+            mem[wa].next = wd
+
+    @always_comb
+    def regfile_r():
+        rd.next = mem[ra]
+
+    return regfile_w, regfile_r
+
+
+@block
+def dreg(clk, src, dst):
+    @always(clk.posedge)
+    def dreg_f():
+        dst.next = src
+
+    return dreg_f
+
+
+def _like(s: Signal) -> Signal:
+    if isinstance(s.val, bool):
+        return Signal(bool(0))
+    if s.min is not None and s.min < 0:
+        return sig_s(len(s))
+    return sig_u(len(s))
+
+
+def chain(clk, src, depth, chains):
+    """``[src, src delayed 1, ..., delayed depth-1]``: individual signals (registers)."""
+    out = [src] + [_like(src) for _ in range(1, depth)]
+    chains.append(out)  # the calling block instantiates a _delay_line for each
+    return out
+
+
+@block
+def _delay_line(clk, sigs):
+    insts = []
+    for d in range(1, len(sigs)):
+        insts.append(dreg(clk, sigs[d - 1], sigs[d]))
+    return insts
+
+
+@block
+def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
+    """Lane ``p``: its rows' memories, the sensitivity pipeline and the weight update."""
+    f = cfg.fixed
+    N, M, K, L = cfg.n, cfg.m, cfg.k, cfg.L
+    P, S = cfg.lanes, cfg.slot_cycles
+    wt_, pt, at = f.weight.total, f.sens.total, f.act.total
+    dp = cfg.dp_bits
+    RL = cfg.row_words
+    AB = cfg.pout_bits
+    WF, AF = f.weight.frac, f.act.frac
+    ZSH = f.weight.frac + f.sens.frac - f.act.frac
+    PMIN, PMAX, WMIN, WMAX = f.sens.min, f.sens.max, f.weight.min, f.weight.max
+    KS = max(K, 1)
+    insts = []
+    chains: list = []
+
+    # ---- memories ---------------------------------------------------------------------
+    w_we, p_we_i, p_we_e, o_we = (Signal(bool(0)) for _ in range(4))
+    w_wa, pi_wa = sig_u(clog2(RL)), sig_u(clog2(RL))
+    KB = clog2(KS)
+    o_wa, o_ra = sig_u(KB + AB), sig_u(KB + AB)
+    w_wd = sig_s(wt_)
+    p_wd = sig_s(pt)
+    w_rd, pi_rd, pe_rd, po_rd = sig_s(wt_), sig_s(pt), sig_s(pt), sig_s(pt)
+    insts += [
+        sram(clk, w_we, w_wa, w_wd, g.lm_re, g.lm_ra, w_rd, RL),
+        sram(clk, p_we_i, pi_wa, p_wd, g.lm_re, g.lm_ra, pi_rd, RL),
+        sram(clk, p_we_e, pi_wa, p_wd, g.lm_re, g.lm_ra, pe_rd, RL),
+        sram(clk, o_we, o_wa, p_wd, g.po_re, o_ra, po_rd, K << AB),
+    ]
+    wd, pid, ped, pod = sig_s(wt_), sig_s(pt), sig_s(pt), sig_s(pt)  # data registers
+    insts += [dreg(clk, w_rd, wd), dreg(clk, pi_rd, pid), dreg(clk, pe_rd, ped),
+              dreg(clk, po_rd, pod)]
+
+    # f' of this lane's rows (written by the activation unit) and the output rows'
+    # weights W[k, M+1+i] of the current (and next) group, fetched from the shadow
+    fpi = sig_s(at)
+    fpf_we = Signal(bool(0))
+    fpf_wa = sig_u(clog2(cfg.groups))
+    fpf_wd = sig_s(at)
+    insts.append(regfile(clk, fpf_we, fpf_wa, fpf_wd, g.er, fpi, 1 << clog2(cfg.groups)))
+    wki = sig_s(wt_)
+    wki_we = Signal(bool(0))
+    wki_wa, wki_ra = sig_u(KB + 1), sig_u(KB + 1)
+    wki_wd = sig_s(wt_)
+    insts.append(regfile(clk, wki_we, wki_wa, wki_wd, wki_ra, wki, 2 << KB))
+    wtr = sig_s(wt_)  # the transposed weight W[m, M+1+i] of the current slot
+
+    # ---- stage registers --------------------------------------------------------------
+    e0_a, e0_c = sig_s(wt_), sig_s(wt_)
+    e0_b, e0_d = sig_s(pt), sig_s(pt)
+    e0_zon = Signal(bool(0))
+    e0_fp = sig_s(at)
+    e0_sel = sig_u(3)
+    e0_cnt, e0_ci, e0_cm, e0_lv = (Signal(bool(0)) for _ in range(4))
+    e1_p1, e1_p2 = sig_s(wt_ + pt), sig_s(wt_ + pt)
+    e1_zon = Signal(bool(0))
+    e2_acc, e3_r = sig_s(dp), sig_s(dp)
+    e4_in = sig_s(pt)
+    e4_ev = Signal(bool(0))
+    e5_p = sig_s(at + pt)
+    e6_r = sig_s(dp)
+    e7_p = sig_s(pt)
+    e7_ev = Signal(bool(0))
+    e8_g = sig_s(at + pt)
+    g_acc = sig_s(dp)
+    w1_gr, w2_sum = sig_s(dp), sig_s(dp)
+    w3_w = sig_s(wt_)
+    w3_ev = Signal(bool(0))
+    dupi, dupe, prev = sig_s(pt), sig_s(pt), sig_s(pt)
+    # flags carried along the pipeline; x_d[n] is aligned with stage En
+    fp_d = chain(clk, e0_fp, 5, chains)
+    sel_d = chain(clk, e0_sel, 7, chains)
+    ci_d = chain(clk, e0_ci, 7, chains)
+    cm_d = chain(clk, e0_cm, 7, chains)
+    cnt_d = chain(clk, e0_cnt, 7, chains)
+    lv_d = chain(clk, e0_lv, 13, chains)
+    fp4, sel6, ci6, cm6, cnt4, cnt6 = fp_d[4], sel_d[6], ci_d[6], cm_d[6], cnt_d[4], cnt_d[6]
+    lv4, lv7, lv12 = lv_d[4], lv_d[7], lv_d[12]
+    zt0 = sig_s(dp)
+    zt1 = sig_s(dp)
+    insts.append(dreg(clk, zt0, zt1))
+    # the slot's weight, held until the weight update (a chain of slot registers)
+    nchain = (K + 10) // S
+    wchain = [sig_s(wt_) for _ in range(nchain)]
+    wold = wchain[nchain - 1]
+    for q in range(nchain):
+        insts.append(_slot_reg(clk, g.slot_end, wd if q == 0 else wchain[q - 1], wchain[q]))
+
+    li = sig_u(clog2(P * cfg.groups + 1))
+    l_valid, l_out, l_mi = (Signal(bool(0)) for _ in range(3))
+    zsig = g.zslot
+    one_z = Signal(bool(0))
+
+    @always_comb
+    def lane_rows():
+        li.next = g.erow + p
+        l_valid.next = g.erow + p < N
+        l_out.next = g.erow + p < K
+        l_mi.next = g.erec and g.eb == g.erow + p
+        one_z.next = g.u == g.erow + p
+
+    @always_comb
+    def zterm():
+        zt0.next = zsig << ZSH
+
+    @always_comb
+    def wki_addr():
+        wki_ra.next = concat(g.egb, g.uk)
+
+    insts += [lane_rows, zterm, wki_addr]
+
+    @always(clk.posedge)
+    def stage0():
+        # E0: the operands of quantity u of the slot (or the forward MAC)
+        e0_c.next = 0
+        e0_d.next = 0
+        e0_zon.next = 0
+        e0_fp.next = 0
+        e0_sel.next = SEL_COMP
+        e0_cnt.next = 0
+        e0_ci.next = 0
+        e0_cm.next = 0
+        e0_lv.next = g.uv and l_valid
+        if g.fwd2:
+            e0_a.next = wd
+            e0_b.next = g.zfwd
+        elif g.u < K:  # output k = u: T = {i} U {m}
+            e0_a.next = wki
+            e0_b.next = pid
+            if g.erec and not l_mi:
+                e0_c.next = g.wkb
+                e0_d.next = ped
+            e0_zon.next = one_z
+            e0_fp.next = g.fpk
+            e0_cnt.next = 1
+            e0_ci.next = one_z
+            e0_cm.next = g.erec and g.u == g.eb
+        elif g.u == K:  # ingress p^i
+            if l_out:
+                e0_a.next = 0
+                e0_b.next = 0
+                e0_sel.next = SEL_DUPI
+            else:
+                e0_a.next = wd
+                if g.erec:
+                    e0_b.next = ped
+                else:
+                    e0_b.next = 0
+                e0_zon.next = 1
+                e0_fp.next = fpi
+                e0_cnt.next = 1
+        else:  # egress p^m
+            e0_a.next = wtr
+            e0_b.next = pid
+            e0_fp.next = g.fpb
+            if not g.erec:
+                e0_sel.next = SEL_ZERO
+            elif g.eb_out:
+                e0_sel.next = SEL_DUPE
+            elif l_mi:
+                e0_sel.next = SEL_PREV
+            else:
+                e0_cnt.next = 1
+
+    zt_sel = sig_s(dp)
+
+    @always_comb
+    def zt_mux():
+        if e1_zon:
+            zt_sel.next = zt1
+        else:
+            zt_sel.next = 0
+
+    @always(clk.posedge)
+    def stages():
+        # E1: the two sensitivity products (DSP), E2: their sum and the z term
+        e1_p1.next = e0_a * e0_b
+        e1_p2.next = e0_c * e0_d
+        e1_zon.next = e0_zon
+        e2_acc.next = e1_p1 + e1_p2 + zt_sel
+        # E3, E4: inner = sat_P(rshift_round(acc, W.frac))
+        if WF > 0:
+            e3_r.next = (e2_acc >> WF) + e2_acc[max(WF - 1, 0)]
+        else:
+            e3_r.next = e2_acc
+        if e3_r > PMAX:
+            e4_in.next = PMAX
+            e4_ev.next = 1
+        elif e3_r < PMIN:
+            e4_in.next = PMIN
+            e4_ev.next = 1
+        else:
+            e4_in.next = e3_r[pt:].signed()
+            e4_ev.next = 0
+        # E5: f' * inner (DSP), E6: round
+        e5_p.next = fp4 * e4_in
+        if AF > 0:
+            e6_r.next = (e5_p >> AF) + e5_p[max(AF - 1, 0)]
+        else:
+            e6_r.next = e5_p
+
+    pnew = sig_s(pt)
+    pev = Signal(bool(0))
+    pval = sig_s(pt)
+
+    @always_comb
+    def stage7_sat():
+        if e6_r > PMAX:
+            pnew.next = PMAX
+            pev.next = 1
+        elif e6_r < PMIN:
+            pnew.next = PMIN
+            pev.next = 1
+        else:
+            pnew.next = e6_r[pt:].signed()
+            pev.next = 0
+
+    @always_comb
+    def stage7_sel():
+        if sel6 == SEL_COMP:
+            pval.next = pnew
+        elif sel6 == SEL_DUPI:
+            pval.next = dupi
+        elif sel6 == SEL_DUPE:
+            pval.next = dupe
+        elif sel6 == SEL_PREV:
+            pval.next = prev
+        else:
+            pval.next = 0
+
+    @always(clk.posedge)
+    def stage7():
+        e7_p.next = pval
+        e7_ev.next = pev and cnt6
+        prev.next = pval
+        if ci6:
+            dupi.next = pnew
+        if cm6:
+            dupe.next = pnew
+
+    # E8: e_k * p (DSP), E9: the gradient sum over the outputs
+    @always(clk.posedge)
+    def grad():
+        e8_g.next = g.e7 * e7_p
+        if g.u9 < K:
+            if g.u9 == 0:
+                g_acc.next = e8_g
+            else:
+                g_acc.next = g_acc + e8_g
+        # W1: rshift_round(g, gsh), W2: + W, W3: sat_W (the weight update of the slot)
+        if g.gsh == 0:
+            w1_gr.next = g_acc
+        else:
+            w1_gr.next = (g_acc >> g.gsh) + g_acc[g.gsh - 1]
+        w2_sum.next = wold + w1_gr
+        if w2_sum > WMAX:
+            w3_w.next = WMAX
+            w3_ev.next = 1
+        elif w2_sum < WMIN:
+            w3_w.next = WMIN
+            w3_ev.next = 1
+        else:
+            w3_w.next = w2_sum[wt_:].signed()
+            w3_ev.next = 0
+
+    insts += [stage0, zt_mux, stages, stage7_sat, stage7_sel, stage7, grad]
+
+    # ---- the forward sum ----------------------------------------------------------------
+    @always(clk.posedge)
+    def fwd_acc():
+        if g.fwd4:
+            if g.ffirst4:
+                s_acc.next = e1_p1
+            else:
+                s_acc.next = s_acc + e1_p1
+
+    insts.append(fwd_acc)
+
+    # ---- shadow data: transposed weight and the next group's coefficients -------------
+    @always(clk.posedge)
+    def shadow_in():
+        if g.sh_tag == TAG_TR:
+            wtr.next = rot_in
+
+    @always_comb
+    def wki_port():
+        if g.clr:
+            wki_we.next = g.clr_wki
+            wki_wa.next = g.clr_sa[KB + 1:]
+            wki_wd.next = 0
+        else:
+            wki_we.next = g.sh_tag == TAG_PF
+            wki_wa.next = g.sh_wa
+            wki_wd.next = rot_in
+
+    insts += [shadow_in, wki_port]
+
+    # ---- write ports ----------------------------------------------------------------------
+    PAD_ROW = p  # a row P r + p >= N is padding: the clear sweep zeroes its weights
+
+    @always_comb
+    def wports():
+        # weights: clear (padding rows), host, or the update (W3)
+        if g.clr:
+            w_we.next = g.clr_row and g.clr_rowbase + PAD_ROW >= N
+            w_wa.next = g.clr_ra
+            w_wd.next = 0
+        elif g.h_we and g.h_lane == p:
+            w_we.next = 1
+            w_wa.next = g.h_addr
+            w_wd.next = g.h_wd
+        else:
+            w_we.next = g.w_we and lv12
+            w_wa.next = g.w_wa
+            w_wd.next = w3_w
+        # sensitivities: clear, or the value of stage E7
+        if g.clr:
+            p_we_i.next = g.clr_row
+            p_we_e.next = g.clr_row
+            pi_wa.next = g.clr_ra
+            o_we.next = g.clr_po
+            o_wa.next = g.clr_pa
+            p_wd.next = 0
+        else:
+            p_we_i.next = g.s7_ing and lv7
+            p_we_e.next = g.s7_egr and lv7
+            pi_wa.next = g.s7_addr
+            o_we.next = g.s7_out and lv7
+            o_wa.next = g.s7_pa
+            p_wd.next = e7_p
+        o_ra.next = g.h_pa
+        # this lane's f' file
+        if g.clr:
+            fpf_we.next = g.clr_fp
+            fpf_wa.next = g.clr_sa[len(fpf_wa):]
+            fpf_wd.next = 0
+        else:
+            fpf_we.next = g.a6_fpwe and g.a6_lane == p
+            fpf_wa.next = g.a6_r
+            fpf_wd.next = g.a6_fp
+
+    insts.append(wports)
+
+    # ---- host read and events -------------------------------------------------------------
+    @always(clk.posedge)
+    def lane_out():
+        if g.h9_lane == p and g.h9_re:
+            if g.h9_kind == 0:
+                rd_out.next = wd
+            elif g.h9_kind == 1:
+                rd_out.next = pod
+            elif g.h9_kind == 2:
+                rd_out.next = pid
+            else:
+                rd_out.next = ped
+        else:
+            rd_out.next = 0
+        # saturation events of this lane: inner (E4), p (E7), the weight (W3)
+        ev_out.next = ((e4_ev and cnt4 and lv4) + (e7_ev and lv7)
+                       + (w3_ev and g.w_we and lv12))
+
+    @always_comb
+    def wd_copy():
+        wd_out.next = wd
+
+    insts += [lane_out, wd_copy]
+    for c in chains:
+        insts.append(_delay_line(clk, c))
+    return insts
+
+
+@block
+def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, lr_shift,
+                clear, busy, m_addr, m_wdata, m_we, m_re, m_rdata, m_rvalid, step_count,
+                sat_count, cfg):
+    """The folded core (ports as in ``rtl/README.md``); ``cfg`` is an :class:`ArrayConfig`."""
+    f = cfg.fixed
+    N, M, K, L = cfg.n, cfg.m, cfg.k, cfg.L
+    P, R, S, C = cfg.lanes, cfg.groups, cfg.slot_cycles, cfg.shadow_stride
+    at, wt_, pt = f.act.total, f.weight.total, f.sens.total
+    af = f.act.frac
+    dp = cfg.dp_bits
+    RL = cfg.row_words
+    AB = cfg.pout_bits
+    ONE = f.act.one
+    KB = clog2(max(K, 1))
+    YB = clog2(N)
+    RB = clog2(R)
+    PB = clog2(P)
+    PRE = cfg.pre_cycles
+    DR = cfg.fold_cycles()["drain"]
+    CLR = cfg.fold_clear_words
+    GB = cfg.grad_base_shift
+    insts = []
+    chains: list = []
+    g = _Bus()
+
+    def reg_u(bits):
+        return sig_u(bits)
+
+    # ---------------- controller registers ------------------------------------------------
+    st = sig_u(3)
+    cb = clog2(max(RL, CLR, L, P * R + P, K + 3, PRE, DR, 2 * R * C + P) + 1)  # counters
+    u = sig_u(clog2(S + 1))
+    learn_r = Signal(bool(0))
+    lr_r = sig_u(LR_SHIFT_BITS)
+    gsh = sig_u(LR_SHIFT_BITS + 1 + max(1, GB).bit_length())
+    xw = max(at, M * at)  # (M = 0: a spare word, never read)
+    xs = sig_u(xw)
+    ds, dsh = sig_u(K * at), sig_u(K * at)
+    ypar = Signal(bool(0))
+    cc = sig_u(cb)  # clear sweep
+    crow = sig_u(cb)  # P * (cc // L)
+    ccj = sig_u(cb)  # cc % L
+    # forward pointer
+    fr, fj, faddr, frow, frc, fb, fbm = (sig_u(cb) for _ in range(7))
+    fxsh = sig_u(xw)
+    # update: fetch pointer F (the next slot) and execution pointer E (this slot)
+    Fr, Fj, Faddr, Frow, Fb, Fbm, FbC, Fjm, FjC = (sig_u(cb) for _ in range(9))
+    Frec, Fvalid = Signal(bool(0)), Signal(bool(0))
+    Fxz = sig_s(at)
+    Fxsh = sig_u(xw)
+    Er, Ej, Eaddr, Erow, Eb, Ejm, EjC = (sig_u(cb) for _ in range(7))
+    Erec, Elast = Signal(bool(0)), Signal(bool(0))
+    Exz = sig_s(at)
+    pc = sig_u(cb)  # prefetch phase counter
+    pk, pkm, pkC = sig_u(cb), sig_u(cb), sig_u(cb)
+    dc = sig_u(cb)  # drain counter
+
+    # ---------------- the bus to the lanes ------------------------------------------------
+    g.u = u
+    g.uv = Signal(bool(0))
+    g.uk = sig_u(KB)
+    g.er = sig_u(RB)
+    g.erow = Erow
+    g.erec = Erec
+    g.eb = Eb
+    g.eb_out = Signal(bool(0))
+    g.egb = Signal(bool(0))
+    g.zslot = sig_s(at)
+    g.zfwd = sig_s(pt)
+    g.wkb = sig_s(wt_)
+    g.fpk = sig_s(at)
+    g.fpb = sig_s(at)
+    g.e7 = sig_s(at)
+    g.u9 = sig_u(len(u))
+    g.gsh = gsh
+    g.slot_end = Signal(bool(0))
+    g.learn_r = learn_r
+    g.lm_re = Signal(bool(0))
+    g.lm_ra = sig_u(clog2(RL))
+    g.po_re = Signal(bool(0))
+    g.h_pa = sig_u(KB + AB)
+    g.sh_tag = sig_u(2)
+    g.sh_wa = sig_u(KB + 1)
+    g.clr = Signal(bool(0))
+    g.clr_row = Signal(bool(0))
+    g.clr_rowbase = crow
+    g.clr_ra = sig_u(clog2(RL))
+    g.clr_po = Signal(bool(0))
+    g.clr_pa = sig_u(KB + AB)
+    g.clr_wki = Signal(bool(0))
+    g.clr_fp = Signal(bool(0))
+    g.clr_sa = sig_u(cb)
+    g.h_we = Signal(bool(0))
+    g.h_lane = sig_u(cb)
+    g.h_addr = sig_u(clog2(RL))
+    g.h_wd = sig_s(wt_)
+    g.w_we = Signal(bool(0))
+    g.w_wa = sig_u(clog2(RL))
+    g.s7_ing, g.s7_egr, g.s7_out = (Signal(bool(0)) for _ in range(3))
+    g.s7_addr = sig_u(clog2(RL))
+    g.s7_pa = sig_u(KB + AB)
+    g.a6_fpwe = Signal(bool(0))
+    g.a6_lane = sig_u(cb)
+    g.a6_r = sig_u(RB)
+    g.a6_fp = sig_s(at)
+    g.h9_lane = sig_u(cb)
+    g.h9_re = Signal(bool(0))
+    g.h9_kind = sig_u(2)
+    g.fwd2 = Signal(bool(0))
+    g.fwd4 = Signal(bool(0))
+    g.ffirst4 = Signal(bool(0))
+
+    # ---------------- the lanes -------------------------------------------------------------
+    rot = [sig_s(wt_) for _ in range(P)]
+    s_acc = [sig_s(dp) for _ in range(P)]
+    wd_l = [sig_s(wt_) for _ in range(P)]
+    rd_l = [sig_s(max(wt_, pt)) for _ in range(P)]
+    ev_l = [sig_u(2) for _ in range(P)]
+    for p in range(P):
+        insts.append(lane(p, cfg, clk, g, rot[p], s_acc[p], wd_l[p], rd_l[p], ev_l[p]))
+
+    # ---------------- forward pipeline info (x[d]: the issue of d cycles ago) ----------------
+    DEPTH = 6
+    fv0, ffirst0, flast0, frec0 = (Signal(bool(0)) for _ in range(4))
+    fsh0 = sig_u(cb)
+    zx0, zx1 = sig_s(at), sig_s(at)
+
+    @always_comb
+    def fwd_now():
+        fv0.next = st == F_FWD
+        ffirst0.next = fj == 0
+        flast0.next = fj == L - 1
+        frec0.next = fj > M
+        fsh0.next = frc + fb
+        if M > 0 and fj < M:
+            if fj == 0:
+                zx0.next = xs[at:].signed()
+            else:
+                zx0.next = fxsh[at:].signed()
+        else:
+            zx0.next = ONE
+
+    insts += [fwd_now, dreg(clk, zx0, zx1)]
+    fv = chain(clk, fv0, DEPTH, chains)
+    ffirst = chain(clk, ffirst0, DEPTH, chains)
+    flast = chain(clk, flast0, DEPTH, chains)
+    frec_d = chain(clk, frec0, DEPTH, chains)
+    fb_d = chain(clk, fb, DEPTH, chains)
+    fbm_d = chain(clk, fbm, DEPTH, chains)
+    fr_d = chain(clk, fr, DEPTH, chains)
+    frow_d = chain(clk, frow, DEPTH, chains)
+    fsh_d = chain(clk, fsh0, DEPTH, chains)
+    fv2, fv3, fv4, fv5, ffirst4, flast5 = fv[2], fv[3], fv[4], fv[5], ffirst[4], flast[5]
+    frec1, frec3, fsh3, frow5, fb2 = frec_d[1], frec_d[3], fsh_d[3], frow_d[5], fb_d[2]
+
+    @always_comb
+    def fwd_bus():
+        g.fwd2.next = fv2
+        g.fwd4.next = fv4
+        g.ffirst4.next = ffirst4
+
+    insts.append(fwd_bus)
+
+    # ---------------- y, f', and the K-word files ------------------------------------------
+    y_we, fpm_we, kf_we = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    y_wa = sig_u(YB + 1)
+    y_ra = sig_u(YB + 1)
+    y_wd, fpm_wd, kf_fpd, kf_ed = sig_s(at), sig_s(at), sig_s(at), sig_s(at)
+    fpm_wa, fpm_ra = sig_u(YB), sig_u(YB)
+    kf_wa = sig_u(KB)
+    y_re, fpm_re = Signal(bool(0)), Signal(bool(0))
+    y_rd, fpm_rd, ydata, fpdata = sig_s(at), sig_s(at), sig_s(at), sig_s(at)
+    insts += [sram(clk, y_we, y_wa, y_wd, y_re, y_ra, y_rd, 2 << YB),
+              sram(clk, fpm_we, fpm_wa, fpm_wd, fpm_re, fpm_ra, fpm_rd, 1 << YB),
+              dreg(clk, y_rd, ydata), dreg(clk, fpm_rd, fpdata)]
+    unext = sig_u(len(u))
+    unext_k = sig_u(KB)
+    e7_k = sig_u(KB)
+    fpk_rd, ek_rd = sig_s(at), sig_s(at)
+    insts += [regfile(clk, kf_we, kf_wa, kf_fpd, unext_k, fpk_rd, 1 << KB),
+              regfile(clk, kf_we, kf_wa, kf_ed, e7_k, ek_rd, 1 << KB)]
+
+    # the output rows' weights W[k, M+1+b], one bank per k, written by the forward pass
+    wkb_re = Signal(bool(0))
+    wkb_ra = sig_u(YB)
+    wkb_rd = [sig_s(wt_) for _ in range(K)]
+    wkb_data = [sig_s(wt_) for _ in range(K)]
+    wkb_we = [Signal(bool(0)) for _ in range(K)]
+    wkb_wa = sig_u(YB)
+    wkb_wd = [sig_s(wt_) for _ in range(K)]
+    for k in range(K):
+        insts += [sram(clk, wkb_we[k], wkb_wa, wkb_wd[k], wkb_re, wkb_ra, wkb_rd[k], 1 << YB),
+                  dreg(clk, wkb_rd[k], wkb_data[k])]
+        insts.append(_wkb_port(k, P, g.clr, cc, fv2, frec_d[2], fr_d[2], wd_l[k % P],
+                               wkb_we[k], wkb_wd[k], 1 << YB))
+    wkb_sel = sig_s(wt_)
+    insts.append(chain_mux(unext, wkb_data, wkb_sel))
+
+    @always_comb
+    def wkb_addr():
+        if st == F_CLEAR:
+            wkb_wa.next = cc[YB:]
+        else:
+            wkb_wa.next = fb2[YB:]
+
+    insts.append(wkb_addr)
+
+    # ---------------- the shadow: diagonal banks of the recurrent weights -------------------
+    SH = clog2(R * C)
+    sh_we = Signal(bool(0))
+    sh_wa = sig_u(SH)
+    sh_wd = [sig_s(wt_) for _ in range(P)]
+    sh_re = Signal(bool(0))
+    sh_base = sig_u(cb)
+    sh_xm = sig_u(cb)
+    sh_tag0 = sig_u(2)
+    sh_wa0 = sig_u(KB + 1)
+    bank_ra = [sig_u(SH) for _ in range(P)]
+    bank_rd = [sig_s(wt_) for _ in range(P)]
+    breg = [sig_s(wt_) for _ in range(P)]
+    wrot = [sig_s(wt_) for _ in range(P)]
+    for q in range(P):
+        insts += [sram(clk, sh_we, sh_wa, sh_wd[q], sh_re, bank_ra[q], bank_rd[q], R * C),
+                  dreg(clk, bank_rd[q], breg[q])]
+        insts.append(_bank_addr(q, P, sh_base, sh_xm, bank_ra[q]))
+        # write rotator: bank q takes lane (q - b) mod P
+        wsel = sig_u(PB)
+        insts.append(_rot_sel(q, P, fbm_d[2], wsel, -1))
+        wsrc = sig_s(wt_)
+        insts.append(chain_mux(wsel, wd_l, wsrc))
+        insts.append(dreg(clk, wsrc, wrot[q]))
+    tag_d = chain(clk, sh_tag0, 4, chains)
+    wa_d = chain(clk, sh_wa0, 4, chains)
+    xm_d = chain(clk, sh_xm, 4, chains)
+    tag3, wa3 = tag_d[3], wa_d[3]
+    for p in range(P):
+        # read rotator: lane p takes bank (p + x) mod P
+        rsel = sig_u(PB)
+        insts.append(_rot_sel(p, P, xm_d[2], rsel, 1))
+        rsrc = sig_s(wt_)
+        insts.append(chain_mux(rsel, breg, rsrc))
+        insts.append(dreg(clk, rsrc, rot[p]))
+
+    @always_comb
+    def sh_write():
+        if st == F_CLEAR:
+            sh_we.next = cc < R * C
+            sh_wa.next = cc[SH:]
+        else:
+            sh_we.next = fv3 and frec3
+            sh_wa.next = fsh3[SH:]
+        g.sh_tag.next = tag3
+        g.sh_wa.next = wa3
+
+    insts.append(sh_write)
+    for q in range(P):
+        insts.append(_shadow_wd(st, wrot[q], sh_wd[q]))
+
+    # ---------------- shadow read requests, fetches and the K-word broadcasts ---------------
+    fetch, wkfetch = Signal(bool(0)), Signal(bool(0))
+
+    @always_comb
+    def requests():
+        sh_re.next = 0
+        sh_tag0.next = TAG_NONE
+        sh_base.next = 0
+        sh_xm.next = 0
+        sh_wa0.next = 0
+        fetch.next = 0
+        wkfetch.next = 0
+        if st == F_PRE:
+            if pc >= 3 and pc < 3 + K:
+                sh_re.next = 1
+                sh_tag0.next = TAG_PF
+                sh_base.next = pkC
+                sh_xm.next = pkm
+                sh_wa0.next = pk[KB:]
+            if pc == PRE - 3:
+                wkfetch.next = Frec
+            if pc == PRE - 2:
+                fetch.next = 1
+                if Frec:
+                    sh_re.next = 1
+                    sh_tag0.next = TAG_TR
+                    sh_base.next = FbC + Frow
+                    sh_xm.next = Fbm
+        elif st == F_UPD:
+            if u == S - 3:
+                wkfetch.next = Fvalid and Frec
+            if u == S - 2:
+                fetch.next = Fvalid
+                if Fvalid and Frec:
+                    sh_re.next = 1
+                    sh_tag0.next = TAG_TR
+                    sh_base.next = FbC + Frow
+                    sh_xm.next = Fbm
+            if u == 0 and Ej < K and Er + 1 < R:
+                sh_re.next = 1
+                sh_tag0.next = TAG_PF
+                sh_base.next = EjC + Erow + P
+                sh_xm.next = Ejm
+                if Er[0]:
+                    sh_wa0.next = Ej[KB:]
+                else:
+                    sh_wa0.next = concat(True, Ej[KB:])
+
+    insts.append(requests)
+
+    # ---------------- the quantity pipeline's global stages -----------------------------------
+    QD = 14
+    qv0 = Signal(bool(0))
+    qa0 = sig_u(clog2(RL))
+
+    @always_comb
+    def q_now():
+        qv0.next = st == F_UPD
+        qa0.next = Eaddr[clog2(RL):]
+
+    insts.append(q_now)
+    qv = chain(clk, qv0, QD, chains)
+    qu = chain(clk, u, QD, chains)
+    qa = chain(clk, qa0, QD, chains)
+    qv8, qu8, qa8, qv9, qu9, qv13, qu13, qa13, qu7 = (
+        qv[8], qu[8], qa[8], qv[9], qu[9], qv[13], qu[13], qa[13], qu[7])
+
+    @always_comb
+    def q_bus():
+        g.uv.next = st == F_UPD
+        if u < K:
+            g.uk.next = u[KB:]
+        else:
+            g.uk.next = 0
+        g.er.next = Er[RB:]
+        g.eb_out.next = Eb < K
+        g.egb.next = Er[0]
+        g.zslot.next = Exz
+        if Erec:
+            g.zslot.next = ydata
+        g.fpb.next = fpdata
+        g.slot_end.next = (st == F_UPD or st == F_DRAIN) and u == S - 1
+        g.s7_out.next = qv8 and qu8 < K
+        g.s7_ing.next = qv8 and qu8 == K
+        g.s7_egr.next = qv8 and qu8 == K + 1
+        g.s7_addr.next = qa8
+        g.s7_pa.next = concat(qu8[KB:], qa8[AB:])
+        if qv9:
+            g.u9.next = qu9
+        else:
+            g.u9.next = K + 1
+        g.w_we.next = qv13 and qu13 == K - 1 and learn_r
+        g.w_wa.next = qa13
+        if qu7 < K:
+            e7_k.next = qu7[KB:]
+        else:
+            e7_k.next = 0
+        if st == F_PRE:
+            unext.next = 0
+        elif u == S - 1:
+            unext.next = 0
+        else:
+            unext.next = u + 1
+        if unext < K:
+            unext_k.next = unext[KB:]
+        else:
+            unext_k.next = 0
+
+    insts.append(q_bus)
+
+    @always(clk.posedge)
+    def g_regs():
+        g.wkb.next = wkb_sel
+        g.fpk.next = fpk_rd
+        g.e7.next = ek_rd
+
+    insts.append(g_regs)
+
+    # ---------------- the clear sweep ---------------------------------------------------------
+    @always_comb
+    def clear_bus():
+        g.clr.next = st == F_CLEAR
+        g.clr_row.next = st == F_CLEAR and cc < RL
+        g.clr_ra.next = cc[clog2(RL):]
+        g.clr_po.next = st == F_CLEAR and cc < (K << AB)
+        g.clr_pa.next = cc[KB + AB:]
+        g.clr_wki.next = st == F_CLEAR and cc < (2 << KB)
+        g.clr_fp.next = st == F_CLEAR and cc < (1 << RB)
+        g.clr_sa.next = cc
+
+    insts.append(clear_bus)
+
+    # ---------------- host memory port: decode idx -> (i, j) -> (lane, row word) -------------
+    IB, RGB = cfg.idx_bits, cfg.region_bits
+    NL = N * L
+    mL, sL = const_divider(L, 1 << IB)
+    mP, sP = const_divider(P, max(N, 2))
+    hv1, hwe1, hre1 = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    hreg1 = sig_u(RGB)
+    hidx1 = sig_u(IB)
+    hwd1 = sig_s(wt_)
+    hprod = sig_u(IB + mL.bit_length())
+    hi3 = sig_u(IB)
+    hok3 = Signal(bool(0))
+    hil = sig_u(IB + L.bit_length())
+    hip = sig_u(IB + mP.bit_length())
+    hj5, hr5 = sig_u(IB + L.bit_length()), sig_u(IB)
+    hrp = sig_u(IB + P.bit_length())
+    hrl = sig_u(IB + L.bit_length())
+    hlane7 = sig_u(cb)
+    haddr7 = sig_u(clog2(RL))
+    hk7 = sig_u(RGB)
+    hkind8 = sig_u(2)
+    # x[n]: the request's field at stage Hn
+    hv = [None] + chain(clk, hv1, HOST_STAGES, chains)
+    hwe = [None] + chain(clk, hwe1, 7, chains)
+    hre = [None] + chain(clk, hre1, HOST_STAGES, chains)
+    hreg = [None] + chain(clk, hreg1, 7, chains)
+    hidx = [None] + chain(clk, hidx1, 4, chains)
+    hwd = [None] + chain(clk, hwd1, 7, chains)
+    hi = [None, None, None] + chain(clk, hi3, 4, chains)
+    hok = [None, None, None] + chain(clk, hok3, 7, chains)
+    hj = [None] * 5 + chain(clk, hj5, 2, chains)
+    hlane = [None] * 7 + chain(clk, hlane7, 3, chains)
+    hkind = [None] * 8 + chain(clk, hkind8, 2, chains)
+    hidx2, hidx4, hi6, hj6, hreg6, hreg7 = hidx[2], hidx[4], hi[6], hj[6], hreg[6], hreg[7]
+
+    @always(clk.posedge)
+    def host():
+        # H1: the request (accepted while idle)
+        hv1.next = (m_we or m_re) and st == F_IDLE
+        hwe1.next = m_we
+        hre1.next = m_re
+        hreg1.next = m_addr[IB + RGB:IB]
+        hidx1.next = m_addr[IB:]
+        hwd1.next = m_wdata[wt_:].signed()
+        # H2: idx * mL; H3: i = that >> sL
+        hprod.next = hidx1 * mL
+        hi3.next = hprod >> sL
+        hok3.next = hidx2 < NL
+        # H4: i * L and i * mP; H5: j = idx - i L, r = i // P
+        hil.next = hi3 * L
+        hip.next = hi3 * mP
+        hj5.next = hidx4 - hil
+        hr5.next = hip >> sP
+        # H6: r P and r L; H7: lane = i - r P, row word = r L + j
+        hrp.next = hr5 * P
+        hrl.next = hr5 * L
+        hlane7.next = hi6 - hrp
+        haddr7.next = hrl + hj6
+        if hreg6 >= 1 and hreg6 <= K:
+            hk7.next = hreg6 - 1
+        else:
+            hk7.next = 0
+        # the region's memory: 0 weights, 1 p_out, 2 p_ing, 3 p_egr
+        if hreg7 == 0:
+            hkind8.next = 0
+        elif hreg7 == K + 1:
+            hkind8.next = 2
+        elif hreg7 == K + 2:
+            hkind8.next = 3
+        else:
+            hkind8.next = 1
+
+    insts.append(host)
+    hv7, hwe7, hre7, hok7, hwd7, hlane9, hv9, hre9, hok9, hkind9 = (
+        hv[7], hwe[7], hre[7], hok[7], hwd[7], hlane[9], hv[9], hre[9], hok[9], hkind[9])
+
+    @always_comb
+    def host_bus():
+        g.h_we.next = hv7 and hwe7 and hok7 and hreg7 == 0
+        g.h_lane.next = hlane7
+        g.h_addr.next = haddr7
+        g.h_wd.next = hwd7
+        g.h_pa.next = concat(hk7[KB:], haddr7[AB:])
+        g.po_re.next = hv7 and hre7 and hok7
+        g.h9_lane.next = hlane9
+        g.h9_re.next = hv9 and hre9 and hok9
+        g.h9_kind.next = hkind9
+        # the lanes' weight/ingress/egress read port: forward, the update's fetch, or host
+        if st == F_FWD:
+            g.lm_re.next = 1
+            g.lm_ra.next = faddr[clog2(RL):]
+        elif st == F_PRE or st == F_UPD:
+            g.lm_re.next = fetch
+            g.lm_ra.next = Faddr[clog2(RL):]
+        else:
+            g.lm_re.next = hv7 and hre7 and hok7
+            g.lm_ra.next = haddr7
+
+    insts.append(host_bus)
+    host_busy = Signal(bool(0))
+    rd_or = sig_s(max(wt_, pt))
+    insts.append(_or_reduce(rd_l, rd_or))
+    insts.append(_any(hv[1:], host_busy))
+
+    @always(clk.posedge)
+    def host_out():
+        if rst:
+            m_rvalid.next = 0
+        else:
+            m_rvalid.next = hv9 and hre9 and hok9
+
+    @always_comb
+    def host_data():
+        m_rdata.next = rd_or
+
+    insts += [host_out, host_data]
+
+    # ---------------- y, f', e: the activation unit (one neuron a cycle) ----------------------
+    aq = [sig_s(dp) for _ in range(P)]
+    aqn = sig_u(cb)
+    aq_load, aq_shift = Signal(bool(0)), Signal(bool(0))
+    zero_dp = sig_s(dp)
+    for q in range(P):
+        insts.append(_aq_stage(clk, aq_load, aq_shift, s_acc[q],
+                               aq[q + 1] if q + 1 < P else zero_dp, aq[q]))
+    aq0 = aq[0]
+    ai, ail, air = sig_u(cb), sig_u(cb), sig_u(cb)
+    lbits, lsh = f.lut_bits, f.lut_shift
+    half = 1 << (lbits - 1)
+    LMAX = (1 << lbits) - 1
+    LB1 = lbits - 1
+    table = tuple(int(v) for v in build_lut(f))
+    a1_v = Signal(bool(0))
+    a1_i, a1_l, a1_r = sig_u(cb), sig_u(cb), sig_u(cb)
+    a_v = [None] + chain(clk, a1_v, 6, chains)
+    a_i = [None] + chain(clk, a1_i, 6, chains)
+    a_l = [None] + chain(clk, a1_l, 6, chains)
+    a_r = [None] + chain(clk, a1_r, 6, chains)
+    a2_v, a6_v, a2_i, a6_i, a6_l, a6_r = a_v[2], a_v[6], a_i[2], a_i[6], a_l[6], a_r[6]
+    a1_idx = sig_u(lbits)
+    a2_y, a3_y, a4_y, a5_y, a6_y = (sig_s(at) for _ in range(5))
+    a3_m2 = sig_s(at + 1)
+    a4_prod = sig_s(2 * at + 1)
+    a3_ed = sig_s(at + 1)
+    a4_e, a5_e, a6_e = sig_s(at), sig_s(at), sig_s(at)
+    a4_eev, a5_eev, a6_eev = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    a5_fr = sig_s(dp)
+    a6_fp = sig_s(at)
+    a6_fev = Signal(bool(0))
+    ts = sig_s(dp)
+    dn = sig_s(at)
+
+    @always_comb
+    def act_in():
+        ts.next = aq0 >> lsh
+        dn.next = dsh[at:].signed()
+        aq_load.next = fv5 and flast5
+        aq_shift.next = aqn > 0
+
+    @always(clk.posedge)
+    def act():
+        # the queue: a group's P sums, one out a cycle
+        if aq_load:
+            if frow5 + P <= N:
+                aqn.next = P
+            else:
+                aqn.next = N - frow5
+        elif aqn > 0:
+            aqn.next = aqn - 1
+        a1_v.next = aqn > 0
+        a1_i.next = ai
+        a1_l.next = ail
+        a1_r.next = air
+        if aqn > 0:
+            ai.next = ai + 1
+            if ail == P - 1:
+                ail.next = 0
+                air.next = air + 1
+            else:
+                ail.next = ail + 1
+        if st == F_IDLE:
+            ai.next = 0
+            ail.next = 0
+            air.next = 0
+        # A1: the table index
+        if ts < -half:
+            a1_idx.next = 0
+        elif ts >= half:
+            a1_idx.next = LMAX
+        else:
+            a1_idx.next = concat(not ts[LB1], ts[LB1:])
+        # A2: the table (block RAM)
+        a2_y.next = table[a1_idx]
+        # A3: operands of f' and the error's difference
+        a3_y.next = a2_y
+        if f.activation == "tanh":
+            a3_m2.next = a2_y
+        else:
+            a3_m2.next = ONE - a2_y
+        a3_ed.next = dn - a2_y
+        # A4: the product (DSP); the error saturated
+        a4_prod.next = a3_y * a3_m2
+        a4_y.next = a3_y
+        if a3_ed > f.act.max:
+            a4_e.next = f.act.max
+            a4_eev.next = 1
+        elif a3_ed < f.act.min:
+            a4_e.next = f.act.min
+            a4_eev.next = 1
+        else:
+            a4_e.next = a3_ed[at:].signed()
+            a4_eev.next = 0
+        # A5: rounded; A6: f' saturated
+        if f.activation == "tanh":
+            a5_fr.next = ONE - ((a4_prod >> af) + a4_prod[af - 1])
+        else:
+            a5_fr.next = (a4_prod >> af) + a4_prod[af - 1]
+        a5_y.next = a4_y
+        a5_e.next = a4_e
+        a5_eev.next = a4_eev
+        if a5_fr > f.act.max:
+            a6_fp.next = f.act.max
+            a6_fev.next = 1
+        elif a5_fr < f.act.min:
+            a6_fp.next = f.act.min
+            a6_fev.next = 1
+        else:
+            a6_fp.next = a5_fr[at:].signed()
+            a6_fev.next = 0
+        a6_y.next = a5_y
+        a6_e.next = a5_e
+        a6_eev.next = a5_eev
+
+    insts += [act_in, act]
+
+    @always_comb
+    def act_out():
+        y_we.next = a6_v or st == F_CLEAR
+        fpm_we.next = a6_v or st == F_CLEAR
+        kf_we.next = (a6_v and a6_i < K) or (st == F_CLEAR and cc < (1 << KB))
+        if st == F_CLEAR:
+            y_wa.next = cc[YB + 1:]
+            fpm_wa.next = cc[YB:]
+            kf_wa.next = cc[KB:]
+            y_wd.next = 0
+            fpm_wd.next = 0
+            kf_fpd.next = 0
+            kf_ed.next = 0
+        else:
+            y_wa.next = concat(not ypar, a6_i[YB:])
+            fpm_wa.next = a6_i[YB:]
+            kf_wa.next = a6_i[KB:]
+            y_wd.next = a6_y
+            fpm_wd.next = a6_fp
+            kf_fpd.next = a6_fp
+            kf_ed.next = a6_e
+        g.a6_fpwe.next = a6_v
+        g.a6_lane.next = a6_l
+        g.a6_r.next = a6_r[RB:]
+        g.a6_fp.next = a6_fp
+        # reads: z of the forward pass and of the update's slot, f' of the slot's column
+        if st == F_FWD:
+            y_re.next = 1
+            y_ra.next = concat(ypar, fb[YB:])
+        else:
+            y_re.next = fetch
+            y_ra.next = concat(ypar, Fb[YB:])
+        fpm_re.next = fetch
+        fpm_ra.next = Fb[YB:]
+        wkb_re.next = wkfetch
+        wkb_ra.next = Fb[YB:]
+
+    insts.append(act_out)
+
+    zfwd_n = sig_s(pt)
+
+    @always_comb
+    def zfwd_f():
+        if frec1:
+            zfwd_n.next = y_rd
+        else:
+            zfwd_n.next = zx1
+
+    insts += [zfwd_f, dreg(clk, zfwd_n, g.zfwd)]
+
+    # ---------------- the controller -------------------------------------------------------------
+    evsum = sig_u(clog2(3 * P + 3) + 1)
+    evl = sig_u(len(evsum))
+    allones = Signal(intbv((1 << COUNTER_BITS) - 1)[COUNTER_BITS:])
+    lr_z = sig_u(len(gsh))
+    XMAX = M  # the bias column: z = ONE
+
+    @always_comb
+    def events():
+        evl.next = a6_fev + (a6_eev and a6_i < K)
+
+    insts += [events, _sum_into(clk, ev_l, evl, evsum)]
+
+    @always_comb
+    def lr_ext():
+        lr_z.next = lr_r
+
+    insts.append(lr_ext)
+
+    @always(clk.posedge)
+    def ctrl():
+        if rst:
+            st.next = F_CLEAR
+            cc.next = 0
+            crow.next = 0
+            ccj.next = 0
+            u.next = 0
+            learn_r.next = 0
+            lr_r.next = 0
+            gsh.next = 0
+            xs.next = 0
+            ds.next = 0
+            dsh.next = 0
+            ypar.next = 0
+            r_valid.next = 0
+            r_y.next = 0
+            r_e.next = 0
+            step_count.next = 0
+            sat_count.next = 0
+            fr.next = 0
+            fj.next = 0
+            faddr.next = 0
+            frow.next = 0
+            frc.next = 0
+            fb.next = 0
+            fbm.next = 0
+            fxsh.next = 0
+            pc.next = 0
+            dc.next = 0
+        else:
+            r_valid.next = 0
+            if evsum > ~sat_count:
+                sat_count.next = allones
+            else:
+                sat_count.next = sat_count + evsum
+            gsh.next = lr_z + GB
+            # the results: y of every neuron and e of the outputs, shifted in as computed
+            if a6_v:
+                if N > 1:
+                    r_y.next = concat(a6_y[at:], r_y[N * at:at])
+                else:
+                    r_y.next = a6_y[at:]
+                if a6_i < K:
+                    if K > 1:
+                        r_e.next = concat(a6_e[at:], r_e[K * at:at])
+                    else:
+                        r_e.next = a6_e[at:]
+            if a2_v and a2_i < K:  # d_i is read in the cycle of A2
+                dsh.next = dsh >> at
+            if st == F_IDLE:
+                if clear:
+                    st.next = F_CLEAR
+                    cc.next = 0
+                    crow.next = 0
+                    ccj.next = 0
+                elif s_valid and not host_busy:
+                    st.next = F_FWD
+                    fr.next = 0
+                    fj.next = 0
+                    faddr.next = 0
+                    frow.next = 0
+                    frc.next = 0
+                    fb.next = 0
+                    fbm.next = 0
+                    xs.next = s_x
+                    ds.next = s_d
+                    dsh.next = s_d
+                    learn_r.next = learn
+                    lr_r.next = lr_shift
+            elif st == F_CLEAR:
+                step_count.next = 0
+                sat_count.next = 0
+                cc.next = cc + 1
+                if ccj == L - 1:
+                    ccj.next = 0
+                    crow.next = crow + P
+                else:
+                    ccj.next = ccj + 1
+                if cc == CLR - 1:
+                    st.next = F_IDLE
+            elif st == F_FWD:
+                faddr.next = faddr + 1
+                if fj == 0:
+                    fxsh.next = xs >> at
+                else:
+                    fxsh.next = fxsh >> at
+                if fj + 1 <= M + 1:
+                    fb.next = 0
+                    fbm.next = 0
+                else:
+                    fb.next = fb + 1
+                    if fbm == P - 1:
+                        fbm.next = 0
+                    else:
+                        fbm.next = fbm + 1
+                if fj == L - 1:
+                    fj.next = 0
+                    fr.next = fr + 1
+                    frow.next = frow + P
+                    frc.next = frc + C
+                    fb.next = 0
+                    fbm.next = 0
+                    if fr == R - 1:
+                        st.next = F_PRE
+                        pc.next = 0
+                        pk.next = 0
+                        pkm.next = 0
+                        pkC.next = 0
+                        # F: the first slot
+                        Fr.next = 0
+                        Fj.next = 0
+                        Faddr.next = 0
+                        Frow.next = 0
+                        Fjm.next = 0
+                        FjC.next = 0
+                        Fb.next = 0
+                        Fbm.next = 0
+                        FbC.next = 0
+                        Frec.next = M + 1 <= 0
+                        Fvalid.next = 1
+                        Fxsh.next = xs >> at
+                        if M > 0:
+                            Fxz.next = xs[at:].signed()
+                        else:
+                            Fxz.next = ONE
+                else:
+                    fj.next = fj + 1
+            elif st == F_PRE:
+                pc.next = pc + 1
+                if pc >= 3 and pc < 3 + K:
+                    pk.next = pk + 1
+                    if pkm == P - 1:
+                        pkm.next = 0
+                        pkC.next = pkC + C
+                    else:
+                        pkm.next = pkm + 1
+                if pc == PRE - 1:
+                    st.next = F_UPD
+                    u.next = 0
+            elif st == F_UPD:
+                if u == S - 1:
+                    u.next = 0
+                    if Elast:
+                        st.next = F_DRAIN
+                        dc.next = 0
+                else:
+                    u.next = u + 1
+            elif st == F_DRAIN:
+                if u == S - 1:
+                    u.next = 0
+                else:
+                    u.next = u + 1
+                dc.next = dc + 1
+                if dc == DR - 1:
+                    st.next = F_DONE
+            elif st == F_DONE:
+                st.next = F_IDLE
+                r_valid.next = 1
+                step_count.next = step_count + 1
+                ypar.next = not ypar
+
+    # E <- F and F -> the next slot, at the start of the update and every slot boundary
+    advance = Signal(bool(0))
+
+    @always_comb
+    def adv_f():
+        advance.next = ((st == F_PRE and pc == PRE - 1)
+                        or (st == F_UPD and u == S - 1 and not Elast))
+
+    @always(clk.posedge)
+    def pointers():
+        if rst:
+            Er.next = 0
+            Ej.next = 0
+            Eaddr.next = 0
+            Erow.next = 0
+            Eb.next = 0
+            Ejm.next = 0
+            EjC.next = 0
+            Erec.next = 0
+            Elast.next = 0
+            Exz.next = 0
+            Fr.next = 0
+            Fj.next = 0
+            Faddr.next = 0
+            Frow.next = 0
+            Fb.next = 0
+            Fbm.next = 0
+            FbC.next = 0
+            Fjm.next = 0
+            FjC.next = 0
+            Frec.next = 0
+            Fvalid.next = 0
+            Fxz.next = 0
+            Fxsh.next = 0
+        elif advance:
+            Er.next = Fr
+            Ej.next = Fj
+            Eaddr.next = Faddr
+            Erow.next = Frow
+            Eb.next = Fb
+            Ejm.next = Fjm
+            EjC.next = FjC
+            Erec.next = Frec
+            Exz.next = Fxz
+            Elast.next = Fr == R - 1 and Fj == L - 1
+            Faddr.next = Faddr + 1
+            if Fj == L - 1:
+                Fj.next = 0
+                Fr.next = Fr + 1
+                Frow.next = Frow + P
+                Fjm.next = 0
+                FjC.next = 0
+                Fb.next = 0
+                Fbm.next = 0
+                FbC.next = 0
+                Frec.next = M + 1 <= 0
+                Fvalid.next = Fr + 1 < R
+                Fxsh.next = xs >> at
+                if M > 0:
+                    Fxz.next = xs[at:].signed()
+                else:
+                    Fxz.next = ONE
+            else:
+                Fj.next = Fj + 1
+                if Fjm == P - 1:
+                    Fjm.next = 0
+                    FjC.next = FjC + C
+                else:
+                    Fjm.next = Fjm + 1
+                Frec.next = Fj + 1 > M
+                if Fj + 1 <= M + 1:
+                    Fb.next = 0
+                    Fbm.next = 0
+                    FbC.next = 0
+                else:
+                    Fb.next = Fb + 1
+                    if Fbm == P - 1:
+                        Fbm.next = 0
+                        FbC.next = FbC + C
+                    else:
+                        Fbm.next = Fbm + 1
+                if Fj + 1 < XMAX:
+                    Fxz.next = Fxsh[at:].signed()
+                    Fxsh.next = Fxsh >> at
+                elif Fj + 1 == XMAX:
+                    Fxz.next = ONE
+
+    @always_comb
+    def outs():
+        s_ready.next = st == F_IDLE and not host_busy
+        busy.next = st != F_IDLE
+
+    insts += [ctrl, adv_f, pointers, outs]
+    for c in chains:
+        insts.append(_delay_line(clk, c))
+    return insts
+
+
+@block
+def _slot_reg(clk, en, src, dst):
+    @always(clk.posedge)
+    def slot_reg_f():
+        if en:
+            dst.next = src
+
+    return slot_reg_f
+
+
+@block
+def _aq_stage(clk, load, shift, src, nxt, dst):
+    @always(clk.posedge)
+    def aq_stage_f():
+        if load:
+            dst.next = src
+        elif shift:
+            dst.next = nxt
+
+    return aq_stage_f
+
+
+@block
+def _wkb_port(k, P, clr, cc, fv2, frec2, fr2, wd, we, wdat, depth):
+    """Bank ``k`` of the output rows' weights: lane ``k mod P`` writes its row ``k``."""
+    grp = k // P
+
+    @always_comb
+    def wkb_port_f():
+        if clr:
+            we.next = cc < depth
+            wdat.next = 0
+        else:
+            we.next = fv2 and frec2 and fr2 == grp
+            wdat.next = wd
+
+    return wkb_port_f
+
+
+@block
+def _bank_addr(q, P, base, xm, addr):
+    """Bank ``q`` reads the entry of column offset ``(q - x) mod P`` of the request."""
+    nb = len(addr)
+
+    @always_comb
+    def bank_addr_f():
+        if q >= xm:
+            addr.next = base + q - xm
+        else:
+            addr.next = base + q + P - xm
+
+    return bank_addr_f
+
+
+@block
+def _rot_sel(q, P, x, sel, sign):
+    """``sel = (q + sign * x) mod P`` (``x < P``)."""
+    nb = len(sel)
+    if sign > 0:
+
+        @always_comb
+        def rot_sel_f():
+            if q + x >= P:
+                sel.next = q + x - P
+            else:
+                sel.next = q + x
+
+    else:
+
+        @always_comb
+        def rot_sel_f():
+            if q >= x:
+                sel.next = q - x
+            else:
+                sel.next = q + P - x
+
+    return rot_sel_f
+
+
+@block
+def _shadow_wd(st, src, dst):
+    @always_comb
+    def shadow_wd_f():
+        if st == F_CLEAR:
+            dst.next = 0
+        else:
+            dst.next = src
+
+    return shadow_wd_f
+
+
+@block
+def _or_reduce(srcs, dst):
+    """``dst`` = the bitwise OR of ``srcs`` (all but one are zero: the lanes' read data)."""
+    n = len(srcs)
+    stages = [sig_s(len(dst)) for _ in range(n - 1)] + [dst]
+    insts = []
+
+    @block
+    def first(a, d):
+        @always_comb
+        def or_first():
+            d.next = a
+
+        return or_first
+
+    @block
+    def stage(a, b, d):
+        @always_comb
+        def or_stage():
+            d.next = a | b
+
+        return or_stage
+
+    insts.append(first(srcs[0], stages[0]))
+    for q in range(1, n):
+        insts.append(stage(stages[q - 1], srcs[q], stages[q]))
+    return insts
+
+
+@block
+def _any(srcs, dst):
+    """``dst`` = any of ``srcs`` (one-bit signals)."""
+    stages = [Signal(bool(0)) for _ in range(len(srcs) - 1)] + [dst]
+
+    @block
+    def first(a, d):
+        @always_comb
+        def any_first():
+            d.next = a
+
+        return any_first
+
+    @block
+    def stage(a, b, d):
+        @always_comb
+        def any_stage():
+            d.next = a or b
+
+        return any_stage
+
+    insts = [first(srcs[0], stages[0])]
+    for q in range(1, len(srcs)):
+        insts.append(stage(stages[q - 1], srcs[q], stages[q]))
+    return insts
+
+
+@block
+def _sum_into(clk, srcs, extra, dst):
+    """``dst`` (registered) = ``extra`` + the sum of ``srcs``."""
+    n = len(srcs)
+    parts = [sig_u(len(dst)) for _ in range(n)]
+
+    @block
+    def first(a, b, d):
+        @always_comb
+        def sum_first():
+            d.next = a + b
+
+        return sum_first
+
+    @block
+    def stage(a, b, d):
+        @always_comb
+        def sum_stage():
+            d.next = a + b
+
+        return sum_stage
+
+    insts = [first(extra, srcs[0], parts[0])]
+    for q in range(1, n):
+        insts.append(stage(parts[q - 1], srcs[q], parts[q]))
+    insts.append(dreg(clk, parts[n - 1], dst))
+    return insts
