@@ -69,7 +69,7 @@ class ArrayConfig:
     k: int
     fixed: FixedConfig = field(default_factory=FixedConfig)
     sign_extension: str = "signed"
-    core: str = "pe"
+    core: str = "folded"
     lanes: int | None = None
 
     def __post_init__(self) -> None:
@@ -212,13 +212,14 @@ class ArrayConfig:
         """Cycles ``busy`` stays high after ``rst`` or ``clear`` (one sweep of L slots;
         folded: one word a cycle through the deepest memory)."""
         if self.core == "folded":
-            return self.fold_clear_words + 1
+            return self.fold_clear_words
         return self.L
 
     @property
     def fold_clear_words(self) -> int:
         return max(self.k << self.pout_bits, self.groups * self.shadow_stride,
-                   2 << clog2(self.n), self.row_words, 2 * self.k)
+                   2 << clog2(self.n), self.row_words, 2 << clog2(self.k),
+                   1 << clog2(self.groups))
 
     @property
     def read_latency(self) -> int:

@@ -148,6 +148,8 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     RL = cfg.row_words
     AB = cfg.pout_bits
     WF, AF = f.weight.frac, f.act.frac
+    WF1, AF1 = max(WF - 1, 0), max(AF - 1, 0)
+    FPB = clog2(cfg.groups)
     ZSH = f.weight.frac + f.sens.frac - f.act.frac
     PMIN, PMAX, WMIN, WMAX = f.sens.min, f.sens.max, f.weight.min, f.weight.max
     KS = max(K, 1)
@@ -187,13 +189,14 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     wtr = sig_s(wt_)  # the transposed weight W[m, M+1+i] of the current slot
 
     # ---- stage registers --------------------------------------------------------------
+    BW = max(pt, at)  # b: a sensitivity, or z in the forward pass
     e0_a, e0_c = sig_s(wt_), sig_s(wt_)
-    e0_b, e0_d = sig_s(pt), sig_s(pt)
+    e0_b, e0_d = sig_s(BW), sig_s(pt)
     e0_zon = Signal(bool(0))
     e0_fp = sig_s(at)
     e0_sel = sig_u(3)
     e0_cnt, e0_ci, e0_cm, e0_lv = (Signal(bool(0)) for _ in range(4))
-    e1_p1, e1_p2 = sig_s(wt_ + pt), sig_s(wt_ + pt)
+    e1_p1, e1_p2 = sig_s(wt_ + BW), sig_s(wt_ + pt)
     e1_zon = Signal(bool(0))
     e2_acc, e3_r = sig_s(dp), sig_s(dp)
     e4_in = sig_s(pt)
@@ -321,7 +324,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         e2_acc.next = e1_p1 + e1_p2 + zt_sel
         # E3, E4: inner = sat_P(rshift_round(acc, W.frac))
         if WF > 0:
-            e3_r.next = (e2_acc >> WF) + e2_acc[max(WF - 1, 0)]
+            e3_r.next = (e2_acc >> WF) + e2_acc[WF1]
         else:
             e3_r.next = e2_acc
         if e3_r > PMAX:
@@ -336,7 +339,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         # E5: f' * inner (DSP), E6: round
         e5_p.next = fp4 * e4_in
         if AF > 0:
-            e6_r.next = (e5_p >> AF) + e5_p[max(AF - 1, 0)]
+            e6_r.next = (e5_p >> AF) + e5_p[AF1]
         else:
             e6_r.next = e5_p
 
@@ -473,7 +476,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         # this lane's f' file
         if g.clr:
             fpf_we.next = g.clr_fp
-            fpf_wa.next = g.clr_sa[len(fpf_wa):]
+            fpf_wa.next = g.clr_sa[FPB:]
             fpf_wd.next = 0
         else:
             fpf_we.next = g.a6_fpwe and g.a6_lane == p
@@ -520,8 +523,12 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     P, R, S, C = cfg.lanes, cfg.groups, cfg.slot_cycles, cfg.shadow_stride
     at, wt_, pt = f.act.total, f.weight.total, f.sens.total
     af = f.act.frac
+    AF1 = af - 1
+    AMIN, AMAX = f.act.min, f.act.max
+    TANH = f.activation == "tanh"
     dp = cfg.dp_bits
     RL = cfg.row_words
+    RLB = clog2(RL)
     AB = cfg.pout_bits
     ONE = f.act.one
     KB = clog2(max(K, 1))
@@ -579,7 +586,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     g.eb_out = Signal(bool(0))
     g.egb = Signal(bool(0))
     g.zslot = sig_s(at)
-    g.zfwd = sig_s(pt)
+    g.zfwd = sig_s(max(pt, at))
     g.wkb = sig_s(wt_)
     g.fpk = sig_s(at)
     g.fpb = sig_s(at)
@@ -827,7 +834,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     @always_comb
     def q_now():
         qv0.next = st == F_UPD
-        qa0.next = Eaddr[clog2(RL):]
+        qa0.next = Eaddr[RLB:]
 
     insts.append(q_now)
     qv = chain(clk, qv0, QD, chains)
@@ -892,7 +899,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     def clear_bus():
         g.clr.next = st == F_CLEAR
         g.clr_row.next = st == F_CLEAR and cc < RL
-        g.clr_ra.next = cc[clog2(RL):]
+        g.clr_ra.next = cc[RLB:]
         g.clr_po.next = st == F_CLEAR and cc < (K << AB)
         g.clr_pa.next = cc[KB + AB:]
         g.clr_wki.next = st == F_CLEAR and cc < (2 << KB)
@@ -991,10 +998,10 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         # the lanes' weight/ingress/egress read port: forward, the update's fetch, or host
         if st == F_FWD:
             g.lm_re.next = 1
-            g.lm_ra.next = faddr[clog2(RL):]
+            g.lm_ra.next = faddr[RLB:]
         elif st == F_PRE or st == F_UPD:
             g.lm_re.next = fetch
-            g.lm_ra.next = Faddr[clog2(RL):]
+            g.lm_ra.next = Faddr[RLB:]
         else:
             g.lm_re.next = hv7 and hre7 and hok7
             g.lm_ra.next = haddr7
@@ -1096,7 +1103,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         a2_y.next = table[a1_idx]
         # A3: operands of f' and the error's difference
         a3_y.next = a2_y
-        if f.activation == "tanh":
+        if TANH:
             a3_m2.next = a2_y
         else:
             a3_m2.next = ONE - a2_y
@@ -1104,28 +1111,28 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         # A4: the product (DSP); the error saturated
         a4_prod.next = a3_y * a3_m2
         a4_y.next = a3_y
-        if a3_ed > f.act.max:
-            a4_e.next = f.act.max
+        if a3_ed > AMAX:
+            a4_e.next = AMAX
             a4_eev.next = 1
-        elif a3_ed < f.act.min:
-            a4_e.next = f.act.min
+        elif a3_ed < AMIN:
+            a4_e.next = AMIN
             a4_eev.next = 1
         else:
             a4_e.next = a3_ed[at:].signed()
             a4_eev.next = 0
         # A5: rounded; A6: f' saturated
-        if f.activation == "tanh":
-            a5_fr.next = ONE - ((a4_prod >> af) + a4_prod[af - 1])
+        if TANH:
+            a5_fr.next = ONE - ((a4_prod >> af) + a4_prod[AF1])
         else:
-            a5_fr.next = (a4_prod >> af) + a4_prod[af - 1]
+            a5_fr.next = (a4_prod >> af) + a4_prod[AF1]
         a5_y.next = a4_y
         a5_e.next = a4_e
         a5_eev.next = a4_eev
-        if a5_fr > f.act.max:
-            a6_fp.next = f.act.max
+        if a5_fr > AMAX:
+            a6_fp.next = AMAX
             a6_fev.next = 1
-        elif a5_fr < f.act.min:
-            a6_fp.next = f.act.min
+        elif a5_fr < AMIN:
+            a6_fp.next = AMIN
             a6_fev.next = 1
         else:
             a6_fp.next = a5_fr[at:].signed()
@@ -1175,7 +1182,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     insts.append(act_out)
 
-    zfwd_n = sig_s(pt)
+    zfwd_n = sig_s(max(pt, at))
 
     @always_comb
     def zfwd_f():
@@ -1192,6 +1199,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     allones = Signal(intbv((1 << COUNTER_BITS) - 1)[COUNTER_BITS:])
     lr_z = sig_u(len(gsh))
     XMAX = M  # the bias column: z = ONE
+    XFIRST = ONE  # z of column 0 when M = 0 (the bias)
 
     @always_comb
     def events():
@@ -1221,8 +1229,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             dsh.next = 0
             ypar.next = 0
             r_valid.next = 0
-            r_y.next = 0
-            r_e.next = 0
             step_count.next = 0
             sat_count.next = 0
             fr.next = 0
@@ -1242,17 +1248,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             else:
                 sat_count.next = sat_count + evsum
             gsh.next = lr_z + GB
-            # the results: y of every neuron and e of the outputs, shifted in as computed
-            if a6_v:
-                if N > 1:
-                    r_y.next = concat(a6_y[at:], r_y[N * at:at])
-                else:
-                    r_y.next = a6_y[at:]
-                if a6_i < K:
-                    if K > 1:
-                        r_e.next = concat(a6_e[at:], r_e[K * at:at])
-                    else:
-                        r_e.next = a6_e[at:]
             if a2_v and a2_i < K:  # d_i is read in the cycle of A2
                 dsh.next = dsh >> at
             if st == F_IDLE:
@@ -1314,23 +1309,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                         pk.next = 0
                         pkm.next = 0
                         pkC.next = 0
-                        # F: the first slot
-                        Fr.next = 0
-                        Fj.next = 0
-                        Faddr.next = 0
-                        Frow.next = 0
-                        Fjm.next = 0
-                        FjC.next = 0
-                        Fb.next = 0
-                        Fbm.next = 0
-                        FbC.next = 0
-                        Frec.next = M + 1 <= 0
-                        Fvalid.next = 1
-                        Fxsh.next = xs >> at
-                        if M > 0:
-                            Fxz.next = xs[at:].signed()
-                        else:
-                            Fxz.next = ONE
                 else:
                     fj.next = fj + 1
             elif st == F_PRE:
@@ -1368,12 +1346,13 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                 ypar.next = not ypar
 
     # E <- F and F -> the next slot, at the start of the update and every slot boundary
-    advance = Signal(bool(0))
+    advance, f_init = Signal(bool(0)), Signal(bool(0))
 
     @always_comb
     def adv_f():
         advance.next = ((st == F_PRE and pc == PRE - 1)
                         or (st == F_UPD and u == S - 1 and not Elast))
+        f_init.next = st == F_FWD and fj == L - 1 and fr == R - 1
 
     @always(clk.posedge)
     def pointers():
@@ -1401,6 +1380,22 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             Fvalid.next = 0
             Fxz.next = 0
             Fxsh.next = 0
+        elif f_init:  # F: the first slot
+            Fr.next = 0
+            Fj.next = 0
+            Faddr.next = 0
+            Frow.next = 0
+            Fjm.next = 0
+            FjC.next = 0
+            Fb.next = 0
+            Fbm.next = 0
+            FbC.next = 0
+            Frec.next = M + 1 <= 0
+            Fvalid.next = 1
+            Fxsh.next = xs >> at
+            Fxz.next = XFIRST
+            if M > 0:
+                Fxz.next = xs[at:].signed()
         elif advance:
             Er.next = Fr
             Ej.next = Fj
@@ -1425,10 +1420,9 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                 Frec.next = M + 1 <= 0
                 Fvalid.next = Fr + 1 < R
                 Fxsh.next = xs >> at
+                Fxz.next = XFIRST
                 if M > 0:
                     Fxz.next = xs[at:].signed()
-                else:
-                    Fxz.next = ONE
             else:
                 Fj.next = Fj + 1
                 if Fjm == P - 1:
@@ -1459,6 +1453,15 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         s_ready.next = st == F_IDLE and not host_busy
         busy.next = st != F_IDLE
 
+    # the results: y of every neuron and e of the outputs, shifted in as computed
+    e_in = Signal(bool(0))
+
+    @always_comb
+    def e_in_f():
+        e_in.next = a6_v and a6_i < K
+
+    insts += [e_in_f, _shift_in(clk, rst, a6_v, a6_y, r_y, N, at),
+              _shift_in(clk, rst, e_in, a6_e, r_e, K, at)]
     insts += [ctrl, adv_f, pointers, outs]
     for c in chains:
         insts.append(_delay_line(clk, c))
@@ -1473,6 +1476,31 @@ def _slot_reg(clk, en, src, dst):
             dst.next = src
 
     return slot_reg_f
+
+
+@block
+def _shift_in(clk, rst, en, val, reg, n, w):
+    """``reg`` holds ``n`` words of ``w`` bits; ``val`` enters at the top, so the first
+    word in ends at the bottom after ``n`` entries."""
+    if n > 1:
+
+        @always(clk.posedge)
+        def shift_in_f():
+            if rst:
+                reg.next = 0
+            elif en:
+                reg.next = concat(val[w:], reg[n * w:w])
+
+    else:
+
+        @always(clk.posedge)
+        def shift_in_f():
+            if rst:
+                reg.next = 0
+            elif en:
+                reg.next = val[w:]
+
+    return shift_in_f
 
 
 @block
@@ -1507,8 +1535,6 @@ def _wkb_port(k, P, clr, cc, fv2, frec2, fr2, wd, we, wdat, depth):
 @block
 def _bank_addr(q, P, base, xm, addr):
     """Bank ``q`` reads the entry of column offset ``(q - x) mod P`` of the request."""
-    nb = len(addr)
-
     @always_comb
     def bank_addr_f():
         if q >= xm:
@@ -1522,7 +1548,6 @@ def _bank_addr(q, P, base, xm, addr):
 @block
 def _rot_sel(q, P, x, sel, sign):
     """``sel = (q + sign * x) mod P`` (``x < P``)."""
-    nb = len(sel)
     if sign > 0:
 
         @always_comb
