@@ -114,6 +114,12 @@ def dreg(clk, src, dst):
     return dreg_f
 
 
+def named(inst, name: str):
+    """``inst`` with the instance name ``name`` (the prefix of its signals in the Verilog)."""
+    inst.name = name
+    return inst
+
+
 def _like(s: Signal) -> Signal:
     if isinstance(s.val, bool):
         return Signal(bool(0))
@@ -122,9 +128,13 @@ def _like(s: Signal) -> Signal:
     return sig_u(len(s))
 
 
-def chain(clk, src, depth, chains):
-    """``[src, src delayed 1, ..., delayed depth-1]``: individual signals (registers)."""
+def chain(clk, src, depth, chains, name=None, start=0):
+    """``[src, src delayed 1, ..., delayed depth-1]``: individual signals (registers),
+    named ``<name><start + d>`` in the Verilog when ``name`` is given."""
     out = [src] + [_like(src) for _ in range(1, depth)]
+    if name is not None:
+        for d in range(1, depth):
+            out[d]._name = f"{name}{start + d}"  # MyHDL keeps a name set before conversion
     chains.append(out)  # the calling block instantiates a _delay_line for each
     return out
 
@@ -165,10 +175,10 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     p_wd = sig_s(pt)
     w_rd, pi_rd, pe_rd, po_rd = sig_s(wt_), sig_s(pt), sig_s(pt), sig_s(pt)
     insts += [
-        sram(clk, w_we, w_wa, w_wd, g.lm_re, g.lm_ra, w_rd, RL),
-        sram(clk, p_we_i, pi_wa, p_wd, g.lm_re, g.lm_ra, pi_rd, RL),
-        sram(clk, p_we_e, pi_wa, p_wd, g.lm_re, g.lm_ra, pe_rd, RL),
-        sram(clk, o_we, o_wa, p_wd, g.po_re, o_ra, po_rd, K << AB),
+        named(sram(clk, w_we, w_wa, w_wd, g.lm_re, g.lm_ra, w_rd, RL), "weights"),
+        named(sram(clk, p_we_i, pi_wa, p_wd, g.lm_re, g.lm_ra, pi_rd, RL), "p_ing"),
+        named(sram(clk, p_we_e, pi_wa, p_wd, g.lm_re, g.lm_ra, pe_rd, RL), "p_egr"),
+        named(sram(clk, o_we, o_wa, p_wd, g.po_re, o_ra, po_rd, K << AB), "p_out"),
     ]
     wd, pid, ped, pod = sig_s(wt_), sig_s(pt), sig_s(pt), sig_s(pt)  # data registers
     insts += [dreg(clk, w_rd, wd), dreg(clk, pi_rd, pid), dreg(clk, pe_rd, ped),
@@ -180,12 +190,12 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     fpf_we = Signal(bool(0))
     fpf_wa = sig_u(clog2(cfg.groups))
     fpf_wd = sig_s(at)
-    insts.append(regfile(clk, fpf_we, fpf_wa, fpf_wd, g.er, fpi, 1 << clog2(cfg.groups)))
+    insts.append(named(regfile(clk, fpf_we, fpf_wa, fpf_wd, g.er, fpi, 1 << FPB), "fp_rows"))
     wki = sig_s(wt_)
     wki_we = Signal(bool(0))
     wki_wa, wki_ra = sig_u(KB + 1), sig_u(KB + 1)
     wki_wd = sig_s(wt_)
-    insts.append(regfile(clk, wki_we, wki_wa, wki_wd, wki_ra, wki, 2 << KB))
+    insts.append(named(regfile(clk, wki_we, wki_wa, wki_wd, wki_ra, wki, 2 << KB), "w_out_rows"))
     wtr = sig_s(wt_)  # the transposed weight W[m, M+1+i] of the current slot
 
     # ---- stage registers --------------------------------------------------------------
@@ -212,12 +222,12 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     w3_ev = Signal(bool(0))
     dupi, dupe, prev = sig_s(pt), sig_s(pt), sig_s(pt)
     # flags carried along the pipeline; x_d[n] is aligned with stage En
-    fp_d = chain(clk, e0_fp, 5, chains)
-    sel_d = chain(clk, e0_sel, 7, chains)
-    ci_d = chain(clk, e0_ci, 7, chains)
-    cm_d = chain(clk, e0_cm, 7, chains)
-    cnt_d = chain(clk, e0_cnt, 7, chains)
-    lv_d = chain(clk, e0_lv, 13, chains)
+    fp_d = chain(clk, e0_fp, 5, chains, f"lane{p}_fp_d")
+    sel_d = chain(clk, e0_sel, 7, chains, f"lane{p}_sel_d")
+    ci_d = chain(clk, e0_ci, 7, chains, f"lane{p}_ci_d")
+    cm_d = chain(clk, e0_cm, 7, chains, f"lane{p}_cm_d")
+    cnt_d = chain(clk, e0_cnt, 7, chains, f"lane{p}_cnt_d")
+    lv_d = chain(clk, e0_lv, 13, chains, f"lane{p}_lv_d")
     fp4, sel6, ci6, cm6, cnt4, cnt6 = fp_d[4], sel_d[6], ci_d[6], cm_d[6], cnt_d[4], cnt_d[6]
     lv4, lv7, lv12 = lv_d[4], lv_d[7], lv_d[12]
     zt0 = sig_s(dp)
@@ -637,7 +647,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     rd_l = [sig_s(max(wt_, pt)) for _ in range(P)]
     ev_l = [sig_u(2) for _ in range(P)]
     for p in range(P):
-        insts.append(lane(p, cfg, clk, g, rot[p], s_acc[p], wd_l[p], rd_l[p], ev_l[p]))
+        insts.append(named(lane(p, cfg, clk, g, rot[p], s_acc[p], wd_l[p], rd_l[p], ev_l[p]),
+                           f"lane{p}"))
 
     # ---------------- forward pipeline info (x[d]: the issue of d cycles ago) ----------------
     DEPTH = 6
@@ -661,15 +672,15 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             zx0.next = ONE
 
     insts += [fwd_now, dreg(clk, zx0, zx1)]
-    fv = chain(clk, fv0, DEPTH, chains)
-    ffirst = chain(clk, ffirst0, DEPTH, chains)
-    flast = chain(clk, flast0, DEPTH, chains)
-    frec_d = chain(clk, frec0, DEPTH, chains)
-    fb_d = chain(clk, fb, DEPTH, chains)
-    fbm_d = chain(clk, fbm, DEPTH, chains)
-    fr_d = chain(clk, fr, DEPTH, chains)
-    frow_d = chain(clk, frow, DEPTH, chains)
-    fsh_d = chain(clk, fsh0, DEPTH, chains)
+    fv = chain(clk, fv0, DEPTH, chains, "fv")
+    ffirst = chain(clk, ffirst0, DEPTH, chains, "ffirst")
+    flast = chain(clk, flast0, DEPTH, chains, "flast")
+    frec_d = chain(clk, frec0, DEPTH, chains, "frec_d")
+    fb_d = chain(clk, fb, DEPTH, chains, "fb_d")
+    fbm_d = chain(clk, fbm, DEPTH, chains, "fbm_d")
+    fr_d = chain(clk, fr, DEPTH, chains, "fr_d")
+    frow_d = chain(clk, frow, DEPTH, chains, "frow_d")
+    fsh_d = chain(clk, fsh0, DEPTH, chains, "fsh_d")
     fv2, fv3, fv4, fv5, ffirst4, flast5 = fv[2], fv[3], fv[4], fv[5], ffirst[4], flast[5]
     frec1, frec3, fsh3, frow5, fb2 = frec_d[1], frec_d[3], fsh_d[3], frow_d[5], fb_d[2]
 
@@ -690,15 +701,15 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     kf_wa = sig_u(KB)
     y_re, fpm_re = Signal(bool(0)), Signal(bool(0))
     y_rd, fpm_rd, ydata, fpdata = sig_s(at), sig_s(at), sig_s(at), sig_s(at)
-    insts += [sram(clk, y_we, y_wa, y_wd, y_re, y_ra, y_rd, 2 << YB),
-              sram(clk, fpm_we, fpm_wa, fpm_wd, fpm_re, fpm_ra, fpm_rd, 1 << YB),
+    insts += [named(sram(clk, y_we, y_wa, y_wd, y_re, y_ra, y_rd, 2 << YB), "y"),
+              named(sram(clk, fpm_we, fpm_wa, fpm_wd, fpm_re, fpm_ra, fpm_rd, 1 << YB), "fp"),
               dreg(clk, y_rd, ydata), dreg(clk, fpm_rd, fpdata)]
     unext = sig_u(len(u))
     unext_k = sig_u(KB)
     e7_k = sig_u(KB)
     fpk_rd, ek_rd = sig_s(at), sig_s(at)
-    insts += [regfile(clk, kf_we, kf_wa, kf_fpd, unext_k, fpk_rd, 1 << KB),
-              regfile(clk, kf_we, kf_wa, kf_ed, e7_k, ek_rd, 1 << KB)]
+    insts += [named(regfile(clk, kf_we, kf_wa, kf_fpd, unext_k, fpk_rd, 1 << KB), "fp_out"),
+              named(regfile(clk, kf_we, kf_wa, kf_ed, e7_k, ek_rd, 1 << KB), "e_out")]
 
     # the output rows' weights W[k, M+1+b], one bank per k, written by the forward pass
     wkb_re = Signal(bool(0))
@@ -709,7 +720,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     wkb_wa = sig_u(YB)
     wkb_wd = [sig_s(wt_) for _ in range(K)]
     for k in range(K):
-        insts += [sram(clk, wkb_we[k], wkb_wa, wkb_wd[k], wkb_re, wkb_ra, wkb_rd[k], 1 << YB),
+        insts += [named(sram(clk, wkb_we[k], wkb_wa, wkb_wd[k], wkb_re, wkb_ra, wkb_rd[k],
+                                   1 << YB), f"w_row{k}"),
                   dreg(clk, wkb_rd[k], wkb_data[k])]
         insts.append(_wkb_port(k, P, g.clr, cc, fv2, frec_d[2], fr_d[2], wd_l[k % P],
                                wkb_we[k], wkb_wd[k], 1 << YB))
@@ -740,7 +752,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     breg = [sig_s(wt_) for _ in range(P)]
     wrot = [sig_s(wt_) for _ in range(P)]
     for q in range(P):
-        insts += [sram(clk, sh_we, sh_wa, sh_wd[q], sh_re, bank_ra[q], bank_rd[q], R * C),
+        insts += [named(sram(clk, sh_we, sh_wa, sh_wd[q], sh_re, bank_ra[q], bank_rd[q], R * C),
+                        f"shadow{q}"),
                   dreg(clk, bank_rd[q], breg[q])]
         insts.append(_bank_addr(q, P, sh_base, sh_xm, bank_ra[q]))
         # write rotator: bank q takes lane (q - b) mod P
@@ -749,9 +762,9 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         wsrc = sig_s(wt_)
         insts.append(chain_mux(wsel, wd_l, wsrc))
         insts.append(dreg(clk, wsrc, wrot[q]))
-    tag_d = chain(clk, sh_tag0, 4, chains)
-    wa_d = chain(clk, sh_wa0, 4, chains)
-    xm_d = chain(clk, sh_xm, 4, chains)
+    tag_d = chain(clk, sh_tag0, 4, chains, "tag_d")
+    wa_d = chain(clk, sh_wa0, 4, chains, "wa_d")
+    xm_d = chain(clk, sh_xm, 4, chains, "xm_d")
     tag3, wa3 = tag_d[3], wa_d[3]
     for p in range(P):
         # read rotator: lane p takes bank (p + x) mod P
@@ -837,9 +850,9 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         qa0.next = Eaddr[RLB:]
 
     insts.append(q_now)
-    qv = chain(clk, qv0, QD, chains)
-    qu = chain(clk, u, QD, chains)
-    qa = chain(clk, qa0, QD, chains)
+    qv = chain(clk, qv0, QD, chains, "qv")
+    qu = chain(clk, u, QD, chains, "qu")
+    qa = chain(clk, qa0, QD, chains, "qa")
     qv8, qu8, qa8, qv9, qu9, qv13, qu13, qa13, qu7 = (
         qv[8], qu[8], qa[8], qv[9], qu[9], qv[13], qu[13], qa[13], qu[7])
 
@@ -930,17 +943,17 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     hk7 = sig_u(RGB)
     hkind8 = sig_u(2)
     # x[n]: the request's field at stage Hn
-    hv = [None] + chain(clk, hv1, HOST_STAGES, chains)
-    hwe = [None] + chain(clk, hwe1, 7, chains)
-    hre = [None] + chain(clk, hre1, HOST_STAGES, chains)
-    hreg = [None] + chain(clk, hreg1, 7, chains)
-    hidx = [None] + chain(clk, hidx1, 4, chains)
-    hwd = [None] + chain(clk, hwd1, 7, chains)
-    hi = [None, None, None] + chain(clk, hi3, 4, chains)
-    hok = [None, None, None] + chain(clk, hok3, 7, chains)
-    hj = [None] * 5 + chain(clk, hj5, 2, chains)
-    hlane = [None] * 7 + chain(clk, hlane7, 3, chains)
-    hkind = [None] * 8 + chain(clk, hkind8, 2, chains)
+    hv = [None] + chain(clk, hv1, HOST_STAGES, chains, "hv", 1)
+    hwe = [None] + chain(clk, hwe1, 7, chains, "hwe", 1)
+    hre = [None] + chain(clk, hre1, HOST_STAGES, chains, "hre", 1)
+    hreg = [None] + chain(clk, hreg1, 7, chains, "hreg", 1)
+    hidx = [None] + chain(clk, hidx1, 4, chains, "hidx", 1)
+    hwd = [None] + chain(clk, hwd1, 7, chains, "hwd", 1)
+    hi = [None, None, None] + chain(clk, hi3, 4, chains, "hi", 3)
+    hok = [None, None, None] + chain(clk, hok3, 7, chains, "hok", 3)
+    hj = [None] * 5 + chain(clk, hj5, 2, chains, "hj", 5)
+    hlane = [None] * 7 + chain(clk, hlane7, 3, chains, "hlane", 7)
+    hkind = [None] * 8 + chain(clk, hkind8, 2, chains, "hkind", 8)
     hidx2, hidx4, hi6, hj6, hreg6, hreg7 = hidx[2], hidx[4], hi[6], hj[6], hreg[6], hreg[7]
 
     @always(clk.posedge)
@@ -1042,10 +1055,10 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     table = tuple(int(v) for v in build_lut(f))
     a1_v = Signal(bool(0))
     a1_i, a1_l, a1_r = sig_u(cb), sig_u(cb), sig_u(cb)
-    a_v = [None] + chain(clk, a1_v, 6, chains)
-    a_i = [None] + chain(clk, a1_i, 6, chains)
-    a_l = [None] + chain(clk, a1_l, 6, chains)
-    a_r = [None] + chain(clk, a1_r, 6, chains)
+    a_v = [None] + chain(clk, a1_v, 6, chains, "a_v", 1)
+    a_i = [None] + chain(clk, a1_i, 6, chains, "a_i", 1)
+    a_l = [None] + chain(clk, a1_l, 6, chains, "a_l", 1)
+    a_r = [None] + chain(clk, a1_r, 6, chains, "a_r", 1)
     a2_v, a6_v, a2_i, a6_i, a6_l, a6_r = a_v[2], a_v[6], a_i[2], a_i[6], a_l[6], a_r[6]
     a1_idx = sig_u(lbits)
     a2_y, a3_y, a4_y, a5_y, a6_y = (sig_s(at) for _ in range(5))
