@@ -495,8 +495,10 @@ def _ecp5_counts(res: SynthResult, by: dict[str, int]) -> None:
         res.multipliers_note = (f"{res.dsps} MULT18X18D for {res.multipliers} multipliers "
                                 "(a product wider than 18x18 takes several)")
     elif res.dsps:
-        res.multipliers_note = (f"{res.dsps} MULT18X18D for {res.multipliers} multipliers; "
-                                "the rest are LUT-built")
+        # Yosys 0.70's `share` merges multipliers that are never used in the same cycle.
+        res.multipliers_note = (f"{res.dsps} MULT18X18D for {res.multipliers} multipliers "
+                                "(Yosys shares those never active together, or builds "
+                                "some from LUTs)")
     else:
         res.multipliers_note = (f"no MULT18X18D inferred: all {res.multipliers} multipliers "
                                 "are LUT-built")

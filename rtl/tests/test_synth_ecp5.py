@@ -128,7 +128,9 @@ def test_ecp5_probe_places_and_routes(tmp_path: Path) -> None:
                      timeout=1200)
     assert res.target == "ecp5" and res.device == "25k"
     assert res.luts and res.carries and res.flip_flops
-    assert res.dsps is not None and res.dsps >= res.multipliers > 0, res.multipliers_note
+    # Yosys 0.70 shares two of the ten multipliers (never active together) in one DSP
+    assert res.dsps and res.dsps >= res.multipliers - 1 > 0, res.multipliers_note
+    assert "MULT18X18D" in res.multipliers_note
     assert res.block_rams is not None and res.lut_rams is not None
     assert res.fits, res.pnr_note
     assert res.fmax_mhz is not None and res.fmax_mhz > 0, res.pnr_note
