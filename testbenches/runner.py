@@ -213,6 +213,8 @@ def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
             # the runner takes the last source's language for the top level's
             sources=[*map(str, control), str(verilog), *(str(s) for s in extra_sources)],
             defines=library_defines(sim, extra_sources),
+            # a library's own `include`s sit beside it (Yosys's ecp5/cells_sim.v)
+            includes=sorted({str(Path(s).parent) for s in extra_sources}),
             hdl_toplevel=top,
             build_dir=str(build_dir),
             build_args=build_args,

