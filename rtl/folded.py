@@ -18,7 +18,7 @@ product, round and saturate, the gradient product and sum, then the weight updat
 
 from __future__ import annotations
 
-from myhdl import ResetSignal, Signal, always, always_comb, block, concat, intbv
+from myhdl import ResetSignal, Signal, always, always_comb, always_seq, block, concat, intbv
 
 from trtrl.pymodel.fixed.lut import build_lut
 from trtrl.rtl.blocks import chain_mux, sig_s, sig_u
@@ -73,16 +73,18 @@ class _Bus:
 
 
 @block
-def sram(clk, we, wa, wd, re, ra, rd, depth):
+def sram(clk, rst, we, wa, wd, re, ra, rd, depth):
     """``depth`` words, one write port, one synchronous read port with enable: ``rd``
-    holds the last word read until the next read (block RAM)."""
+    holds the last word read until the next read (block RAM); ``rst`` clears ``rd``."""
     mem = [Signal(intbv(0, min=wd.min, max=wd.max)) for _ in range(depth)]
 
     @always(clk.posedge)
     def sram_f():
         if we:
             mem[wa].next = wd
-        if re:
+        if rst:
+            rd.next = 0
+        elif re:
             rd.next = mem[ra]
 
     return sram_f
@@ -106,8 +108,8 @@ def regfile(clk, we, wa, wd, ra, rd, depth):
 
 
 @block
-def dreg(clk, src, dst):
-    @always(clk.posedge)
+def dreg(clk, rst, src, dst):
+    @always_seq(clk.posedge, reset=rst)
     def dreg_f():
         dst.next = src
 
@@ -130,20 +132,17 @@ def _like(s: Signal) -> Signal:
 
 def chain(clk, src, depth, chains, name=None, start=0):
     """``[src, src delayed 1, ..., delayed depth-1]``: individual signals (registers),
-    named ``<name><start + d>`` in the Verilog when ``name`` is given."""
+    named ``<name>_d<start + d>_dst`` in the Verilog when ``name`` is given."""
     out = [src] + [_like(src) for _ in range(1, depth)]
-    if name is not None:
-        for d in range(1, depth):
-            out[d]._name = f"{name}{start + d}"  # MyHDL keeps a name set before conversion
-    chains.append(out)  # the calling block instantiates a _delay_line for each
+    chains.append((out, name, start))  # the calling block instantiates the _delay_lines
     return out
 
 
 @block
-def _delay_line(clk, sigs):
+def _delay_line(clk, rst, sigs, start):
     insts = []
     for d in range(1, len(sigs)):
-        insts.append(dreg(clk, sigs[d - 1], sigs[d]))
+        insts.append(named(dreg(clk, rst, sigs[d - 1], sigs[d]), f"d{start + d}"))
     return insts
 
 
@@ -163,6 +162,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     ZSH = f.weight.frac + f.sens.frac - f.act.frac
     PMIN, PMAX, WMIN, WMAX = f.sens.min, f.sens.max, f.weight.min, f.weight.max
     KS = max(K, 1)
+    rst = g.rst
     insts = []
     chains: list = []
 
@@ -175,14 +175,14 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     p_wd = sig_s(pt)
     w_rd, pi_rd, pe_rd, po_rd = sig_s(wt_), sig_s(pt), sig_s(pt), sig_s(pt)
     insts += [
-        named(sram(clk, w_we, w_wa, w_wd, g.lm_re, g.lm_ra, w_rd, RL), "weights"),
-        named(sram(clk, p_we_i, pi_wa, p_wd, g.lm_re, g.lm_ra, pi_rd, RL), "p_ing"),
-        named(sram(clk, p_we_e, pi_wa, p_wd, g.lm_re, g.lm_ra, pe_rd, RL), "p_egr"),
-        named(sram(clk, o_we, o_wa, p_wd, g.po_re, o_ra, po_rd, K << AB), "p_out"),
+        named(sram(clk, rst, w_we, w_wa, w_wd, g.lm_re, g.lm_ra, w_rd, RL), "weights"),
+        named(sram(clk, rst, p_we_i, pi_wa, p_wd, g.lm_re, g.lm_ra, pi_rd, RL), "p_ing"),
+        named(sram(clk, rst, p_we_e, pi_wa, p_wd, g.lm_re, g.lm_ra, pe_rd, RL), "p_egr"),
+        named(sram(clk, rst, o_we, o_wa, p_wd, g.po_re, o_ra, po_rd, K << AB), "p_out"),
     ]
     wd, pid, ped, pod = sig_s(wt_), sig_s(pt), sig_s(pt), sig_s(pt)  # data registers
-    insts += [dreg(clk, w_rd, wd), dreg(clk, pi_rd, pid), dreg(clk, pe_rd, ped),
-              dreg(clk, po_rd, pod)]
+    insts += [dreg(clk, rst, w_rd, wd), dreg(clk, rst, pi_rd, pid), dreg(clk, rst, pe_rd, ped),
+              dreg(clk, rst, po_rd, pod)]
 
     # f' of this lane's rows (written by the activation unit) and the output rows'
     # weights W[k, M+1+i] of the current (and next) group, fetched from the shadow
@@ -212,7 +212,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     e4_in = sig_s(pt)
     e4_ev = Signal(bool(0))
     e5_p = sig_s(at + pt)
-    e6_r = sig_s(dp)
+    e6_r = sig_s(at + pt)  # as wide as E5: Verilog's '+ bit' is unsigned, so no widening
     e7_p = sig_s(pt)
     e7_ev = Signal(bool(0))
     e8_g = sig_s(at + pt)
@@ -222,23 +222,23 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     w3_ev = Signal(bool(0))
     dupi, dupe, prev = sig_s(pt), sig_s(pt), sig_s(pt)
     # flags carried along the pipeline; x_d[n] is aligned with stage En
-    fp_d = chain(clk, e0_fp, 5, chains, f"lane{p}_fp_d")
-    sel_d = chain(clk, e0_sel, 7, chains, f"lane{p}_sel_d")
-    ci_d = chain(clk, e0_ci, 7, chains, f"lane{p}_ci_d")
-    cm_d = chain(clk, e0_cm, 7, chains, f"lane{p}_cm_d")
-    cnt_d = chain(clk, e0_cnt, 7, chains, f"lane{p}_cnt_d")
-    lv_d = chain(clk, e0_lv, 13, chains, f"lane{p}_lv_d")
+    fp_d = chain(clk, e0_fp, 5, chains, "fp")
+    sel_d = chain(clk, e0_sel, 7, chains, "sel")
+    ci_d = chain(clk, e0_ci, 7, chains, "ci")
+    cm_d = chain(clk, e0_cm, 7, chains, "cm")
+    cnt_d = chain(clk, e0_cnt, 7, chains, "cnt")
+    lv_d = chain(clk, e0_lv, 13, chains, "lv")
     fp4, sel6, ci6, cm6, cnt4, cnt6 = fp_d[4], sel_d[6], ci_d[6], cm_d[6], cnt_d[4], cnt_d[6]
     lv4, lv7, lv12 = lv_d[4], lv_d[7], lv_d[12]
     zt0 = sig_s(dp)
     zt1 = sig_s(dp)
-    insts.append(dreg(clk, zt0, zt1))
+    insts.append(dreg(clk, rst, zt0, zt1))
     # the slot's weight, held until the weight update (a chain of slot registers)
     nchain = (K + 10) // S
     wchain = [sig_s(wt_) for _ in range(nchain)]
     wold = wchain[nchain - 1]
     for q in range(nchain):
-        insts.append(_slot_reg(clk, g.slot_end, wd if q == 0 else wchain[q - 1], wchain[q]))
+        insts.append(_slot_reg(clk, rst, g.slot_end, wd if q == 0 else wchain[q - 1], wchain[q]))
 
     li = sig_u(clog2(P * cfg.groups + 1))
     l_valid, l_out, l_mi = (Signal(bool(0)) for _ in range(3))
@@ -263,7 +263,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
 
     insts += [lane_rows, zterm, wki_addr]
 
-    @always(clk.posedge)
+    @always_seq(clk.posedge, reset=rst)
     def stage0():
         # E0: the operands of quantity u of the slot (or the forward MAC)
         e0_c.next = 0
@@ -325,7 +325,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         else:
             zt_sel.next = 0
 
-    @always(clk.posedge)
+    @always_seq(clk.posedge, reset=rst)
     def stages():
         # E1: the two sensitivity products (DSP), E2: their sum and the z term
         e1_p1.next = e0_a * e0_b
@@ -382,7 +382,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         else:
             pval.next = 0
 
-    @always(clk.posedge)
+    @always_seq(clk.posedge, reset=rst)
     def stage7():
         e7_p.next = pval
         e7_ev.next = pev and cnt6
@@ -393,7 +393,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
             dupe.next = pnew
 
     # E8: e_k * p (DSP), E9: the gradient sum over the outputs
-    @always(clk.posedge)
+    @always_seq(clk.posedge, reset=rst)
     def grad():
         e8_g.next = g.e7 * e7_p
         if g.u9 < K:
@@ -420,7 +420,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     insts += [stage0, zt_mux, stages, stage7_sat, stage7_sel, stage7, grad]
 
     # ---- the forward sum ----------------------------------------------------------------
-    @always(clk.posedge)
+    @always_seq(clk.posedge, reset=rst)
     def fwd_acc():
         if g.fwd4:
             if g.ffirst4:
@@ -431,7 +431,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     insts.append(fwd_acc)
 
     # ---- shadow data: transposed weight and the next group's coefficients -------------
-    @always(clk.posedge)
+    @always_seq(clk.posedge, reset=rst)
     def shadow_in():
         if g.sh_tag == TAG_TR:
             wtr.next = rot_in
@@ -496,7 +496,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     insts.append(wports)
 
     # ---- host read and events -------------------------------------------------------------
-    @always(clk.posedge)
+    @always_seq(clk.posedge, reset=rst)
     def lane_out():
         if g.h9_lane == p and g.h9_re:
             if g.h9_kind == 0:
@@ -518,8 +518,9 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         wd_out.next = wd
 
     insts += [lane_out, wd_copy]
-    for c in chains:
-        insts.append(_delay_line(clk, c))
+    for sigs, cname, start in chains:
+        line = _delay_line(clk, rst, sigs, start)
+        insts.append(named(line, cname) if cname else line)
     return insts
 
 
@@ -552,6 +553,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     insts = []
     chains: list = []
     g = _Bus()
+    g.rst = rst
 
     def reg_u(bits):
         return sig_u(bits)
@@ -671,16 +673,16 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         else:
             zx0.next = ONE
 
-    insts += [fwd_now, dreg(clk, zx0, zx1)]
+    insts += [fwd_now, dreg(clk, rst, zx0, zx1)]
     fv = chain(clk, fv0, DEPTH, chains, "fv")
     ffirst = chain(clk, ffirst0, DEPTH, chains, "ffirst")
     flast = chain(clk, flast0, DEPTH, chains, "flast")
-    frec_d = chain(clk, frec0, DEPTH, chains, "frec_d")
-    fb_d = chain(clk, fb, DEPTH, chains, "fb_d")
-    fbm_d = chain(clk, fbm, DEPTH, chains, "fbm_d")
-    fr_d = chain(clk, fr, DEPTH, chains, "fr_d")
-    frow_d = chain(clk, frow, DEPTH, chains, "frow_d")
-    fsh_d = chain(clk, fsh0, DEPTH, chains, "fsh_d")
+    frec_d = chain(clk, frec0, DEPTH, chains, "frec")
+    fb_d = chain(clk, fb, DEPTH, chains, "fb")
+    fbm_d = chain(clk, fbm, DEPTH, chains, "fbm")
+    fr_d = chain(clk, fr, DEPTH, chains, "fr")
+    frow_d = chain(clk, frow, DEPTH, chains, "frow")
+    fsh_d = chain(clk, fsh0, DEPTH, chains, "fsh")
     fv2, fv3, fv4, fv5, ffirst4, flast5 = fv[2], fv[3], fv[4], fv[5], ffirst[4], flast[5]
     frec1, frec3, fsh3, frow5, fb2 = frec_d[1], frec_d[3], fsh_d[3], frow_d[5], fb_d[2]
 
@@ -701,9 +703,9 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     kf_wa = sig_u(KB)
     y_re, fpm_re = Signal(bool(0)), Signal(bool(0))
     y_rd, fpm_rd, ydata, fpdata = sig_s(at), sig_s(at), sig_s(at), sig_s(at)
-    insts += [named(sram(clk, y_we, y_wa, y_wd, y_re, y_ra, y_rd, 2 << YB), "y"),
-              named(sram(clk, fpm_we, fpm_wa, fpm_wd, fpm_re, fpm_ra, fpm_rd, 1 << YB), "fp"),
-              dreg(clk, y_rd, ydata), dreg(clk, fpm_rd, fpdata)]
+    insts += [named(sram(clk, rst, y_we, y_wa, y_wd, y_re, y_ra, y_rd, 2 << YB), "y"),
+              named(sram(clk, rst, fpm_we, fpm_wa, fpm_wd, fpm_re, fpm_ra, fpm_rd, 1 << YB), "fp"),
+              dreg(clk, rst, y_rd, ydata), dreg(clk, rst, fpm_rd, fpdata)]
     unext = sig_u(len(u))
     unext_k = sig_u(KB)
     e7_k = sig_u(KB)
@@ -720,9 +722,9 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     wkb_wa = sig_u(YB)
     wkb_wd = [sig_s(wt_) for _ in range(K)]
     for k in range(K):
-        insts += [named(sram(clk, wkb_we[k], wkb_wa, wkb_wd[k], wkb_re, wkb_ra, wkb_rd[k],
+        insts += [named(sram(clk, rst, wkb_we[k], wkb_wa, wkb_wd[k], wkb_re, wkb_ra, wkb_rd[k],
                                    1 << YB), f"w_row{k}"),
-                  dreg(clk, wkb_rd[k], wkb_data[k])]
+                  dreg(clk, rst, wkb_rd[k], wkb_data[k])]
         insts.append(_wkb_port(k, P, g.clr, cc, fv2, frec_d[2], fr_d[2], wd_l[k % P],
                                wkb_we[k], wkb_wd[k], 1 << YB))
     wkb_sel = sig_s(wt_)
@@ -752,19 +754,19 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     breg = [sig_s(wt_) for _ in range(P)]
     wrot = [sig_s(wt_) for _ in range(P)]
     for q in range(P):
-        insts += [named(sram(clk, sh_we, sh_wa, sh_wd[q], sh_re, bank_ra[q], bank_rd[q], R * C),
+        insts += [named(sram(clk, rst, sh_we, sh_wa, sh_wd[q], sh_re, bank_ra[q], bank_rd[q], R * C),
                         f"shadow{q}"),
-                  dreg(clk, bank_rd[q], breg[q])]
+                  dreg(clk, rst, bank_rd[q], breg[q])]
         insts.append(_bank_addr(q, P, sh_base, sh_xm, bank_ra[q]))
         # write rotator: bank q takes lane (q - b) mod P
         wsel = sig_u(PB)
         insts.append(_rot_sel(q, P, fbm_d[2], wsel, -1))
         wsrc = sig_s(wt_)
         insts.append(chain_mux(wsel, wd_l, wsrc))
-        insts.append(dreg(clk, wsrc, wrot[q]))
-    tag_d = chain(clk, sh_tag0, 4, chains, "tag_d")
-    wa_d = chain(clk, sh_wa0, 4, chains, "wa_d")
-    xm_d = chain(clk, sh_xm, 4, chains, "xm_d")
+        insts.append(dreg(clk, rst, wsrc, wrot[q]))
+    tag_d = chain(clk, sh_tag0, 4, chains, "tag")
+    wa_d = chain(clk, sh_wa0, 4, chains, "wa")
+    xm_d = chain(clk, sh_xm, 4, chains, "xm")
     tag3, wa3 = tag_d[3], wa_d[3]
     for p in range(P):
         # read rotator: lane p takes bank (p + x) mod P
@@ -772,7 +774,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         insts.append(_rot_sel(p, P, xm_d[2], rsel, 1))
         rsrc = sig_s(wt_)
         insts.append(chain_mux(rsel, breg, rsrc))
-        insts.append(dreg(clk, rsrc, rot[p]))
+        insts.append(dreg(clk, rst, rsrc, rot[p]))
 
     @always_comb
     def sh_write():
@@ -899,7 +901,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     insts.append(q_bus)
 
-    @always(clk.posedge)
+    @always_seq(clk.posedge, reset=rst)
     def g_regs():
         g.wkb.next = wkb_sel
         g.fpk.next = fpk_rd
@@ -956,7 +958,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     hkind = [None] * 8 + chain(clk, hkind8, 2, chains, "hkind", 8)
     hidx2, hidx4, hi6, hj6, hreg6, hreg7 = hidx[2], hidx[4], hi[6], hj[6], hreg[6], hreg[7]
 
-    @always(clk.posedge)
+    @always_seq(clk.posedge, reset=rst)
     def host():
         # H1: the request (accepted while idle)
         hv1.next = (m_we or m_re) and st == F_IDLE
@@ -1044,7 +1046,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     aq_load, aq_shift = Signal(bool(0)), Signal(bool(0))
     zero_dp = sig_s(dp)
     for q in range(P):
-        insts.append(_aq_stage(clk, aq_load, aq_shift, s_acc[q],
+        insts.append(_aq_stage(clk, rst, aq_load, aq_shift, s_acc[q],
                                aq[q + 1] if q + 1 < P else zero_dp, aq[q]))
     aq0 = aq[0]
     ai, ail, air = sig_u(cb), sig_u(cb), sig_u(cb)
@@ -1055,10 +1057,10 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     table = tuple(int(v) for v in build_lut(f))
     a1_v = Signal(bool(0))
     a1_i, a1_l, a1_r = sig_u(cb), sig_u(cb), sig_u(cb)
-    a_v = [None] + chain(clk, a1_v, 6, chains, "a_v", 1)
-    a_i = [None] + chain(clk, a1_i, 6, chains, "a_i", 1)
-    a_l = [None] + chain(clk, a1_l, 6, chains, "a_l", 1)
-    a_r = [None] + chain(clk, a1_r, 6, chains, "a_r", 1)
+    a_v = [None] + chain(clk, a1_v, 6, chains, "av", 1)
+    a_i = [None] + chain(clk, a1_i, 6, chains, "ai", 1)
+    a_l = [None] + chain(clk, a1_l, 6, chains, "al", 1)
+    a_r = [None] + chain(clk, a1_r, 6, chains, "ar", 1)
     a2_v, a6_v, a2_i, a6_i, a6_l, a6_r = a_v[2], a_v[6], a_i[2], a_i[6], a_l[6], a_r[6]
     a1_idx = sig_u(lbits)
     a2_y, a3_y, a4_y, a5_y, a6_y = (sig_s(at) for _ in range(5))
@@ -1067,11 +1069,21 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     a3_ed = sig_s(at + 1)
     a4_e, a5_e, a6_e = sig_s(at), sig_s(at), sig_s(at)
     a4_eev, a5_eev, a6_eev = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    a5_rr = sig_s(2 * at + 1)
     a5_fr = sig_s(dp)
     a6_fp = sig_s(at)
     a6_fev = Signal(bool(0))
     ts = sig_s(dp)
     dn = sig_s(at)
+
+    @always_comb
+    def act_fp():
+        if TANH:
+            a5_fr.next = ONE - a5_rr
+        else:
+            a5_fr.next = a5_rr
+
+    insts.append(act_fp)
 
     @always_comb
     def act_in():
@@ -1080,7 +1092,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         aq_load.next = fv5 and flast5
         aq_shift.next = aqn > 0
 
-    @always(clk.posedge)
+    @always_seq(clk.posedge, reset=rst)
     def act():
         # the queue: a group's P sums, one out a cycle
         if aq_load:
@@ -1134,10 +1146,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             a4_e.next = a3_ed[at:].signed()
             a4_eev.next = 0
         # A5: rounded; A6: f' saturated
-        if TANH:
-            a5_fr.next = ONE - ((a4_prod >> af) + a4_prod[AF1])
-        else:
-            a5_fr.next = (a4_prod >> af) + a4_prod[AF1]
+        a5_rr.next = (a4_prod >> af) + a4_prod[AF1]  # same width: see e6_r
         a5_y.next = a4_y
         a5_e.next = a4_e
         a5_eev.next = a4_eev
@@ -1204,7 +1213,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         else:
             zfwd_n.next = zx1
 
-    insts += [zfwd_f, dreg(clk, zfwd_n, g.zfwd)]
+    insts += [zfwd_f, dreg(clk, rst, zfwd_n, g.zfwd)]
 
     # ---------------- the controller -------------------------------------------------------------
     evsum = sig_u(clog2(3 * P + 3) + 1)
@@ -1218,7 +1227,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     def events():
         evl.next = a6_fev + (a6_eev and a6_i < K)
 
-    insts += [events, _sum_into(clk, ev_l, evl, evsum)]
+    insts += [events, _sum_into(clk, rst, ev_l, evl, evsum)]
 
     @always_comb
     def lr_ext():
@@ -1476,14 +1485,15 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     insts += [e_in_f, _shift_in(clk, rst, a6_v, a6_y, r_y, N, at),
               _shift_in(clk, rst, e_in, a6_e, r_e, K, at)]
     insts += [ctrl, adv_f, pointers, outs]
-    for c in chains:
-        insts.append(_delay_line(clk, c))
+    for sigs, cname, start in chains:
+        line = _delay_line(clk, rst, sigs, start)
+        insts.append(named(line, cname) if cname else line)
     return insts
 
 
 @block
-def _slot_reg(clk, en, src, dst):
-    @always(clk.posedge)
+def _slot_reg(clk, rst, en, src, dst):
+    @always_seq(clk.posedge, reset=rst)
     def slot_reg_f():
         if en:
             dst.next = src
@@ -1517,8 +1527,8 @@ def _shift_in(clk, rst, en, val, reg, n, w):
 
 
 @block
-def _aq_stage(clk, load, shift, src, nxt, dst):
-    @always(clk.posedge)
+def _aq_stage(clk, rst, load, shift, src, nxt, dst):
+    @always_seq(clk.posedge, reset=rst)
     def aq_stage_f():
         if load:
             dst.next = src
@@ -1651,7 +1661,7 @@ def _any(srcs, dst):
 
 
 @block
-def _sum_into(clk, srcs, extra, dst):
+def _sum_into(clk, rst, srcs, extra, dst):
     """``dst`` (registered) = ``extra`` + the sum of ``srcs``."""
     n = len(srcs)
     parts = [sig_u(len(dst)) for _ in range(n)]
@@ -1675,5 +1685,5 @@ def _sum_into(clk, srcs, extra, dst):
     insts = [first(extra, srcs[0], parts[0])]
     for q in range(1, n):
         insts.append(stage(parts[q - 1], srcs[q], parts[q]))
-    insts.append(dreg(clk, parts[n - 1], dst))
+    insts.append(dreg(clk, rst, parts[n - 1], dst))
     return insts

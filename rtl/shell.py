@@ -28,7 +28,6 @@ from __future__ import annotations
 from myhdl import ResetSignal, Signal, always_comb, always_seq, block, concat, intbv
 
 from trtrl.pymodel.errors import ConfigError
-from trtrl.rtl.array import make_ports, trtrl_array
 from trtrl.rtl.blocks import sext, sig_s, sig_u
 from trtrl.rtl.config import AXI_TOP, ArrayConfig, clog2
 from trtrl.rtl.regmap import RESP, RegisterMap, register_map
@@ -78,7 +77,7 @@ def trtrl_axi(aclk, aresetn,
               s_axil_bresp, s_axil_bvalid, s_axil_bready,
               s_axil_araddr, s_axil_arvalid, s_axil_arready,
               s_axil_rdata, s_axil_rresp, s_axil_rvalid, s_axil_rready,
-              cfg, core=trtrl_array):
+              cfg, core=None):
     """The AXI top level (ports: :func:`axi_ports`); ``cfg`` is an :class:`ArrayConfig`.
 
     ``core`` is the block the shell drives through the core interface (the learning core
@@ -127,6 +126,12 @@ def trtrl_axi(aclk, aresetn,
     cmax = Signal(intbv((1 << 32) - 1)[32:])  # constant: where the counters stop
 
     # -- the core and its interface --------------------------------------------------------
+    if core is None:  # the core this configuration names (rtl.generate.core_block)
+        from trtrl.rtl.generate import core_block
+
+        core, make_ports = core_block(cfg)
+    else:
+        from trtrl.rtl.folded import make_ports
     c = make_ports(cfg)
     core_inst = core(**{**c, "clk": aclk}, cfg=cfg)
     # the core's ports as plain names (a generator reads no dict)
