@@ -191,6 +191,11 @@ class ArrayConfig:
         return clog2(self.row_words)
 
     @property
+    def pout_addr_bits(self) -> int:
+        """A lane's ``p_out`` address: ``k`` (none for ``K = 1``) above the row word."""
+        return self.pout_bits + (clog2(self.k) if self.k > 1 else 0)
+
+    @property
     def pre_cycles(self) -> int:
         """Between forward and update: the last sums through the activation unit, the first
         group's coefficients and the first slot's operands fetched."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 from myhdl import ResetSignal, Signal, always, always_comb, always_seq, block, concat, intbv
 
 from trtrl.pymodel.fixed.lut import build_lut
-from trtrl.rtl.blocks import chain_mux, sig_s, sig_u
+from trtrl.rtl.blocks import chain_mux, sext, sig_s, sig_u, zext
 from trtrl.rtl.config import COUNTER_BITS, LR_SHIFT_BITS, ArrayConfig, clog2
 
 __all__ = ["trtrl_array", "make_ports", "const_divider"]
@@ -162,6 +162,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     ZSH = f.weight.frac + f.sens.frac - f.act.frac
     PMIN, PMAX, WMIN, WMAX = f.sens.min, f.sens.max, f.weight.min, f.weight.max
     KS = max(K, 1)
+    SX = cfg.sign_extension
     rst = g.rst
     insts = []
     chains: list = []
@@ -170,7 +171,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     w_we, p_we_i, p_we_e, o_we = (Signal(bool(0)) for _ in range(4))
     w_wa, pi_wa = sig_u(clog2(RL)), sig_u(clog2(RL))
     KB = clog2(KS)
-    o_wa, o_ra = sig_u(KB + AB), sig_u(KB + AB)
+    o_wa, o_ra = sig_u(cfg.pout_addr_bits), sig_u(cfg.pout_addr_bits)
     w_wd = sig_s(wt_)
     p_wd = sig_s(pt)
     w_rd, pi_rd, pe_rd, po_rd = sig_s(wt_), sig_s(pt), sig_s(pt), sig_s(pt)
@@ -240,7 +241,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     for q in range(nchain):
         insts.append(_slot_reg(clk, rst, g.slot_end, wd if q == 0 else wchain[q - 1], wchain[q]))
 
-    li = sig_u(clog2(P * cfg.groups + 1))
+    li = sig_u(len(g.erow))  # this lane's row in the current group
     l_valid, l_out, l_mi = (Signal(bool(0)) for _ in range(3))
     zsig = g.zslot
     one_z = Signal(bool(0))
@@ -248,20 +249,25 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     @always_comb
     def lane_rows():
         li.next = g.erow + p
-        l_valid.next = g.erow + p < N
-        l_out.next = g.erow + p < K
-        l_mi.next = g.erec and g.eb == g.erow + p
-        one_z.next = g.u == g.erow + p
+
+    @always_comb
+    def lane_flags():
+        l_valid.next = li < N
+        l_out.next = li < K
+        l_mi.next = g.erec and g.eb == li
+        one_z.next = g.u == li
+
+    zsx = sig_s(dp)
 
     @always_comb
     def zterm():
-        zt0.next = zsig << ZSH
+        zt0.next = zsx << ZSH
 
     @always_comb
     def wki_addr():
         wki_ra.next = concat(g.egb, g.uk)
 
-    insts += [lane_rows, zterm, wki_addr]
+    insts += [lane_rows, lane_flags, zterm, wki_addr, sext(zsig, zsx, SX)]
 
     @always_seq(clk.posedge, reset=rst)
     def stage0():
@@ -280,7 +286,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
             e0_b.next = g.zfwd
         elif g.u < K:  # output k = u: T = {i} U {m}
             e0_a.next = wki
-            e0_b.next = pid
+            e0_b.next = pidb
             if g.erec and not l_mi:
                 e0_c.next = g.wkb
                 e0_d.next = ped
@@ -297,7 +303,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
             else:
                 e0_a.next = wd
                 if g.erec:
-                    e0_b.next = ped
+                    e0_b.next = pedb
                 else:
                     e0_b.next = 0
                 e0_zon.next = 1
@@ -305,7 +311,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
                 e0_cnt.next = 1
         else:  # egress p^m
             e0_a.next = wtr
-            e0_b.next = pid
+            e0_b.next = pidb
             e0_fp.next = g.fpb
             if not g.erec:
                 e0_sel.next = SEL_ZERO
@@ -317,6 +323,10 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
                 e0_cnt.next = 1
 
     zt_sel = sig_s(dp)
+    pidb, pedb = sig_s(BW), sig_s(BW)
+    insts += [sext(pid, pidb, SX), sext(ped, pedb, SX)]
+    p1x, p2x, gx, woldx = sig_s(dp), sig_s(dp), sig_s(dp), sig_s(dp)
+    insts += [sext(e1_p1, p1x, SX), sext(e1_p2, p2x, SX), sext(e8_g, gx, SX), sext(wold, woldx, SX)]
 
     @always_comb
     def zt_mux():
@@ -331,7 +341,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         e1_p1.next = e0_a * e0_b
         e1_p2.next = e0_c * e0_d
         e1_zon.next = e0_zon
-        e2_acc.next = e1_p1 + e1_p2 + zt_sel
+        e2_acc.next = p1x + p2x + zt_sel
         # E3, E4: inner = sat_P(rshift_round(acc, W.frac))
         if WF > 0:
             e3_r.next = (e2_acc >> WF) + e2_acc[WF1]
@@ -398,15 +408,15 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         e8_g.next = g.e7 * e7_p
         if g.u9 < K:
             if g.u9 == 0:
-                g_acc.next = e8_g
+                g_acc.next = gx
             else:
-                g_acc.next = g_acc + e8_g
+                g_acc.next = g_acc + gx
         # W1: rshift_round(g, gsh), W2: + W, W3: sat_W (the weight update of the slot)
         if g.gsh == 0:
             w1_gr.next = g_acc
         else:
             w1_gr.next = (g_acc >> g.gsh) + g_acc[g.gsh - 1]
-        w2_sum.next = wold + w1_gr
+        w2_sum.next = woldx + w1_gr
         if w2_sum > WMAX:
             w3_w.next = WMAX
             w3_ev.next = 1
@@ -424,9 +434,9 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     def fwd_acc():
         if g.fwd4:
             if g.ffirst4:
-                s_acc.next = e1_p1
+                s_acc.next = p1x
             else:
-                s_acc.next = s_acc + e1_p1
+                s_acc.next = s_acc + p1x
 
     insts.append(fwd_acc)
 
@@ -496,22 +506,43 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     insts.append(wports)
 
     # ---- host read and events -------------------------------------------------------------
+    DB = len(rd_out)
+    wdr, podr, pidr, pedr = sig_s(DB), sig_s(DB), sig_s(DB), sig_s(DB)
+    insts += [sext(wd, wdr, SX), sext(pod, podr, SX), sext(pid, pidr, SX), sext(ped, pedr, SX)]
     @always_seq(clk.posedge, reset=rst)
     def lane_out():
         if g.h9_lane == p and g.h9_re:
             if g.h9_kind == 0:
-                rd_out.next = wd
+                rd_out.next = wdr
             elif g.h9_kind == 1:
-                rd_out.next = pod
+                rd_out.next = podr
             elif g.h9_kind == 2:
-                rd_out.next = pid
+                rd_out.next = pidr
             else:
-                rd_out.next = ped
+                rd_out.next = pedr
         else:
             rd_out.next = 0
         # saturation events of this lane: inner (E4), p (E7), the weight (W3)
-        ev_out.next = ((e4_ev and cnt4 and lv4) + (e7_ev and lv7)
-                       + (w3_ev and g.w_we and lv12))
+        # the count of: inner (E4), p (E7), the weight (W3); no local variable
+        if e4_ev and cnt4 and lv4:
+            if e7_ev and lv7:
+                if w3_ev and g.w_we and lv12:
+                    ev_out.next = 3
+                else:
+                    ev_out.next = 2
+            elif w3_ev and g.w_we and lv12:
+                ev_out.next = 2
+            else:
+                ev_out.next = 1
+        elif e7_ev and lv7:
+            if w3_ev and g.w_we and lv12:
+                ev_out.next = 2
+            else:
+                ev_out.next = 1
+        elif w3_ev and g.w_we and lv12:
+            ev_out.next = 1
+        else:
+            ev_out.next = 0
 
     @always_comb
     def wd_copy():
@@ -537,10 +568,12 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     AF1 = af - 1
     AMIN, AMAX = f.act.min, f.act.max
     TANH = f.activation == "tanh"
+    SX = cfg.sign_extension
     dp = cfg.dp_bits
     RL = cfg.row_words
     RLB = clog2(RL)
     AB = cfg.pout_bits
+    PAB = cfg.pout_addr_bits
     ONE = f.act.one
     KB = clog2(max(K, 1))
     YB = clog2(N)
@@ -550,6 +583,13 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     DR = cfg.fold_cycles()["drain"]
     CLR = cfg.fold_clear_words
     GB = cfg.grad_base_shift
+    # the host port's address decode: idx // L and i // P as constant products
+    IB, RGB = cfg.idx_bits, cfg.region_bits
+    NL = N * L
+    NLX = min(NL, (1 << IB) - 1)  # (N L = 2**IB: every index is in range but the last)
+    mL, sL = const_divider(L, 1 << IB)
+    mP, sP = const_divider(P, max(N, 2))
+    HW = IB + max(mL, mP, L, P).bit_length() + 1
     insts = []
     chains: list = []
     g = _Bus()
@@ -561,26 +601,31 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     # ---------------- controller registers ------------------------------------------------
     st = sig_u(3)
     cb = clog2(max(RL, CLR, L, P * R + P, K + 3, PRE, DR, 2 * R * C + P) + 1)  # counters
-    u = sig_u(clog2(S + 1))
+    u = sig_u(cb)
     learn_r = Signal(bool(0))
     lr_r = sig_u(LR_SHIFT_BITS)
     gsh = sig_u(LR_SHIFT_BITS + 1 + max(1, GB).bit_length())
     xw = max(at, M * at)  # (M = 0: a spare word, never read)
     xs = sig_u(xw)
-    ds, dsh = sig_u(K * at), sig_u(K * at)
+    s_xz = sig_u(xw)
+    insts.append(zext(s_x, s_xz))
+    dsh = sig_u(K * at)
     ypar = Signal(bool(0))
     cc = sig_u(cb)  # clear sweep
     crow = sig_u(cb)  # P * (cc // L)
     ccj = sig_u(cb)  # cc % L
     # forward pointer
-    fr, fj, faddr, frow, frc, fb, fbm = (sig_u(cb) for _ in range(7))
+    fr, fj, frow, frc, fb, fbm = (sig_u(cb) for _ in range(6))
+    faddr = sig_u(RLB)
     fxsh = sig_u(xw)
     # update: fetch pointer F (the next slot) and execution pointer E (this slot)
-    Fr, Fj, Faddr, Frow, Fb, Fbm, FbC, Fjm, FjC = (sig_u(cb) for _ in range(9))
+    Fr, Fj, Frow, Fb, Fbm, FbC, Fjm, FjC = (sig_u(cb) for _ in range(8))
+    Faddr = sig_u(RLB)
     Frec, Fvalid = Signal(bool(0)), Signal(bool(0))
     Fxz = sig_s(at)
     Fxsh = sig_u(xw)
-    Er, Ej, Eaddr, Erow, Eb, Ejm, EjC = (sig_u(cb) for _ in range(7))
+    Er, Ej, Erow, Eb, Ejm, EjC = (sig_u(cb) for _ in range(6))
+    Eaddr = sig_u(RLB)
     Erec, Elast = Signal(bool(0)), Signal(bool(0))
     Exz = sig_s(at)
     pc = sig_u(cb)  # prefetch phase counter
@@ -610,7 +655,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     g.lm_re = Signal(bool(0))
     g.lm_ra = sig_u(clog2(RL))
     g.po_re = Signal(bool(0))
-    g.h_pa = sig_u(KB + AB)
+    g.h_pa = sig_u(cfg.pout_addr_bits)
     g.sh_tag = sig_u(2)
     g.sh_wa = sig_u(KB + 1)
     g.clr = Signal(bool(0))
@@ -618,24 +663,24 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     g.clr_rowbase = crow
     g.clr_ra = sig_u(clog2(RL))
     g.clr_po = Signal(bool(0))
-    g.clr_pa = sig_u(KB + AB)
+    g.clr_pa = sig_u(cfg.pout_addr_bits)
     g.clr_wki = Signal(bool(0))
     g.clr_fp = Signal(bool(0))
     g.clr_sa = sig_u(cb)
     g.h_we = Signal(bool(0))
-    g.h_lane = sig_u(cb)
+    g.h_lane = sig_u(HW)
     g.h_addr = sig_u(clog2(RL))
     g.h_wd = sig_s(wt_)
     g.w_we = Signal(bool(0))
     g.w_wa = sig_u(clog2(RL))
     g.s7_ing, g.s7_egr, g.s7_out = (Signal(bool(0)) for _ in range(3))
     g.s7_addr = sig_u(clog2(RL))
-    g.s7_pa = sig_u(KB + AB)
+    g.s7_pa = sig_u(cfg.pout_addr_bits)
     g.a6_fpwe = Signal(bool(0))
     g.a6_lane = sig_u(cb)
     g.a6_r = sig_u(RB)
     g.a6_fp = sig_s(at)
-    g.h9_lane = sig_u(cb)
+    g.h9_lane = sig_u(HW)
     g.h9_re = Signal(bool(0))
     g.h9_kind = sig_u(2)
     g.fwd2 = Signal(bool(0))
@@ -653,7 +698,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                            f"lane{p}"))
 
     # ---------------- forward pipeline info (x[d]: the issue of d cycles ago) ----------------
-    DEPTH = 6
     fv0, ffirst0, flast0, frec0 = (Signal(bool(0)) for _ in range(4))
     fsh0 = sig_u(cb)
     zx0, zx1 = sig_s(at), sig_s(at)
@@ -674,15 +718,15 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             zx0.next = ONE
 
     insts += [fwd_now, dreg(clk, rst, zx0, zx1)]
-    fv = chain(clk, fv0, DEPTH, chains, "fv")
-    ffirst = chain(clk, ffirst0, DEPTH, chains, "ffirst")
-    flast = chain(clk, flast0, DEPTH, chains, "flast")
-    frec_d = chain(clk, frec0, DEPTH, chains, "frec")
-    fb_d = chain(clk, fb, DEPTH, chains, "fb")
-    fbm_d = chain(clk, fbm, DEPTH, chains, "fbm")
-    fr_d = chain(clk, fr, DEPTH, chains, "fr")
-    frow_d = chain(clk, frow, DEPTH, chains, "frow")
-    fsh_d = chain(clk, fsh0, DEPTH, chains, "fsh")
+    fv = chain(clk, fv0, 6, chains, "fv")
+    ffirst = chain(clk, ffirst0, 5, chains, "ffirst")
+    flast = chain(clk, flast0, 6, chains, "flast")
+    frec_d = chain(clk, frec0, 4, chains, "frec")
+    fb_d = chain(clk, fb, 3, chains, "fb")
+    fbm_d = chain(clk, fbm, 3, chains, "fbm") if P > 1 else None
+    fr_d = chain(clk, fr, 3, chains, "fr")
+    frow_d = chain(clk, frow, 6, chains, "frow")
+    fsh_d = chain(clk, fsh0, 4, chains, "fsh")
     fv2, fv3, fv4, fv5, ffirst4, flast5 = fv[2], fv[3], fv[4], fv[5], ffirst[4], flast[5]
     frec1, frec3, fsh3, frow5, fb2 = frec_d[1], frec_d[3], fsh_d[3], frow_d[5], fb_d[2]
 
@@ -759,21 +803,25 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                   dreg(clk, rst, bank_rd[q], breg[q])]
         insts.append(_bank_addr(q, P, sh_base, sh_xm, bank_ra[q]))
         # write rotator: bank q takes lane (q - b) mod P
-        wsel = sig_u(PB)
-        insts.append(_rot_sel(q, P, fbm_d[2], wsel, -1))
-        wsrc = sig_s(wt_)
-        insts.append(chain_mux(wsel, wd_l, wsrc))
+        wsrc = wd_l[0]
+        if P > 1:
+            wsel = sig_u(PB)
+            insts.append(_rot_sel(q, P, fbm_d[2], wsel, -1))
+            wsrc = sig_s(wt_)
+            insts.append(chain_mux(wsel, wd_l, wsrc))
         insts.append(dreg(clk, rst, wsrc, wrot[q]))
     tag_d = chain(clk, sh_tag0, 4, chains, "tag")
     wa_d = chain(clk, sh_wa0, 4, chains, "wa")
-    xm_d = chain(clk, sh_xm, 4, chains, "xm")
+    xm_d = chain(clk, sh_xm, 3, chains, "xm") if P > 1 else None
     tag3, wa3 = tag_d[3], wa_d[3]
     for p in range(P):
         # read rotator: lane p takes bank (p + x) mod P
-        rsel = sig_u(PB)
-        insts.append(_rot_sel(p, P, xm_d[2], rsel, 1))
-        rsrc = sig_s(wt_)
-        insts.append(chain_mux(rsel, breg, rsrc))
+        rsrc = breg[0]
+        if P > 1:
+            rsel = sig_u(PB)
+            insts.append(_rot_sel(p, P, xm_d[2], rsel, 1))
+            rsrc = sig_s(wt_)
+            insts.append(chain_mux(rsel, breg, rsrc))
         insts.append(dreg(clk, rst, rsrc, rot[p]))
 
     @always_comb
@@ -809,7 +857,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                 sh_tag0.next = TAG_PF
                 sh_base.next = pkC
                 sh_xm.next = pkm
-                sh_wa0.next = pk[KB:]
+                sh_wa0.next = concat(False, pk[KB:])
             if pc == PRE - 3:
                 wkfetch.next = Frec
             if pc == PRE - 2:
@@ -835,7 +883,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                 sh_base.next = EjC + Erow + P
                 sh_xm.next = Ejm
                 if Er[0]:
-                    sh_wa0.next = Ej[KB:]
+                    sh_wa0.next = concat(False, Ej[KB:])
                 else:
                     sh_wa0.next = concat(True, Ej[KB:])
 
@@ -849,7 +897,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     @always_comb
     def q_now():
         qv0.next = st == F_UPD
-        qa0.next = Eaddr[RLB:]
+        qa0.next = Eaddr
 
     insts.append(q_now)
     qv = chain(clk, qv0, QD, chains, "qv")
@@ -877,7 +925,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         g.s7_ing.next = qv8 and qu8 == K
         g.s7_egr.next = qv8 and qu8 == K + 1
         g.s7_addr.next = qa8
-        g.s7_pa.next = concat(qu8[KB:], qa8[AB:])
         if qv9:
             g.u9.next = qu9
         else:
@@ -916,7 +963,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         g.clr_row.next = st == F_CLEAR and cc < RL
         g.clr_ra.next = cc[RLB:]
         g.clr_po.next = st == F_CLEAR and cc < (K << AB)
-        g.clr_pa.next = cc[KB + AB:]
+        g.clr_pa.next = cc[PAB:]
         g.clr_wki.next = st == F_CLEAR and cc < (2 << KB)
         g.clr_fp.next = st == F_CLEAR and cc < (1 << RB)
         g.clr_sa.next = cc
@@ -924,39 +971,42 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     insts.append(clear_bus)
 
     # ---------------- host memory port: decode idx -> (i, j) -> (lane, row word) -------------
-    IB, RGB = cfg.idx_bits, cfg.region_bits
-    NL = N * L
-    mL, sL = const_divider(L, 1 << IB)
-    mP, sP = const_divider(P, max(N, 2))
     hv1, hwe1, hre1 = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
     hreg1 = sig_u(RGB)
     hidx1 = sig_u(IB)
     hwd1 = sig_s(wt_)
-    hprod = sig_u(IB + mL.bit_length())
-    hi3 = sig_u(IB)
+    # the decode's arithmetic at one width HW; Verilator's lint ignores names with "unused"
+    cmL, cmP = Signal(intbv(mL)[HW:]), Signal(intbv(mP)[HW:])  # constants
+    cL, cP = Signal(intbv(L)[HW:]), Signal(intbv(P)[HW:])
+    hx1 = sig_u(HW)
+    insts.append(zext(hidx1, hx1))
+    hprod_lo_unused = sig_u(HW)  # idx * mL: only the bits from sL up hold i
+    hi3 = sig_u(HW)
     hok3 = Signal(bool(0))
-    hil = sig_u(IB + L.bit_length())
-    hip = sig_u(IB + mP.bit_length())
-    hj5, hr5 = sig_u(IB + L.bit_length()), sig_u(IB)
-    hrp = sig_u(IB + P.bit_length())
-    hrl = sig_u(IB + L.bit_length())
-    hlane7 = sig_u(cb)
-    haddr7 = sig_u(clog2(RL))
-    hk7 = sig_u(RGB)
+    hil = sig_u(HW)
+    hip_lo_unused = sig_u(HW)
+    hj5, hr5 = sig_u(HW), sig_u(HW)
+    hrp, hrl = sig_u(HW), sig_u(HW)
+    hlane7 = sig_u(HW)
+    hsum_hi_unused = sig_u(HW)  # r L + j: the row word, RLB bits of it
+    haddr7 = sig_u(RLB)
+    hk7 = sig_u(KB)
+    hkm1_hi_unused = sig_u(RGB)
     hkind8 = sig_u(2)
     # x[n]: the request's field at stage Hn
     hv = [None] + chain(clk, hv1, HOST_STAGES, chains, "hv", 1)
     hwe = [None] + chain(clk, hwe1, 7, chains, "hwe", 1)
     hre = [None] + chain(clk, hre1, HOST_STAGES, chains, "hre", 1)
     hreg = [None] + chain(clk, hreg1, 7, chains, "hreg", 1)
-    hidx = [None] + chain(clk, hidx1, 4, chains, "hidx", 1)
+    hidx = [None] + chain(clk, hidx1, 2, chains, "hidx", 1)
+    hx = [None] + chain(clk, hx1, 4, chains, "hx", 1)
     hwd = [None] + chain(clk, hwd1, 7, chains, "hwd", 1)
     hi = [None, None, None] + chain(clk, hi3, 4, chains, "hi", 3)
     hok = [None, None, None] + chain(clk, hok3, 7, chains, "hok", 3)
     hj = [None] * 5 + chain(clk, hj5, 2, chains, "hj", 5)
     hlane = [None] * 7 + chain(clk, hlane7, 3, chains, "hlane", 7)
     hkind = [None] * 8 + chain(clk, hkind8, 2, chains, "hkind", 8)
-    hidx2, hidx4, hi6, hj6, hreg6, hreg7 = hidx[2], hidx[4], hi[6], hj[6], hreg[6], hreg[7]
+    hidx2, hx4, hi6, hj6, hreg6, hreg7 = hidx[2], hx[4], hi[6], hj[6], hreg[6], hreg[7]
 
     @always_seq(clk.posedge, reset=rst)
     def host():
@@ -968,23 +1018,19 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         hidx1.next = m_addr[IB:]
         hwd1.next = m_wdata[wt_:].signed()
         # H2: idx * mL; H3: i = that >> sL
-        hprod.next = hidx1 * mL
-        hi3.next = hprod >> sL
-        hok3.next = hidx2 < NL
+        hprod_lo_unused.next = hx1 * cmL
+        hi3.next = hprod_lo_unused >> sL
+        hok3.next = hidx2 < NLX
         # H4: i * L and i * mP; H5: j = idx - i L, r = i // P
-        hil.next = hi3 * L
-        hip.next = hi3 * mP
-        hj5.next = hidx4 - hil
-        hr5.next = hip >> sP
+        hil.next = hi3 * cL
+        hip_lo_unused.next = hi3 * cmP
+        hj5.next = hx4 - hil
+        hr5.next = hip_lo_unused >> sP
         # H6: r P and r L; H7: lane = i - r P, row word = r L + j
-        hrp.next = hr5 * P
-        hrl.next = hr5 * L
+        hrp.next = hr5 * cP
+        hrl.next = hr5 * cL
         hlane7.next = hi6 - hrp
-        haddr7.next = hrl + hj6
-        if hreg6 >= 1 and hreg6 <= K:
-            hk7.next = hreg6 - 1
-        else:
-            hk7.next = 0
+        hsum_hi_unused.next = hrl + hj6
         # the region's memory: 0 weights, 1 p_out, 2 p_ing, 3 p_egr
         if hreg7 == 0:
             hkind8.next = 0
@@ -996,6 +1042,13 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             hkind8.next = 1
 
     insts.append(host)
+    @always_comb
+    def host_addr():
+        haddr7.next = hsum_hi_unused[RLB:]
+
+    if K > 1:
+        insts.append(_region_k(clk, rst, hreg[6], hkm1_hi_unused, hk7, K))
+    insts += [host_addr, _pout_addr(hk7, haddr7, g.h_pa, K), _pout_addr(qu8, qa8, g.s7_pa, K)]
     hv7, hwe7, hre7, hok7, hwd7, hlane9, hv9, hre9, hok9, hkind9 = (
         hv[7], hwe[7], hre[7], hok[7], hwd[7], hlane[9], hv[9], hre[9], hok[9], hkind[9])
 
@@ -1005,7 +1058,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         g.h_lane.next = hlane7
         g.h_addr.next = haddr7
         g.h_wd.next = hwd7
-        g.h_pa.next = concat(hk7[KB:], haddr7[AB:])
         g.po_re.next = hv7 and hre7 and hok7
         g.h9_lane.next = hlane9
         g.h9_re.next = hv9 and hre9 and hok9
@@ -1013,10 +1065,10 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         # the lanes' weight/ingress/egress read port: forward, the update's fetch, or host
         if st == F_FWD:
             g.lm_re.next = 1
-            g.lm_ra.next = faddr[RLB:]
+            g.lm_ra.next = faddr
         elif st == F_PRE or st == F_UPD:
             g.lm_re.next = fetch
-            g.lm_ra.next = Faddr[RLB:]
+            g.lm_ra.next = Faddr
         else:
             g.lm_re.next = hv7 and hre7 and hok7
             g.lm_ra.next = haddr7
@@ -1065,6 +1117,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     a1_idx = sig_u(lbits)
     a2_y, a3_y, a4_y, a5_y, a6_y = (sig_s(at) for _ in range(5))
     a3_m2 = sig_s(at + 1)
+    a2_yx, a3_yx = sig_s(at + 1), sig_s(at + 1)
+    insts += [sext(a2_y, a2_yx, SX), sext(a3_y, a3_yx, SX)]
     a4_prod = sig_s(2 * at + 1)
     a3_ed = sig_s(at + 1)
     a4_e, a5_e, a6_e = sig_s(at), sig_s(at), sig_s(at)
@@ -1076,14 +1130,16 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     ts = sig_s(dp)
     dn = sig_s(at)
 
+    a5_rx = sig_s(dp)
+
     @always_comb
     def act_fp():
         if TANH:
-            a5_fr.next = ONE - a5_rr
+            a5_fr.next = ONE - a5_rx
         else:
-            a5_fr.next = a5_rr
+            a5_fr.next = a5_rx
 
-    insts.append(act_fp)
+    insts += [act_fp, sext(a5_rr, a5_rx, SX)]
 
     @always_comb
     def act_in():
@@ -1129,12 +1185,12 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         # A3: operands of f' and the error's difference
         a3_y.next = a2_y
         if TANH:
-            a3_m2.next = a2_y
+            a3_m2.next = a2_yx
         else:
-            a3_m2.next = ONE - a2_y
+            a3_m2.next = ONE - a2_yx
         a3_ed.next = dn - a2_y
         # A4: the product (DSP); the error saturated
-        a4_prod.next = a3_y * a3_m2
+        a4_prod.next = a3_yx * a3_m2
         a4_y.next = a3_y
         if a3_ed > AMAX:
             a4_e.next = AMAX
@@ -1204,7 +1260,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     insts.append(act_out)
 
-    zfwd_n = sig_s(max(pt, at))
+    zfwd_n, zfwd_x = sig_s(at), sig_s(max(pt, at))
 
     @always_comb
     def zfwd_f():
@@ -1213,7 +1269,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         else:
             zfwd_n.next = zx1
 
-    insts += [zfwd_f, dreg(clk, rst, zfwd_n, g.zfwd)]
+    insts += [zfwd_f, sext(zfwd_n, zfwd_x, SX), dreg(clk, rst, zfwd_x, g.zfwd)]
 
     # ---------------- the controller -------------------------------------------------------------
     evsum = sig_u(clog2(3 * P + 3) + 1)
@@ -1225,15 +1281,17 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     @always_comb
     def events():
-        evl.next = a6_fev + (a6_eev and a6_i < K)
+        if a6_fev and a6_eev and a6_i < K:
+            evl.next = 2
+        elif a6_fev or (a6_eev and a6_i < K):
+            evl.next = 1
+        else:
+            evl.next = 0
 
-    insts += [events, _sum_into(clk, rst, ev_l, evl, evsum)]
+    ev32 = sig_u(COUNTER_BITS)
+    insts += [events, _sum_into(clk, rst, ev_l, evl, evsum), zext(evsum, ev32)]
 
-    @always_comb
-    def lr_ext():
-        lr_z.next = lr_r
-
-    insts.append(lr_ext)
+    insts.append(zext(lr_r, lr_z))
 
     @always(clk.posedge)
     def ctrl():
@@ -1247,7 +1305,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             lr_r.next = 0
             gsh.next = 0
             xs.next = 0
-            ds.next = 0
             dsh.next = 0
             ypar.next = 0
             r_valid.next = 0
@@ -1265,10 +1322,10 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             dc.next = 0
         else:
             r_valid.next = 0
-            if evsum > ~sat_count:
+            if ev32 > ~sat_count:
                 sat_count.next = allones
             else:
-                sat_count.next = sat_count + evsum
+                sat_count.next = sat_count + ev32
             gsh.next = lr_z + GB
             if a2_v and a2_i < K:  # d_i is read in the cycle of A2
                 dsh.next = dsh >> at
@@ -1287,8 +1344,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                     frc.next = 0
                     fb.next = 0
                     fbm.next = 0
-                    xs.next = s_x
-                    ds.next = s_d
+                    xs.next = s_xz
                     dsh.next = s_d
                     learn_r.next = learn
                     lr_r.next = lr_shift
@@ -1304,7 +1360,10 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                 if cc == CLR - 1:
                     st.next = F_IDLE
             elif st == F_FWD:
-                faddr.next = faddr + 1
+                if faddr == RL - 1:
+                    faddr.next = 0
+                else:
+                    faddr.next = faddr + 1
                 if fj == 0:
                     fxsh.next = xs >> at
                 else:
@@ -1369,6 +1428,9 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     # E <- F and F -> the next slot, at the start of the update and every slot boundary
     advance, f_init = Signal(bool(0)), Signal(bool(0))
+    x_more = Signal(bool(0))  # the next column is an input (constant 0 when M = 0)
+    if M > 1:
+        insts.append(_below(Fj, M - 1, x_more))
 
     @always_comb
     def adv_f():
@@ -1429,7 +1491,10 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             Erec.next = Frec
             Exz.next = Fxz
             Elast.next = Fr == R - 1 and Fj == L - 1
-            Faddr.next = Faddr + 1
+            if Faddr == RL - 1:
+                Faddr.next = 0
+            else:
+                Faddr.next = Faddr + 1
             if Fj == L - 1:
                 Fj.next = 0
                 Fr.next = Fr + 1
@@ -1464,7 +1529,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                         FbC.next = FbC + C
                     else:
                         Fbm.next = Fbm + 1
-                if Fj + 1 < XMAX:
+                if x_more:
                     Fxz.next = Fxsh[at:].signed()
                     Fxsh.next = Fxsh >> at
                 elif Fj + 1 == XMAX:
@@ -1527,6 +1592,55 @@ def _shift_in(clk, rst, en, val, reg, n, w):
 
 
 @block
+def _pout_addr(k, row, dst, K):
+    """A lane's ``p_out`` address: output ``k`` above the row word (``K = 1``: the row word)."""
+    kb = clog2(K)
+    if K > 1:
+
+        @always_comb
+        def pout_addr_f():
+            dst.next = concat(k[kb:], row)
+
+    else:
+
+        @always_comb
+        def pout_addr_f():
+            dst.next = row
+
+    return pout_addr_f
+
+
+@block
+def _region_k(clk, rst, region, tmp_unused, k, K):
+    """``k`` (registered) = ``region - 1`` for a ``p_out`` region ``1 .. K``, else 0."""
+    kb = len(k)
+
+    @always_seq(clk.posedge, reset=rst)
+    def region_k_f():
+        if region >= 1 and region <= K:
+            tmp_unused.next = region - 1
+        else:
+            tmp_unused.next = 0
+
+    @always_comb
+    def region_k_cut():
+        k.next = tmp_unused[kb:]
+
+    return region_k_f, region_k_cut
+
+
+@block
+def _below(x, bound, dst):
+    """``dst = x < bound`` (``bound >= 0``)."""
+
+    @always_comb
+    def below_f():
+        dst.next = x < bound
+
+    return below_f
+
+
+@block
 def _aq_stage(clk, rst, load, shift, src, nxt, dst):
     @always_seq(clk.posedge, reset=rst)
     def aq_stage_f():
@@ -1558,38 +1672,51 @@ def _wkb_port(k, P, clr, cc, fv2, frec2, fr2, wd, we, wdat, depth):
 @block
 def _bank_addr(q, P, base, xm, addr):
     """Bank ``q`` reads the entry of column offset ``(q - x) mod P`` of the request."""
+    full_hi_unused = sig_u(len(base))
+    nb = len(addr)
+
     @always_comb
     def bank_addr_f():
         if q >= xm:
-            addr.next = base + q - xm
+            full_hi_unused.next = base + q - xm
         else:
-            addr.next = base + q + P - xm
+            full_hi_unused.next = base + q + P - xm
 
-    return bank_addr_f
+    @always_comb
+    def bank_addr_cut():
+        addr.next = full_hi_unused[nb:]
+
+    return bank_addr_f, bank_addr_cut
 
 
 @block
 def _rot_sel(q, P, x, sel, sign):
     """``sel = (q + sign * x) mod P`` (``x < P``)."""
+    full_hi_unused = sig_u(len(x))
+    nb = len(sel)
     if sign > 0:
 
         @always_comb
         def rot_sel_f():
-            if q + x >= P:
-                sel.next = q + x - P
+            if x >= P - q:
+                full_hi_unused.next = x + q - P
             else:
-                sel.next = q + x
+                full_hi_unused.next = x + q
 
     else:
 
         @always_comb
         def rot_sel_f():
             if q >= x:
-                sel.next = q - x
+                full_hi_unused.next = q - x
             else:
-                sel.next = q + P - x
+                full_hi_unused.next = q + P - x
 
-    return rot_sel_f
+    @always_comb
+    def rot_sel_cut():
+        sel.next = full_hi_unused[nb:]
+
+    return rot_sel_f, rot_sel_cut
 
 
 @block
@@ -1665,6 +1792,8 @@ def _sum_into(clk, rst, srcs, extra, dst):
     """``dst`` (registered) = ``extra`` + the sum of ``srcs``."""
     n = len(srcs)
     parts = [sig_u(len(dst)) for _ in range(n)]
+    wide = [sig_u(len(dst)) for _ in range(n)]
+    extra_w = sig_u(len(dst))
 
     @block
     def first(a, b, d):
@@ -1682,8 +1811,11 @@ def _sum_into(clk, rst, srcs, extra, dst):
 
         return sum_stage
 
-    insts = [first(extra, srcs[0], parts[0])]
+    insts = [zext(extra, extra_w)]
+    for q in range(n):
+        insts.append(zext(srcs[q], wide[q]))
+    insts.append(first(extra_w, wide[0], parts[0]))
     for q in range(1, n):
-        insts.append(stage(parts[q - 1], srcs[q], parts[q]))
+        insts.append(stage(parts[q - 1], wide[q], parts[q]))
     insts.append(dreg(clk, rst, parts[n - 1], dst))
     return insts
