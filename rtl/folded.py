@@ -586,7 +586,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     # the host port's address decode: idx // L and i // P as constant products
     IB, RGB = cfg.idx_bits, cfg.region_bits
     NL = N * L
-    NLX = min(NL, (1 << IB) - 1)  # (N L = 2**IB: every index is in range but the last)
     mL, sL = const_divider(L, 1 << IB)
     mP, sP = const_divider(P, max(N, 2))
     HW = IB + max(mL, mP, L, P).bit_length() + 1
@@ -998,7 +997,10 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     hwe = [None] + chain(clk, hwe1, 7, chains, "hwe", 1)
     hre = [None] + chain(clk, hre1, HOST_STAGES, chains, "hre", 1)
     hreg = [None] + chain(clk, hreg1, 7, chains, "hreg", 1)
-    hidx = [None] + chain(clk, hidx1, 2, chains, "hidx", 1)
+    h_in = Signal(bool(1))  # the index is below N L (a constant 1 when N L = 2**IB)
+    if NL < 1 << IB:
+        hidx = [None] + chain(clk, hidx1, 2, chains, "hidx", 1)
+        insts.append(_below(hidx[2], NL, h_in))
     hx = [None] + chain(clk, hx1, 4, chains, "hx", 1)
     hwd = [None] + chain(clk, hwd1, 7, chains, "hwd", 1)
     hi = [None, None, None] + chain(clk, hi3, 4, chains, "hi", 3)
@@ -1006,7 +1008,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     hj = [None] * 5 + chain(clk, hj5, 2, chains, "hj", 5)
     hlane = [None] * 7 + chain(clk, hlane7, 3, chains, "hlane", 7)
     hkind = [None] * 8 + chain(clk, hkind8, 2, chains, "hkind", 8)
-    hidx2, hx4, hi6, hj6, hreg6, hreg7 = hidx[2], hx[4], hi[6], hj[6], hreg[6], hreg[7]
+    hx4, hi6, hj6, hreg6, hreg7 = hx[4], hi[6], hj[6], hreg[6], hreg[7]
 
     @always_seq(clk.posedge, reset=rst)
     def host():
@@ -1020,7 +1022,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         # H2: idx * mL; H3: i = that >> sL
         hprod_lo_unused.next = hx1 * cmL
         hi3.next = hprod_lo_unused >> sL
-        hok3.next = hidx2 < NLX
+        hok3.next = h_in
         # H4: i * L and i * mP; H5: j = idx - i L, r = i // P
         hil.next = hi3 * cL
         hip_lo_unused.next = hi3 * cmP
