@@ -150,8 +150,8 @@ def _delay_line(clk, rst, sigs, start):
 def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     """Lane ``p``: its rows' memories, the sensitivity pipeline and the weight update."""
     f = cfg.fixed
-    N, M, K, L = cfg.n, cfg.m, cfg.k, cfg.L
-    P, S = cfg.lanes, cfg.slot_cycles
+    N, K = cfg.n, cfg.k
+    S = cfg.slot_cycles
     wt_, pt, at = f.weight.total, f.sens.total, f.act.total
     dp = cfg.dp_bits
     RL = cfg.row_words
@@ -588,7 +588,10 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     NL = N * L
     mL, sL = const_divider(L, 1 << IB)
     mP, sP = const_divider(P, max(N, 2))
-    HW = IB + max(mL, mP, L, P).bit_length() + 1
+    bL, bP, bLL, bPP = mL.bit_length(), mP.bit_length(), L.bit_length(), P.bit_length()
+    W3 = IB + bL - sL  # i = (idx * mL) >> sL
+    W5 = W3 + bP - sP  # r = (i * mP) >> sP
+    HW = max(IB + bL, W3 + bLL, W3 + bP, W5 + bPP, W5 + bLL) + 1  # the differences
     insts = []
     chains: list = []
     g = _Bus()
@@ -606,8 +609,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     gsh = sig_u(LR_SHIFT_BITS + 1 + max(1, GB).bit_length())
     xw = max(at, M * at)  # (M = 0: a spare word, never read)
     xs = sig_u(xw)
-    s_xz = sig_u(xw)
-    insts.append(zext(s_x, s_xz))
+    x_load = Signal(bool(0))  # the handshake: the sample's inputs are latched
     dsh = sig_u(K * at)
     ypar = Signal(bool(0))
     cc = sig_u(cb)  # clear sweep
@@ -797,8 +799,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     breg = [sig_s(wt_) for _ in range(P)]
     wrot = [sig_s(wt_) for _ in range(P)]
     for q in range(P):
-        insts += [named(sram(clk, rst, sh_we, sh_wa, sh_wd[q], sh_re, bank_ra[q], bank_rd[q], R * C),
-                        f"shadow{q}"),
+        insts += [named(sram(clk, rst, sh_we, sh_wa, sh_wd[q], sh_re, bank_ra[q], bank_rd[q],
+                             R * C), f"shadow{q}"),
                   dreg(clk, rst, bank_rd[q], breg[q])]
         insts.append(_bank_addr(q, P, sh_base, sh_xm, bank_ra[q]))
         # write rotator: bank q takes lane (q - b) mod P
@@ -974,20 +976,23 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     hreg1 = sig_u(RGB)
     hidx1 = sig_u(IB)
     hwd1 = sig_s(wt_)
-    # the decode's arithmetic at one width HW; Verilator's lint ignores names with "unused"
-    cmL, cmP = Signal(intbv(mL)[HW:]), Signal(intbv(mP)[HW:])  # constants
-    cL, cP = Signal(intbv(L)[HW:]), Signal(intbv(P)[HW:])
+    # every product at its full width, differences at HW; Verilator's lint ignores the
+    # names with "unused" (the low bits a constant division drops)
+    cmL, cmP = Signal(intbv(mL)[bL:]), Signal(intbv(mP)[bP:])  # constants
+    cL, cP = Signal(intbv(L)[bLL:]), Signal(intbv(P)[bPP:])
     hx1 = sig_u(HW)
     insts.append(zext(hidx1, hx1))
-    hprod_lo_unused = sig_u(HW)  # idx * mL: only the bits from sL up hold i
-    hi3 = sig_u(HW)
+    hprod_lo_unused = sig_u(IB + bL)  # idx * mL: only the bits from sL up hold i
+    hi3 = sig_u(W3)
     hok3 = Signal(bool(0))
-    hil = sig_u(HW)
-    hip_lo_unused = sig_u(HW)
-    hj5, hr5 = sig_u(HW), sig_u(HW)
-    hrp, hrl = sig_u(HW), sig_u(HW)
+    hil = sig_u(W3 + bLL)
+    hip_lo_unused = sig_u(W3 + bP)
+    hj5, hr5 = sig_u(HW), sig_u(W5)
+    hrp, hrl = sig_u(W5 + bPP), sig_u(W5 + bLL)
     hlane7 = sig_u(HW)
     hsum_hi_unused = sig_u(HW)  # r L + j: the row word, RLB bits of it
+    hilx, hrpx, hrlx, hi6x = sig_u(HW), sig_u(HW), sig_u(HW), sig_u(HW)
+    insts += [zext(hil, hilx), zext(hrp, hrpx), zext(hrl, hrlx)]
     haddr7 = sig_u(RLB)
     hk7 = sig_u(KB)
     hkm1_hi_unused = sig_u(RGB)
@@ -1008,7 +1013,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     hj = [None] * 5 + chain(clk, hj5, 2, chains, "hj", 5)
     hlane = [None] * 7 + chain(clk, hlane7, 3, chains, "hlane", 7)
     hkind = [None] * 8 + chain(clk, hkind8, 2, chains, "hkind", 8)
-    hx4, hi6, hj6, hreg6, hreg7 = hx[4], hi[6], hj[6], hreg[6], hreg[7]
+    hx4, hi6, hj6, hreg7 = hx[4], hi[6], hj[6], hreg[7]
+    insts.append(zext(hi6, hi6x))
 
     @always_seq(clk.posedge, reset=rst)
     def host():
@@ -1020,19 +1026,19 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         hidx1.next = m_addr[IB:]
         hwd1.next = m_wdata[wt_:].signed()
         # H2: idx * mL; H3: i = that >> sL
-        hprod_lo_unused.next = hx1 * cmL
-        hi3.next = hprod_lo_unused >> sL
+        hprod_lo_unused.next = hidx1 * cmL
+        hi3.next = hprod_lo_unused[IB + bL:sL]
         hok3.next = h_in
         # H4: i * L and i * mP; H5: j = idx - i L, r = i // P
         hil.next = hi3 * cL
         hip_lo_unused.next = hi3 * cmP
-        hj5.next = hx4 - hil
-        hr5.next = hip_lo_unused >> sP
+        hj5.next = hx4 - hilx
+        hr5.next = hip_lo_unused[W3 + bP:sP]
         # H6: r P and r L; H7: lane = i - r P, row word = r L + j
         hrp.next = hr5 * cP
         hrl.next = hr5 * cL
-        hlane7.next = hi6 - hrp
-        hsum_hi_unused.next = hrl + hj6
+        hlane7.next = hi6x - hrpx
+        hsum_hi_unused.next = hrlx + hj6
         # the region's memory: 0 weights, 1 p_out, 2 p_ing, 3 p_egr
         if hreg7 == 0:
             hkind8.next = 0
@@ -1306,7 +1312,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             learn_r.next = 0
             lr_r.next = 0
             gsh.next = 0
-            xs.next = 0
             dsh.next = 0
             ypar.next = 0
             r_valid.next = 0
@@ -1322,6 +1327,9 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             fxsh.next = 0
             pc.next = 0
             dc.next = 0
+            pk.next = 0
+            pkm.next = 0
+            pkC.next = 0
         else:
             r_valid.next = 0
             if ev32 > ~sat_count:
@@ -1346,7 +1354,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                     frc.next = 0
                     fb.next = 0
                     fbm.next = 0
-                    xs.next = s_xz
                     dsh.next = s_d
                     learn_r.next = learn
                     lr_r.next = lr_shift
@@ -1541,6 +1548,12 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     def outs():
         s_ready.next = st == F_IDLE and not host_busy
         busy.next = st != F_IDLE
+        x_load.next = st == F_IDLE and not clear and s_valid and not host_busy
+
+    if M > 0:
+        insts.append(_load(clk, rst, x_load, s_x, xs))
+    else:  # the 1-bit s_x of M = 0 is ignored (latched where nothing reads it)
+        insts.append(_ignore(clk, rst, x_load, s_x, sig_u(1)))
 
     # the results: y of every neuron and e of the outputs, shifted in as computed
     e_in = Signal(bool(0))
@@ -1629,6 +1642,28 @@ def _region_k(clk, rst, region, tmp_unused, k, K):
         k.next = tmp_unused[kb:]
 
     return region_k_f, region_k_cut
+
+
+@block
+def _load(clk, rst, en, src, dst):
+    @always_seq(clk.posedge, reset=rst)
+    def load_f():
+        if en:
+            dst.next = src
+
+    return load_f
+
+
+@block
+def _ignore(clk, rst, en, src, src_unused):
+    """``src`` latched into a register nothing reads (a port the design ignores)."""
+
+    @always_seq(clk.posedge, reset=rst)
+    def ignore_f():
+        if en:
+            src_unused.next = src
+
+    return ignore_f
 
 
 @block

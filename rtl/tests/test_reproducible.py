@@ -92,4 +92,4 @@ def test_same_bytes_after_other_designs_in_one_process(tmp_path: Path) -> None:
     again, _ = generate(ArrayConfig(2, 1, 1), tmp_path / "b")
     third, _ = generate(ArrayConfig(2, 1, 1), tmp_path / "c")
     assert first.read_bytes() == again.read_bytes() == third.read_bytes()
-    assert "pe0_rw" in first.read_text() and "_0_1_" not in third.read_text()
+    assert "lane0_weights_mem" in first.read_text() and "_0_1_" not in third.read_text()

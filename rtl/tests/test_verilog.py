@@ -63,7 +63,7 @@ def test_sign_extension_forms(tmp_path):
     v_c, m_c = generate(replace(cfg, sign_extension="concat"), tmp_path / "concat")
     signed, concat = v_s.read_text(), v_c.read_text()
     waived = _WAIVED.findall(signed)
-    assert len(waived) > 20
+    assert waived  # the design sign-extends (every widening goes through sext)
     assert all(re.fullmatch(r"assign \w+ = \$signed\(\w+\);", w) for w in waived), waived[:3]
     assert signed.count("lint_off") == signed.count("lint_on") == len(waived)  # nothing else
     assert not _REPLICATED.search(signed)
