@@ -1,12 +1,17 @@
 """Deliberate design errors, as text mutations of the generated Verilog.
 
-Each fault is a function ``text -> text`` applied to a copy of ``trtrl_array.v``; it
-raises :class:`FaultNotApplicable` when the pattern it edits is absent (the generator
+Each fault is a function ``text -> text`` applied to a copy of the design's Verilog
+(``trtrl_array.v``, or ``trtrl_axi.v`` with the core's names prefixed ``trtrl_array0_``);
+it raises :class:`FaultNotApplicable` when the pattern it edits is absent (the generator
 changed its output), so a fault test can never pass by silently not injecting anything.
-The patterns follow the MyHDL generator's output (``rtl/array.py``): rounding written
-as ``($signed(v >>> s) + v[s-1])``, clamps as ``if ((v > MAX)) ... else if ((v < MIN))``.
-:data:`FAULTS` must fail the scoreboard; :data:`X_FAULTS` must fail the X/Z check of
-the outputs (Icarus), before any value is compared.
+The patterns follow the MyHDL output of the folded core (``rtl/folded.py``): pipeline
+registers named ``<unit><stage>_<name>`` (``lane0_e3_r``, ``a4_e``, ``w3_w``), rounding
+written as ``v_r <= ($signed(v >>> s) + v[s-1])``, clamps as
+``if ((v > MAX)) begin dst <= MAX; ... else if ((v < (MIN)))``, the activation table as
+``case (a1_idx) i: a2_y <= ...`` and the results shifted into ``r_y``/``r_e`` as
+``r_y <= {a6_y[W-1:0], r_y[(N * W)-1:W]}``. :data:`FAULTS` must fail the scoreboard;
+:data:`X_FAULTS` must fail the X/Z check of the outputs (Icarus), before any value is
+compared.
 """
 
 from __future__ import annotations
@@ -22,33 +27,38 @@ class FaultNotApplicable(TrtrlError):
 
 
 _ROUND = re.compile(r"\(\$signed\((\w+) >>> (\d+)\) \+ \1\[\d+\]\)")
+# the sensitivity accumulator of lane 0 (P1 + P2 + z) before its inner rounding
+_SENS_ACC = re.compile(r"(\w+_)?lane0_e2_acc")
 
 
 def rounding_dropped(text: str) -> str:
-    """The round-half-up constant removed from one sensitivity ``inner`` rounding (PE 0).
+    """The round-half-up constant removed from one sensitivity ``inner`` rounding (lane 0).
 
-    ``rshift_round(acc, W.frac)`` becomes a plain flooring shift: off by one LSB about
-    half of the time, in one place of one processing element.
+    ``rshift_round(acc, W.frac)`` (``lane0_e3_r`` from ``lane0_e2_acc``) becomes a plain
+    flooring shift: off by one LSB about half of the time, in one place of one lane.
     """
     for m in _ROUND.finditer(text):
-        if "sens" in m.group(1):
+        if _SENS_ACC.fullmatch(m.group(1)):
             return text[: m.start()] + f"$signed({m.group(1)} >>> {m.group(2)})" + text[m.end():]
-    raise FaultNotApplicable("rounding_dropped: no sensitivity rounding site found")
+    raise FaultNotApplicable("rounding_dropped: no sensitivity rounding site (lane0_e2_acc) found")
 
 
 def _clamp_sites(text: str, name_pattern: str) -> list[re.Match[str]]:
     pat = re.compile(
-        r"if \(\((?P<v>" + name_pattern + r") > (?P<max>-?\d+)\)\) begin\s*\n\s*(?P<dst>\w+) = "
-        r"(?P=max);"
+        r"if \(\((?P<v>" + name_pattern + r") > (?P<max>-?\d+)\)\) begin\s*\n\s*(?P<dst>\w+) "
+        r"<?= (?P=max);"
     )
     return list(pat.finditer(text))
 
 
 def error_bound_changed(text: str) -> str:
-    """The error clamp ``sat_A(d - y)`` saturates at +1.5 instead of A's maximum."""
-    sites = _clamp_sites(text, r"\w*ediff\w*")
+    """The error clamp ``sat_A(d - y)`` saturates at +1.5 instead of A's maximum.
+
+    The site is the activation unit's clamp of ``a3_ed = d - y`` into ``a4_e``.
+    """
+    sites = _clamp_sites(text, r"(?:\w+_)?a3_ed")
     if not sites:
-        raise FaultNotApplicable("error_bound_changed: no clamp of the error (ediff) found")
+        raise FaultNotApplicable("error_bound_changed: no clamp of the error (a3_ed) found")
     m = sites[0]
     new_max = int(m.group("max")) * 3 // 4
     repl = m.group(0).replace(f"> {m.group('max')}", f"> {new_max}").replace(
@@ -57,35 +67,58 @@ def error_bound_changed(text: str) -> str:
 
 
 def weight_clamp_dropped(text: str) -> str:
-    """Every weight clamp ``sat_W(W + dW)`` removed: an overflowing weight wraps around."""
-    pat = re.compile(r"if \(\((\w*wsum\w*) (?:>|<) \(?-?\d+\)?\)\) begin")
+    """Every weight clamp ``sat_W(W + dW)`` removed: an overflowing weight wraps around.
+
+    The sites are each lane's clamp of ``w2_sum`` into ``w3_w``; the ``else`` branch,
+    the truncation to W's width, is all that is left.
+    """
+    pat = re.compile(r"if \(\(((?:\w+_)?lane\d+_w2_sum) (?:>|<) \(?-?\d+\)?\)\) begin")
     out, n = pat.subn("if (1'b0) begin", text)
     if n == 0:
-        raise FaultNotApplicable("weight_clamp_dropped: no weight clamp (wsum) found")
+        raise FaultNotApplicable("weight_clamp_dropped: no weight clamp (w2_sum) found")
     return out
 
 
+# r_y <= {a6_y[W-1:0], r_y[(N * W)-1:W]}: the new y enters at the top
+_Y_SHIFT = re.compile(
+    r"(?P<reg>\w*r_y) <= \{(?P<val>\w+)\[(?P<w>\d+)-1:0\], (?P=reg)\[\((?P<n>\d+) \* "
+    r"(?P=w)\)-1:(?P=w)\]\};")
+
+
 def outputs_swapped(text: str) -> str:
-    """Elements 0 and 1 of ``r_y`` swapped (a wrong index in the output packing)."""
-    pat = re.compile(r"assign (\w*y_cat\w*)\[([^\]]+)\] = ([^;]+);")
-    sites = list(pat.finditer(text))
-    if len(sites) < 2:
-        raise FaultNotApplicable("outputs_swapped: fewer than two slices of the y vector")
-    a, b = sites[0], sites[1]
-    new_a = f"assign {a.group(1)}[{a.group(2)}] = {b.group(3)};"
-    new_b = f"assign {b.group(1)}[{b.group(2)}] = {a.group(3)};"
-    return text[: a.start()] + new_a + text[a.end(): b.start()] + new_b + text[b.end():]
+    """``r_y`` filled from the wrong end (a wrong index in the output packing).
+
+    Each ``y_i`` enters ``r_y`` at the bottom instead of the top, so the words come out in
+    reverse order: for N = 2 (the fault configuration) elements 0 and 1 are swapped.
+    N = 1 has no shift, hence no site.
+    """
+    m = _Y_SHIFT.search(text)
+    if m is None:
+        raise FaultNotApplicable("outputs_swapped: no shift of y into r_y (N >= 2) found")
+    reg, val, w, n = m.group("reg"), m.group("val"), int(m.group("w")), int(m.group("n"))
+    new = f"{reg} <= {{{reg}[{(n - 1) * w}-1:0], {val}[{w}-1:0]}};"
+    return text[: m.start()] + new + text[m.end():]
+
+
+# a1_idx <= {(!ts[B-1]), ts[B-1-1:0]}: the table index, offset binary of ts
+_LUT_IDX = re.compile(r"\w*a1_idx <= \{\(!(\w+)\[\d+\]\), \1\[\d+-1:0\]\};")
 
 
 def lut_index_shifted(text: str) -> str:
-    """The activation table indexed with a shift one too large (half the resolution)."""
-    pat = re.compile(r"assign (\w+) = \$signed\((\w+) >>> (\d+)\);")
-    for m in pat.finditer(text):
-        # ts: the table index; in the AXI top it carries the core instance's prefix
-        if "lut" in text[m.end(): m.end() + 200] or re.fullmatch(r"(\w+_)?ts", m.group(1)):
-            return (text[: m.start()] + f"assign {m.group(1)} = $signed({m.group(2)} >>> "
-                    f"{int(m.group(3)) + 1});" + text[m.end():])
-    raise FaultNotApplicable("lut_index_shifted: no table index shift found")
+    """The activation table indexed with a shift one too large (half the resolution).
+
+    The table ``case (a1_idx)`` is indexed by ``ts = $signed(aq >>> s)`` (clamped to the
+    table's range); the fault shifts by ``s + 1``.
+    """
+    idx = _LUT_IDX.search(text)
+    if idx is None:
+        raise FaultNotApplicable("lut_index_shifted: no table index (a1_idx) found")
+    pat = re.compile(r"assign " + re.escape(idx.group(1)) + r" = \$signed\((\w+) >>> (\d+)\);")
+    m = pat.search(text)
+    if m is None:
+        raise FaultNotApplicable(f"lut_index_shifted: no shift into {idx.group(1)} found")
+    return (text[: m.start()] + f"assign {idx.group(1)} = $signed({m.group(1)} >>> "
+            f"{int(m.group(2)) + 1});" + text[m.end():])
 
 
 FAULTS: dict[str, Callable[[str], str]] = {
@@ -98,35 +131,43 @@ FAULTS: dict[str, Callable[[str], str]] = {
 
 
 # -- X faults: an uninitialised read that reaches an output -----------------------------
-_E_FILE_WRITE = re.compile(r"if \((\w+)\) begin(\s*\n\s*\w+_mem\[\w+\] <= \w*e_wd;)")
+_E_FILE_WRITE = re.compile(r"if \((\w+)\) begin(\s*\n\s*\w*e_out_mem\[\w+\] <= \w+;)")
 
 
 def error_file_unwritten(text: str) -> str:
-    """The ``e_k`` register file is never written (its write enable tied low).
+    """The ``e_k`` register file (``e_out_mem``) is never written (its write enable tied low).
 
     The update then multiplies an uninitialised word: in a 4-state simulator the weight
     gradient and, with learning on, every updated weight become X, which reaches the
-    read-back (``m_rdata``) after the first step and ``r_y`` one step later. A 2-state
-    simulator (Verilator) reads some value instead and fails on the values, if at all.
+    read-back (``m_rdata``) after the first step. A 2-state simulator (Verilator) reads
+    some value instead and fails on the values, if at all.
     """
     out, n = _E_FILE_WRITE.subn(r"if (1'b0) begin\2", text, count=1)
     if n == 0:
-        raise FaultNotApplicable("error_file_unwritten: no write of the e_k file (e_wd) found")
+        raise FaultNotApplicable("error_file_unwritten: no write of the e_k file (e_out_mem) "
+                                 "found")
     return out
 
 
-_ESH_WRITE = re.compile(r"^[ \t]*esh <= [^;]+;\n", re.M)
+# r_e <= a6_e[W-1:0] (K = 1) or r_e <= {a6_e[W-1:0], r_e[...]} (K > 1)
+_E_SHIFT = re.compile(r"\w*r_e <= \{?(\w+)\[\d+-1:0\]")
 
 
 def error_register_unwritten(text: str) -> str:
-    """The error register ``esh`` is never written (neither reset nor loaded).
+    """The error register that ``r_e`` is shifted in from (``a6_e``, the last stage of
+    the activation unit) is never written (neither reset nor loaded).
 
-    ``r_e`` copies it at the end of every step, so the first result already carries the
-    power-up X onto an output.
+    ``r_e`` takes it in as each output's error is computed, so the first result already
+    carries the power-up X onto an output.
     """
-    out, n = _ESH_WRITE.subn("", text)
+    src = _E_SHIFT.search(text)
+    if src is None:
+        raise FaultNotApplicable("error_register_unwritten: no shift of an error into r_e found")
+    pat = re.compile(r"^[ \t]*" + re.escape(src.group(1)) + r" <= [^;]+;\n", re.M)
+    out, n = pat.subn("", text)
     if n == 0:
-        raise FaultNotApplicable("error_register_unwritten: no assignment to esh found")
+        raise FaultNotApplicable(f"error_register_unwritten: no assignment to {src.group(1)} "
+                                 "found")
     return out
 
 
