@@ -785,7 +785,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     insts.append(wkb_addr)
 
     # ---------------- the shadow: diagonal banks of the recurrent weights -------------------
-    SH = clog2(R * C)
+    RC = R * C  # words of a shadow bank
+    SH = clog2(RC)
     sh_we = Signal(bool(0))
     sh_wa = sig_u(SH)
     sh_wd = [sig_s(wt_) for _ in range(P)]
@@ -828,7 +829,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     @always_comb
     def sh_write():
         if st == F_CLEAR:
-            sh_we.next = cc < R * C
+            sh_we.next = cc < RC
             sh_wa.next = cc[SH:]
         else:
             sh_we.next = fv3 and frec3
@@ -1127,11 +1128,11 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     a3_m2 = sig_s(at + 1)
     a2_yx, a3_yx = sig_s(at + 1), sig_s(at + 1)
     insts += [sext(a2_y, a2_yx, SX), sext(a3_y, a3_yx, SX)]
-    a4_prod = sig_s(2 * at + 1)
+    a4_prod = sig_s(2 * at + 2)  # the full width of two (A.total + 1)-bit operands
     a3_ed = sig_s(at + 1)
     a4_e, a5_e, a6_e = sig_s(at), sig_s(at), sig_s(at)
     a4_eev, a5_eev, a6_eev = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
-    a5_rr = sig_s(2 * at + 1)
+    a5_rr = sig_s(2 * at + 2)
     a5_fr = sig_s(dp)
     a6_fp = sig_s(at)
     a6_fev = Signal(bool(0))
@@ -1585,6 +1586,7 @@ def _slot_reg(clk, rst, en, src, dst):
 def _shift_in(clk, rst, en, val, reg, n, w):
     """``reg`` holds ``n`` words of ``w`` bits; ``val`` enters at the top, so the first
     word in ends at the bottom after ``n`` entries."""
+    top = n * w
     if n > 1:
 
         @always(clk.posedge)
@@ -1592,7 +1594,7 @@ def _shift_in(clk, rst, en, val, reg, n, w):
             if rst:
                 reg.next = 0
             elif en:
-                reg.next = concat(val[w:], reg[n * w:w])
+                reg.next = concat(val[w:], reg[top:w])
 
     else:
 
@@ -1652,6 +1654,176 @@ def _load(clk, rst, en, src, dst):
             dst.next = src
 
     return load_f
+
+
+@block
+def _ignore(clk, rst, en, src, src_unused):
+    """``src`` latched into a register nothing reads (a port the design ignores)."""
+
+    @always_seq(clk.posedge, reset=rst)
+    def ignore_f():
+        if en:
+            src_unused.next = src
+
+    return ignore_f
+
+
+@block
+def _below(x, bound, dst):
+    """``dst = x < bound`` (``bound >= 0``)."""
+
+    @always_comb
+    def below_f():
+        dst.next = x < bound
+
+    return below_f
+
+
+@block
+def _aq_stage(clk, rst, load, shift, src, nxt, dst):
+    @always_seq(clk.posedge, reset=rst)
+    def aq_stage_f():
+        if load:
+            dst.next = src
+        elif shift:
+            dst.next = nxt
+
+    return aq_stage_f
+
+
+@block
+def _wkb_port(k, P, clr, cc, fv2, frec2, fr2, wd, we, wdat, depth):
+    """Bank ``k`` of the output rows' weights: lane ``k mod P`` writes its row ``k``."""
+    grp = k // P
+
+    @always_comb
+    def wkb_port_f():
+        if clr:
+            we.next = cc < depth
+            wdat.next = 0
+        else:
+            we.next = fv2 and frec2 and fr2 == grp
+            wdat.next = wd
+
+    return wkb_port_f
+
+
+@block
+def _bank_addr(q, P, base, xm, addr):
+    """Bank ``q`` reads the entry of column offset ``(q - x) mod P`` of the request."""
+    full_hi_unused = sig_u(len(base))
+    nb = len(addr)
+
+    @always_comb
+    def bank_addr_f():
+        if q >= xm:
+            full_hi_unused.next = base + q - xm
+        else:
+            full_hi_unused.next = base + q + P - xm
+
+    @always_comb
+    def bank_addr_cut():
+        addr.next = full_hi_unused[nb:]
+
+    return bank_addr_f, bank_addr_cut
+
+
+@block
+def _rot_sel(q, P, x, sel, sign):
+    """``sel = (q + sign * x) mod P`` (``x < P``)."""
+    full_hi_unused = sig_u(len(x))
+    nb = len(sel)
+    if sign > 0:
+
+        @always_comb
+        def rot_sel_f():
+            if x >= P - q:
+                full_hi_unused.next = x + q - P
+            else:
+                full_hi_unused.next = x + q
+
+    else:
+
+        @always_comb
+        def rot_sel_f():
+            if q >= x:
+                full_hi_unused.next = q - x
+            else:
+                full_hi_unused.next = q + P - x
+
+    @always_comb
+    def rot_sel_cut():
+        sel.next = full_hi_unused[nb:]
+
+    return rot_sel_f, rot_sel_cut
+
+
+@block
+def _shadow_wd(st, src, dst):
+    @always_comb
+    def shadow_wd_f():
+        if st == F_CLEAR:
+            dst.next = 0
+        else:
+            dst.next = src
+
+    return shadow_wd_f
+
+
+@block
+def _pass(a, d):
+    @always_comb
+    def pass_f():
+        d.next = a
+
+    return pass_f
+
+
+@block
+def _or2(a, b, d):
+    @always_comb
+    def or2_f():
+        d.next = a | b
+
+    return or2_f
+
+
+@block
+def _either(a, b, d):
+    @always_comb
+    def either_f():
+        d.next = a or b
+
+    return either_f
+
+
+@block
+def _add2(a, b, d):
+    @always_comb
+    def add2_f():
+        d.next = a + b
+
+    return add2_f
+
+
+@block
+def _or_reduce(srcs, dst):
+    """``dst`` = the bitwise OR of ``srcs`` (all but one are zero: the lanes' read data)."""
+    stages = [sig_s(len(dst)) for _ in range(len(srcs) - 1)] + [dst]
+    insts = [_pass(srcs[0], stages[0])]
+    for q in range(1, len(srcs)):
+        insts.append(_or2(stages[q - 1], srcs[q], stages[q]))
+    return insts
+
+
+@block
+def _any(srcs, dst):
+    """``dst`` = any of ``srcs`` (one-bit signals)."""
+    stages = [Signal(bool(0)) for _ in range(len(srcs) - 1)] + [dst]
+    insts = [_pass(srcs[0], stages[0])]
+    for q in range(1, len(srcs)):
+        insts.append(_either(stages[q - 1], srcs[q], stages[q]))
+    return insts
 
 
 @block
@@ -1831,28 +2003,11 @@ def _sum_into(clk, rst, srcs, extra, dst):
     parts = [sig_u(len(dst)) for _ in range(n)]
     wide = [sig_u(len(dst)) for _ in range(n)]
     extra_w = sig_u(len(dst))
-
-    @block
-    def first(a, b, d):
-        @always_comb
-        def sum_first():
-            d.next = a + b
-
-        return sum_first
-
-    @block
-    def stage(a, b, d):
-        @always_comb
-        def sum_stage():
-            d.next = a + b
-
-        return sum_stage
-
     insts = [zext(extra, extra_w)]
     for q in range(n):
         insts.append(zext(srcs[q], wide[q]))
-    insts.append(first(extra_w, wide[0], parts[0]))
+    insts.append(_add2(extra_w, wide[0], parts[0]))
     for q in range(1, n):
-        insts.append(stage(parts[q - 1], wide[q], parts[q]))
+        insts.append(_add2(parts[q - 1], wide[q], parts[q]))
     insts.append(dreg(clk, rst, parts[n - 1], dst))
     return insts

@@ -9,7 +9,7 @@ registers named ``<unit><stage>_<name>`` (``lane0_e3_r``, ``a4_e``, ``w3_w``), r
 written as ``v_r <= ($signed(v >>> s) + v[s-1])``, clamps as
 ``if ((v > MAX)) begin dst <= MAX; ... else if ((v < (MIN)))``, the activation table as
 ``case (a1_idx) i: a2_y <= ...`` and the results shifted into ``r_y``/``r_e`` as
-``r_y <= {a6_y[W-1:0], r_y[(N * W)-1:W]}``. :data:`FAULTS` must fail the scoreboard;
+``r_y <= {a6_y[W-1:0], r_y[NW-1:W]}`` (``NW = N * W``). :data:`FAULTS` must fail the scoreboard;
 :data:`X_FAULTS` must fail the X/Z check of the outputs (Icarus), before any value is
 compared.
 """
@@ -79,10 +79,9 @@ def weight_clamp_dropped(text: str) -> str:
     return out
 
 
-# r_y <= {a6_y[W-1:0], r_y[(N * W)-1:W]}: the new y enters at the top
+# r_y <= {a6_y[W-1:0], r_y[NW-1:W]} (NW = N * W): the new y enters at the top
 _Y_SHIFT = re.compile(
-    r"(?P<reg>\w*r_y) <= \{(?P<val>\w+)\[(?P<w>\d+)-1:0\], (?P=reg)\[\((?P<n>\d+) \* "
-    r"(?P=w)\)-1:(?P=w)\]\};")
+    r"(?P<reg>\w*r_y) <= \{(?P<val>\w+)\[(?P<w>\d+)-1:0\], (?P=reg)\[(?P<nw>\d+)-1:(?P=w)\]\};")
 
 
 def outputs_swapped(text: str) -> str:
@@ -95,7 +94,8 @@ def outputs_swapped(text: str) -> str:
     m = _Y_SHIFT.search(text)
     if m is None:
         raise FaultNotApplicable("outputs_swapped: no shift of y into r_y (N >= 2) found")
-    reg, val, w, n = m.group("reg"), m.group("val"), int(m.group("w")), int(m.group("n"))
+    reg, val, w = m.group("reg"), m.group("val"), int(m.group("w"))
+    n = int(m.group("nw")) // w
     new = f"{reg} <= {{{reg}[{(n - 1) * w}-1:0], {val}[{w}-1:0]}};"
     return text[: m.start()] + new + text[m.end():]
 
