@@ -104,7 +104,8 @@ def plot_window(dump: Path, signals: str | None = None, first: int = 0,
     a little after the end of step ``last``; each step's end is marked "step s done",
     for ``first``..``last`` only, so the marks agree with the title. ``signals`` (comma
     separated) defaults to :data:`DEFAULT_SIGNALS`, or :data:`AXI_DEFAULT_SIGNALS` for a
-    dump of the AXI top.
+    dump of the AXI top. The facts' ``rows``: each row's label and the names on its y
+    axis (a state's names), top to bottom.
     """
     import matplotlib
 
@@ -244,8 +245,11 @@ def plot_window(dump: Path, signals: str | None = None, first: int = 0,
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.stem + ".tmp.png")
     fig.savefig(tmp, dpi=110)
+    # what each row shows: its label and the names on its y axis (a state's names)
+    rows = [{"label": ax.get_ylabel(), "yticks": [t.get_text() for t in ax.get_yticklabels()]}
+            for ax in axes[:, 0]]
     plt.close(fig)
     tmp.replace(out)
     return {"png": str(out), "first": first, "last": last, "t0_ns": t0 * scale_ns,
-            "t1_ns": t1 * scale_ns, "marked_steps": [s for s in range(len(ends))
+            "t1_ns": t1 * scale_ns, "rows": rows, "marked_steps": [s for s in range(len(ends))
                                                     if first <= s <= last]}

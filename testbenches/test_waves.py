@@ -714,8 +714,10 @@ def test_waves_command_on_an_axi_dump(tmp_path: Path) -> None:
     assert facts["marked_steps"] == [1, 2]
     assert facts["t0_ns"] == dump.ends[0] / 1000 and facts["t1_ns"] > dump.ends[2] / 1000
     assert (tmp_path / "w.png").read_bytes()[:4] == b"\x89PNG"
-    for name in AXI_DEFAULT_SIGNALS.split(","):
-        assert name.split("[")[0] in dump.path.read_text(), name
+    # every default signal is drawn, the core's state (below the shell) by name
+    assert [r["label"].split("\n")[0] for r in facts["rows"]] == AXI_DEFAULT_SIGNALS.split(",")
+    st = facts["rows"][AXI_DEFAULT_SIGNALS.split(",").index("st")]
+    assert st["yticks"][:3] == ["IDLE", "CLEAR", "FWD"] and "DRAIN" in st["yticks"]
 
 
 def _axi_real_dump(tmp_path: Path, steps: int = 3) -> tuple[Path, Path, Path]:
@@ -780,3 +782,59 @@ def test_axi_save_file_of_a_real_dump(tmp_path: Path) -> None:
         assert p.trace("s_axil_bresp").value == "OKAY"
         assert p.trace("s_axil_rresp").value == "OKAY"
         assert p.trace("state").value in {"IDLE", "DONE", "FWD"}
+
+
+# -- the kinds of core, and `trtrl waves` on the core's internals -------------------------
+def test_state_names_are_the_controllers() -> None:
+    """The names by code are the RTL's own constants (rtl/folded.py F_*, rtl/config.py ST_*)."""
+    from trtrl.rtl import config, folded
+    from trtrl.testbenches.waves import FOLDED_STATES, PE_STATES, STATES
+
+    def codes(module: object, prefix: str) -> list[str]:
+        names = {getattr(module, n): n[len(prefix):] for n in vars(module)
+                 if n.startswith(prefix) and isinstance(getattr(module, n), int)}
+        return [names[c] for c in range(len(names))]
+
+    assert list(FOLDED_STATES) == codes(folded, "F_")
+    assert list(PE_STATES) == codes(config, "ST_")
+    assert STATES == FOLDED_STATES and ArrayConfig(2, 1, 1).core == "folded"
+
+
+def test_save_file_of_the_pe_core(tmp_path: Path) -> None:
+    """A dump of the old core (rtl/array.py, one PE per neuron) keeps its own view."""
+    internal = {"st": 3, "j": 4, "zbus": 16, "sbus": 49,
+                **{f"pe{i}_{s}": w for i in range(3) for s, w in (("rw", 18), ("y_new", 16))}}
+    vcd = SyntheticVcd("clk", [("trtrl_array", {**PORTS, **internal})])
+    vcd.cycle(rst=1)
+    vcd.cycle(rst=0, st=3)
+    vcd.write(tmp_path / "dump.vcd")
+    sf = parse_gtkw(write_gtkw(tmp_path / "dump.vcd").read_text())
+    g = groups(sf)
+    assert [r.name for r in g["Controller"]] == ["state", "j: slot (column)"]
+    assert [r.name for r in g["Activation unit"]] == ["z_j (FWD bus)", "s_n (ACT table in)"]
+    assert [r.name for r in g["PE 2 (row 2)"]] == ["pe2 W[2,j]", "pe2 y_i(t+1)"]
+    assert "Broadcast to lanes" not in g and not [t for t in g if t.startswith("Lane")]
+    states = (tmp_path / "dump.states.txt").read_text().splitlines()
+    assert states == ["0 IDLE", "1 CLEAR", "2 FWD", "3 ACT", "4 UPD", "5 DONE"]
+
+
+def test_waves_command_draws_the_folded_core(tmp_path: Path) -> None:
+    """`trtrl waves` on the core's internals: the state by name, fixed point in its format."""
+    from trtrl.cmd_waves import DEFAULT_SIGNALS, plot_window
+    from trtrl.testbenches.waves import FOLDED_STATES
+
+    dump = write_dump(tmp_path, "icarus")
+    facts = plot_window(dump.path, "st,Ej,lane0_wd,lane2_e7_p,lane1_g_acc,g_zslot", 1, 2,
+                        dump.manifest, tmp_path / "w.png")
+    rows = facts["rows"]
+    assert rows[0]["label"] == "st\n(state)" and rows[0]["yticks"] == list(FOLDED_STATES)
+    assert rows[1]["label"] == "Ej"
+    assert rows[2]["label"] == f"lane0_wd\n(W: /2^{W[1]})"
+    assert rows[3]["label"] == f"lane2_e7_p\n(P: /2^{P[1]})"
+    assert rows[4]["label"] == f"lane1_g_acc\n(AP: /2^{A[1] + P[1]})"
+    assert rows[5]["label"] == f"g_zslot\n(A: /2^{A[1]})"
+    # the defaults show the controller too, its state by name
+    facts = plot_window(dump.path, None, 0, 1, dump.manifest, tmp_path / "d.png")
+    labels = [r["label"].split("\n")[0] for r in facts["rows"]]
+    assert labels == [n for n in DEFAULT_SIGNALS.split(",")]
+    assert facts["rows"][labels.index("st")]["yticks"] == list(FOLDED_STATES)
