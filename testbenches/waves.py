@@ -5,7 +5,8 @@ one pass with little memory. FST is not parsed here (no FST reader is installed)
 ``trtrl regress --waves`` writes VCD unless FST is asked for.
 
 :func:`write_gtkw` writes the save file (``dump.gtkw``, plus ``dump.states.txt``, the
-names of the controller's states): a view that opens on the first learning steps with
+names of the controller's states, of the folded core or of the old one by the signals
+in the dump): a view that opens on the first learning steps with
 markers at step ends and every fixed-point quantity in decimal. The GTKWave facts it
 relies on are cited from GTKWave 3.3's sources (``gtkwave3/src/``) where they are used;
 :mod:`testbenches.gtkwave` loads a save file in GTKWave to check it.
@@ -668,11 +669,13 @@ def write_gtkw(dump: Path, manifest: Path | None = None, *, first_step: int = 0,
 
     The array (``trtrl_array``): groups, in this order, the stream ports (packed vectors
     split per element), the results ``r_y[i]`` and ``r_e[k]``, the counters, the
-    controller (state by name, ``<dump>.states.txt``), the activation unit, processing
-    element 0 (open) and 1..N-1 (closed), the memory port. Fixed-point quantities show in
-    decimal with their formats from the manifest; internal signals found by name
-    (:data:`CONTROL`, :data:`SHARED`, :data:`PE`) get aliases that say what they are, and
-    those missing from the dump are left out.
+    controller (state by name, ``<dump>.states.txt``), the values broadcast to the lanes,
+    the activation unit, lane 0 (open) and lanes 1..P-1 (closed), the memory port.
+    Fixed-point quantities show in decimal with their formats from the manifest; internal
+    signals found by name (the folded core's :data:`FOLDED_CONTROL`,
+    :data:`FOLDED_BROADCAST`, :data:`FOLDED_ACT`, :data:`LANE`; the old core's
+    :data:`CONTROL`, :data:`SHARED` and PE groups of :data:`PE`, chosen by the signals
+    the dump has) get aliases that say what they are, and those missing are left out.
 
     The AXI top (``trtrl_axi``, a dump with ``m_axis_tlast``): clock and reset, the sample
     stream, the result stream (``TDATA`` as format A), AXI4-Lite writes (address, data,
