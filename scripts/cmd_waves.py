@@ -1,19 +1,25 @@
 """`trtrl waves DUMP.vcd`: draw chosen signals of a step window as a PNG, in decimal.
 
-Packed vectors of the interface (``s_x``, ``s_d``, ``r_y``, ``r_e``) are split into their
-elements and shown as fixed-point values (format A from the manifest); ``m_rdata`` and
-``m_wdata`` as format W; counters as integers; one-bit signals as logic traces. Name an
-element with ``r_y[3]``. Steps are located by the ``r_valid`` pulses of the dump (step
-``s`` ends at pulse ``s``); the window runs from the end of step ``--from - 1`` to just
-after the end of step ``--to``, and dashed lines mark the ends of steps ``--from`` to
-``--to``. For GTKWave, open the ``.gtkw`` save file the testbench writes beside a dump.
+Packed vectors of the interface (``s_x``, ``s_d``, ``r_y``, ``r_e``) are split into
+their elements and shown as fixed-point values (format A from the manifest); ``m_rdata``
+and ``m_wdata`` as format W; counters as integers; one-bit signals as logic traces. Name
+an element with ``r_y[3]``. The core's internal signals go by their names in the
+generated Verilog (``testbenches/waves.py`` lists those it knows, for the folded core:
+``st``, ``u``, ``Er``, ``Ej``, ``Eaddr``, ``fr``, ``fj``, ``a6_y``, ``a6_fp``, ``a6_e``,
+``lane0_wd``, ``lane0_e7_p``, ``lane0_w3_w``, ...): the state ``st`` by name, the known
+fixed-point ones in decimal with their format (W, A, P or a sum of fractions). Steps are
+located by the ``r_valid`` pulses of the dump (step ``s`` ends at pulse ``s``); the
+window runs from the end of step ``--from - 1`` to just after the end of step ``--to``,
+and dashed lines mark the ends of steps ``--from`` to ``--to``. For GTKWave, open the
+``.gtkw`` save file the testbench writes beside a dump.
 
 A dump of the AXI top (``trtrl_axi``) has its own names: the streams' ``s_axis_*`` and
 ``m_axis_*``, AXI4-Lite's ``s_axil_*``, and the core's ports below the shell as
-``core_<port>`` (``core_busy``, ``core_r_y``). There a step ends when the last beat of
-its result packet is taken (``m_axis_tvalid & m_axis_tready & m_axis_tlast`` at a
-rising ``aclk``); ``TDATA`` is drawn as format A (the words are sign-extended format-A
-values) with a dot at every beat taken.
+``core_<port>`` (``core_busy``, ``core_r_y``), its internals with the instance's prefix
+(``trtrl_array0_st``; ``st`` finds it too). There a step ends when the last beat of its
+result packet is taken (``m_axis_tvalid & m_axis_tready & m_axis_tlast`` at a rising
+``aclk``); ``TDATA`` is drawn as format A (the words are sign-extended format-A values)
+with a dot at every beat taken.
 """
 
 from __future__ import annotations
@@ -30,10 +36,12 @@ from trtrl.pymodel.paths import user_path
 from trtrl.rtl.config import AXI_TOP, MANIFEST_FILE
 from trtrl.rtl.manifest import Manifest
 
-DEFAULT_SIGNALS = "s_valid,s_ready,busy,r_valid,r_y,r_e,step_count"
-# what a user of the AXI top sees: both streams' handshakes, the results, the core busy
-AXI_DEFAULT_SIGNALS = ("s_axis_tvalid,s_axis_tready,s_axis_tlast,core_busy,m_axis_tvalid,"
-                       "m_axis_tready,m_axis_tlast,m_axis_tdata")
+# the handshakes, the controller's state by name and the slot's column, the results
+DEFAULT_SIGNALS = "s_valid,s_ready,busy,st,Ej,r_valid,r_y,r_e,step_count"
+# what a user of the AXI top sees: both streams' handshakes, the results, the core busy,
+# and inside the core its state and the column of its update slot
+AXI_DEFAULT_SIGNALS = ("s_axis_tvalid,s_axis_tready,s_axis_tlast,core_busy,st,Ej,"
+                       "m_axis_tvalid,m_axis_tready,m_axis_tlast,m_axis_tdata")
 A_VECTORS = ("s_x", "s_d", "r_y", "r_e")
 W_WORDS = ("m_rdata", "m_wdata")
 STREAM_DATA = ("s_axis_tdata", "m_axis_tdata")  # format-A words sign-extended to TDATA
@@ -96,7 +104,8 @@ def plot_window(dump: Path, signals: str | None = None, first: int = 0,
     a little after the end of step ``last``; each step's end is marked "step s done",
     for ``first``..``last`` only, so the marks agree with the title. ``signals`` (comma
     separated) defaults to :data:`DEFAULT_SIGNALS`, or :data:`AXI_DEFAULT_SIGNALS` for a
-    dump of the AXI top.
+    dump of the AXI top. The facts' ``rows``: each row's label and the names on its y
+    axis (a state's names), top to bottom.
     """
     import matplotlib
 
@@ -107,10 +116,12 @@ def plot_window(dump: Path, signals: str | None = None, first: int = 0,
     from trtrl.testbenches.waves import (
         axi_step_times,
         beats,
+        core_signal,
         is_axi_dump,
         read_vcd,
         read_vcd_names,
         rising_edges,
+        state_names,
         top_scope,
     )
 
@@ -132,7 +143,10 @@ def plot_window(dump: Path, signals: str | None = None, first: int = 0,
     handshakes = [f"{top}{s}_{n}" for s in ("s_axis", "m_axis")
                   for n in ("tvalid", "tready", "tlast")]
     clock = [top + "aclk"] + handshakes if axi else ["r_valid", "clk"]
-    names = sorted({n for n, _ in specs} | set(clock))
+    # the core's signals by their bare-core names, also below the AXI shell
+    found = {n: core_signal(header, n) for n, _ in specs}
+    fracs = {"A": a_fmt[1], "W": w_fmt[1], "P": fixed.sens.frac}
+    names = sorted({path for path, _ in found.values()} | set(clock))
     vcd = read_vcd(dump, names)
     ends = axi_step_times(dump, top).ends if axi else rising_edges(vcd.find("r_valid"))
     taken: dict[str, list[int]] = {}  # the beats of each stream, for TDATA's dots
@@ -156,20 +170,22 @@ def plot_window(dump: Path, signals: str | None = None, first: int = 0,
     fig, axes = plt.subplots(len(specs), 1, figsize=(12, 1.1 + 1.3 * len(specs)), sharex=True,
                              squeeze=False)
     for ax, (name, elem) in zip(axes[:, 0], specs, strict=True):
-        var = vcd.find(name)
+        path, kind = found[name]
+        var = vcd.find(path)
         # changes inside the window, plus the value at its start
         pts = [(t0, var.value_at(t0))] + [(t, v) for t, v in zip(var.times, var.values, strict=True)
                                          if t0 < t <= t1]
         pts.append((t1, pts[-1][1]))
         ts = [t * scale_ns for t, _ in pts]
         short = var.name
+        shown = short if "." in name else name  # the name asked for (st, not trtrl_array0_st)
         # the core's ports below the AXI shell are the array's, named core_<port>
         base = short[len(CORE_PREFIX):] if short.startswith(CORE_PREFIX) else short
         if var.width == 1:
             ax.step(ts, [v if v is not None else 0.5 for _, v in pts], where="post", color="k")
             ax.set_ylim(-0.2, 1.2)
             ax.set_yticks([0, 1])
-            label = short
+            label = shown
         elif base in A_VECTORS or base in W_WORDS:
             total, frac = a_fmt if base in A_VECTORS else w_fmt
             count = var.width // total if base in A_VECTORS else 1
@@ -179,10 +195,22 @@ def plot_window(dump: Path, signals: str | None = None, first: int = 0,
                     raise TrtrlError(f"{name}[{e}]: {name} has {count} elements")
                 vals = [to_signed(v >> (e * total), total) / (1 << frac) if v is not None
                         else float("nan") for _, v in pts]
-                ax.step(ts, vals, where="post", label=f"{short}[{e}]")
+                ax.step(ts, vals, where="post", label=f"{shown}[{e}]")
             if len(elems) > 1:
                 ax.legend(loc="upper left", fontsize=7, ncol=min(len(elems), 8))
-            label = f"{short}{f'[{elem}]' if elem is not None else ''}\n({total}.{frac})"
+            label = f"{shown}{f'[{elem}]' if elem is not None else ''}\n({total}.{frac})"
+        elif kind == "state":  # the controller's state, by name
+            states = state_names(header)
+            ax.step(ts, [v if v is not None else float("nan") for _, v in pts], where="post",
+                    color="tab:purple")
+            ax.set_yticks(range(len(states)), states, fontsize=7)
+            ax.set_ylim(-0.5, len(states) - 0.5)
+            label = f"{name}\n(state)"
+        elif kind is not None and kind.isupper():  # a fixed-point quantity of the core
+            frac = sum(fracs[c] for c in kind)
+            ax.step(ts, [to_signed(v, var.width) / (1 << frac) if v is not None
+                         else float("nan") for _, v in pts], where="post")
+            label = f"{name}\n({kind}: /2^{frac})"
         elif short in STREAM_DATA:
             total, frac = a_fmt
 
@@ -200,7 +228,7 @@ def plot_window(dump: Path, signals: str | None = None, first: int = 0,
             label = f"{short}\n({total}.{frac})"
         else:
             ax.step(ts, [v if v is not None else float("nan") for _, v in pts], where="post")
-            label = short
+            label = shown
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
         for s, t in enumerate(ends):
             if first <= s <= last:
@@ -217,8 +245,11 @@ def plot_window(dump: Path, signals: str | None = None, first: int = 0,
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.stem + ".tmp.png")
     fig.savefig(tmp, dpi=110)
+    # what each row shows: its label and the names on its y axis (a state's names)
+    rows = [{"label": ax.get_ylabel(), "yticks": [t.get_text() for t in ax.get_yticklabels()]}
+            for ax in axes[:, 0]]
     plt.close(fig)
     tmp.replace(out)
     return {"png": str(out), "first": first, "last": last, "t0_ns": t0 * scale_ns,
-            "t1_ns": t1 * scale_ns, "marked_steps": [s for s in range(len(ends))
+            "t1_ns": t1 * scale_ns, "rows": rows, "marked_steps": [s for s in range(len(ends))
                                                     if first <= s <= last]}

@@ -1,9 +1,9 @@
 """The GTKWave save file: what it shows, checked by parsing it (and by GTKWave if installed).
 
 The fast tests write a small VCD themselves, named the way Icarus and Verilator name
-the array's signals under cocotb (Verilator adds a ``$rootio`` scope with the ports),
-with MyHDL's generated names among the real ones; the formats differ per quantity, so a
-wrong fixed-point shift shows. The GTKWave tests load save files of real dumps of the
+the folded core's signals under cocotb (Verilator adds a ``$rootio`` scope with the
+ports), with MyHDL's generated names among the real ones; the formats differ per
+quantity, so a wrong fixed-point shift shows. The GTKWave tests load save files of real dumps of the
 tiny array headless (skipped without ``gtkwave`` and ``Xvfb``).
 """
 
@@ -45,6 +45,7 @@ from trtrl.testbenches.waves import (
 
 # -- a synthetic dump ----------------------------------------------------------------------
 N, M, K = 12, 1, 1
+LANES = 4  # the folded core's P: lane p serves rows 4 r + p
 A, W, P = (16, 14), (18, 12), (18, 13)  # distinct fractions: a wrong shift is caught
 PERIOD = 10_000  # ps
 STEP_CYCLES = 30
@@ -53,11 +54,19 @@ PORTS = {"clk": 1, "rst": 1, "s_valid": 1, "s_ready": 1, "s_x": 16, "s_d": 16, "
          "lr_shift": 5, "r_valid": 1, "r_y": N * 16, "r_e": 16, "busy": 1, "clear": 1,
          "m_addr": 9, "m_we": 1, "m_wdata": 18, "m_re": 1, "m_rvalid": 1, "m_rdata": 18,
          "step_count": 32, "sat_count": 32}
-INTERNAL = {"st": 3, "j": 4, "u": 3, "ulat": 1, "zbus": 16, "sbus": 49,
-            "chain_mux0_copy4_dst": 16, "pe0_chain_mux4__mux_stage42_dst": 18,
-            "_dec_stage0_hi": 4,
-            **{f"pe{i}_{s}": w for i in range(N)
-               for s, w in (("rw", 18), ("y_new", 16), ("g_r", 49), ("r_cnt", 1))}}
+# the folded core's names (rtl/folded.py): a lane's p_ing under its sign-extended copy's
+# name ("pidr", as MyHDL names it in the default formats), delay lines as MyHDL names them
+INTERNAL = {"st": 3, "fj": 4, "Er": 2, "Ej": 4, "u": 3, "g_zslot": 16, "aq0": 49,
+            "a6_v": 1, "a6_y": 16, "chain_mux0_copy4_dst": 16,
+            "lane0_chain_mux4__mux_stage42_dst": 18, "_dec_stage0_hi": 4, "qv_d1_dst": 1,
+            **{f"lane{p}_{s}": w for p in range(LANES)
+               for s, w in (("wd", 18), ("pidr", 18), ("e7_p", 18), ("g_acc", 49),
+                            ("lv_d1_dst", 1))}}
+
+
+def wd_value(step: int) -> int:
+    """Raw lane0_wd (format W) from the end of step ``step``."""
+    return -(step + 1) * 77
 
 
 def y_value(step: int, e: int) -> int:
@@ -126,7 +135,7 @@ def write_dump(folder: Path, style: str) -> Dump:
 
     for _ in range(3):
         cycle(rst=1)
-    cycle(rst=0, busy=1, st=1)
+    cycle(rst=0, busy=1, st=1)  # F_CLEAR
     for _ in range(14):
         cycle()
     cycle(busy=0, st=0, s_ready=1)
@@ -138,12 +147,12 @@ def write_dump(folder: Path, style: str) -> Dump:
         cycle(s_valid=1, s_x=1000 + step, s_d=2000 + step)
         dump.starts.append(vcd.t)
         cycle(s_valid=0, s_ready=0, busy=1, st=2)
-        for c in range(STEP_CYCLES):
-            cycle(j=c % 14, st=2 + c * 3 // STEP_CYCLES, zbus=c * 50 - 700)
+        for c in range(STEP_CYCLES):  # F_FWD .. F_DONE
+            cycle(Ej=c % 14, st=2 + c * 5 // STEP_CYCLES, g_zslot=c * 50 - 700)
         packed = sum((y_value(step, e) & 0xFFFF) << (16 * e) for e in range(N))
         dump.ends.append(vcd.t)
         cycle(r_valid=1, busy=0, s_ready=1, st=0, r_y=packed, r_e=-(step + 1) * 300,
-              step_count=step + 1)
+              step_count=step + 1, lane0_wd=wd_value(step))
         cycle(r_valid=0)
         for _ in range(4 if step % 2 else 9):  # uneven gaps (read-back in some steps)
             cycle()
@@ -291,19 +300,25 @@ def test_save_file_shows_fixed_point_values_per_element(tmp_path: Path, style: s
     assert fixed_shift(rows["m_wdata (W)"]) == W[1]
     assert fixed_shift(rows["m_rdata (raw)"]) is None  # W and P differ: raw integers
     assert rows["m_rdata (raw)"].flags & TR_SIGNED
-    assert fixed_shift(rows["pe0 W[0,j]"]) == W[1] and fixed_shift(rows["pe11 W[11,j]"]) == W[1]
-    assert fixed_shift(rows["pe3 y_i(t+1)"]) == A[1]
-    assert fixed_shift(rows["pe0 g[0,j] (sum e p)"]) == A[1] + P[1]
-    assert fixed_shift(rows["z_j (FWD bus)"]) == A[1]
-    assert fixed_shift(rows["s_n (ACT table in)"]) == W[1] + A[1]
+    assert fixed_shift(rows["lane0 W[i,j]"]) == W[1] and fixed_shift(rows["lane3 W[i,j]"]) == W[1]
+    assert rows["lane3 W[i,j]"].refs == ["trtrl_array.lane3_wd[17:0]"]
+    assert fixed_shift(rows["lane2 p_ing[i,j]"]) == P[1]
+    assert rows["lane2 p_ing[i,j]"].refs == ["trtrl_array.lane2_pidr[17:0]"]
+    assert fixed_shift(rows["lane1 E7 p new"]) == P[1]
+    assert fixed_shift(rows["lane0 g (sum e p)"]) == A[1] + P[1]
+    assert fixed_shift(rows["y_i(t+1)"]) == A[1]
+    assert fixed_shift(rows["z_j (slot)"]) == A[1]
+    assert fixed_shift(rows["s_i (table in)"]) == W[1] + A[1]
     # plain integers and bits
     assert rows["step_count"].flags & TR_DEC and fixed_shift(rows["step_count"]) is None
-    assert rows["clk"].flags & TR_BIN and rows["latch cycle (UPD)"].flags & TR_BIN
+    assert rows["j: column (slot)"].flags & TR_DEC and not rows["j: column (slot)"].flags & (
+        TR_SIGNED | TR_FTRANSLATED)
+    assert rows["clk"].flags & TR_BIN and rows["A6 valid"].flags & TR_BIN
     # the state by name, through the translate file beside the save file
     st = rows["state"]
     assert st.flags & TR_FTRANSLATED and st.translate == "dump.states.txt"
     states = (tmp_path / style / "dump.states.txt").read_text().splitlines()
-    assert states[:6] == ["0 IDLE", "1 CLEAR", "2 FWD", "3 ACT", "4 UPD", "5 DONE"]
+    assert states == ["0 IDLE", "1 CLEAR", "2 FWD", "3 PRE", "4 UPD", "5 DRAIN", "6 DONE"]
     assert not [r for r in sf.rows if r.name != "state" and r.translate]
     assert text.count("[fpshift_count]") < len([r for r in rows.values() if fixed_shift(r)])
 
@@ -313,17 +328,22 @@ def test_save_file_names_and_orders_signals(tmp_path: Path, style: str) -> None:
     _, sf, text = gtkw_for(tmp_path, style)
     g = groups(sf)
     titles = [r.name for r in sf.rows if r.kind == "blank" and r.flags & TR_GRP_BEGIN]
-    pe_titles = [t for t in titles if t.startswith("PE ")]
-    assert pe_titles == [f"PE {i} (row {i})" for i in range(N)], "numerical order"
+    lanes = [f"Lane {p}: rows {LANES}r+{p}" for p in range(LANES)]
+    assert titles == ["Interface", "Results r_y, r_e", "Counters", "Controller",
+                      "Broadcast to lanes", "Activation unit", *lanes, "Memory port"]
     closed = {r.name for r in sf.rows if r.flags & TR_GRP_BEGIN and r.flags & TR_CLOSED}
-    assert closed == set(pe_titles[1:]), "PE 0 open, the others closed"
-    for i in range(N):
-        assert [r.name for r in g[f"PE {i} (row {i})"]] == [
-            f"pe{i} W[{i},j]", f"pe{i} y_i(t+1)", f"pe{i} g[{i},j] (sum e p)"]
+    assert closed == set(lanes[1:]), "lane 0 open, the others closed"
+    for p in range(LANES):
+        assert [r.name for r in g[lanes[p]]] == [
+            f"lane{p} W[i,j]", f"lane{p} p_ing[i,j]", f"lane{p} E7 p new",
+            f"lane{p} g (sum e p)"]
+    assert [r.name for r in g["Controller"]] == [
+        "state", "fwd j (column)", "r: group (slot)", "j: column (slot)", "u: cycle of slot"]
+    assert [r.name for r in g["Activation unit"]] == ["s_i (table in)", "A6 valid", "y_i(t+1)"]
     assert [r.name for r in g["Counters"]] == ["step_count", "sat_count"]
     assert [r.name for r in g["Results r_y, r_e"]] == [f"r_y[{e}]" for e in range(N)] + ["r_e[0]"]
     # no generated names; every internal signal under an alias
-    for generated in ("chain_mux", "mux_stage", "_dst", "_dec_stage", "r_cnt", "$rootio"):
+    for generated in ("chain_mux", "mux_stage", "_dst", "_dec_stage", "lv_d1", "$rootio"):
         assert generated not in text, generated
     for r in sf.rows:
         if r.kind == "trace" and r.refs[0].rsplit(".", 1)[-1].split("[")[0] not in PORTS:
@@ -394,6 +414,7 @@ def test_gtkwave_loads_the_synthetic_save_file(tmp_path: Path, style: str) -> No
         assert float(p.trace(f"r_y[{e}]").value) == y_value(0, e) / 2 ** A[1], e
     assert float(p.trace("r_e[0]").value) == -300 / 2 ** A[1]
     assert p.trace("state").value == "IDLE"
+    assert float(p.trace("lane0 W[i,j]").value) == wd_value(0) / 2 ** W[1]
     assert p.trace("step_count").value == "1"
     # the visible window (GTKWave sizes the pane) covers the first steps, not more
     assert dump.ends[WINDOW_STEPS - 1] < p.window[1] < dump.ends[WINDOW_STEPS], p.wave_width
@@ -428,8 +449,14 @@ def test_gtkwave_loads_the_save_file_of_a_real_dump(tmp_path: Path, sim: str) ->
         raw -= (raw >> 15) << 16
         assert float(p.trace(f"r_y[{e}]").value) == raw / 2**14
     names = {t.name for t in p.traces}
-    assert {"state", "pe0 W[0,j]", "pe1 W[1,j]", "j: slot (column)"} <= names
+    assert {"state", "j: column (slot)", "u: cycle of slot", "y_i(t+1)", "f'_i",
+            "lane0 W[i,j]", "lane0 p_ing[i,j]", "lane0 E0 a (W)", "lane0 E7 p new",
+            "lane0 W3 W[i,j] new", "lane1 W[i,j]", "m_rdata (W, P)"} <= names
     assert p.trace("state").value in {"IDLE", "DONE"}
+    # the values GTKWave shows are the dump's, in the core's formats (tiny: W 18.14)
+    wd = read_vcd(dump, ["trtrl_array.lane0_wd"]).vars["trtrl_array.lane0_wd"].value_at(t_end0)
+    assert wd is not None
+    assert float(p.trace("lane0 W[i,j]").value) == (wd - ((wd >> 17) << 18)) / 2**14
 
 
 def test_shift_is_stated_in_every_group(tmp_path: Path) -> None:
@@ -442,8 +469,8 @@ def test_shift_is_stated_in_every_group(tmp_path: Path) -> None:
     sf = parse_gtkw(write_gtkw(dump.path, dump.manifest).read_text())
     rows = {r.name: r for r in sf.rows}
     assert fixed_shift(rows["r_y[0]"]) == A[1]
-    assert fixed_shift(rows["pe0 W[0,j]"]) == 0 and fixed_shift(rows["m_wdata (W)"]) == 0
-    assert fixed_shift(rows["pe0 g[0,j] (sum e p)"]) == A[1] + 14
+    assert fixed_shift(rows["lane0 W[i,j]"]) == 0 and fixed_shift(rows["m_wdata (W)"]) == 0
+    assert fixed_shift(rows["lane0 g (sum e p)"]) == A[1] + 14
 
 
 def test_fst_gets_the_ports_of_the_manifest(tmp_path: Path) -> None:
@@ -469,13 +496,15 @@ def test_fst_gets_the_ports_of_the_manifest(tmp_path: Path) -> None:
 
 # -- the AXI top (trtrl_axi) ---------------------------------------------------------------
 AXI_N, AXI_M, AXI_K = 3, 1, 1
+AXI_LANES = 2
 AXI_A = (16, 13)  # not the default 14: a shift taken from the defaults shows
 AXI_CORE_CYCLES = 9  # core handshake edge to core r_valid edge, per step
 AXI_STEPS = 4
 AXI_GROUPS = ["Clock, reset", "Sample stream s_axis", "Result stream m_axis",
               "AXI4-Lite write", "AXI4-Lite read", "Core interface", "Core results r_y, r_e",
-              "Core counters", "Controller", "Activation unit",
-              *[f"PE {i} (row {i})" for i in range(AXI_N)], "Core memory port"]
+              "Core counters", "Controller", "Broadcast to lanes", "Activation unit",
+              *[f"Lane {p}: rows {AXI_LANES}r+{p}" for p in range(AXI_LANES)],
+              "Core memory port"]
 
 
 @dataclass
@@ -503,8 +532,9 @@ def write_axi_dump(folder: Path, style: str = "icarus") -> AxiDump:
             "core_s_d": a, "core_r_valid": 1, "core_r_y": AXI_N * a, "core_r_e": AXI_K * a,
             "core_learn": 1, "core_busy": 1, "core_m_addr": man.addr_bits,
             "core_step_count": 32, "core_sat_count": 32}
-    internal = {"trtrl_array0_st": 3, "trtrl_array0_zbus": a, "out_full": 1,
-                **{f"trtrl_array0_pe{i}_rw": 18 for i in range(AXI_N)}}
+    internal = {"trtrl_array0_st": 3, "trtrl_array0_Ej": 3, "trtrl_array0_g_zslot": a,
+                "trtrl_array0_a6_y": a, "out_full": 1,
+                **{f"trtrl_array0_lane{p}_wd": 18 for p in range(AXI_LANES)}}
     widths = {**man.ports, **core, **internal}
     top = ("trtrl_axi", widths)
     vcd = SyntheticVcd("aclk", [("$rootio", dict(man.ports)), top] if style == "verilator"
@@ -614,7 +644,10 @@ def test_axi_save_file_groups_and_formats(tmp_path: Path, style: str) -> None:
                                                             "r_e[0]"]
     assert fixed_shift(rows["r_y[2]"]) == AXI_A[1]
     assert rows["state"].refs == ["trtrl_axi.trtrl_array0_st[2:0]"]
-    assert [r.name for r in g["PE 1 (row 1)"]] == ["pe1 W[1,j]"]
+    assert [r.name for r in g["Controller"]] == ["state", "j: column (slot)"]
+    assert [r.name for r in g["Lane 1: rows 2r+1"]] == ["lane1 W[i,j]"]
+    assert rows["lane1 W[i,j]"].refs == ["trtrl_axi.trtrl_array0_lane1_wd[17:0]"]
+    assert fixed_shift(rows["y_i(t+1)"]) == AXI_A[1]
     assert "out_full" not in " ".join(ref for r in sf.rows for ref in r.refs)
     assert all(ref.lstrip("(0123456789)").startswith("trtrl_axi.")
                for r in sf.rows for ref in r.refs), "never $rootio"
@@ -681,8 +714,10 @@ def test_waves_command_on_an_axi_dump(tmp_path: Path) -> None:
     assert facts["marked_steps"] == [1, 2]
     assert facts["t0_ns"] == dump.ends[0] / 1000 and facts["t1_ns"] > dump.ends[2] / 1000
     assert (tmp_path / "w.png").read_bytes()[:4] == b"\x89PNG"
-    for name in AXI_DEFAULT_SIGNALS.split(","):
-        assert name.split("[")[0] in dump.path.read_text(), name
+    # every default signal is drawn, the core's state (below the shell) by name
+    assert [r["label"].split("\n")[0] for r in facts["rows"]] == AXI_DEFAULT_SIGNALS.split(",")
+    st = facts["rows"][AXI_DEFAULT_SIGNALS.split(",").index("st")]
+    assert st["yticks"][:3] == ["IDLE", "CLEAR", "FWD"] and "DRAIN" in st["yticks"]
 
 
 def _axi_real_dump(tmp_path: Path, steps: int = 3) -> tuple[Path, Path, Path]:
@@ -747,3 +782,59 @@ def test_axi_save_file_of_a_real_dump(tmp_path: Path) -> None:
         assert p.trace("s_axil_bresp").value == "OKAY"
         assert p.trace("s_axil_rresp").value == "OKAY"
         assert p.trace("state").value in {"IDLE", "DONE", "FWD"}
+
+
+# -- the kinds of core, and `trtrl waves` on the core's internals -------------------------
+def test_state_names_are_the_controllers() -> None:
+    """The names by code are the RTL's own constants (rtl/folded.py F_*, rtl/config.py ST_*)."""
+    from trtrl.rtl import config, folded
+    from trtrl.testbenches.waves import FOLDED_STATES, PE_STATES, STATES
+
+    def codes(module: object, prefix: str) -> list[str]:
+        names = {getattr(module, n): n[len(prefix):] for n in vars(module)
+                 if n.startswith(prefix) and isinstance(getattr(module, n), int)}
+        return [names[c] for c in range(len(names))]
+
+    assert list(FOLDED_STATES) == codes(folded, "F_")
+    assert list(PE_STATES) == codes(config, "ST_")
+    assert STATES == FOLDED_STATES and ArrayConfig(2, 1, 1).core == "folded"
+
+
+def test_save_file_of_the_pe_core(tmp_path: Path) -> None:
+    """A dump of the old core (rtl/array.py, one PE per neuron) keeps its own view."""
+    internal = {"st": 3, "j": 4, "zbus": 16, "sbus": 49,
+                **{f"pe{i}_{s}": w for i in range(3) for s, w in (("rw", 18), ("y_new", 16))}}
+    vcd = SyntheticVcd("clk", [("trtrl_array", {**PORTS, **internal})])
+    vcd.cycle(rst=1)
+    vcd.cycle(rst=0, st=3)
+    vcd.write(tmp_path / "dump.vcd")
+    sf = parse_gtkw(write_gtkw(tmp_path / "dump.vcd").read_text())
+    g = groups(sf)
+    assert [r.name for r in g["Controller"]] == ["state", "j: slot (column)"]
+    assert [r.name for r in g["Activation unit"]] == ["z_j (FWD bus)", "s_n (ACT table in)"]
+    assert [r.name for r in g["PE 2 (row 2)"]] == ["pe2 W[2,j]", "pe2 y_i(t+1)"]
+    assert "Broadcast to lanes" not in g and not [t for t in g if t.startswith("Lane")]
+    states = (tmp_path / "dump.states.txt").read_text().splitlines()
+    assert states == ["0 IDLE", "1 CLEAR", "2 FWD", "3 ACT", "4 UPD", "5 DONE"]
+
+
+def test_waves_command_draws_the_folded_core(tmp_path: Path) -> None:
+    """`trtrl waves` on the core's internals: the state by name, fixed point in its format."""
+    from trtrl.cmd_waves import DEFAULT_SIGNALS, plot_window
+    from trtrl.testbenches.waves import FOLDED_STATES
+
+    dump = write_dump(tmp_path, "icarus")
+    facts = plot_window(dump.path, "st,Ej,lane0_wd,lane2_e7_p,lane1_g_acc,g_zslot", 1, 2,
+                        dump.manifest, tmp_path / "w.png")
+    rows = facts["rows"]
+    assert rows[0]["label"] == "st\n(state)" and rows[0]["yticks"] == list(FOLDED_STATES)
+    assert rows[1]["label"] == "Ej"
+    assert rows[2]["label"] == f"lane0_wd\n(W: /2^{W[1]})"
+    assert rows[3]["label"] == f"lane2_e7_p\n(P: /2^{P[1]})"
+    assert rows[4]["label"] == f"lane1_g_acc\n(AP: /2^{A[1] + P[1]})"
+    assert rows[5]["label"] == f"g_zslot\n(A: /2^{A[1]})"
+    # the defaults show the controller too, its state by name
+    facts = plot_window(dump.path, None, 0, 1, dump.manifest, tmp_path / "d.png")
+    labels = [r["label"].split("\n")[0] for r in facts["rows"]]
+    assert labels == [n for n in DEFAULT_SIGNALS.split(",")]
+    assert facts["rows"][labels.index("st")]["yticks"] == list(FOLDED_STATES)

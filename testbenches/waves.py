@@ -5,7 +5,8 @@ one pass with little memory. FST is not parsed here (no FST reader is installed)
 ``trtrl regress --waves`` writes VCD unless FST is asked for.
 
 :func:`write_gtkw` writes the save file (``dump.gtkw``, plus ``dump.states.txt``, the
-names of the controller's states): a view that opens on the first learning steps with
+names of the controller's states, of the folded core or of the old one by the signals
+in the dump): a view that opens on the first learning steps with
 markers at step ends and every fixed-point quantity in decimal. The GTKWave facts it
 relies on are cited from GTKWave 3.3's sources (``gtkwave3/src/``) where they are used;
 :mod:`testbenches.gtkwave` loads a save file in GTKWave to check it.
@@ -184,7 +185,6 @@ SIGNALS_WIDTH = 400  # the signal pane: "name=value" at the primary marker, in f
 # names stay short (at most NAME_CHARS) for the values to fit in that pane.
 NAME_CHARS = 22
 WAVE_MARGIN_PX = 26  # window width that is neither pane nor waves (GTKWave 3.3.118, GTK3)
-STATES = "IDLE CLEAR FWD ACT UPD DONE".split()  # st codes 0..5 (rtl/config.py ST_*)
 
 # Format kinds: "bit", "uint", "sint", or signed fixed point: a fraction-bit count, or
 # format letters whose fractions add up ("A", "W", "P"; "WA" for a product of W and A).
@@ -230,11 +230,67 @@ def _port_widths(man: Manifest | None, f: _Formats) -> dict[str, int]:
     return ArrayConfig(n=f.n, m=f.m, k=f.k).ports()
 
 
-# Internal signals shown, by name under the top module: (name, label, kind). MyHDL
-# flattens the hierarchy, so PE i's signals are "pe<i>_<name>"; a name missing from the
-# dump is left out. Labels use i for the PE's row, j for the slot, m for the neuron of a
-# recurrent slot (rtl/README.md, "Architecture and schedule").
-CONTROL = (
+# Internal signals shown, by name under the top module: (name, label, kind); "a|b" names
+# alternatives, the first one in the dump taken (MyHDL names a register after the block
+# that drives it when it has no name of its own). MyHDL flattens the hierarchy, so lane
+# p's signals are "lane<p>_<name>" (a PE's "pe<i>_<name>"); a name missing from the dump
+# is left out. Kinds "A", "W", "P": that format's fraction bits, "WA": their sum.
+Sig = tuple[str, str, str]
+
+# The folded core (rtl/folded.py). Labels: r the row group, j the column of the slot (or
+# of the forward MAC), i = P r + p the lane's row, m the neuron of a recurrent column,
+# k an output, u the cycle of the slot (one kept quantity a cycle: outputs, ingress, egress).
+FOLDED_STATES = ("IDLE", "CLEAR", "FWD", "PRE", "UPD", "DRAIN", "DONE")  # F_* = 0..6
+FOLDED_CONTROL: tuple[Sig, ...] = (
+    ("st", "state", "uint"),
+    ("fr", "fwd r (group)", "uint"),
+    ("fj", "fwd j (column)", "uint"),
+    ("Er", "r: group (slot)", "uint"),
+    ("Ej", "j: column (slot)", "uint"),
+    ("Eaddr", "slot word r*L+j", "uint"),
+    ("u", "u: cycle of slot", "uint"),
+    ("learn_r", "learn (this step)", "bit"),
+    ("lr_r", "lr_shift (this step)", "uint"),
+)
+FOLDED_BROADCAST: tuple[Sig, ...] = (  # the column's values, the same for every lane
+    ("g_zfwd|lane0_g_zfwd", "z_j (FWD)", "A"),
+    ("g_zslot", "z_j (slot)", "A"),
+    ("g_fpb", "f'_m (slot)", "A"),
+    ("g_fpk", "f'_k (slot)", "A"),
+    ("g_e7", "e_k (to E8)", "A"),
+)
+FOLDED_ACT: tuple[Sig, ...] = (  # one neuron a cycle; A6 the results written
+    ("aq0", "s_i (table in)", "WA"),
+    ("a6_v", "A6 valid", "bit"),
+    ("a6_i", "A6 i: neuron", "uint"),
+    ("a6_y", "y_i(t+1)", "A"),
+    ("a6_fp", "f'_i", "A"),
+    ("a6_e", "e_i (i < K)", "A"),
+)
+# A lane: the slot's operands (E0: p = f' (a b + c d + z)), the pipeline's results
+# (E4 inner, E7 the new sensitivity, E8 e_k p, the gradient, W3 the new weight) and the
+# forward sum. Labels at most NAME_CHARS - len("lane10 ").
+LANE: tuple[Sig, ...] = (
+    ("wd", "W[i,j]", "W"),
+    ("pid|pidr", "p_ing[i,j]", "P"),
+    ("ped|pedr", "p_egr[i,j]", "P"),
+    ("e0_a", "E0 a (W)", "W"),
+    ("e0_b", "E0 b (p; z)", "P"),  # z (format A) in the forward pass
+    ("e0_c", "E0 c (W)", "W"),
+    ("e0_d", "E0 d (p)", "P"),
+    ("e4_in", "E4 inner", "P"),
+    ("e7_p", "E7 p new", "P"),
+    ("e8_g", "E8 e_k p", "AP"),
+    ("g_acc", "g (sum e p)", "AP"),
+    ("w3_w", "W3 W[i,j] new", "W"),
+    ("w_we", "W write", "bit"),
+    ("s_acc", "s_i (FWD sum)", "WA"),
+)
+
+# The core of one processing element per neuron (rtl/array.py). Labels use i for the
+# PE's row, j for the slot, m for the neuron of a recurrent slot (rtl/README.md).
+PE_STATES = ("IDLE", "CLEAR", "FWD", "ACT", "UPD", "DONE")  # rtl/config.py ST_* = 0..5
+CONTROL: tuple[Sig, ...] = (
     ("st", "state", "uint"),
     ("j", "j: slot (column)", "uint"),
     ("m", "m: neuron of slot j", "uint"),
@@ -244,13 +300,13 @@ CONTROL = (
     ("learn_r", "learn (this step)", "bit"),
     ("lr_r", "lr_shift (this step)", "uint"),
 )
-SHARED = (  # kind "A"/"WA": the fraction bits of that format (or the sum of two)
+SHARED: tuple[Sig, ...] = (
     ("zbus", "z_j (FWD bus)", "A"),
     ("sbus", "s_n (ACT table in)", "WA"),
     ("ybus", "y_m(t) (UPD bus)", "A"),
     ("dn", "d_n (ACT)", "A"),
 )
-PE = (
+PE: tuple[Sig, ...] = (
     ("rw", "W[i,j]", "W"),
     ("mac_d", "W[i,j]*z_j (FWD)", "WA"),
     ("y_new", "y_i(t+1)", "A"),
@@ -271,6 +327,56 @@ PE = (
     ("g_s", "g[m,c]", "AP"),
     ("wnew_s", "W[m,c] new", "W"),
 )
+
+
+@dataclass(frozen=True)
+class CoreView:
+    """What the save file shows of one kind of core: found by its ``anchors`` (internal
+    names it has, the other does not), its states by code, its groups of internals."""
+
+    kind: str  # "folded" or "pe" (rtl/config.py CORES)
+    anchors: tuple[str, ...]
+    states: tuple[str, ...]
+    control: tuple[Sig, ...]
+    broadcast: tuple[Sig, ...]  # values sent to every lane / PE
+    act: tuple[Sig, ...]  # the activation unit
+    unit: str  # "lane" or "pe": the prefix of the per-unit signals
+    unit_sigs: tuple[Sig, ...]
+
+
+FOLDED = CoreView("folded", ("st", "Ej"), FOLDED_STATES, FOLDED_CONTROL, FOLDED_BROADCAST,
+                  FOLDED_ACT, "lane", LANE)
+PE_CORE = CoreView("pe", ("st", "zbus"), PE_STATES, CONTROL, (), SHARED, "pe", PE)
+VIEWS = (FOLDED, PE_CORE)
+STATES = FOLDED_STATES  # the default core's
+
+
+def _pick(widths: dict[str, int] | set[str], prefix: str, names: str) -> str | None:
+    """The first of ``names`` ("a|b") that is in the dump under ``prefix``."""
+    return next((prefix + n for n in names.split("|") if prefix + n in widths), None)
+
+
+def units(widths: dict[str, int] | set[str], internal: str, view: CoreView) -> list[int]:
+    """The lanes (PEs) the dump has signals of, in numerical order."""
+    pat = re.compile(re.escape(internal + view.unit) + r"(\d+)_")
+    return sorted({int(m.group(1)) for n in widths if (m := pat.match(n))})
+
+
+def signal_kind(name: str, view: CoreView) -> str | None:
+    """The kind of an internal signal by its name below the core (``lane3_wd``: ``"W"``),
+    ``"state"`` for the controller's state, None for a name the view does not know."""
+    if name == "st":
+        return "state"
+    for table in (view.control, view.broadcast, view.act):
+        for names, _, k in table:
+            if name in names.split("|"):
+                return k
+    m = re.fullmatch(re.escape(view.unit) + r"\d+_(.+)", name)
+    if m:
+        for names, _, k in view.unit_sigs:
+            if m.group(1) in names.split("|"):
+                return k
+    return None
 
 
 def _frac(kind: str, f: _Formats) -> int:
@@ -484,19 +590,51 @@ def gtkw_view(dump: Path, first_step: int = 0, steps: int = WINDOW_STEPS) -> Gtk
                     markers, unit)
 
 
-def _core_prefixes(widths: dict[str, int]) -> tuple[str, str]:
-    """Name prefixes of the core's ports and of its internal signals in a flat dump.
+def _core_prefixes(widths: dict[str, int] | set[str]) -> tuple[str, str, CoreView]:
+    """Name prefixes of the core's ports and of its internal signals in a flat dump, and
+    the kind of core (:data:`VIEWS`, by the internal names it has; the folded one when
+    none is found).
 
-    The bare array dumps ``s_valid``, ``st``, ``pe0_rw``; MyHDL flattens the AXI top, so
+    The bare core dumps ``s_valid``, ``st``, ``lane0_wd``; MyHDL flattens the AXI top, so
     there the core's ports are the shell's wires (``core_s_valid``) and its internals
     carry the instance name (``trtrl_array0_st``). Found by name, not assumed.
     """
-    def prefix(anchors: tuple[str, ...]) -> str:
+    def prefix(anchors: tuple[str, ...]) -> str | None:
         found = [n[: -len(anchors[0])] for n in widths if n.endswith(anchors[0])]
         found = [f for f in found if all(f + a in widths for a in anchors)]
-        return min(found, key=len, default="")
+        return min(found, key=len, default=None)
 
-    return prefix(("r_valid", "s_ready", "busy")), prefix(("st", "zbus"))
+    ports = prefix(("r_valid", "s_ready", "busy")) or ""
+    for view in VIEWS:
+        internal = prefix(view.anchors)
+        if internal is not None:
+            return ports, internal, view
+    return ports, "", FOLDED
+
+
+def core_signal(names: dict[str, int] | set[str], name: str) -> tuple[str, str | None]:
+    """The dump's path of a signal of the core named ``name`` as in the bare core (a port
+    ``busy``, an internal ``st`` or ``lane0_wd``), and its kind (:func:`signal_kind`).
+
+    ``names`` are the dump's full paths; in a dump of the AXI top the core's ports are
+    its ``core_*`` wires and its internals carry the instance's prefix. A name not found
+    there is returned as it is (for :meth:`Vcd.find`), kind None.
+    """
+    top = top_scope(dict.fromkeys(names, 0))
+    local = {p[len(top):] for p in names if p.startswith(top) and "." not in p[len(top):]}
+    ports, internal, view = _core_prefixes(local)
+    for full in (name, ports + name, internal + name):
+        if full in local:
+            kind = signal_kind(full[len(internal):], view) if full.startswith(internal) \
+                else None
+            return top + full, kind
+    return name, None
+
+
+def state_names(names: dict[str, int] | set[str]) -> tuple[str, ...]:
+    """The controller's state names, by code, of the core in a dump (by its signals)."""
+    top = top_scope(dict.fromkeys(names, 0))
+    return _core_prefixes({p[len(top):] for p in names if p.startswith(top)})[2].states
 
 
 def _resp_names() -> dict[int, str]:
@@ -531,11 +669,13 @@ def write_gtkw(dump: Path, manifest: Path | None = None, *, first_step: int = 0,
 
     The array (``trtrl_array``): groups, in this order, the stream ports (packed vectors
     split per element), the results ``r_y[i]`` and ``r_e[k]``, the counters, the
-    controller (state by name, ``<dump>.states.txt``), the activation unit, processing
-    element 0 (open) and 1..N-1 (closed), the memory port. Fixed-point quantities show in
-    decimal with their formats from the manifest; internal signals found by name
-    (:data:`CONTROL`, :data:`SHARED`, :data:`PE`) get aliases that say what they are, and
-    those missing from the dump are left out.
+    controller (state by name, ``<dump>.states.txt``), the values broadcast to the lanes,
+    the activation unit, lane 0 (open) and lanes 1..P-1 (closed), the memory port.
+    Fixed-point quantities show in decimal with their formats from the manifest; internal
+    signals found by name (the folded core's :data:`FOLDED_CONTROL`,
+    :data:`FOLDED_BROADCAST`, :data:`FOLDED_ACT`, :data:`LANE`; the old core's
+    :data:`CONTROL`, :data:`SHARED` and PE groups of :data:`PE`, chosen by the signals
+    the dump has) get aliases that say what they are, and those missing are left out.
 
     The AXI top (``trtrl_axi``, a dump with ``m_axis_tlast``): clock and reset, the sample
     stream, the result stream (``TDATA`` as format A), AXI4-Lite writes (address, data,
@@ -562,7 +702,9 @@ def write_gtkw(dump: Path, manifest: Path | None = None, *, first_step: int = 0,
     widths = {p[len(top):]: w for p, w in paths.items() if p.startswith(top)
               and "." not in p[len(top):]}
     axi = "m_axis_tlast" in widths if vcd else bool(data and data.interface == AXI_TOP)
-    core_ports, internal = _core_prefixes(widths) if axi else ("", "")
+    core_ports, internal, view = _core_prefixes(widths)
+    if not axi:
+        core_ports = ""
     fmts = _formats(data, {n: widths[core_ports + n] for n in A_VECTORS
                            if core_ports + n in widths})
     if not vcd:
@@ -581,7 +723,7 @@ def write_gtkw(dump: Path, manifest: Path | None = None, *, first_step: int = 0,
     if axi:
         texts.update(_axi_groups(body, widths, ref, fmts, files, data))
     core_title = "Core " if axi else ""
-    texts.update(_core_groups(body, widths, ref, fmts, files, core_ports, internal,
+    texts.update(_core_groups(body, widths, ref, fmts, files, core_ports, internal, view,
                               core_title))
 
     # -- time window and markers ------------------------------------------------------------
@@ -627,11 +769,11 @@ Ref = Callable[[str], str]
 
 
 def _core_groups(body: _SaveFile, widths: dict[str, int], ref: Ref, fmts: _Formats,
-                 files: dict[str, Path], ports: str, internal: str,
+                 files: dict[str, Path], ports: str, internal: str, view: CoreView,
                  title: str) -> dict[str, str]:
-    """The core's groups (ports named ``ports + port``, internals ``internal + name``;
-    a ``title`` marks them as the core below a shell); returns the translate files they
-    use, by key of ``files``."""
+    """The core's groups (ports named ``ports + port``, internals ``internal + name``
+    shown as ``view`` says; a ``title`` marks them as the core below a shell); returns
+    the translate files they use, by key of ``files``."""
     def kind(k: Kind) -> Kind:
         return _frac(k, fmts) if isinstance(k, str) and k.isupper() else k
 
@@ -664,29 +806,39 @@ def _core_groups(body: _SaveFile, widths: dict[str, int], ref: Ref, fmts: _Forma
             group.trace(ref(full), "uint", name)
 
     # -- internals (VCD only) -------------------------------------------------------------
-    control = _SaveFile()
     used: dict[str, str] = {}
-    for name, label, k in CONTROL:
-        if internal + name in widths:
+
+    def table(sigs: tuple[Sig, ...], prefix: str = "", label: Callable[[str], str] = str
+              ) -> _SaveFile:
+        g = _SaveFile()
+        for names, text, k in sigs:
+            full = _pick(widths, internal + prefix, names)
+            if full is None:
+                continue
             translate = None
-            if name == "st":
+            if names == "st":
                 translate = files["states"].name
-                used["states"] = "".join(f"{i} {s}\n" for i, s in enumerate(STATES))
-            control.trace(ref(internal + name), kind(k), label, translate)
-    shared = _SaveFile()
-    for name, label, k in SHARED:
-        if internal + name in widths:
-            shared.trace(ref(internal + name), kind(k), label)
-    pes = []
-    for i in range(fmts.n):
-        pe = _SaveFile()
-        for name, label, k in PE:
-            full = f"{internal}pe{i}_{name}"
-            if full in widths:
-                # i: this row; c = M+1+i: this neuron's column (the shadow weight's)
-                text = label.replace("[i,", f"[{i},").replace(",c]", f",{fmts.m + 1 + i}]")
-                pe.trace(ref(full), kind(k), f"pe{i} {text}")
-        pes.append(pe)
+                used["states"] = "".join(f"{i} {s}\n" for i, s in enumerate(view.states))
+            g.trace(ref(full), kind(k), label(text), translate)
+        return g
+
+    control = table(view.control)
+    broadcast = table(view.broadcast)
+    act = table(view.act)
+    unit_groups = []
+    found = units(widths, internal, view)
+    lanes = max(found, default=0) + 1
+    for u in found:
+        if view.kind == "folded":
+            # lane u serves rows i = P r + u: i and j are the row and column of now
+            group = f"Lane {u}: rows {lanes}r+{u}" if lanes > 1 else f"Lane {u}: all rows"
+            g = table(view.unit_sigs, f"lane{u}_", lambda t, u=u: f"lane{u} {t}")
+        else:
+            # PE u: row u; c = M+1+u: this neuron's column (the shadow weight's)
+            group = f"PE {u} (row {u})"
+            g = table(view.unit_sigs, f"pe{u}_", lambda t, u=u: f"pe{u} " + t.replace(
+                "[i,", f"[{u},").replace(",c]", f",{fmts.m + 1 + u}]"))
+        unit_groups.append((group, g))
     counters = _SaveFile()
     for name in COUNTERS:
         if ports + name in widths:
@@ -697,9 +849,10 @@ def _core_groups(body: _SaveFile, widths: dict[str, int], ref: Ref, fmts: _Forma
     body.group(f"{'Core results' if core else 'Results'} r_y, r_e", results.lines)
     body.group("Core counters" if core else "Counters", counters.lines)
     body.group("Controller", control.lines)
-    body.group("Activation unit", shared.lines)
-    for i, pe in enumerate(pes):
-        body.group(f"PE {i} (row {i})", pe.lines, closed=i > 0)
+    body.group("Broadcast to lanes", broadcast.lines)
+    body.group("Activation unit", act.lines)
+    for i, (group, g) in enumerate(unit_groups):
+        body.group(group, g.lines, closed=i > 0)
     body.group("Core memory port" if core else "Memory port", memory.lines)
     return used
 
