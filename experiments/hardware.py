@@ -60,7 +60,7 @@ from trtrl.pymodel.report import (
     write_csv,
     write_json,
 )
-from trtrl.rtl.config import ArrayConfig
+from trtrl.rtl.config import CYCLES_FORMULA, DEFAULT_LANES, ArrayConfig
 
 NS_FULL = [2, 4, 8, 16, 32]
 NS_QUICK = [2, 4, 8]
@@ -83,7 +83,7 @@ class Point:
     m: int
     cycles: int
     storage_words: int
-    storage_words_per_pe: int
+    lanes: int
     multipliers: int
     memory_bits: int
     rom_bits: int
@@ -353,7 +353,7 @@ def measure(cfg: ArrayConfig, folder: Path, s: Settings, bar: Any) -> Point:
     res = synthesize(verilog, folder / "word", full=False, timeout=s.timeout_s)
     st = cfg.storage_words()
     pt = Point(n=n, k=k, m=cfg.m, cycles=cfg.cycles_per_step(),
-               storage_words=st["total"], storage_words_per_pe=st["per_pe"],
+               storage_words=st["state"], lanes=cfg.lanes,
                multipliers=res.multipliers, memory_bits=res.memory_bits,
                rom_bits=res.rom_bits, register_bits=res.register_bits,
                word_cells=res.word_cells, yosys_s=time.perf_counter() - t0)
@@ -476,7 +476,7 @@ def _cells_model_lines(model: dict[str, Any] | None) -> list[str]:
 
 
 
-HEADERS = ["N", "K", "M", "cycles_per_step", "storage_words", "storage_words_per_pe",
+HEADERS = ["N", "K", "M", "P", "cycles_per_step", "storage_words",
            "multipliers", "ram_bits", "rom_bits", "register_bits", "word_cells",
            "gate_cells", "gate_flip_flops", "gate_cells_noabc", "gate_flip_flops_noabc",
            "noabc_s", "clock_mhz", "hw_steps_per_s",
@@ -495,8 +495,8 @@ def _rows(points: list[Point], clock_mhz: float, assumed_mhz: float) -> list[dic
         hw = clock_mhz * 1e6 / p.cycles
         cpu = {a: (1.0 / s if s else None) for a, s in p.cpu_s.items()}
         rows.append({
-            "N": p.n, "K": p.k, "M": p.m, "cycles_per_step": p.cycles,
-            "storage_words": p.storage_words, "storage_words_per_pe": p.storage_words_per_pe,
+            "N": p.n, "K": p.k, "M": p.m, "P": p.lanes, "cycles_per_step": p.cycles,
+            "storage_words": p.storage_words,
             "multipliers": p.multipliers, "ram_bits": p.memory_bits, "rom_bits": p.rom_bits,
             "register_bits": p.register_bits, "word_cells": p.word_cells,
             "gate_cells": p.gate_cells, "gate_flip_flops": p.gate_flip_flops,
@@ -535,14 +535,16 @@ def _plot_resources(rows: list[dict[str, Any]], path: Path) -> None:
     fig, axes = plt.subplots(2, 3, figsize=(16, 8))
     ks = sorted({r["K"] for r in rows})
     panels = [
-        ("cycles_per_step", "cycles per learning step", "design L(K+4)+N+1",
-         lambda n, k, m: (m + 1 + n) * (k + 4) + n + 1, "paper O(KN) (O(2KN^2) work / N PEs)",
-         lambda n, k: k * n),
-        ("storage_words", "storage words (all PEs)", "design N((K+3)L+3N'+K')",
-         lambda n, k, m: ArrayConfig(n, m, k).storage_words()["total"], "paper O(N^2)",
+        ("cycles_per_step", "cycles per learning step",
+         f"design {CYCLES_FORMULA}, P = min(N, {DEFAULT_LANES})",
+         lambda n, k, m: ArrayConfig(n, m, k).cycles_per_step(),
+         "paper O(KN) (O(2KN^2) work / N PEs)", lambda n, k: k * n),
+        ("storage_words", "learning-state words (weights, sensitivities)", "design N L (K+3)",
+         lambda n, k, m: ArrayConfig(n, m, k).storage_words()["state"], "paper O(N^2)",
          lambda n, k: n * n),
-        ("multipliers", "multipliers ($mul cells, Yosys)", None, None,
-         "paper O(N) (one PE per neuron)", lambda n, k: n),
+        ("multipliers", "multipliers ($mul cells, Yosys)", "design 4P+1",
+         lambda n, k, m: ArrayConfig(n, m, k).multipliers,
+         f"paper O(N) (one PE per neuron; here P = min(N, {DEFAULT_LANES}))", lambda n, k: n),
         ("word_cells", "cells (Yosys word level; x bit level no ABC, o gate level; K=1)",
          None, None,
          "O(N^2) reference", lambda n, k: n * n),

@@ -1,8 +1,9 @@
 """Parameters of the TRTRL neuron array, validated before any MyHDL is elaborated.
 
 :class:`ArrayConfig` is the one place where the array's sizes, derived widths, the
-cycle count of a step and the storage per processing element (PE) are computed; the
-generator, the manifest, the tests and ``rtl/README.md`` all quote it.
+cycle count of a step, the memories and the multipliers of the folded core
+(``rtl/folded.py``) are computed; the generator, the manifest, the tests and
+``rtl/README.md`` all quote it.
 """
 
 from __future__ import annotations
@@ -29,10 +30,6 @@ PORTS = (
     "step_count", "sat_count",
 )
 
-# Controller states (the `st` register).
-ST_IDLE, ST_CLEAR, ST_FWD, ST_ACT, ST_UPD, ST_DONE = range(6)
-
-CYCLES_FORMULA = "L*(K+4) + N + 1"
 
 
 def clog2(v: int) -> int:
@@ -42,7 +39,6 @@ def clog2(v: int) -> int:
 
 SIGN_EXTENSIONS = ("signed", "concat")  # the forms rtl.blocks.sext can write
 
-CORES = ("pe", "folded")  # one processing element per neuron; P lanes (rtl/folded.py)
 DEFAULT_LANES = 20  # the paper's N = 100, K = 10 on the LFE5U-85F: 81 MULT18X18D (rtl/README.md)
 
 # Pipeline depths of the folded core (rtl/folded.py), in clock edges; the cycle formula,
@@ -52,6 +48,10 @@ FOLD_ACT = 6  # a neuron's sum enters the activation unit -> y, f', e written
 FOLD_SENS = 8  # a quantity issued at slot cycle u -> its new value written (u + 8)
 FOLD_WEIGHT = 13  # the slot's last output quantity (u = K-1) -> the weight written
 FOLD_HOST = 10  # m_re sampled -> m_rvalid (decode 7, memory, data register, lane, OR)
+FOLD_PRE = 14  # prefetch beyond max(K, P): the last sums' activations, the first operands
+FOLD_DRAIN = 12  # the last slot's weight written and its events counted
+# The step's clock edges (ArrayConfig.fold_cycles), R = ceil(N / P).
+CYCLES_FORMULA = f"R*L*(K+3) + max(K, P) + {FOLD_PRE + FOLD_DRAIN + 1}"
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,7 @@ class ArrayConfig:
     k: int
     fixed: FixedConfig = field(default_factory=FixedConfig)
     sign_extension: str = "signed"
-    core: str = "folded"
-    lanes: int | None = None
+    lanes: int | None = None  # P; default min(N, DEFAULT_LANES)
 
     def __post_init__(self) -> None:
         for name, value in (("neurons", self.n), ("inputs", self.m), ("outputs", self.k)):
@@ -90,15 +89,10 @@ class ArrayConfig:
         if self.sign_extension not in SIGN_EXTENSIONS:
             raise ConfigError(f"sign_extension: unknown {self.sign_extension!r} "
                               f"(one of {', '.join(SIGN_EXTENSIONS)})")
-        if self.core not in CORES:
-            raise ConfigError(f"core: unknown {self.core!r} (one of {', '.join(CORES)})")
-        if self.core == "folded":
-            lanes = min(self.n, DEFAULT_LANES) if self.lanes is None else self.lanes
-            if isinstance(lanes, bool) or not isinstance(lanes, int) or not 1 <= lanes <= self.n:
-                raise ConfigError(f"lanes: need 1 <= P <= N = {self.n}, got {lanes!r}")
-            object.__setattr__(self, "lanes", lanes)
-        elif self.lanes is not None:
-            raise ConfigError("lanes: only the folded core has lanes")
+        lanes = min(self.n, DEFAULT_LANES) if self.lanes is None else self.lanes
+        if isinstance(lanes, bool) or not isinstance(lanes, int) or not 1 <= lanes <= self.n:
+            raise ConfigError(f"lanes: need 1 <= P <= N = {self.n}, got {lanes!r}")
+        object.__setattr__(self, "lanes", lanes)
         # The manifest and the Verilog see the accumulator width this network needs.
         object.__setattr__(self, "fixed", self.fixed.sized_for(self.L, self.k))
         if self.n * self.L > 1 << 24:
@@ -155,14 +149,9 @@ class ArrayConfig:
 
     # -- schedule --------------------------------------------------------------------
     def cycles_per_step(self) -> int:
-        """Clock edges from the accepting handshake to the next edge with ``s_ready = 1``.
-
-        One PE per neuron: forward ``L`` + activation ``N`` + update ``L * (K + 3)`` +
-        commit ``1``. Folded: see :meth:`fold_cycles`.
-        """
-        if self.core == "folded":
-            return sum(self.fold_cycles().values())
-        return self.L * (self.k + 4) + self.n + 1
+        """Clock edges from the accepting handshake to the next edge with ``s_ready = 1``
+        (the phases: :meth:`fold_cycles`)."""
+        return sum(self.fold_cycles().values())
 
     # -- the folded core's plan (rtl/folded.py, rtl/README.md) -------------------------
     @property
@@ -199,7 +188,7 @@ class ArrayConfig:
     def pre_cycles(self) -> int:
         """Between forward and update: the last sums through the activation unit, the first
         group's coefficients and the first slot's operands fetched."""
-        return max(self.k, self.lanes) + 14
+        return max(self.k, self.lanes) + FOLD_PRE
 
     def fold_cycles(self) -> dict[str, int]:
         """The folded core's step, phase by phase (sums to :meth:`cycles_per_step`)."""
@@ -208,20 +197,14 @@ class ArrayConfig:
             "forward": rl,  # R L weights a lane, one MAC a cycle
             "prefetch": self.pre_cycles,
             "update": rl * self.slot_cycles,  # R L slots of K + 2 cycles
-            "drain": 12,  # the last slot's weight written and its events counted
+            "drain": FOLD_DRAIN,
             "done": 1,
         }
 
     @property
     def clear_cycles(self) -> int:
-        """Cycles ``busy`` stays high after ``rst`` or ``clear`` (one sweep of L slots;
-        folded: one word a cycle through the deepest memory)."""
-        if self.core == "folded":
-            return self.fold_clear_words
-        return self.L
-
-    @property
-    def fold_clear_words(self) -> int:
+        """Cycles ``busy`` stays high after ``rst`` or ``clear``: one word a cycle through
+        the deepest memory."""
         return max(self.k << self.pout_bits, self.groups * self.shadow_stride,
                    2 << clog2(self.n), self.row_words, 2 << clog2(self.k),
                    1 << clog2(self.groups))
@@ -229,22 +212,63 @@ class ArrayConfig:
     @property
     def read_latency(self) -> int:
         """``m_rvalid`` rises this many clock edges after the edge that sampled ``m_re``."""
-        return FOLD_HOST if self.core == "folded" else 2
+        return FOLD_HOST
 
-    def storage_words_per_pe(self) -> dict[str, int]:
-        """Words one PE stores (O(K N)); the shadow column is the price of local updates."""
-        n_sh = max(self.n, 2)  # a one-entry memory is kept two deep (index width >= 1)
+    # -- what the folded core is built of ------------------------------------------------
+    def memories(self) -> dict[str, dict[str, int | str]]:
+        """Every memory of the core as declared in ``rtl/folded.py``: ``count`` instances
+        of ``depth`` words of ``width`` bits (depths padded as the address widths need),
+        ``kind`` "ram" (synchronous read: block RAM), "regfile" (asynchronous read, a
+        few words: distributed RAM or flip-flops) or "rom" (the activation table)."""
+        f, p, k = self.fixed, self.lanes, self.k
+        wt, st, at = f.weight.total, f.sens.total, f.act.total
+        yb, kb = clog2(self.n), clog2(k)
+        rl = self.row_words
+
+        def mem(kind: str, count: int, depth: int, width: int) -> dict[str, int | str]:
+            return {"kind": kind, "count": count, "depth": depth, "width": width,
+                    "bits": count * depth * width}
+
         return {
-            "weights_row": self.L,
-            "weights_shadow": n_sh,
-            "sens_row": (self.k + 2) * self.L,
-            "sens_shadow": 2 * n_sh,  # ingress + egress only: no old p_out is ever read
-            "latched_weights": max(self.k, 2),
+            "weights": mem("ram", p, rl, wt),  # lane p: W[P r + p, j] at r L + j
+            "p_ing": mem("ram", p, rl, st),
+            "p_egr": mem("ram", p, rl, st),
+            "p_out": mem("ram", p, k << self.pout_bits, st),
+            "shadow": mem("ram", p, self.groups * self.shadow_stride, wt),
+            "w_row": mem("ram", k, 1 << yb, wt),  # W[k, M+1+b], one bank per output
+            "y": mem("ram", 1, 2 << yb, at),  # y(t) and y(t+1)
+            "fp": mem("ram", 1, 1 << yb, at),
+            "fp_rows": mem("regfile", p, 1 << clog2(self.groups), at),
+            "w_out_rows": mem("regfile", p, 2 << kb, wt),
+            "fp_out": mem("regfile", 1, 1 << kb, at),
+            "e_out": mem("regfile", 1, 1 << kb, at),
+            "activation": mem("rom", 1, 1 << f.lut_bits, at),
         }
 
     def storage_words(self) -> dict[str, int]:
-        per = sum(self.storage_words_per_pe().values())
-        return {"per_pe": per, "total": per * self.n, "shared_lut": 1 << self.fixed.lut_bits}
+        """Words of learning state (weights and kept sensitivities, what the host port
+        reaches) and words of every memory as declared (``memories``)."""
+        return {"state": self.n * self.L * (self.k + 3),
+                "declared": sum(int(m["count"]) * int(m["depth"])
+                                for m in self.memories().values())}
+
+    @property
+    def multipliers(self) -> int:
+        """``4 P + 1``: per lane the forward MAC, two sensitivity products, the ``f'``
+        product and the gradient product; one shared ``f' e`` product."""
+        return 4 * self.lanes + 1
+
+    def useful_multiplies(self) -> int:
+        """Products a step needs, each on operands that change its result: per weight
+        (``N L``) one forward product, per kept quantity (``K + 2``) two sensitivity
+        products and the ``f'`` product, per output one gradient product; and ``f' e``
+        per output. The lanes' padding rows (``R P > N``) and idle phases are not useful."""
+        return self.n * self.L * (1 + 3 * (self.k + 2) + self.k) + self.k
+
+    @property
+    def multiplier_utilisation(self) -> float:
+        """:meth:`useful_multiplies` over ``multipliers x cycles_per_step``."""
+        return self.useful_multiplies() / (self.multipliers * self.cycles_per_step())
 
     # -- manifest ----------------------------------------------------------------------
     def ports(self) -> dict[str, int]:

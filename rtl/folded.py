@@ -581,7 +581,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     PB = clog2(P)
     PRE = cfg.pre_cycles
     DR = cfg.fold_cycles()["drain"]
-    CLR = cfg.fold_clear_words
+    CLR = cfg.clear_cycles
     GB = cfg.grad_base_shift
     # the host port's address decode: idx // L and i // P as constant products
     IB, RGB = cfg.idx_bits, cfg.region_bits

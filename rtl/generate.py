@@ -128,18 +128,12 @@ def build(cfg: ArrayConfig, top: str = TOP):
 
         ports = make_axi_ports(cfg)
         return trtrl_axi(**ports, cfg=cfg), ports
-    core, make_ports = core_block(cfg)
+    from trtrl.rtl.folded import make_ports, trtrl_array
+
     ports = make_ports(cfg)
-    return core(**ports, cfg=cfg), ports
+    return trtrl_array(**ports, cfg=cfg), ports
 
 
-def core_block(cfg: ArrayConfig):
-    """``(block, make_ports)`` of the core ``cfg.core`` names."""
-    if cfg.core == "folded":
-        from trtrl.rtl.folded import make_ports, trtrl_array
-    else:
-        from trtrl.rtl.array import make_ports, trtrl_array
-    return trtrl_array, make_ports
 
 
 def generate(cfg: ArrayConfig, out_dir: str | os.PathLike,

@@ -6,6 +6,7 @@ import argparse
 
 from trtrl.pymodel.fixed.options import add_format_arguments, config_from_args
 from trtrl.pymodel.paths import user_path
+from trtrl.rtl.config import DEFAULT_LANES
 
 # The same as rtl.synth.TARGETS and DEVICES (a test checks), written out so that `trtrl`
 # does not import rtl.synth (and numpy) for every command; resolve_device pairs them.
@@ -22,6 +23,9 @@ def add_array_arguments(parser: argparse.ArgumentParser, required: bool) -> None
     parser.add_argument("--inputs", "-m", type=int, required=required, help="M, external inputs")
     parser.add_argument("--outputs", "-k", type=int, required=required,
                         help="K, outputs (<= N)")
+    parser.add_argument("--lanes", "-p", type=int, default=None,
+                        help=f"P, lanes (processing elements) that serve the N neurons, "
+                        f"1 <= P <= N (default min(N, {DEFAULT_LANES}))")
     add_format_arguments(parser)
     parser.add_argument("--activation", choices=["tanh", "sigmoid"], default="tanh")
 
@@ -33,8 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "gen",
         help="write trtrl_axi.v, trtrl_axi.json and trtrl_regs.h (or the bare core, "
              "--top trtrl_array)",
-        description="Convert the MyHDL TRTRL neuron array (one PE per neuron) to Verilog and "
-        "write its manifest (ports, address map, cycles per step, storage). By default the "
+        description="Convert the MyHDL TRTRL core (P lanes serving N neurons, all state in "
+        "block RAM) to Verilog and write its manifest (ports, address map, cycles per step, "
+        "multipliers and their utilisation, every memory). By default the "
         "array sits in its bus shell (AXI4-Stream samples and results, AXI4-Lite "
         "registers): trtrl_axi.v, trtrl_axi.json (with the register map) and trtrl_regs.h "
         "(the register map for C drivers). --top trtrl_array writes the core alone "
@@ -86,9 +91,10 @@ def run_gen(args: argparse.Namespace) -> int:
     from trtrl.rtl.generate import generate
 
     fixed = config_from_args(args, args.activation)
-    cfg = ArrayConfig(args.neurons, args.inputs, args.outputs, fixed)
+    cfg = ArrayConfig(args.neurons, args.inputs, args.outputs, fixed, lanes=args.lanes)
     vpath, mpath = generate(cfg, args.out, args.top)
-    st = cfg.storage_words()
+    bits = {kind: sum(int(m["bits"]) for m in cfg.memories().values() if m["kind"] == kind)
+            for kind in ("ram", "regfile", "rom")}
     print(f"wrote {vpath}")
     print(f"wrote {mpath}")
     if args.top == "trtrl_axi":
@@ -96,8 +102,10 @@ def run_gen(args: argparse.Namespace) -> int:
 
         print(f"wrote {vpath.with_name(REGS_HEADER)}")
     print(
-        f"N={cfg.n} M={cfg.m} K={cfg.k}: {cfg.cycles_per_step()} cycles/step "
-        f"({CYCLES_FORMULA}), {st['per_pe']} words/PE, {st['total']} total"
+        f"N={cfg.n} M={cfg.m} K={cfg.k} P={cfg.lanes}: {cfg.cycles_per_step()} cycles/step "
+        f"({CYCLES_FORMULA}), {cfg.multipliers} multipliers "
+        f"({cfg.multiplier_utilisation:.0%} busy), memory bits: {bits['ram']} block RAM, "
+        f"{bits['regfile']} register files, {bits['rom']} ROM"
     )
     return 0
 
@@ -109,14 +117,15 @@ def run_synth(args: argparse.Namespace) -> int:
     from trtrl.pymodel.errors import TrtrlError
     from trtrl.rtl.config import ArrayConfig
     from trtrl.rtl.generate import generate
+    from trtrl.rtl.manifest import Manifest
     from trtrl.rtl.synth import resolve_device, synthesize_folder
 
     device = resolve_device(args.target, args.device)  # before any output is written
     out = Path(args.out)
     if args.rtl is not None:
-        if any(v is not None for v in (args.neurons, args.inputs, args.outputs)):
+        if any(v is not None for v in (args.neurons, args.inputs, args.outputs, args.lanes)):
             raise TrtrlError("--rtl takes the sizes from its manifest: drop --neurons/--inputs/"
-                             "--outputs")
+                             "--outputs/--lanes")
         src = Path(args.rtl)
         top = args.top or next((t for t in TOPS if (src / f"{t}.json").is_file()), TOPS[0])
         names = (f"{top}.v", f"{top}.json")
@@ -133,7 +142,7 @@ def run_synth(args: argparse.Namespace) -> int:
         if missing:
             raise TrtrlError(f"give {', '.join(missing)} (or --rtl DIR)")
         fixed = config_from_args(args, args.activation)
-        cfg = ArrayConfig(args.neurons, args.inputs, args.outputs, fixed)
+        cfg = ArrayConfig(args.neurons, args.inputs, args.outputs, fixed, lanes=args.lanes)
         top = args.top or TOPS[0]
         generate(cfg, out, top)
     res = synthesize_folder(out, top=top, target=args.target, device=device,
@@ -156,7 +165,11 @@ def run_synth(args: argparse.Namespace) -> int:
         print(f"wrote {out / 'synth.json'} (the manifest of the netlist, for "
               f"`trtrl regress --rtl {out / res.netlist}`)")
     if res.target != "generic" and res.cells is not None:
-        clock = f"Fmax {res.fmax_mhz:.1f} MHz; " if res.fmax_mhz is not None else ""
+        clock = ""
+        if res.fmax_mhz is not None:
+            cycles = Manifest.read(out / f"{top}.json").cycles_per_step
+            clock = (f"Fmax {res.fmax_mhz:.1f} MHz: {res.fmax_mhz * 1e6 / cycles:,.0f} learning "
+                     f"steps/s ({cycles} cycles/step); ")
         print(f"{clock}{res.pnr_note}")
     times = ", ".join(f"{k} {v:.0f} s" for k, v in res.seconds.items())
     print(f"time: {times}")

@@ -54,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dump", type=user_path, help="waveform file (.vcd; FST is not readable here)")
     p.add_argument("--signals", default=None,
                    help=f"comma-separated names, NAME[e] for one element (default "
-                   f"{DEFAULT_SIGNALS}; for the AXI top {AXI_DEFAULT_SIGNALS})")
+                   f"{DEFAULT_SIGNALS}; for the AXI top {AXI_DEFAULT_SIGNALS}; those the "
+                   "dump lacks are left out)")
     p.add_argument("--from", dest="first", type=int, default=0, help="first step (default 0)")
     p.add_argument("--to", dest="last", type=int, default=None, help="last step (default first+4)")
     p.add_argument("--manifest", default=None, type=user_path,
@@ -130,9 +131,12 @@ def plot_window(dump: Path, signals: str | None = None, first: int = 0,
         raise TrtrlError(f"{dump}: no such file")
     header = read_vcd_names(dump) if dump.suffix != ".fst" else set()
     axi = is_axi_dump(header)
+    defaulted = signals is None
     if signals is None:
         signals = AXI_DEFAULT_SIGNALS if axi else DEFAULT_SIGNALS
     specs = [_parse_signal(s) for s in signals.split(",") if s.strip()]
+    if defaulted and header:  # the default's internals (st, Ej) are the core's: a stand-in has none
+        specs = [s for s in specs if core_signal(header, s[0])[0] in header]
     if not specs:
         raise TrtrlError("--signals: give at least one signal")
     manifest = _find_manifest(dump, manifest_path)

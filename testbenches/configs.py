@@ -55,6 +55,7 @@ class TbConfig:
     # learning on/off per step (length ``steps``); None: learn on every step
     learn_steps: tuple[bool, ...] | None = None
     top: str = TOP  # the generated top level: the core alone, or AXI_TOP (its bus shell)
+    lanes: int | None = None  # P, the core's lanes; None: the generator's default
 
     def fixed(self) -> FixedConfig:
         base = FixedConfig(act=self.act, weight=self.weight, sens=self.sens,
@@ -68,7 +69,7 @@ class TbConfig:
         f = man.fixed
         return cls(name=name, n=man.n, m=man.m, k=man.k, steps=steps, act=f.act,
                    weight=f.weight, sens=f.sens, acc_bits=f.acc_bits, lut_bits=f.lut_bits,
-                   activation=f.activation, **options)
+                   activation=f.activation, lanes=man.details.get("lanes"), **options)
 
 
 _F = FixedFormat.parse
@@ -80,6 +81,8 @@ CONFIGS: dict[str, TbConfig] = {
     c.name: c
     for c in (
         TbConfig("tiny", n=2, m=1, k=1, steps=40),
+        # fewer lanes than neurons: three row groups, the last one half padding
+        TbConfig("lanes2", n=5, m=1, k=2, steps=30, lanes=2),
         TbConfig("k_eq_n", n=3, m=1, k=3, steps=30, slow=True),
         TbConfig("m0", n=3, m=0, k=1, steps=30, slow=True),
         TbConfig("narrow", n=3, m=2, k=2, steps=40, act=_F("10.8"), weight=_F("10.6"),
@@ -123,11 +126,12 @@ RANDOM_DRAWS_FULL = 12  # --full: both simulators
 def random_config(seed: int, sims: tuple[str, ...] = SIMULATORS) -> TbConfig:
     """A small configuration drawn from ``numpy.random.default_rng(seed)``, named ``rand-s<seed>``.
 
-    N in 1..4, M in 0..2, K in 1..N, tanh or sigmoid, formats from :data:`RANDOM_FORMATS`,
-    task random or saturate, ``lr_shift`` in 1..8, learning switched on/off per step
-    (each step off with probability 1/4, or every step on/off for a whole run now and
-    then), 20..30 steps, a full read-back after every step. Only the seed matters: the
-    same seed gives the same configuration whatever the base seed of the run was.
+    N in 1..4, M in 0..2, K in 1..N, P (lanes) in 1..N, tanh or sigmoid, formats from
+    :data:`RANDOM_FORMATS`, task random or saturate, ``lr_shift`` in 1..8, learning
+    switched on/off per step (each step off with probability 1/4, or every step on/off
+    for a whole run now and then), 20..30 steps, a full read-back after every step.
+    Only the seed matters: the same seed gives the same configuration whatever the base
+    seed of the run was.
     """
 
     rng = np.random.default_rng(seed)
@@ -146,13 +150,14 @@ def random_config(seed: int, sims: tuple[str, ...] = SIMULATORS) -> TbConfig:
     else:
         learn = rng.random(steps) >= 0.25
     first = int(rng.integers(0, len(RANDOM_FORMATS)))
+    lanes = int(rng.integers(1, n + 1))  # drawn last: the earlier draws are as they were
     for i in range(len(RANDOM_FORMATS)):
         act, weight, sens, lut_bits = RANDOM_FORMATS[(first + i) % len(RANDOM_FORMATS)]
         cfg = TbConfig(f"rand-s{seed}", n=n, m=m, k=k, steps=steps, task=task, act=_F(act),
                        weight=_F(weight), sens=_F(sens), lut_bits=lut_bits,
                        activation=activation,
                        lr_shift=lr_shift, checkpoint_every=1, seed=seed, sims=sims,
-                       learn_steps=tuple(bool(v) for v in learn))
+                       learn_steps=tuple(bool(v) for v in learn), lanes=lanes)
         try:
             cfg.fixed()
         except ConfigError:
@@ -173,6 +178,7 @@ def describe(cfg: TbConfig) -> str:
     learn = ("every step" if cfg.learn_steps is None or all(cfg.learn_steps) else
              "never" if not any(cfg.learn_steps) else
              f"{sum(cfg.learn_steps)}/{len(cfg.learn_steps)} steps")
-    return (f"N={cfg.n} M={cfg.m} K={cfg.k} {cfg.activation} A={cfg.act} W={cfg.weight} "
+    lanes = f" lanes={cfg.lanes}" if cfg.lanes is not None else ""
+    return (f"N={cfg.n} M={cfg.m} K={cfg.k}{lanes} {cfg.activation} A={cfg.act} W={cfg.weight} "
             f"P={cfg.sens} lut_bits={cfg.lut_bits} task={cfg.task} lr_shift={cfg.lr_shift} "
             f"steps={cfg.steps} learn {learn}")

@@ -66,7 +66,8 @@ def generate_rtl(cfg: TbConfig, out_dir: Path) -> tuple[Path, Path]:
     except ImportError as exc:  # the RTL generator is not in this tree
         raise TrtrlError(f"rtl.generate is not available ({exc}); use --rtl FILE.v") from None
     out_dir.mkdir(parents=True, exist_ok=True)
-    array = rtl_config.ArrayConfig(n=cfg.n, m=cfg.m, k=cfg.k, fixed=cfg.fixed())
+    array = rtl_config.ArrayConfig(n=cfg.n, m=cfg.m, k=cfg.k, fixed=cfg.fixed(),
+                                   lanes=cfg.lanes)
     verilog, manifest = rtl_generate.generate(array, out_dir, cfg.top)
     return Path(verilog), Path(manifest)
 
@@ -80,7 +81,8 @@ def cached_rtl(cfg: TbConfig) -> tuple[Path, Path]:
     import fcntl
     import hashlib
 
-    h = hashlib.sha256(repr((cfg.n, cfg.m, cfg.k, cfg.fixed().to_dict(), cfg.top)).encode())
+    h = hashlib.sha256(repr((cfg.n, cfg.m, cfg.k, cfg.fixed().to_dict(), cfg.top,
+                             cfg.lanes)).encode())
     for src in sorted((REPO / "rtl").glob("*.py")):
         h.update(src.read_bytes())
     out = BUILD_ROOT / "rtl-cache" / h.hexdigest()[:16]

@@ -786,9 +786,9 @@ def test_axi_save_file_of_a_real_dump(tmp_path: Path) -> None:
 
 # -- the kinds of core, and `trtrl waves` on the core's internals -------------------------
 def test_state_names_are_the_controllers() -> None:
-    """The names by code are the RTL's own constants (rtl/folded.py F_*, rtl/config.py ST_*)."""
-    from trtrl.rtl import config, folded
-    from trtrl.testbenches.waves import FOLDED_STATES, PE_STATES, STATES
+    """The names by code are the RTL's own constants (rtl/folded.py F_*)."""
+    from trtrl.rtl import folded
+    from trtrl.testbenches.waves import FOLDED_STATES, STATES
 
     def codes(module: object, prefix: str) -> list[str]:
         names = {getattr(module, n): n[len(prefix):] for n in vars(module)
@@ -796,26 +796,7 @@ def test_state_names_are_the_controllers() -> None:
         return [names[c] for c in range(len(names))]
 
     assert list(FOLDED_STATES) == codes(folded, "F_")
-    assert list(PE_STATES) == codes(config, "ST_")
-    assert STATES == FOLDED_STATES and ArrayConfig(2, 1, 1).core == "folded"
-
-
-def test_save_file_of_the_pe_core(tmp_path: Path) -> None:
-    """A dump of the old core (rtl/array.py, one PE per neuron) keeps its own view."""
-    internal = {"st": 3, "j": 4, "zbus": 16, "sbus": 49,
-                **{f"pe{i}_{s}": w for i in range(3) for s, w in (("rw", 18), ("y_new", 16))}}
-    vcd = SyntheticVcd("clk", [("trtrl_array", {**PORTS, **internal})])
-    vcd.cycle(rst=1)
-    vcd.cycle(rst=0, st=3)
-    vcd.write(tmp_path / "dump.vcd")
-    sf = parse_gtkw(write_gtkw(tmp_path / "dump.vcd").read_text())
-    g = groups(sf)
-    assert [r.name for r in g["Controller"]] == ["state", "j: slot (column)"]
-    assert [r.name for r in g["Activation unit"]] == ["z_j (FWD bus)", "s_n (ACT table in)"]
-    assert [r.name for r in g["PE 2 (row 2)"]] == ["pe2 W[2,j]", "pe2 y_i(t+1)"]
-    assert "Broadcast to lanes" not in g and not [t for t in g if t.startswith("Lane")]
-    states = (tmp_path / "dump.states.txt").read_text().splitlines()
-    assert states == ["0 IDLE", "1 CLEAR", "2 FWD", "3 ACT", "4 UPD", "5 DONE"]
+    assert STATES == FOLDED_STATES
 
 
 def test_waves_command_draws_the_folded_core(tmp_path: Path) -> None:

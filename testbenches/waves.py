@@ -233,7 +233,7 @@ def _port_widths(man: Manifest | None, f: _Formats) -> dict[str, int]:
 # Internal signals shown, by name under the top module: (name, label, kind); "a|b" names
 # alternatives, the first one in the dump taken (MyHDL names a register after the block
 # that drives it when it has no name of its own). MyHDL flattens the hierarchy, so lane
-# p's signals are "lane<p>_<name>" (a PE's "pe<i>_<name>"); a name missing from the dump
+# p's signals are "lane<p>_<name>"; a name missing from the dump
 # is left out. Kinds "A", "W", "P": that format's fraction bits, "WA": their sum.
 Sig = tuple[str, str, str]
 
@@ -287,68 +287,26 @@ LANE: tuple[Sig, ...] = (
     ("s_acc", "s_i (FWD sum)", "WA"),
 )
 
-# The core of one processing element per neuron (rtl/array.py). Labels use i for the
-# PE's row, j for the slot, m for the neuron of a recurrent slot (rtl/README.md).
-PE_STATES = ("IDLE", "CLEAR", "FWD", "ACT", "UPD", "DONE")  # rtl/config.py ST_* = 0..5
-CONTROL: tuple[Sig, ...] = (
-    ("st", "state", "uint"),
-    ("j", "j: slot (column)", "uint"),
-    ("m", "m: neuron of slot j", "uint"),
-    ("n", "n: neuron (ACT)", "uint"),
-    ("u", "u: micro-step (UPD)", "uint"),
-    ("ulat", "latch cycle (UPD)", "bit"),
-    ("learn_r", "learn (this step)", "bit"),
-    ("lr_r", "lr_shift (this step)", "uint"),
-)
-SHARED: tuple[Sig, ...] = (
-    ("zbus", "z_j (FWD bus)", "A"),
-    ("sbus", "s_n (ACT table in)", "WA"),
-    ("ybus", "y_m(t) (UPD bus)", "A"),
-    ("dn", "d_n (ACT)", "A"),
-)
-PE: tuple[Sig, ...] = (
-    ("rw", "W[i,j]", "W"),
-    ("mac_d", "W[i,j]*z_j (FWD)", "WA"),
-    ("y_new", "y_i(t+1)", "A"),
-    ("wr_r", "W[i,j] latched", "W"),
-    ("pi_r", "p_ing[i,j]", "P"),
-    ("pe_r", "p_egr[i,j]", "P"),
-    ("r_fp", "f' (row)", "A"),
-    ("r_pnew", "p new (row)", "P"),
-    ("g_r", "g[i,j] (sum e p)", "AP"),
-    ("wnew_r", "W[i,j] new", "W"),
-    ("we_w", "W[i,j] write", "bit"),
-    ("rsw", "W[m,c] shadow", "W"),
-    ("ws_r", "W[m,c] latched", "W"),
-    ("qi_r", "p_ing[m,c]", "P"),
-    ("qe_r", "p_egr[m,c]", "P"),
-    ("s_fp", "f' (shadow)", "A"),
-    ("s_pnew", "p new (shadow)", "P"),
-    ("g_s", "g[m,c]", "AP"),
-    ("wnew_s", "W[m,c] new", "W"),
-)
-
-
 @dataclass(frozen=True)
 class CoreView:
     """What the save file shows of one kind of core: found by its ``anchors`` (internal
-    names it has, the other does not), its states by code, its groups of internals."""
+    names it has), its states by code, its groups of internals. One core is in the tree;
+    another core with the same ports adds its own view to ``VIEWS``."""
 
-    kind: str  # "folded" or "pe" (rtl/config.py CORES)
+    kind: str
     anchors: tuple[str, ...]
     states: tuple[str, ...]
     control: tuple[Sig, ...]
-    broadcast: tuple[Sig, ...]  # values sent to every lane / PE
+    broadcast: tuple[Sig, ...]  # values sent to every lane
     act: tuple[Sig, ...]  # the activation unit
-    unit: str  # "lane" or "pe": the prefix of the per-unit signals
+    unit: str  # "lane": the prefix of the per-unit signals
     unit_sigs: tuple[Sig, ...]
 
 
 FOLDED = CoreView("folded", ("st", "Ej"), FOLDED_STATES, FOLDED_CONTROL, FOLDED_BROADCAST,
                   FOLDED_ACT, "lane", LANE)
-PE_CORE = CoreView("pe", ("st", "zbus"), PE_STATES, CONTROL, (), SHARED, "pe", PE)
-VIEWS = (FOLDED, PE_CORE)
-STATES = FOLDED_STATES  # the default core's
+VIEWS = (FOLDED,)
+STATES = FOLDED_STATES
 
 
 def _pick(widths: dict[str, int] | set[str], prefix: str, names: str) -> str | None:
@@ -673,9 +631,8 @@ def write_gtkw(dump: Path, manifest: Path | None = None, *, first_step: int = 0,
     the activation unit, lane 0 (open) and lanes 1..P-1 (closed), the memory port.
     Fixed-point quantities show in decimal with their formats from the manifest; internal
     signals found by name (the folded core's :data:`FOLDED_CONTROL`,
-    :data:`FOLDED_BROADCAST`, :data:`FOLDED_ACT`, :data:`LANE`; the old core's
-    :data:`CONTROL`, :data:`SHARED` and PE groups of :data:`PE`, chosen by the signals
-    the dump has) get aliases that say what they are, and those missing are left out.
+    :data:`FOLDED_BROADCAST`, :data:`FOLDED_ACT`, :data:`LANE`) get aliases that say
+    what they are, and those missing are left out.
 
     The AXI top (``trtrl_axi``, a dump with ``m_axis_tlast``): clock and reset, the sample
     stream, the result stream (``TDATA`` as format A), AXI4-Lite writes (address, data,
@@ -829,15 +786,9 @@ def _core_groups(body: _SaveFile, widths: dict[str, int], ref: Ref, fmts: _Forma
     found = units(widths, internal, view)
     lanes = max(found, default=0) + 1
     for u in found:
-        if view.kind == "folded":
-            # lane u serves rows i = P r + u: i and j are the row and column of now
-            group = f"Lane {u}: rows {lanes}r+{u}" if lanes > 1 else f"Lane {u}: all rows"
-            g = table(view.unit_sigs, f"lane{u}_", lambda t, u=u: f"lane{u} {t}")
-        else:
-            # PE u: row u; c = M+1+u: this neuron's column (the shadow weight's)
-            group = f"PE {u} (row {u})"
-            g = table(view.unit_sigs, f"pe{u}_", lambda t, u=u: f"pe{u} " + t.replace(
-                "[i,", f"[{u},").replace(",c]", f",{fmts.m + 1 + u}]"))
+        # lane u serves rows i = P r + u: i and j are the row and column of now
+        group = f"Lane {u}: rows {lanes}r+{u}" if lanes > 1 else f"Lane {u}: all rows"
+        g = table(view.unit_sigs, f"{view.unit}{u}_", lambda t, u=u: f"{view.unit}{u} {t}")
         unit_groups.append((group, g))
     counters = _SaveFile()
     for name in COUNTERS:

@@ -61,6 +61,20 @@ def test_random_configs(n, m, k, seed):
     check(cfg, w0, x, d, lr_shift=seed % 4)
 
 
+@pytest.mark.parametrize(
+    "n,m,k,lanes,seed",
+    # fewer lanes than neurons: whole groups, a padded last group (R P > N), one lane,
+    # K > P (the output rows span groups) and K = N
+    [(4, 1, 1, 2, 31), (5, 1, 2, 2, 32), (4, 0, 1, 1, 33), (7, 2, 3, 3, 34), (5, 1, 4, 2, 35),
+     (3, 1, 3, 2, 36)],
+)
+def test_fewer_lanes_than_neurons(n, m, k, lanes, seed):
+    cfg = ArrayConfig(n, m, k, lanes=lanes)
+    assert cfg.groups == -(-n // lanes)
+    w0, x, d = _stimulus(cfg, 3, seed)
+    check(cfg, w0, x, d, lr_shift=seed % 5)
+
+
 def test_narrow_formats_saturate():
     fx = FixedConfig(
         act=FixedFormat(8, 6),

@@ -23,7 +23,8 @@ def test_round_trip(tmp_path: Path) -> None:
     back = Manifest.read(path)
     assert back == man
     assert back.fixed == CFG.fixed and back.L == CFG.L
-    assert back.details["storage_words"]["total"] == CFG.storage_words()["total"]
+    assert back.details["storage_words"] == CFG.storage_words()
+    assert back.details["multipliers"] == CFG.multipliers == 4 * CFG.lanes + 1
     # details survive a reader that adds to them (as `trtrl rtl synth` does)
     back.with_details(synthesis={"cells": 1}).write(path)
     assert Manifest.read(path).details["synthesis"] == {"cells": 1}

@@ -556,7 +556,8 @@ def test_trtrl_axi(config: str, sim: str, request: pytest.FixtureRequest) -> Non
 #    In the default run: tiny on both simulators, the 6,000-step learning run on Verilator
 #    and the random draws on Icarus; the rest with --full.
 AXI_TAG = "-axi"
-DEFAULT_MATRIX = {("tiny", "icarus"), ("tiny", "verilator"), ("freq15_learn", "verilator")}
+DEFAULT_MATRIX = {("tiny", "icarus"), ("tiny", "verilator"), ("lanes2", "icarus"),
+                  ("freq15_learn", "verilator")}
 
 
 def through_axi(cfg: TbConfig) -> TbConfig:
