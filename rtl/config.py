@@ -254,17 +254,21 @@ class ArrayConfig:
 
     @property
     def multipliers(self) -> int:
-        """``4 P + 1``: per lane the forward MAC, two sensitivity products, the ``f'``
-        product and the gradient product; one shared ``f' e`` product."""
+        """``4 P + 1``: per lane the two sensitivity products (the first is also the forward
+        MAC), the ``f'`` product and the gradient product; one ``f'(y)`` product in the
+        activation unit."""
         return 4 * self.lanes + 1
 
     def useful_multiplies(self) -> int:
-        """Products a step needs, each on operands that change its result: per weight
-        (``N L``) one forward product, per kept quantity (``K + 2``) two sensitivity
-        products and the ``f'`` product, per output one gradient product; and ``f' e``
-        per output. The lanes' padding rows (``R P > N``) and idle phases are not useful."""
-        return self.n * self.L * (1 + 3 * (self.k + 2) + self.k) + self.k
-
+        """Products a step's arithmetic needs (``pymodel/FIXED_POINT.md``): the forward
+        sums (``N L``); three (two sensitivity terms and ``f'``) per computed sensitivity:
+        every output one (``K N L``), the ingress of a non-output row (``(N - K) L``), the
+        egress of a recurrent column of a non-output neuron ``m != i`` (``(N - 1)(N - K)``);
+        the gradient (``K N L``) and ``f'`` of every neuron (``N``). Copies, structural
+        zeros, padding rows (``R P > N``) and idle phases are not useful."""
+        n, k, L = self.n, self.k, self.L
+        computed = k * n * L + (n - k) * L + (n - 1) * (n - k)
+        return n * L + 3 * computed + k * n * L + n
     @property
     def multiplier_utilisation(self) -> float:
         """:meth:`useful_multiplies` over ``multipliers x cycles_per_step``."""

@@ -66,3 +66,24 @@ def test_not_json_or_missing(tmp_path: Path) -> None:
         Manifest.read(tmp_path / "x.json")
     with pytest.raises(TrtrlError, match="no such file"):
         Manifest.read(tmp_path / "none.json")
+
+
+@pytest.mark.parametrize(("n", "m", "k"), [(1, 0, 1), (2, 1, 1), (5, 2, 3), (7, 1, 7)])
+def test_useful_multiplies_by_enumeration(n: int, m: int, k: int) -> None:
+    """The count of useful products, enumerated weight by weight and quantity by quantity
+    with the rules of pymodel/FIXED_POINT.md (which sensitivities are computed, which are
+    copies or zeros), equals the closed form the manifest quotes."""
+    L = m + 1 + n
+    count = n  # f'(y_i), one per neuron
+    for i in range(n):
+        for j in range(L):
+            count += 1  # forward: W[i, j] z_j
+            count += k  # gradient: sum over k of e_k p^k[i, j]
+            quantities = k  # every output sensitivity p^k[i, j] is computed
+            quantities += i >= k  # ingress p^i[i, j]: a copy of p_out when i is an output
+            col = j - m - 1  # egress p^m[i, j], m = col: zero for input and bias columns,
+            quantities += col >= 0 and col != i and col >= k  # a copy for an output m
+            count += 3 * quantities  # two sensitivity terms and the f' product
+    cfg = ArrayConfig(n, m, k)
+    assert cfg.useful_multiplies() == count
+    assert 0 < cfg.multiplier_utilisation <= 1
