@@ -9,11 +9,15 @@ sensitivity lists, which MyHDL emits in hash-seed order, are sorted.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import os
 import re
 import shutil
+import sys
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from trtrl.pymodel.errors import TrtrlError
@@ -119,19 +123,45 @@ def _fresh_myhdl_names() -> None:
 TOPS = (AXI_TOP, TOP)  # the command line's default first
 
 
+def _frames_without_source(context: int = 1) -> list[inspect.FrameInfo]:
+    """``inspect.stack()`` without reading each frame's source line: MyHDL asks for the
+    stack at every block and process it elaborates and uses only the frames and their
+    function names, and reading the source of every frame took most of the time of a
+    generation (more under pytest, whose stack is deep)."""
+    out = []
+    frame = sys._getframe(1)
+    while frame is not None:
+        out.append(inspect.FrameInfo(frame, frame.f_code.co_filename, frame.f_lineno,
+                                     frame.f_code.co_name, None, None))
+        frame = frame.f_back
+    return out
+
+
+@contextlib.contextmanager
+def fast_elaboration() -> Iterator[None]:
+    """MyHDL's elaboration with :func:`_frames_without_source` as ``inspect.stack``."""
+    saved = inspect.stack
+    inspect.stack = _frames_without_source
+    try:
+        yield
+    finally:
+        inspect.stack = saved
+
+
 def build(cfg: ArrayConfig, top: str = TOP):
     """Elaborate the top level (the core alone, or inside the AXI shell); returns
     ``(instance, ports)``."""
     _fresh_myhdl_names()
-    if top == AXI_TOP:
-        from trtrl.rtl.shell import make_axi_ports, trtrl_axi
+    with fast_elaboration():
+        if top == AXI_TOP:
+            from trtrl.rtl.shell import make_axi_ports, trtrl_axi
 
-        ports = make_axi_ports(cfg)
-        return trtrl_axi(**ports, cfg=cfg), ports
-    from trtrl.rtl.folded import make_ports, trtrl_array
+            ports = make_axi_ports(cfg)
+            return trtrl_axi(**ports, cfg=cfg), ports
+        from trtrl.rtl.folded import make_ports, trtrl_array
 
-    ports = make_ports(cfg)
-    return trtrl_array(**ports, cfg=cfg), ports
+        ports = make_ports(cfg)
+        return trtrl_array(**ports, cfg=cfg), ports
 
 
 
@@ -150,7 +180,7 @@ def generate(cfg: ArrayConfig, out_dir: str | os.PathLike,
     vname, mname = f"{top}.v", f"{top}.json"
     try:
         inst, _ = build(cfg, top)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), fast_elaboration():
             warnings.simplefilter("ignore")  # MyHDL's notes on user-defined code blocks
             inst.convert(hdl="Verilog", testbench=False, path=str(tmp), name=top,
                          no_myhdl_header=True)
