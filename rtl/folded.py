@@ -406,16 +406,15 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     @always_seq(clk.posedge, reset=rst)
     def grad():
         e8_g.next = g.e7 * e7_p
+        # (the sum starts at 2**(gsh-1), the rounding term of rshift_round, so W1 is
+        # the shift alone)
         if g.u9 < K:
             if g.u9 == 0:
-                g_acc.next = gx
+                g_acc.next = g.ghalf + gx
             else:
                 g_acc.next = g_acc + gx
         # W1: rshift_round(g, gsh), W2: + W, W3: sat_W (the weight update of the slot)
-        if g.gsh == 0:
-            w1_gr.next = g_acc
-        else:
-            w1_gr.next = (g_acc >> g.gsh) + g_acc[g.gsh - 1]
+        w1_gr.next = g_acc >> g.gsh
         w2_sum.next = woldx + w1_gr
         if w2_sum > WMAX:
             w3_w.next = WMAX
@@ -607,6 +606,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     learn_r = Signal(bool(0))
     lr_r = sig_u(LR_SHIFT_BITS)
     gsh = sig_u(LR_SHIFT_BITS + 1 + max(1, GB).bit_length())
+    ghalf = sig_s(dp)  # 2**(gsh-1) (0 for gsh = 0): the gradient's rounding term
+    hbase = Signal(intbv(1 << GB, min=-(1 << (dp - 1)), max=1 << (dp - 1)))  # 2**GB
     xw = max(at, M * at)  # (M = 0: a spare word, never read)
     xs = sig_u(xw)
     x_load = Signal(bool(0))  # the handshake: the sample's inputs are latched
@@ -651,6 +652,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     g.e7 = sig_s(at)
     g.u9 = sig_u(len(u))
     g.gsh = gsh
+    g.ghalf = ghalf
     g.slot_end = Signal(bool(0))
     g.learn_r = learn_r
     g.lm_re = Signal(bool(0))
@@ -1313,6 +1315,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             learn_r.next = 0
             lr_r.next = 0
             gsh.next = 0
+            ghalf.next = 0
             dsh.next = 0
             ypar.next = 0
             r_valid.next = 0
@@ -1338,6 +1341,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             else:
                 sat_count.next = sat_count + ev32
             gsh.next = lr_z + GB
+            # 2**(GB + lr - 1), 0 for GB + lr = 0: a decode of lr alone
+            ghalf.next = (hbase << lr_r) >> 1
             if a2_v and a2_i < K:  # d_i is read in the cycle of A2
                 dsh.next = dsh >> at
             if st == F_IDLE:
