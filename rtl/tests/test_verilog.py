@@ -165,12 +165,30 @@ def test_papers_example_sized_by_default() -> None:
         ArrayConfig(100, 1, 10, FixedConfig(acc_bits=40))
 
 
-@pytest.mark.slow
 def test_papers_example_generates(trtrl_cmd, tmp_path):
-    """`trtrl rtl gen` of the paper's N=100, K=10 example with no format options (minutes)."""
+    """`trtrl rtl gen` of the paper's N=100, K=10 example with no format options: the
+    default 20 lanes, and the manifest's schedule, multipliers and memories."""
     proc = subprocess.run([*trtrl_cmd, "rtl", "gen", "--neurons", "100", "--inputs", "1",
                            "--outputs", "10", "-o", "n100"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=3600)
     assert proc.returncode == 0, proc.stderr
     man = json.loads((tmp_path / "n100" / "trtrl_axi.json").read_text())  # the default top
-    assert man["fixed"]["acc_bits"] == 41 and man["cycles_per_step"] == 102 * 14 + 101
+    assert man["fixed"]["acc_bits"] == 41 and man["lanes"] == 20
+    # R = 5 groups of L = 102 words: 510 (forward) + 34 + 510 * 12 (update) + 12 + 1
+    assert man["cycles_per_step"] == 6677 == sum(man["cycles_per_step_phases"].values())
+    assert man["multipliers"] == 81 and man["useful_multiplies_per_step"] == 472570
+    mems = man["memories"]
+    assert mems["weights"]["count"] == 20 and mems["weights"]["depth"] == 510
+    # the learning state N L (K + 3) words, all in synchronous-read (block) RAM
+    state = mems["weights"]["count"] * mems["weights"]["depth"] * (1 + 2) + 20 * 510 * 10
+    assert man["storage_words"]["state"] == 100 * 102 * 13 == state
+
+
+def test_bad_lane_count_is_one_line(trtrl_cmd, tmp_path):
+    """--lanes outside 1..N: exit 2, one line naming lanes, nothing written."""
+    proc = subprocess.run([*trtrl_cmd, "rtl", "gen", "-n", "3", "-m", "1", "-k", "1",
+                           "--lanes", "4", "-o", "out"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "lanes" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
