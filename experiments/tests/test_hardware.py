@@ -82,7 +82,9 @@ def test_experiment_hardware_smoke(tmp_path: Path) -> None:
         assert (out / name).is_file(), name
     data = json.loads((out / "report.json").read_text())
     row = data["rows"][0]
-    assert row["multipliers"] == 19 and row["cycles_per_step"] == 23
+    # N = 2 has two lanes: 4 P + 1 multipliers, R L (K + 3) + max(K, P) + 27 cycles
+    assert row["multipliers"] == 9 and row["P"] == 2
+    assert row["cycles_per_step"] == 4 * 4 + 2 + 27
     assert row["gate_cells_noabc"] is None and "noabc_s" in row
     assert data["word_length"]["t"]["bits"] == 12
     assert "assumed" in data["clock_source"]
