@@ -14,8 +14,10 @@ N = 32; its fit ``a + b N + c N^2`` separates the datapath from the storage. Bes
 measured curve
 stands the paper's claim (Budik & Elhanany, 2006): per-neuron work ``O(2 K N)``, total
 ``O(2 K N^2)`` multiplies per step (so ``O(K N)`` cycles on N processing elements) and
-storage ``O(N^2)``; and the design's own formulas (``rtl/README.md``): cycles per
-step ``L (K+4) + N + 1`` and storage ``N ((K+3) L + 3 N' + K')`` words, ``O(K N^2)``.
+storage ``O(N^2)``; and the design's own formulas (``rtl/README.md``; the folded core,
+``P = min(N, 20)`` lanes, ``R = ceil(N / P)``): cycles per step
+``R L (K+3) + max(K, P) + 27``, multipliers ``4 P + 1`` and a learning state of
+``N L (K+3)`` words.
 Growth exponents are least-squares slopes of log(quantity) on log(N) at fixed ``K``.
 
 Learning steps per second of the hardware are ``clock / cycles_per_step``. The clock is
