@@ -116,6 +116,73 @@ def dreg(clk, rst, src, dst):
     return dreg_f
 
 
+# The ECP5 DSP (MULT18X18D) with its input and output registers: `define TRTRL_ECP5_DSP
+# (rtl/synth.py sets it for --target ecp5) selects the primitive, else the same two
+# register stages are written out (simulators, other targets).
+_DSP_PORTS = "".join(f".A{i}(${{p}}_xa[{i}]), .B{i}(${{p}}_xb[{i}]), " for i in range(18))
+_DSP_OUT = ", ".join(f".P{i}(${{p}}_xp[{i}])" for i in range(36))
+_DSP_REGS = ", ".join(f'.REG_{r}_{f}("{v}0")' for r in ("INPUTA", "INPUTB", "OUTPUT")
+                      for f, v in (("CLK", "CLK"), ("CE", "CE"), ("RST", "RST")))
+
+
+@block
+def dsp_mul(clk, rst, a, b, p):
+    """``p = a * b`` two clock edges after ``a``, ``b`` (the operands are registered, then
+    the product: no logic between them, so the DSP block's own registers can take both);
+    every register is reset. Operands up to 18 bits (signed) use one MULT18X18D."""
+    a_r, b_r, p_r = _like(a), _like(b), _like(p)
+
+    @always_seq(clk.posedge, reset=rst)
+    def dsp_mul_f():
+        a_r.next = a
+        b_r.next = b
+        p_r.next = a_r * b_r
+
+    @always_comb
+    def dsp_mul_out():
+        p.next = p_r
+
+    a_r.driven = "reg"
+    b_r.driven = "reg"
+    p_r.driven = "reg"
+    p.driven = "wire"
+    a.read = True
+    b.read = True
+    pw = len(p)
+    if len(a) <= 18 and len(b) <= 18:
+        dsp_mul.verilog_code = (
+            "`ifdef TRTRL_ECP5_DSP\n"
+            "wire [17:0] ${p}_xa = $$signed($a);\n"
+            "wire [17:0] ${p}_xb = $$signed($b);\n"
+            "wire [35:0] ${p}_xp;\n"
+            f"MULT18X18D #({_DSP_REGS}, .RESETMODE(\"SYNC\")) ${{p}}_dsp (\n"
+            f"    {_DSP_PORTS}\n"
+            "    .SIGNEDA(1'b1), .SIGNEDB(1'b1), .SOURCEA(1'b0), .SOURCEB(1'b0),\n"
+            "    .CLK0($clk), .CE0(1'b1), .RST0($rst),\n"
+            f"    {_DSP_OUT});\n"
+            f"assign $p = ${{p}}_xp[{pw - 1}:0];\n"
+            "`else\n" + _DSP_FALLBACK + "`endif")
+    else:
+        dsp_mul.verilog_code = _DSP_FALLBACK
+    return dsp_mul_f, dsp_mul_out
+
+
+_DSP_FALLBACK = (
+    "always @(posedge $clk) begin: ${p}_regs\n"
+    "    if ($rst) begin\n"
+    "        $a_r <= 0;\n"
+    "        $b_r <= 0;\n"
+    "        $p_r <= 0;\n"
+    "    end\n"
+    "    else begin\n"
+    "        $a_r <= $a;\n"
+    "        $b_r <= $b;\n"
+    "        $p_r <= ($a_r * $b_r);\n"
+    "    end\n"
+    "end\n"
+    "assign $p = $p_r;\n")
+
+
 def named(inst, name: str):
     """``inst`` with the instance name ``name`` (the prefix of its signals in the Verilog)."""
     inst.name = name
@@ -201,8 +268,6 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
 
     # ---- stage registers --------------------------------------------------------------
     BW = max(pt, at)  # b: a sensitivity, or z in the forward pass
-    e0_a, e0_c = sig_s(wt_), sig_s(wt_)
-    e0_b, e0_d = sig_s(BW), sig_s(pt)
     e0_zon = Signal(bool(0))
     e0_fp = sig_s(at)
     e0_sel = sig_u(3)
@@ -210,7 +275,6 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     e1_p1, e1_p2 = sig_s(wt_ + BW), sig_s(wt_ + pt)
     e1_zon = Signal(bool(0))
     e2_acc, e3_r = sig_s(dp), sig_s(dp)
-    e4_in = sig_s(pt)
     e4_ev = Signal(bool(0))
     e5_p = sig_s(at + pt)
     e6_r = sig_s(at + pt)  # as wide as E5: Verilog's '+ bit' is unsigned, so no widening
@@ -223,13 +287,13 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     w3_ev = Signal(bool(0))
     dupi, dupe, prev = sig_s(pt), sig_s(pt), sig_s(pt)
     # flags carried along the pipeline; x_d[n] is aligned with stage En
-    fp_d = chain(clk, e0_fp, 5, chains, "fp")
+    fp_d = chain(clk, e0_fp, 4, chains, "fp")
     sel_d = chain(clk, e0_sel, 7, chains, "sel")
     ci_d = chain(clk, e0_ci, 7, chains, "ci")
     cm_d = chain(clk, e0_cm, 7, chains, "cm")
     cnt_d = chain(clk, e0_cnt, 7, chains, "cnt")
     lv_d = chain(clk, e0_lv, 13, chains, "lv")
-    fp4, sel6, ci6, cm6, cnt4, cnt6 = fp_d[4], sel_d[6], ci_d[6], cm_d[6], cnt_d[4], cnt_d[6]
+    fp3, sel6, ci6, cm6, cnt4, cnt6 = fp_d[3], sel_d[6], ci_d[6], cm_d[6], cnt_d[4], cnt_d[6]
     lv4, lv7, lv12 = lv_d[4], lv_d[7], lv_d[12]
     zt0 = sig_s(dp)
     zt1 = sig_s(dp)
@@ -269,11 +333,45 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
 
     insts += [lane_rows, lane_flags, zterm, wki_addr, sext(zsig, zsx, SX)]
 
+    # E0: the operands of quantity u of the slot (or the forward MAC); the operand
+    # registers are the DSP blocks' input registers (dsp_mul), so they are set here as
+    # the values they take (n_*), the flags as registers
+    # (every signal an always_comb reads must exist when it is declared: MyHDL takes its
+    # sensitivity from the closure, and a name bound later is silently left out)
+    pidb, pedb = sig_s(BW), sig_s(BW)
+    insts += [sext(pid, pidb, SX), sext(ped, pedb, SX)]
+    n_a, n_c = sig_s(wt_), sig_s(wt_)
+    n_b, n_d = sig_s(BW), sig_s(pt)
+
+    @always_comb
+    def stage0_ops():
+        n_c.next = 0
+        n_d.next = 0
+        if g.fwd2:
+            n_a.next = wd
+            n_b.next = g.zfwd
+        elif g.u < K:  # output k = u: T = {i} U {m}
+            n_a.next = wki
+            n_b.next = pidb
+            if g.erec and not l_mi:
+                n_c.next = g.wkb
+                n_d.next = ped
+        elif g.u == K:  # ingress p^i
+            if l_out:
+                n_a.next = 0
+                n_b.next = 0
+            else:
+                n_a.next = wd
+                if g.erec:
+                    n_b.next = pedb
+                else:
+                    n_b.next = 0
+        else:  # egress p^m
+            n_a.next = wtr
+            n_b.next = pidb
+
     @always_seq(clk.posedge, reset=rst)
     def stage0():
-        # E0: the operands of quantity u of the slot (or the forward MAC)
-        e0_c.next = 0
-        e0_d.next = 0
         e0_zon.next = 0
         e0_fp.next = 0
         e0_sel.next = SEL_COMP
@@ -282,14 +380,8 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         e0_cm.next = 0
         e0_lv.next = g.uv and l_valid
         if g.fwd2:
-            e0_a.next = wd
-            e0_b.next = g.zfwd
+            pass
         elif g.u < K:  # output k = u: T = {i} U {m}
-            e0_a.next = wki
-            e0_b.next = pidb
-            if g.erec and not l_mi:
-                e0_c.next = g.wkb
-                e0_d.next = ped
             e0_zon.next = one_z
             e0_fp.next = g.fpk
             e0_cnt.next = 1
@@ -297,21 +389,12 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
             e0_cm.next = g.erec and g.u == g.eb
         elif g.u == K:  # ingress p^i
             if l_out:
-                e0_a.next = 0
-                e0_b.next = 0
                 e0_sel.next = SEL_DUPI
             else:
-                e0_a.next = wd
-                if g.erec:
-                    e0_b.next = pedb
-                else:
-                    e0_b.next = 0
                 e0_zon.next = 1
                 e0_fp.next = fpi
                 e0_cnt.next = 1
         else:  # egress p^m
-            e0_a.next = wtr
-            e0_b.next = pidb
             e0_fp.next = g.fpb
             if not g.erec:
                 e0_sel.next = SEL_ZERO
@@ -322,9 +405,10 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
             else:
                 e0_cnt.next = 1
 
+    insts += [stage0_ops, named(dsp_mul(clk, rst, n_a, n_b, e1_p1), "mul_a"),
+              named(dsp_mul(clk, rst, n_c, n_d, e1_p2), "mul_c")]
+
     zt_sel = sig_s(dp)
-    pidb, pedb = sig_s(BW), sig_s(BW)
-    insts += [sext(pid, pidb, SX), sext(ped, pedb, SX)]
     p1x, p2x, gx, woldx = sig_s(dp), sig_s(dp), sig_s(dp), sig_s(dp)
     insts += [sext(e1_p1, p1x, SX), sext(e1_p2, p2x, SX), sext(e8_g, gx, SX), sext(wold, woldx, SX)]
 
@@ -335,11 +419,12 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         else:
             zt_sel.next = 0
 
+    n_in4 = sig_s(pt)  # E4's saturated inner (the E5 DSP's input register takes it)
+    n_ev4 = Signal(bool(0))
+
     @always_seq(clk.posedge, reset=rst)
     def stages():
         # E1: the two sensitivity products (DSP), E2: their sum and the z term
-        e1_p1.next = e0_a * e0_b
-        e1_p2.next = e0_c * e0_d
         e1_zon.next = e0_zon
         e2_acc.next = p1x + p2x + zt_sel
         # E3, E4: inner = sat_P(rshift_round(acc, W.frac))
@@ -347,21 +432,24 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
             e3_r.next = (e2_acc >> WF) + e2_acc[WF1]
         else:
             e3_r.next = e2_acc
-        if e3_r > PMAX:
-            e4_in.next = PMAX
-            e4_ev.next = 1
-        elif e3_r < PMIN:
-            e4_in.next = PMIN
-            e4_ev.next = 1
-        else:
-            e4_in.next = e3_r[pt:].signed()
-            e4_ev.next = 0
-        # E5: f' * inner (DSP), E6: round
-        e5_p.next = fp4 * e4_in
+        e4_ev.next = n_ev4
+        # E5: f' * inner (DSP: e4_in is its input register), E6: round
         if AF > 0:
             e6_r.next = (e5_p >> AF) + e5_p[AF1]
         else:
             e6_r.next = e5_p
+
+    @always_comb
+    def stage4_sat():
+        if e3_r > PMAX:
+            n_in4.next = PMAX
+            n_ev4.next = 1
+        elif e3_r < PMIN:
+            n_in4.next = PMIN
+            n_ev4.next = 1
+        else:
+            n_in4.next = e3_r[pt:].signed()
+            n_ev4.next = 0
 
     pnew = sig_s(pt)
     pev = Signal(bool(0))
@@ -402,10 +490,9 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         if cm6:
             dupe.next = pnew
 
-    # E8: e_k * p (DSP), E9: the gradient sum over the outputs
+    # E8: e_k * p (DSP: its input registers take e_k and p at E7), E9: the gradient sum
     @always_seq(clk.posedge, reset=rst)
     def grad():
-        e8_g.next = g.e7 * e7_p
         # (the sum starts at 2**(gsh-1), the rounding term of rshift_round, so W1 is
         # the shift alone)
         if g.u9 < K:
@@ -426,7 +513,9 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
             w3_w.next = w2_sum[wt_:].signed()
             w3_ev.next = 0
 
-    insts += [stage0, zt_mux, stages, stage7_sat, stage7_sel, stage7, grad]
+    insts += [stage0, zt_mux, stages, stage4_sat, stage7_sat, stage7_sel, stage7, grad,
+              named(dsp_mul(clk, rst, fp3, n_in4, e5_p), "mul_f"),
+              named(dsp_mul(clk, rst, g.e7, pval, e8_g), "mul_g")]
 
     # ---- the forward sum ----------------------------------------------------------------
     @always_seq(clk.posedge, reset=rst)
@@ -907,8 +996,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     qv = chain(clk, qv0, QD, chains, "qv")
     qu = chain(clk, u, QD, chains, "qu")
     qa = chain(clk, qa0, QD, chains, "qa")
-    qv8, qu8, qa8, qv9, qu9, qv13, qu13, qa13, qu7 = (
-        qv[8], qu[8], qa[8], qv[9], qu[9], qv[13], qu[13], qa[13], qu[7])
+    qv8, qu8, qa8, qv9, qu9, qv13, qu13, qa13, qu6 = (
+        qv[8], qu[8], qa[8], qv[9], qu[9], qv[13], qu[13], qa[13], qu[6])
 
     @always_comb
     def q_bus():
@@ -935,8 +1024,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             g.u9.next = K + 1
         g.w_we.next = qv13 and qu13 == K - 1 and learn_r
         g.w_wa.next = qa13
-        if qu7 < K:
-            e7_k.next = qu7[KB:]
+        if qu6 < K:
+            e7_k.next = qu6[KB:]
         else:
             e7_k.next = 0
         if st == F_PRE:
@@ -1127,9 +1216,9 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     a2_v, a6_v, a2_i, a6_i, a6_l, a6_r = a_v[2], a_v[6], a_i[2], a_i[6], a_l[6], a_r[6]
     a1_idx = sig_u(lbits)
     a2_y, a3_y, a4_y, a5_y, a6_y = (sig_s(at) for _ in range(5))
-    a3_m2 = sig_s(at + 1)
-    a2_yx, a3_yx = sig_s(at + 1), sig_s(at + 1)
-    insts += [sext(a2_y, a2_yx, SX), sext(a3_y, a3_yx, SX)]
+    n_m2 = sig_s(at + 1)
+    a2_yx = sig_s(at + 1)
+    insts.append(sext(a2_y, a2_yx, SX))
     a4_prod = sig_s(2 * at + 2)  # the full width of two (A.total + 1)-bit operands
     a3_ed = sig_s(at + 1)
     a4_e, a5_e, a6_e = sig_s(at), sig_s(at), sig_s(at)
@@ -1150,7 +1239,15 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         else:
             a5_fr.next = a5_rx
 
-    insts += [act_fp, sext(a5_rr, a5_rx, SX)]
+    @always_comb
+    def act_m2():
+        if TANH:
+            n_m2.next = a2_yx
+        else:
+            n_m2.next = ONE - a2_yx
+
+    insts += [act_fp, act_m2, sext(a5_rr, a5_rx, SX),
+              named(dsp_mul(clk, rst, a2_yx, n_m2, a4_prod), "mul_fp")]
 
     @always_comb
     def act_in():
@@ -1195,13 +1292,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         a2_y.next = table[a1_idx]
         # A3: operands of f' and the error's difference
         a3_y.next = a2_y
-        if TANH:
-            a3_m2.next = a2_yx
-        else:
-            a3_m2.next = ONE - a2_yx
         a3_ed.next = dn - a2_y
-        # A4: the product (DSP); the error saturated
-        a4_prod.next = a3_yx * a3_m2
+        # A4: the product (DSP, its input registers take A3's operands); the error saturated
         a4_y.next = a3_y
         if a3_ed > AMAX:
             a4_e.next = AMAX

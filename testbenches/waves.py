@@ -257,7 +257,7 @@ FOLDED_BROADCAST: tuple[Sig, ...] = (  # the column's values, the same for every
     ("g_zslot", "z_j (slot)", "A"),
     ("g_fpb", "f'_m (slot)", "A"),
     ("g_fpk", "f'_k (slot)", "A"),
-    ("g_e7", "e_k (to E8)", "A"),
+    ("g_e7", "e_k (to E7)", "A"),
 )
 FOLDED_ACT: tuple[Sig, ...] = (  # one neuron a cycle; A6 the results written
     ("aq0", "s_i (table in)", "WA"),
@@ -274,13 +274,13 @@ LANE: tuple[Sig, ...] = (
     ("wd", "W[i,j]", "W"),
     ("pid|pidr", "p_ing[i,j]", "P"),
     ("ped|pedr", "p_egr[i,j]", "P"),
-    ("e0_a", "E0 a (W)", "W"),
-    ("e0_b", "E0 b (p; z)", "P"),  # z (format A) in the forward pass
-    ("e0_c", "E0 c (W)", "W"),
-    ("e0_d", "E0 d (p)", "P"),
-    ("e4_in", "E4 inner", "P"),
+    ("e0_a|mul_a_a_r", "E0 a (W)", "W"),
+    ("e0_b|mul_a_b_r", "E0 b (p; z)", "P"),  # z (format A) in the forward pass
+    ("e0_c|mul_c_a_r", "E0 c (W)", "W"),
+    ("e0_d|mul_c_b_r", "E0 d (p)", "P"),
+    ("e4_in|mul_f_b_r", "E4 inner", "P"),
     ("e7_p", "E7 p new", "P"),
-    ("e8_g", "E8 e_k p", "AP"),
+    ("e8_g|mul_g_p", "E8 e_k p", "AP"),
     ("g_acc", "g (sum e p)", "AP"),
     ("w3_w", "W3 W[i,j] new", "W"),
     ("w_we", "W write", "bit"),

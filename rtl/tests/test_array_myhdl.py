@@ -135,3 +135,31 @@ def test_larger_config_long_run():
     cfg = ArrayConfig(6, 2, 3)
     w0, x, d = _stimulus(cfg, 20, 21)
     check(cfg, w0, x, d, lr_shift=4, readback_every=5)
+
+
+@pytest.mark.parametrize("top", ["array", "axi"])
+def test_generators_see_every_signal(top):
+    """MyHDL takes a generator's signals (an always_comb's sensitivity list) from the names
+    bound when its decorator runs: a signal declared below it is silently left out, and
+    an always_comb reading it goes stale (the E0 operand mux once read ``pidb`` so)."""
+    from myhdl._block import _Block
+    from myhdl._instance import _Instantiator
+
+    from trtrl.rtl.generate import AXI_TOP, TOP, build
+
+    late = []
+
+    def walk(b):
+        for s in b.subs:
+            if isinstance(s, _Block):
+                walk(s)
+            elif isinstance(s, _Instantiator):
+                code = s.func.__code__
+                missing = [n for n in code.co_freevars if n not in s.symdict]
+                if missing:
+                    late.append(f"{code.co_filename}:{code.co_firstlineno} "
+                                f"{code.co_name}: {missing}")
+
+    inst, _ = build(ArrayConfig(4, 2, 2, lanes=2), AXI_TOP if top == "axi" else TOP)
+    walk(inst)
+    assert not late, "signals bound after the generator:\n" + "\n".join(sorted(set(late)))
