@@ -44,11 +44,12 @@ DEFAULT_LANES = 20  # the paper's N = 100, K = 10 on the LFE5U-85F: 81 MULT18X18
 # Pipeline depths of the folded core (rtl/folded.py), in clock edges; the cycle formula,
 # clear sweep and read latency below are computed from them.
 FOLD_FWD_ACC = 5  # forward issue -> the lane's running sum holds the product
-FOLD_ACT = 6  # a neuron's sum enters the activation unit -> y, f', e written
+FOLD_ACT = 7  # a neuron's sum enters the activation unit -> y, f', e written
 FOLD_SENS = 8  # a quantity issued at slot cycle u -> its new value written (u + 8)
 FOLD_WEIGHT = 13  # the slot's last output quantity (u = K-1) -> the weight written
 FOLD_HOST = 10  # m_re sampled -> m_rvalid (decode 7, memory, data register, lane, OR)
-FOLD_PRE = 14  # prefetch beyond max(K, P): the last sums' activations, the first operands
+FOLD_PRE = 14  # prefetch beyond max(K, P): the last sums' activations (they bound it: with
+# FOLD_ACT = 7 the MyHDL random and lanes tests pass down to 13), the first operands
 FOLD_DRAIN = 12  # the last slot's weight written and its events counted
 # The step's clock edges (ArrayConfig.fold_cycles), R = ceil(N / P).
 CYCLES_FORMULA = f"R*L*(K+3) + max(K, P) + {FOLD_PRE + FOLD_DRAIN + 1}"

@@ -587,9 +587,9 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
             fpf_wa.next = g.clr_sa[FPB:]
             fpf_wd.next = 0
         else:
-            fpf_we.next = g.a6_fpwe and g.a6_lane == p
-            fpf_wa.next = g.a6_r
-            fpf_wd.next = g.a6_fp
+            fpf_we.next = g.a7_fpwe and g.a7_lane == p
+            fpf_wa.next = g.a7_r
+            fpf_wd.next = g.a7_fp
 
     insts.append(wports)
 
@@ -768,10 +768,10 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     g.s7_ing, g.s7_egr, g.s7_out = (Signal(bool(0)) for _ in range(3))
     g.s7_addr = sig_u(clog2(RL))
     g.s7_pa = sig_u(cfg.pout_addr_bits)
-    g.a6_fpwe = Signal(bool(0))
-    g.a6_lane = sig_u(cb)
-    g.a6_r = sig_u(RB)
-    g.a6_fp = sig_s(at)
+    g.a7_fpwe = Signal(bool(0))
+    g.a7_lane = sig_u(cb)
+    g.a7_r = sig_u(RB)
+    g.a7_fp = sig_s(at)
     g.h9_lane = sig_u(HW)
     g.h9_re = Signal(bool(0))
     g.h9_kind = sig_u(2)
@@ -1209,45 +1209,45 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     table = tuple(int(v) for v in build_lut(f))
     a1_v = Signal(bool(0))
     a1_i, a1_l, a1_r = sig_u(cb), sig_u(cb), sig_u(cb)
-    a_v = [None] + chain(clk, a1_v, 6, chains, "av", 1)
-    a_i = [None] + chain(clk, a1_i, 6, chains, "ai", 1)
-    a_l = [None] + chain(clk, a1_l, 6, chains, "al", 1)
-    a_r = [None] + chain(clk, a1_r, 6, chains, "ar", 1)
-    a2_v, a6_v, a2_i, a6_i, a6_l, a6_r = a_v[2], a_v[6], a_i[2], a_i[6], a_l[6], a_r[6]
+    a_v = [None] + chain(clk, a1_v, 7, chains, "av", 1)
+    a_i = [None] + chain(clk, a1_i, 7, chains, "ai", 1)
+    a_l = [None] + chain(clk, a1_l, 7, chains, "al", 1)
+    a_r = [None] + chain(clk, a1_r, 7, chains, "ar", 1)
+    a3_v, a7_v, a3_i, a7_i, a7_l, a7_r = a_v[3], a_v[7], a_i[3], a_i[7], a_l[7], a_r[7]
     a1_idx = sig_u(lbits)
-    a2_y, a3_y, a4_y, a5_y, a6_y = (sig_s(at) for _ in range(5))
+    a2_y, a3_y, a4_y, a5_y, a6_y, a7_y = (sig_s(at) for _ in range(6))
     n_m2 = sig_s(at + 1)
-    a2_yx = sig_s(at + 1)
-    insts.append(sext(a2_y, a2_yx, SX))
-    a4_prod = sig_s(2 * at + 2)  # the full width of two (A.total + 1)-bit operands
-    a3_ed = sig_s(at + 1)
-    a4_e, a5_e, a6_e = sig_s(at), sig_s(at), sig_s(at)
-    a4_eev, a5_eev, a6_eev = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
-    a5_rr = sig_s(2 * at + 2)
-    a5_fr = sig_s(dp)
-    a6_fp = sig_s(at)
-    a6_fev = Signal(bool(0))
+    a3_yx = sig_s(at + 1)
+    insts.append(sext(a3_y, a3_yx, SX))
+    a5_prod = sig_s(2 * at + 2)  # the full width of two (A.total + 1)-bit operands
+    a4_ed = sig_s(at + 1)
+    a5_e, a6_e, a7_e = sig_s(at), sig_s(at), sig_s(at)
+    a5_eev, a6_eev, a7_eev = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    a6_rr = sig_s(2 * at + 2)
+    a6_fr = sig_s(dp)
+    a7_fp = sig_s(at)
+    a7_fev = Signal(bool(0))
     ts = sig_s(dp)
     dn = sig_s(at)
 
-    a5_rx = sig_s(dp)
+    a6_rx = sig_s(dp)
 
     @always_comb
     def act_fp():
         if TANH:
-            a5_fr.next = ONE - a5_rx
+            a6_fr.next = ONE - a6_rx
         else:
-            a5_fr.next = a5_rx
+            a6_fr.next = a6_rx
 
     @always_comb
     def act_m2():
         if TANH:
-            n_m2.next = a2_yx
+            n_m2.next = a3_yx
         else:
-            n_m2.next = ONE - a2_yx
+            n_m2.next = ONE - a3_yx
 
-    insts += [act_fp, act_m2, sext(a5_rr, a5_rx, SX),
-              named(dsp_mul(clk, rst, a2_yx, n_m2, a4_prod), "mul_fp")]
+    insts += [act_fp, act_m2, sext(a6_rr, a6_rx, SX),
+              named(dsp_mul(clk, rst, a3_yx, n_m2, a5_prod), "mul_fp")]
 
     @always_comb
     def act_in():
@@ -1288,47 +1288,49 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             a1_idx.next = LMAX
         else:
             a1_idx.next = concat(not ts[LB1], ts[LB1:])
-        # A2: the table (block RAM)
+        # A2: the table (block RAM), A3: its output registered (nothing between the block
+        # RAM and the register: the DP16KD's clock-to-output is long)
         a2_y.next = table[a1_idx]
-        # A3: operands of f' and the error's difference
         a3_y.next = a2_y
-        a3_ed.next = dn - a2_y
-        # A4: the product (DSP, its input registers take A3's operands); the error saturated
+        # A4: operands of f' (the DSP's input registers) and the error's difference
         a4_y.next = a3_y
-        if a3_ed > AMAX:
-            a4_e.next = AMAX
-            a4_eev.next = 1
-        elif a3_ed < AMIN:
-            a4_e.next = AMIN
-            a4_eev.next = 1
-        else:
-            a4_e.next = a3_ed[at:].signed()
-            a4_eev.next = 0
-        # A5: rounded; A6: f' saturated
-        a5_rr.next = (a4_prod >> af) + a4_prod[AF1]  # same width: see e6_r
+        a4_ed.next = dn - a3_y
+        # A5: the product (the DSP's output register); the error saturated
         a5_y.next = a4_y
-        a5_e.next = a4_e
-        a5_eev.next = a4_eev
-        if a5_fr > AMAX:
-            a6_fp.next = AMAX
-            a6_fev.next = 1
-        elif a5_fr < AMIN:
-            a6_fp.next = AMIN
-            a6_fev.next = 1
+        if a4_ed > AMAX:
+            a5_e.next = AMAX
+            a5_eev.next = 1
+        elif a4_ed < AMIN:
+            a5_e.next = AMIN
+            a5_eev.next = 1
         else:
-            a6_fp.next = a5_fr[at:].signed()
-            a6_fev.next = 0
+            a5_e.next = a4_ed[at:].signed()
+            a5_eev.next = 0
+        # A6: rounded; A7: f' saturated
+        a6_rr.next = (a5_prod >> af) + a5_prod[AF1]  # same width: see e6_r
         a6_y.next = a5_y
         a6_e.next = a5_e
         a6_eev.next = a5_eev
+        if a6_fr > AMAX:
+            a7_fp.next = AMAX
+            a7_fev.next = 1
+        elif a6_fr < AMIN:
+            a7_fp.next = AMIN
+            a7_fev.next = 1
+        else:
+            a7_fp.next = a6_fr[at:].signed()
+            a7_fev.next = 0
+        a7_y.next = a6_y
+        a7_e.next = a6_e
+        a7_eev.next = a6_eev
 
     insts += [act_in, act]
 
     @always_comb
     def act_out():
-        y_we.next = a6_v or st == F_CLEAR
-        fpm_we.next = a6_v or st == F_CLEAR
-        kf_we.next = (a6_v and a6_i < K) or (st == F_CLEAR and cc < (1 << KB))
+        y_we.next = a7_v or st == F_CLEAR
+        fpm_we.next = a7_v or st == F_CLEAR
+        kf_we.next = (a7_v and a7_i < K) or (st == F_CLEAR and cc < (1 << KB))
         if st == F_CLEAR:
             y_wa.next = cc[YB + 1:]
             fpm_wa.next = cc[YB:]
@@ -1338,17 +1340,17 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             kf_fpd.next = 0
             kf_ed.next = 0
         else:
-            y_wa.next = concat(not ypar, a6_i[YB:])
-            fpm_wa.next = a6_i[YB:]
-            kf_wa.next = a6_i[KB:]
-            y_wd.next = a6_y
-            fpm_wd.next = a6_fp
-            kf_fpd.next = a6_fp
-            kf_ed.next = a6_e
-        g.a6_fpwe.next = a6_v
-        g.a6_lane.next = a6_l
-        g.a6_r.next = a6_r[RB:]
-        g.a6_fp.next = a6_fp
+            y_wa.next = concat(not ypar, a7_i[YB:])
+            fpm_wa.next = a7_i[YB:]
+            kf_wa.next = a7_i[KB:]
+            y_wd.next = a7_y
+            fpm_wd.next = a7_fp
+            kf_fpd.next = a7_fp
+            kf_ed.next = a7_e
+        g.a7_fpwe.next = a7_v
+        g.a7_lane.next = a7_l
+        g.a7_r.next = a7_r[RB:]
+        g.a7_fp.next = a7_fp
         # reads: z of the forward pass and of the update's slot, f' of the slot's column
         if st == F_FWD:
             y_re.next = 1
@@ -1384,9 +1386,9 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     @always_comb
     def events():
-        if a6_fev and a6_eev and a6_i < K:
+        if a7_fev and a7_eev and a7_i < K:
             evl.next = 2
-        elif a6_fev or (a6_eev and a6_i < K):
+        elif a7_fev or (a7_eev and a7_i < K):
             evl.next = 1
         else:
             evl.next = 0
@@ -1435,7 +1437,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             gsh.next = lr_z + GB
             # 2**(GB + lr - 1), 0 for GB + lr = 0: a decode of lr alone
             ghalf.next = (hbase << lr_r) >> 1
-            if a2_v and a2_i < K:  # d_i is read in the cycle of A2
+            if a3_v and a3_i < K:  # d_i is read in the cycle of A3
                 dsh.next = dsh >> at
             if st == F_IDLE:
                 if clear:
@@ -1658,10 +1660,10 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     @always_comb
     def e_in_f():
-        e_in.next = a6_v and a6_i < K
+        e_in.next = a7_v and a7_i < K
 
-    insts += [e_in_f, _shift_in(clk, rst, a6_v, a6_y, r_y, N, at),
-              _shift_in(clk, rst, e_in, a6_e, r_e, K, at)]
+    insts += [e_in_f, _shift_in(clk, rst, a7_v, a7_y, r_y, N, at),
+              _shift_in(clk, rst, e_in, a7_e, r_e, K, at)]
     insts += [ctrl, adv_f, pointers, outs]
     for sigs, cname, start in chains:
         line = _delay_line(clk, rst, sigs, start)

@@ -5,7 +5,7 @@ their elements and shown as fixed-point values (format A from the manifest); ``m
 and ``m_wdata`` as format W; counters as integers; one-bit signals as logic traces. Name
 an element with ``r_y[3]``. The core's internal signals go by their names in the
 generated Verilog (``testbenches/waves.py`` lists those it knows, for the folded core:
-``st``, ``u``, ``Er``, ``Ej``, ``Eaddr``, ``fr``, ``fj``, ``a6_y``, ``a6_fp``, ``a6_e``,
+``st``, ``u``, ``Er``, ``Ej``, ``Eaddr``, ``fr``, ``fj``, ``a7_y``, ``a7_fp``, ``a7_e``,
 ``lane0_wd``, ``lane0_e7_p``, ``lane0_w3_w``, ...): the state ``st`` by name, the known
 fixed-point ones in decimal with their format (W, A, P or a sum of fractions). Steps are
 located by the ``r_valid`` pulses of the dump (step ``s`` ends at pulse ``s``); the

@@ -5,11 +5,11 @@ Each fault is a function ``text -> text`` applied to a copy of the design's Veri
 it raises :class:`FaultNotApplicable` when the pattern it edits is absent (the generator
 changed its output), so a fault test can never pass by silently not injecting anything.
 The patterns follow the MyHDL output of the folded core (``rtl/folded.py``): pipeline
-registers named ``<unit><stage>_<name>`` (``lane0_e3_r``, ``a4_e``, ``w3_w``), rounding
+registers named ``<unit><stage>_<name>`` (``lane0_e3_r``, ``a5_e``, ``w3_w``), rounding
 written as ``v_r <= ($signed(v >>> s) + v[s-1])``, clamps as
 ``if ((v > MAX)) begin dst <= MAX; ... else if ((v < (MIN)))``, the activation table as
 ``case (a1_idx) i: a2_y <= ...`` and the results shifted into ``r_y``/``r_e`` as
-``r_y <= {a6_y[W-1:0], r_y[NW-1:W]}`` (``NW = N * W``). :data:`FAULTS` must fail the scoreboard;
+``r_y <= {a7_y[W-1:0], r_y[NW-1:W]}`` (``NW = N * W``). :data:`FAULTS` must fail the scoreboard;
 :data:`X_FAULTS` must fail the X/Z check of the outputs (Icarus), before any value is
 compared.
 """
@@ -54,11 +54,11 @@ def _clamp_sites(text: str, name_pattern: str) -> list[re.Match[str]]:
 def error_bound_changed(text: str) -> str:
     """The error clamp ``sat_A(d - y)`` saturates at +1.5 instead of A's maximum.
 
-    The site is the activation unit's clamp of ``a3_ed = d - y`` into ``a4_e``.
+    The site is the activation unit's clamp of ``a4_ed = d - y`` into ``a5_e``.
     """
-    sites = _clamp_sites(text, r"(?:\w+_)?a3_ed")
+    sites = _clamp_sites(text, r"(?:\w+_)?a4_ed")
     if not sites:
-        raise FaultNotApplicable("error_bound_changed: no clamp of the error (a3_ed) found")
+        raise FaultNotApplicable("error_bound_changed: no clamp of the error (a4_ed) found")
     m = sites[0]
     new_max = int(m.group("max")) * 3 // 4
     repl = m.group(0).replace(f"> {m.group('max')}", f"> {new_max}").replace(
@@ -79,7 +79,7 @@ def weight_clamp_dropped(text: str) -> str:
     return out
 
 
-# r_y <= {a6_y[W-1:0], r_y[NW-1:W]} (NW = N * W): the new y enters at the top
+# r_y <= {a7_y[W-1:0], r_y[NW-1:W]} (NW = N * W): the new y enters at the top
 _Y_SHIFT = re.compile(
     r"(?P<reg>\w*r_y) <= \{(?P<val>\w+)\[(?P<w>\d+)-1:0\], (?P=reg)\[(?P<nw>\d+)-1:(?P=w)\]\};")
 
@@ -149,12 +149,12 @@ def error_file_unwritten(text: str) -> str:
     return out
 
 
-# r_e <= a6_e[W-1:0] (K = 1) or r_e <= {a6_e[W-1:0], r_e[...]} (K > 1)
+# r_e <= a7_e[W-1:0] (K = 1) or r_e <= {a7_e[W-1:0], r_e[...]} (K > 1)
 _E_SHIFT = re.compile(r"\w*r_e <= \{?(\w+)\[\d+-1:0\]")
 
 
 def error_register_unwritten(text: str) -> str:
-    """The error register that ``r_e`` is shifted in from (``a6_e``, the last stage of
+    """The error register that ``r_e`` is shifted in from (``a7_e``, the last stage of
     the activation unit) is never written (neither reset nor loaded).
 
     ``r_e`` takes it in as each output's error is computed, so the first result already

@@ -57,7 +57,7 @@ PORTS = {"clk": 1, "rst": 1, "s_valid": 1, "s_ready": 1, "s_x": 16, "s_d": 16, "
 # the folded core's names (rtl/folded.py): a lane's p_ing under its sign-extended copy's
 # name ("pidr", as MyHDL names it in the default formats), delay lines as MyHDL names them
 INTERNAL = {"st": 3, "fj": 4, "Er": 2, "Ej": 4, "u": 3, "g_zslot": 16, "aq0": 49,
-            "a6_v": 1, "a6_y": 16, "chain_mux0_copy4_dst": 16,
+            "a7_v": 1, "a7_y": 16, "chain_mux0_copy4_dst": 16,
             "lane0_chain_mux4__mux_stage42_dst": 18, "_dec_stage0_hi": 4, "qv_d1_dst": 1,
             **{f"lane{p}_{s}": w for p in range(LANES)
                for s, w in (("wd", 18), ("pidr", 18), ("e7_p", 18), ("g_acc", 49),
@@ -313,7 +313,7 @@ def test_save_file_shows_fixed_point_values_per_element(tmp_path: Path, style: s
     assert rows["step_count"].flags & TR_DEC and fixed_shift(rows["step_count"]) is None
     assert rows["j: column (slot)"].flags & TR_DEC and not rows["j: column (slot)"].flags & (
         TR_SIGNED | TR_FTRANSLATED)
-    assert rows["clk"].flags & TR_BIN and rows["A6 valid"].flags & TR_BIN
+    assert rows["clk"].flags & TR_BIN and rows["A7 valid"].flags & TR_BIN
     # the state by name, through the translate file beside the save file
     st = rows["state"]
     assert st.flags & TR_FTRANSLATED and st.translate == "dump.states.txt"
@@ -339,7 +339,7 @@ def test_save_file_names_and_orders_signals(tmp_path: Path, style: str) -> None:
             f"lane{p} g (sum e p)"]
     assert [r.name for r in g["Controller"]] == [
         "state", "fwd j (column)", "r: group (slot)", "j: column (slot)", "u: cycle of slot"]
-    assert [r.name for r in g["Activation unit"]] == ["s_i (table in)", "A6 valid", "y_i(t+1)"]
+    assert [r.name for r in g["Activation unit"]] == ["s_i (table in)", "A7 valid", "y_i(t+1)"]
     assert [r.name for r in g["Counters"]] == ["step_count", "sat_count"]
     assert [r.name for r in g["Results r_y, r_e"]] == [f"r_y[{e}]" for e in range(N)] + ["r_e[0]"]
     # no generated names; every internal signal under an alias
@@ -533,7 +533,7 @@ def write_axi_dump(folder: Path, style: str = "icarus") -> AxiDump:
             "core_learn": 1, "core_busy": 1, "core_m_addr": man.addr_bits,
             "core_step_count": 32, "core_sat_count": 32}
     internal = {"trtrl_array0_st": 3, "trtrl_array0_Ej": 3, "trtrl_array0_g_zslot": a,
-                "trtrl_array0_a6_y": a, "out_full": 1,
+                "trtrl_array0_a7_y": a, "out_full": 1,
                 **{f"trtrl_array0_lane{p}_wd": 18 for p in range(AXI_LANES)}}
     widths = {**man.ports, **core, **internal}
     top = ("trtrl_axi", widths)

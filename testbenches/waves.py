@@ -259,13 +259,13 @@ FOLDED_BROADCAST: tuple[Sig, ...] = (  # the column's values, the same for every
     ("g_fpk", "f'_k (slot)", "A"),
     ("g_e7", "e_k (to E7)", "A"),
 )
-FOLDED_ACT: tuple[Sig, ...] = (  # one neuron a cycle; A6 the results written
+FOLDED_ACT: tuple[Sig, ...] = (  # one neuron a cycle; A7 the results written
     ("aq0", "s_i (table in)", "WA"),
-    ("a6_v", "A6 valid", "bit"),
-    ("a6_i", "A6 i: neuron", "uint"),
-    ("a6_y", "y_i(t+1)", "A"),
-    ("a6_fp", "f'_i", "A"),
-    ("a6_e", "e_i (i < K)", "A"),
+    ("a7_v", "A7 valid", "bit"),
+    ("a7_i", "A7 i: neuron", "uint"),
+    ("a7_y", "y_i(t+1)", "A"),
+    ("a7_fp", "f'_i", "A"),
+    ("a7_e", "e_i (i < K)", "A"),
 )
 # A lane: the slot's operands (E0: p = f' (a b + c d + z)), the pipeline's results
 # (E4 inner, E7 the new sensitivity, E8 e_k p, the gradient, W3 the new weight) and the
