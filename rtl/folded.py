@@ -350,13 +350,13 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         if g.fwd2:
             n_a.next = wd
             n_b.next = g.zfwd
-        elif g.u < K:  # output k = u: T = {i} U {m}
+        elif g.u_out:  # output k = u < K: T = {i} U {m}
             n_a.next = wki
             n_b.next = pidb
             if g.erec and not l_mi:
                 n_c.next = g.wkb
                 n_d.next = ped
-        elif g.u == K:  # ingress p^i
+        elif g.u_ing:  # u = K: ingress p^i
             if l_out:
                 n_a.next = 0
                 n_b.next = 0
@@ -381,13 +381,13 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         e0_lv.next = g.uv and l_valid
         if g.fwd2:
             pass
-        elif g.u < K:  # output k = u: T = {i} U {m}
+        elif g.u_out:  # output k = u < K: T = {i} U {m}
             e0_zon.next = one_z
             e0_fp.next = g.fpk
             e0_cnt.next = 1
             e0_ci.next = one_z
             e0_cm.next = g.erec and g.u == g.eb
-        elif g.u == K:  # ingress p^i
+        elif g.u_ing:  # u = K: ingress p^i
             if l_out:
                 e0_sel.next = SEL_DUPI
             else:
@@ -725,6 +725,9 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     # ---------------- the bus to the lanes ------------------------------------------------
     g.u = u
+    # u < K and u == K as registers (set from u's next value): the lanes' E0 multiplexers
+    # take them instead of comparing the broadcast u each
+    g.u_out, g.u_ing = Signal(bool(K > 0)), Signal(bool(K == 0))
     g.uv = Signal(bool(0))
     g.uk = sig_u(KB)
     g.er = sig_u(RB)
@@ -1540,6 +1543,20 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     x_more = Signal(bool(0))  # the next column is an input (constant 0 when M = 0)
     if M > 1:
         insts.append(_below(Fj, M - 1, x_more))
+
+    UO0, UI0 = K > 0, K == 0  # the flags for u = 0
+
+    @always_seq(clk.posedge, reset=rst)
+    def u_flags():
+        # u's next value as ctrl sets it (u holds in the other states; reset: u = 0)
+        if (st == F_PRE and pc == PRE - 1) or ((st == F_UPD or st == F_DRAIN) and u == S - 1):
+            g.u_out.next = UO0
+            g.u_ing.next = UI0
+        elif st == F_UPD or st == F_DRAIN:
+            g.u_out.next = u < K - 1
+            g.u_ing.next = u == K - 1
+
+    insts.append(u_flags)
 
     @always_comb
     def adv_f():
