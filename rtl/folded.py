@@ -129,7 +129,9 @@ _DSP_REGS = ", ".join(f'.REG_{r}_{f}("{v}0")' for r in ("INPUTA", "INPUTB", "OUT
 def dsp_mul(clk, rst, a, b, p):
     """``p = a * b`` two clock edges after ``a``, ``b`` (the operands are registered, then
     the product: no logic between them, so the DSP block's own registers can take both);
-    every register is reset. Operands up to 18 bits (signed) use one MULT18X18D."""
+    every register is reset. With ``TRTRL_ECP5_DSP`` defined, operands up to 18 bits
+    (signed) are one MULT18X18D instantiated with its input and output registers; no
+    tool defines it yet, because that variant is not simulated anywhere (rtl/README.md)."""
     a_r, b_r, p_r = _like(a), _like(b), _like(p)
 
     @always_seq(clk.posedge, reset=rst)

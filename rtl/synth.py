@@ -209,7 +209,7 @@ def _noabc_script() -> str:
     ])
 
 
-def _gate_level_script(target: str, device: str | None, top: str, verilog: Path) -> str:
+def _gate_level_script(target: str, device: str | None, top: str) -> str:
     if target == "generic":
         # Continue from the word-level design (already flattened, memories collected).
         synth = f"synth -top {top} -flatten -run coarse:"
@@ -220,12 +220,11 @@ def _gate_level_script(target: str, device: str | None, top: str, verilog: Path)
         extra = [f"write_json {target}.json"]
     else:
         # synth_ecp5 maps multipliers to MULT18X18D by default (-nodsp would not). The
-        # design is read again with TRTRL_ECP5_DSP: the folded core's products then are
-        # MULT18X18D with their input and output registers (rtl/folded.py dsp_mul); the
-        # word-level figures above stay those of the plain RTL. (No -dff: Yosys 0.70's
-        # abc9 -dff ran out of WebAssembly stack in ABC on the N = 4 design.)
-        synth = "\n".join(["design -reset", f"read_verilog -DTRTRL_ECP5_DSP {verilog}",
-                           f"synth_ecp5 -top {top}"])
+        # plain RTL, not the TRTRL_ECP5_DSP variant of rtl/folded.py's dsp_mul (a
+        # MULT18X18D instantiated with its registers): that variant is not simulated
+        # anywhere yet (Icarus 11 cannot compile Yosys's ECP5 cell models), so no netlist
+        # is made from it (rtl/README.md, ECP5).
+        synth = f"synth_ecp5 -top {top}"
         extra = [f"write_json {target}.json"]
     return "\n".join([
         synth,
@@ -408,8 +407,7 @@ def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str],
             if full:
                 script += "\ndesign -load word"
         if full:
-            script += "\n" + _gate_level_script(
-                target, device, top, Path(os.path.relpath(verilog, work.resolve())))
+            script += "\n" + _gate_level_script(target, device, top)
         (work / "synth.ys").write_text(script + "\n")
         t0 = time.perf_counter()
         _run([yosys, "-q", "-s", "synth.ys"], work, timeout, "yosys", work / "yosys.log",
