@@ -166,8 +166,10 @@ def _run(cmd: list[str], cwd: Path, timeout: float, what: str, log: Path,
     except subprocess.TimeoutExpired as exc:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise TrtrlError(f"{what}: timed out after {timeout:.0f} s (raise --timeout)") from exc
+        out, _ = proc.communicate()
+        log.write_text(out or "")  # how far it got (placement, routing) is worth keeping
+        raise TrtrlError(f"{what}: timed out after {timeout:.0f} s (raise --timeout) "
+                         f"[log {shown or log}]") from exc
     out = out or ""
     log.write_text(out)
     if proc.returncode != 0:

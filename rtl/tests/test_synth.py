@@ -391,6 +391,9 @@ def test_yosys_timeout_is_one_line(small_rtl: Path, tmp_path: Path) -> None:
     with pytest.raises(TrtrlError, match=r"timed out after 1 s") as info:
         synthesize(small_rtl / VERILOG_FILE, tmp_path, full=True, timeout=1)
     assert "\n" not in str(info.value)
+    # the output so far is kept, and named (a long place and route shows how far it got)
+    log = tmp_path / "synth_logs" / "yosys.log"
+    assert log.is_file() and str(log) in str(info.value)
 
 
 def test_netlist_without_the_top_is_one_line(small_rtl: Path, tmp_path: Path,
