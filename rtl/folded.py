@@ -441,33 +441,12 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         else:
             e6_r.next = e5_p
 
-    @always_comb
-    def stage4_sat():
-        if e3_r > PMAX:
-            n_in4.next = PMAX
-            n_ev4.next = 1
-        elif e3_r < PMIN:
-            n_in4.next = PMIN
-            n_ev4.next = 1
-        else:
-            n_in4.next = e3_r[pt:].signed()
-            n_ev4.next = 0
-
     pnew = sig_s(pt)
     pev = Signal(bool(0))
     pval = sig_s(pt)
-
-    @always_comb
-    def stage7_sat():
-        if e6_r > PMAX:
-            pnew.next = PMAX
-            pev.next = 1
-        elif e6_r < PMIN:
-            pnew.next = PMIN
-            pev.next = 1
-        else:
-            pnew.next = e6_r[pt:].signed()
-            pev.next = 0
+    # E4's and E7's saturation to format P (each an event)
+    stage4_sat = named(_saturate(e3_r, n_in4, n_ev4, PMIN, PMAX), "e4_sat")
+    stage7_sat = named(_saturate(e6_r, pnew, pev, PMIN, PMAX), "e7_sat")
 
     @always_comb
     def stage7_sel():
@@ -1784,6 +1763,26 @@ def _ignore(clk, rst, en, src, src_unused):
             src_unused.next = src
 
     return ignore_f
+
+
+@block
+def _saturate(src, dst, ev, lo, hi):
+    """``dst = src`` clamped to ``lo .. hi`` (``dst``'s format), ``ev = 1`` when it clamps."""
+    w = len(dst)
+
+    @always_comb
+    def saturate_f():
+        if src > hi:
+            dst.next = hi
+            ev.next = 1
+        elif src < lo:
+            dst.next = lo
+            ev.next = 1
+        else:
+            dst.next = src[w:].signed()
+            ev.next = 0
+
+    return saturate_f
 
 
 @block
