@@ -31,7 +31,6 @@ PORTS = (
 )
 
 
-
 def clog2(v: int) -> int:
     """Bits of an index into ``v`` entries (at least 1)."""
     return max(1, math.ceil(math.log2(max(v, 2))))
@@ -270,6 +269,7 @@ class ArrayConfig:
         n, k, L = self.n, self.k, self.L
         computed = k * n * L + (n - k) * L + (n - 1) * (n - k)
         return n * L + 3 * computed + k * n * L + n
+
     @property
     def multiplier_utilisation(self) -> float:
         """:meth:`useful_multiplies` over ``multipliers x cycles_per_step``."""

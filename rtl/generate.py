@@ -164,8 +164,6 @@ def build(cfg: ArrayConfig, top: str = TOP):
         return trtrl_array(**ports, cfg=cfg), ports
 
 
-
-
 def generate(cfg: ArrayConfig, out_dir: str | os.PathLike,
              top: str = TOP) -> tuple[Path, Path]:
     """Write the Verilog and the manifest for ``cfg`` (and, for the AXI top, the C header
