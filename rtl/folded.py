@@ -23,6 +23,7 @@ from myhdl import ResetSignal, Signal, always, always_comb, always_seq, block, c
 from trtrl.pymodel.fixed.lut import build_lut
 from trtrl.rtl.blocks import chain_mux, sext, sig_s, sig_u, zext
 from trtrl.rtl.config import COUNTER_BITS, LR_SHIFT_BITS, ArrayConfig, clog2
+from trtrl.rtl.toolchain import ECP5_DSP_DEFINE
 
 __all__ = ["trtrl_array", "make_ports", "const_divider"]
 
@@ -117,8 +118,9 @@ def dreg(clk, rst, src, dst):
 
 
 # The ECP5 DSP (MULT18X18D) with its input and output registers: `define TRTRL_ECP5_DSP
-# (rtl/synth.py sets it for --target ecp5) selects the primitive, else the same two
-# register stages are written out (simulators, other targets).
+# (rtl/synth.py sets it for --target ecp5; simulated with rtl/cells/ecp5_mult18x18d.v)
+# selects the primitive, else the same two register stages are written out (simulators,
+# other targets).
 _DSP_PORTS = "".join(f".A{i}(${{p}}_xa[{i}]), .B{i}(${{p}}_xb[{i}]), " for i in range(18))
 _DSP_OUT = ", ".join(f".P{i}(${{p}}_xp[{i}])" for i in range(36))
 _DSP_REGS = ", ".join(f'.REG_{r}_{f}("{v}0")' for r in ("INPUTA", "INPUTB", "OUTPUT")
@@ -130,8 +132,7 @@ def dsp_mul(clk, rst, a, b, p):
     """``p = a * b`` two clock edges after ``a``, ``b`` (the operands are registered, then
     the product: no logic between them, so the DSP block's own registers can take both);
     every register is reset. With ``TRTRL_ECP5_DSP`` defined, operands up to 18 bits
-    (signed) are one MULT18X18D instantiated with its input and output registers; no
-    tool defines it yet, because that variant is not simulated anywhere (rtl/README.md)."""
+    (signed) are one MULT18X18D instantiated with its input and output registers."""
     a_r, b_r, p_r = _like(a), _like(b), _like(p)
 
     @always_seq(clk.posedge, reset=rst)
@@ -153,7 +154,7 @@ def dsp_mul(clk, rst, a, b, p):
     pw = len(p)
     if len(a) <= 18 and len(b) <= 18:
         dsp_mul.verilog_code = (
-            "`ifdef TRTRL_ECP5_DSP\n"
+            f"`ifdef {ECP5_DSP_DEFINE}\n"
             "wire [17:0] ${p}_xa = $$signed($a);\n"
             "wire [17:0] ${p}_xb = $$signed($b);\n"
             "wire [35:0] ${p}_xp;\n"

@@ -56,7 +56,7 @@ from typing import Any
 
 from trtrl.pymodel.errors import TrtrlError
 from trtrl.rtl.config import TOP
-from trtrl.rtl.toolchain import YOSYS, require, wheel_tool
+from trtrl.rtl.toolchain import ECP5_DSP_DEFINE, YOSYS, require, wheel_tool
 from trtrl.rtl.toolchain import yosys as yosys_tool
 
 __all__ = [
@@ -211,7 +211,7 @@ def _noabc_script() -> str:
     ])
 
 
-def _gate_level_script(target: str, device: str | None, top: str) -> str:
+def _gate_level_script(target: str, device: str | None, top: str, verilog: Path) -> str:
     if target == "generic":
         # Continue from the word-level design (already flattened, memories collected).
         synth = f"synth -top {top} -flatten -run coarse:"
@@ -221,12 +221,18 @@ def _gate_level_script(target: str, device: str | None, top: str) -> str:
         synth = f"synth_ice40 -top {top}{dsp}"
         extra = [f"write_json {target}.json"]
     else:
-        # synth_ecp5 maps multipliers to MULT18X18D by default (-nodsp would not). The
-        # plain RTL, not the TRTRL_ECP5_DSP variant of rtl/folded.py's dsp_mul (a
-        # MULT18X18D instantiated with its registers): that variant is not simulated
-        # anywhere yet (Icarus 11 cannot compile Yosys's ECP5 cell models), so no netlist
-        # is made from it (rtl/README.md, ECP5).
-        synth = f"synth_ecp5 -top {top}"
+        # The word-level figures above are of the plain RTL, as for every target. The ECP5
+        # netlist is made from the TRTRL_ECP5_DSP variant of rtl/folded.py's dsp_mul: each
+        # product one MULT18X18D with its own input and output registers (inferred
+        # multipliers leave them unused and stop at about 140 MHz on this part), simulated
+        # with the project's model of the primitive (rtl/cells/ecp5_mult18x18d.v).
+        synth = "\n".join([
+            "design -reset",
+            f"read_verilog -D{ECP5_DSP_DEFINE} {verilog}",
+            "read_verilog -lib +/ecp5/cells_bb.v",
+            f"hierarchy -check -top {top}",
+            f"synth_ecp5 -top {top}",
+        ])
         extra = [f"write_json {target}.json"]
     return "\n".join([
         synth,
@@ -403,13 +409,14 @@ def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     try:
         # Relative to the work folder: WebAssembly Yosys sees the host's folders under their
         # own names except /tmp, which it maps to a private temporary folder of its own.
-        script = _word_level_script(Path(os.path.relpath(verilog, work.resolve())), top)
+        verilog_rel = Path(os.path.relpath(verilog, work.resolve()))
+        script = _word_level_script(verilog_rel, top)
         if noabc:
             script += "\n" + ("design -save word\n" if full else "") + _noabc_script()
             if full:
                 script += "\ndesign -load word"
         if full:
-            script += "\n" + _gate_level_script(target, device, top)
+            script += "\n" + _gate_level_script(target, device, top, verilog_rel)
         (work / "synth.ys").write_text(script + "\n")
         t0 = time.perf_counter()
         _run([yosys, "-q", "-s", "synth.ys"], work, timeout, "yosys", work / "yosys.log",

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from trtrl.pymodel.errors import TrtrlError
@@ -139,6 +141,12 @@ def yosys_datdir() -> Path:
 # directory); Icarus 11 cannot compile Yosys 0.70's (see testbenches/README.md).
 CELL_LIBRARIES = {"ice40": "ice40/cells_sim.v", "ecp5": "ecp5/cells_sim.v"}
 
+# The RTL instantiates the ECP5 multiplier with its registers when this macro is defined
+# (rtl/folded.py, dsp_mul; rtl/synth.py defines it for --target ecp5). Yosys has only a
+# black box of that primitive: the project's own model simulates it.
+ECP5_DSP_DEFINE = "TRTRL_ECP5_DSP"
+ECP5_DSP_MODEL = Path(__file__).resolve().parent / "cells" / "ecp5_mult18x18d.v"
+
 
 def yosys_cell_library(family: str) -> Path:
     """Yosys's simulation models of ``family``'s cells (``ice40/cells_sim.v``,
@@ -159,3 +167,15 @@ def yosys_cell_library(family: str) -> Path:
         raise TrtrlError(f"{name} of Yosys not found (no {path}): reinstall {YOSYS} (pip "
                          f"install {YOSYS_PIN}), or give the file with --extra-sources")
     return path
+
+
+def parse_defines(defines: Sequence[str]) -> dict[str, str]:
+    """``NAME`` or ``NAME=VALUE`` macros as the runner takes them (``NAME`` is ``1``);
+    a malformed name is a one-line TrtrlError."""
+    out = {}
+    for text in defines:
+        name, _, value = text.partition("=")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise TrtrlError(f"define {text!r}: not a Verilog macro name (NAME or NAME=VALUE)")
+        out[name] = value or "1"
+    return out

