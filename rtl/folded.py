@@ -308,21 +308,29 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     for q in range(nchain):
         insts.append(_slot_reg(clk, rst, g.slot_end, wd if q == 0 else wchain[q - 1], wchain[q]))
 
-    li = sig_u(len(g.erow))  # this lane's row in the current group
-    l_valid, l_out, l_mi = (Signal(bool(0)) for _ in range(3))
+    # This lane's row is li = Erow + p. Its flags are registers: those of E alone are
+    # loaded with E (from F, at an advance); u == li is the broadcast u - Erow (g.ud, a
+    # register) against the constant p, so no lane adds or compares the broadcast counters.
+    l_valid, l_out = Signal(bool(p < N)), Signal(bool(p < K))
+    l_mi = Signal(bool(0))
     zsig = g.zslot
     one_z = Signal(bool(0))
+    lf = sig_u(len(g.frow))
 
     @always_comb
-    def lane_rows():
-        li.next = g.erow + p
+    def lane_row_next():
+        lf.next = g.frow + p
 
-    @always_comb
+    @always_seq(clk.posedge, reset=rst)
     def lane_flags():
-        l_valid.next = li < N
-        l_out.next = li < K
-        l_mi.next = g.erec and g.eb == li
-        one_z.next = g.u == li
+        if g.advance:
+            l_valid.next = lf < N
+            l_out.next = lf < K
+            l_mi.next = g.frec and g.fb == lf
+
+    @always_comb
+    def lane_z():
+        one_z.next = g.ud == p
 
     zsx = sig_s(dp)
 
@@ -334,7 +342,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     def wki_addr():
         wki_ra.next = concat(g.egb, g.uk)
 
-    insts += [lane_rows, lane_flags, zterm, wki_addr, sext(zsig, zsx, SX)]
+    insts += [lane_row_next, lane_flags, lane_z, zterm, wki_addr, sext(zsig, zsx, SX)]
 
     # E0: the operands of quantity u of the slot (or the forward MAC); the operand
     # registers are the DSP blocks' input registers (dsp_mul), so they are set here as
@@ -389,7 +397,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
             e0_fp.next = g.fpk
             e0_cnt.next = 1
             e0_ci.next = one_z
-            e0_cm.next = g.erec and g.u == g.eb
+            e0_cm.next = g.erec and g.u_eb
         elif g.u_ing:  # u = K: ingress p^i
             if l_out:
                 e0_sel.next = SEL_DUPI
@@ -697,13 +705,17 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     Frec, Fvalid = Signal(bool(0)), Signal(bool(0))
     Fxz = sig_s(at)
     Fxsh = sig_u(xw)
-    Er, Ej, Erow, Eb, Ejm, EjC = (sig_u(cb) for _ in range(6))
+    Er, Erow, Eb = (sig_u(cb) for _ in range(3))
     Eaddr = sig_u(RLB)
     Erec, Elast = Signal(bool(0)), Signal(bool(0))
     Exz = sig_s(at)
     pc = sig_u(cb)  # prefetch phase counter
+    # the prefetch's column counter, one cycle ahead of the request it addresses (the
+    # request is computed a cycle early and registered)
     pk, pkm, pkC = sig_u(cb), sig_u(cb), sig_u(cb)
     dc = sig_u(cb)  # drain counter
+    # E <- F and F -> the next slot, at the start of the update and every slot boundary
+    advance, f_init = Signal(bool(0)), Signal(bool(0))
 
     # ---------------- the bus to the lanes ------------------------------------------------
     g.u = u
@@ -716,6 +728,42 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     g.erow = Erow
     g.erec = Erec
     g.eb = Eb
+    g.advance, g.frow, g.fb, g.frec = advance, Frow, Fb, Frec
+    # u - Erow (mod 2**UDB; equal to a lane's p only when u is that lane's row) and
+    # u == Eb, registered from the next values of u and E
+    UDB = clog2(cfg.slot_cycles + (R + 1) * P) + 1
+    g.ud = sig_u(UDB)
+    g.u_eb = Signal(bool(0))
+    u_nx, erow_nx, eb_nx = sig_u(len(u)), sig_u(cb), sig_u(cb)
+    ud_full_unused = sig_u(UDB + 1)  # the top bit is dropped: u - Erow mod 2**UDB
+
+    @always_comb
+    def u_next():
+        # u's next value as ctrl sets it, and E's as pointers sets it
+        u_nx.next = u
+        if st == F_PRE and pc == PRE - 1:
+            u_nx.next = 0
+        elif st == F_UPD or st == F_DRAIN:
+            if u == S - 1:
+                u_nx.next = 0
+            else:
+                u_nx.next = u + 1
+        erow_nx.next = Erow
+        eb_nx.next = Eb
+        if advance:
+            erow_nx.next = Frow
+            eb_nx.next = Fb
+
+    @always_comb
+    def ud_sum():
+        ud_full_unused.next = u_nx + (1 << UDB) - erow_nx
+
+    @always_seq(clk.posedge, reset=rst)
+    def u_regs():
+        g.ud.next = ud_full_unused[UDB:]
+        g.u_eb.next = u_nx == eb_nx
+
+    insts += [u_next, ud_sum, u_regs]
     g.eb_out = Signal(bool(0))
     g.egb = Signal(bool(0))
     g.zslot = sig_s(at)
@@ -866,11 +914,14 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     sh_we = Signal(bool(0))
     sh_wa = sig_u(SH)
     sh_wd = [sig_s(wt_) for _ in range(P)]
-    sh_re = Signal(bool(0))
-    sh_base = sig_u(cb)
-    sh_xm = sig_u(cb)
-    sh_tag0 = sig_u(2)
-    sh_wa0 = sig_u(KB + 1)
+    # the read request: pre_* computed a cycle ahead, registered into sh_* and bank_ra
+    # (the decode and each bank's address adder end at a register, not at the RAMs)
+    pre_re, sh_re = Signal(bool(0)), Signal(bool(0))
+    pre_base = sig_u(cb)
+    pre_xm, sh_xm = sig_u(cb), sig_u(cb)
+    pre_tag, sh_tag0 = sig_u(2), sig_u(2)
+    pre_wa0, sh_wa0 = sig_u(KB + 1), sig_u(KB + 1)
+    pre_ra = [sig_u(SH) for _ in range(P)]
     bank_ra = [sig_u(SH) for _ in range(P)]
     bank_rd = [sig_s(wt_) for _ in range(P)]
     breg = [sig_s(wt_) for _ in range(P)]
@@ -879,7 +930,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         insts += [named(sram(clk, rst, sh_we, sh_wa, sh_wd[q], sh_re, bank_ra[q], bank_rd[q],
                              R * C), f"shadow{q}"),
                   dreg(clk, rst, bank_rd[q], breg[q])]
-        insts.append(_bank_addr(q, P, sh_base, sh_xm, bank_ra[q]))
+        insts += [_bank_addr(q, P, pre_base, pre_xm, pre_ra[q]),
+                  dreg(clk, rst, pre_ra[q], bank_ra[q])]
         # write rotator: bank q takes lane (q - b) mod P
         wsrc = wd_l[0]
         if P > 1:
@@ -922,50 +974,62 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     @always_comb
     def requests():
-        sh_re.next = 0
-        sh_tag0.next = TAG_NONE
-        sh_base.next = 0
-        sh_xm.next = 0
-        sh_wa0.next = 0
         fetch.next = 0
         wkfetch.next = 0
         if st == F_PRE:
-            if pc >= 3 and pc < 3 + K:
-                sh_re.next = 1
-                sh_tag0.next = TAG_PF
-                sh_base.next = pkC
-                sh_xm.next = pkm
-                sh_wa0.next = concat(False, pk[KB:])
             if pc == PRE - 3:
                 wkfetch.next = Frec
             if pc == PRE - 2:
                 fetch.next = 1
-                if Frec:
-                    sh_re.next = 1
-                    sh_tag0.next = TAG_TR
-                    sh_base.next = FbC + Frow
-                    sh_xm.next = Fbm
         elif st == F_UPD:
             if u == S - 3:
                 wkfetch.next = Fvalid and Frec
             if u == S - 2:
                 fetch.next = Fvalid
-                if Fvalid and Frec:
-                    sh_re.next = 1
-                    sh_tag0.next = TAG_TR
-                    sh_base.next = FbC + Frow
-                    sh_xm.next = Fbm
-            if u == 0 and Ej < K and Er + 1 < R:
-                sh_re.next = 1
-                sh_tag0.next = TAG_PF
-                sh_base.next = EjC + Erow + P
-                sh_xm.next = Ejm
-                if Er[0]:
-                    sh_wa0.next = concat(False, Ej[KB:])
-                else:
-                    sh_wa0.next = concat(True, Ej[KB:])
 
-    insts.append(requests)
+    # The shadow reads, each decided in the cycle before it is issued: the prefetch of the
+    # first group's coefficients (pc in 3 .. K+2, pk counting a cycle ahead), the
+    # recurrent column of the next slot with its fetch (F holds through the slot), and the
+    # next group's coefficients in the first cycle of a slot (that cycle follows an
+    # advance, which loads E from F: F stands for E here).
+    @always_comb
+    def shadow_request():
+        pre_re.next = 0
+        pre_tag.next = TAG_NONE
+        pre_base.next = 0
+        pre_xm.next = 0
+        pre_wa0.next = 0
+        if st == F_PRE and pc >= 2 and pc < 2 + K:
+            pre_re.next = 1
+            pre_tag.next = TAG_PF
+            pre_base.next = pkC
+            pre_xm.next = pkm
+            pre_wa0.next = concat(False, pk[KB:])
+        elif ((st == F_PRE and pc == PRE - 3) or (st == F_UPD and u == S - 3 and Fvalid)) \
+                and Frec:
+            pre_re.next = 1
+            pre_tag.next = TAG_TR
+            pre_base.next = FbC + Frow
+            pre_xm.next = Fbm
+        elif advance and Fj < K and Fr + 1 < R:
+            pre_re.next = 1
+            pre_tag.next = TAG_PF
+            pre_base.next = FjC + Frow + P
+            pre_xm.next = Fjm
+            if Fr[0]:
+                pre_wa0.next = concat(False, Fj[KB:])
+            else:
+                pre_wa0.next = concat(True, Fj[KB:])
+
+    @always_seq(clk.posedge, reset=rst)
+    def shadow_request_r():
+        sh_re.next = pre_re
+        sh_tag0.next = pre_tag
+        sh_wa0.next = pre_wa0
+
+    insts += [requests, shadow_request, shadow_request_r]
+    if P > 1:  # one bank needs no rotation
+        insts.append(dreg(clk, rst, pre_xm, sh_xm))
 
     # ---------------- the quantity pipeline's global stages -----------------------------------
     QD = 14
@@ -1488,7 +1552,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                     fj.next = fj + 1
             elif st == F_PRE:
                 pc.next = pc + 1
-                if pc >= 3 and pc < 3 + K:
+                if pc >= 2 and pc < 2 + K:
                     pk.next = pk + 1
                     if pkm == P - 1:
                         pkm.next = 0
@@ -1520,8 +1584,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                 step_count.next = step_count + 1
                 ypar.next = not ypar
 
-    # E <- F and F -> the next slot, at the start of the update and every slot boundary
-    advance, f_init = Signal(bool(0)), Signal(bool(0))
     x_more = Signal(bool(0))  # the next column is an input (constant 0 when M = 0)
     if M > 1:
         insts.append(_below(Fj, M - 1, x_more))
@@ -1550,12 +1612,9 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     def pointers():
         if rst:
             Er.next = 0
-            Ej.next = 0
             Eaddr.next = 0
             Erow.next = 0
             Eb.next = 0
-            Ejm.next = 0
-            EjC.next = 0
             Erec.next = 0
             Elast.next = 0
             Exz.next = 0
@@ -1590,12 +1649,9 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                 Fxz.next = xs[at:].signed()
         elif advance:
             Er.next = Fr
-            Ej.next = Fj
             Eaddr.next = Faddr
             Erow.next = Frow
             Eb.next = Fb
-            Ejm.next = Fjm
-            EjC.next = FjC
             Erec.next = Frec
             Exz.next = Fxz
             Elast.next = Fr == R - 1 and Fj == L - 1
