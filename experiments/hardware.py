@@ -712,35 +712,71 @@ def plot_resources(rows: list[dict[str, Any]], path: Path) -> None:
     save_figure(fig, path)
 
 
+SERIES = {"hw": ("hardware", "k", "-"), "rtrl": ("CPU float64 RTRL", "C0", ":"),
+          "trtrl": ("CPU float64 TRTRL", "C1", "--"),
+          "fixed": ("CPU fixed-point TRTRL", "C2", "-.")}
+K_MARKS = "osD^v<>p"
+
+
+def _legend(ax: Any, models: list[str], ks: list[int], paper: bool) -> None:
+    """One legend entry per model (colour) and per K (marker), not one per curve."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=SERIES[m][1], ls=SERIES[m][2], label=SERIES[m][0])
+               for m in models]
+    handles += [Line2D([], [], color="grey", marker=K_MARKS[i % len(K_MARKS)], ls="none",
+                       label=f"N sweep K={k}") for i, k in enumerate(ks)]
+    if paper:
+        handles.append(Line2D([], [], color="grey", marker="*", ms=11, ls="none",
+                              label="paper N=100 K=10 P=20"))
+    ax.legend(handles=handles, fontsize=7)
+
+
+def _speed_vs_n(rows: list[dict[str, Any]], ax: Any, ax2: Any) -> None:
+    """Steps per second (hardware, three CPU models) and speed-ups against N."""
+    ks = sorted({r["K"] for r in _sel(rows, "n")})
+    for i, k in enumerate(ks):
+        sel = sorted(_sel(rows, "n", k), key=lambda r: r["N"])
+        ns, mark = [r["N"] for r in sel], K_MARKS[i % len(K_MARKS)]
+        for m, (_, color, ls) in SERIES.items():
+            col = "hw_steps_per_s" if m == "hw" else f"cpu_{m}_steps_per_s"
+            ax.plot(ns, [r[col] for r in sel], marker=mark, color=color, ls=ls,
+                    mfc="none" if m != "hw" else color, lw=2 if m == "hw" else 1)
+            if m != "hw":
+                ax2.plot(ns, [r[f"speedup_vs_{m}"] for r in sel], marker=mark, color=color,
+                         ls=ls)
+    paper = _sel(rows, "paper")
+    for r in paper:
+        for m, (_, color, _ls) in SERIES.items():
+            col = "hw_steps_per_s" if m == "hw" else f"cpu_{m}_steps_per_s"
+            ax.plot([r["N"]], [r[col]], "*", color=color, ms=11)
+            if m != "hw":
+                ax2.plot([r["N"]], [r[f"speedup_vs_{m}"]], "*", color=color, ms=11)
+    pts = _sel(rows, "n") + paper
+    clocks = sorted({f"{r['clock_mhz']:.3g} MHz ({r['clock_from']})" for r in pts})
+    p = _sel(rows, "n")[0]["P"] if ks else None
+    _log_axes(ax, f"learning steps per second (N sweep at P = {p})\nhardware at "
+              + "; ".join(clocks), "neurons N")
+    _log_axes(ax2, "hardware speed-up (steps/s ratio)", "neurons N")
+    _legend(ax, list(SERIES), ks, bool(paper))
+    _legend(ax2, [m for m in SERIES if m != "hw"], ks, bool(paper))
+
+
 def plot_speed(rows: list[dict[str, Any]], path: Path) -> None:
     """Steps per second of the hardware and the CPU models against N; the speed-ups; the
     hardware against P."""
     plt = pyplot()
-    fig, (ax, ax2, ax3) = plt.subplots(1, 3, figsize=(17, 4.8))
-    marks = {"rtrl": "^:", "trtrl": "s--", "fixed": "d-."}
-    pts = sorted(_sel(rows, "n") + _sel(rows, "paper"), key=lambda r: r["N"])
-    for i, k in enumerate(sorted({r["K"] for r in pts})):
-        sel = [r for r in pts if r["K"] == k]
-        ns, c = [r["N"] for r in sel], f"C{i}"
-        ax.plot(ns, [r["hw_steps_per_s"] for r in sel], "o-", color=c, lw=2,
-                label=f"hardware K={k} (P: {'/'.join(str(r['P']) for r in sel)})")
-        for alg, mark in marks.items():
-            ax.plot(ns, [r[f"cpu_{alg}_steps_per_s"] for r in sel], mark, color=c,
-                    mfc="none", alpha=0.7, label=f"CPU {MODELS[alg]} K={k}")
-            ax2.plot(ns, [r[f"speedup_vs_{alg}"] for r in sel], mark, color=c,
-                     label=f"vs {MODELS[alg]} K={k}")
-    clocks = sorted({f"{r['clock_mhz']:.3g} MHz ({r['clock_from']})" for r in pts})
-    _log_axes(ax, "learning steps per second; hardware at " + "; ".join(clocks), "neurons N")
-    _log_axes(ax2, "hardware speed-up (steps/s ratio)", "neurons N")
+    fig, (ax, ax2, ax3) = plt.subplots(1, 3, figsize=(17, 5))
+    _speed_vs_n(rows, ax, ax2)
     sel = sorted(_sel(rows, "p"), key=lambda r: r["P"])
     if sel:
         ps = [r["P"] for r in sel]
-        ax3.plot(ps, [r["hw_steps_per_s"] for r in sel], "o-", color="C0", lw=2,
-                 label="hardware")
-        for alg, mark in marks.items():
-            ax3.plot(ps, [r[f"cpu_{alg}_steps_per_s"] for r in sel], mark, mfc="none",
-                     label=f"CPU {MODELS[alg]}")
-        _log_axes(ax3, f"steps per second at N = {sel[0]['N']}, K = {sel[0]['K']}", "lanes P")
+        for m, (label, color, ls) in SERIES.items():
+            col = "hw_steps_per_s" if m == "hw" else f"cpu_{m}_steps_per_s"
+            ax3.plot(ps, [r[col] for r in sel], marker="o", color=color, ls=ls, label=label,
+                     mfc="none" if m != "hw" else color, lw=2 if m == "hw" else 1)
+        _log_axes(ax3, f"steps per second at N = {sel[0]['N']}, K = {sel[0]['K']}",
+                  "lanes P")
     else:
         ax3.set_axis_off()
     save_figure(fig, path)
@@ -872,7 +908,7 @@ def _speed_lines(result: dict[str, Any]) -> list[str]:
                   f"{probe['luts']} LUT4, {probe['carries']} carry cells, {probe['dsps']} DSP "
                   f"blocks, {probe['block_rams']} RAM blocks, {probe['lut_rams']} LUT RAMs, "
                   f"{probe['flip_flops']} flip-flops; {probe['multipliers_note']}. "
-                  f"{probe['pnr_note'] or ''}", ""]
+                  f"{(probe['pnr_note'] or '').rstrip('.')}.", ""]
     lines += [markdown_table(SPEED_COLS, [[r[c] for c in SPEED_COLS] for r in rows]),
               "CPU: float64 RTRL and TRTRL (`pymodel.models`) and the bit-accurate fixed-point "
               "TRTRL (`FixedTRTRL`), on this machine in this run, one BLAS thread, best of "
@@ -898,7 +934,7 @@ def markdown(result: dict[str, Any]) -> str:
         "(cycles, multipliers, memory and ROM bits) at every point."]) + [""]
     lines += _speed_lines(result)
     lines += ["## Word length needed per task", "",
-              f"Precision sweep {result['precision_source']}; a word length suffices when it "
+              f"Precision sweep: {result['precision_source']}. A word length suffices when it "
               f"and every longer one reach a test MSE within {MSE_RATIO_LIMIT:g}x of "
               "float64.", "",
               markdown_table(["task", "bits", "A", "W", "P", "MSE / float", "bits tested"],
