@@ -1,36 +1,41 @@
-"""Hardware figures: cycles, storage, multipliers and cells of the neuron array vs N (Yosys).
+"""Hardware figures of the folded TRTRL core: cycles, multipliers, storage, steps per second.
 
-For every size ``N`` and output count ``K <= N`` (``M`` inputs, the formats of the
-``--act-format`` ... options, default A 16.14, W/P 18.14) the
-array is generated once (cached for the run) and synthesized by Yosys at word level
-(``rtl/synth.py``: ``$mul`` cells, memory bits, register bits, word-level cells); the
-smallest configurations are also synthesized to generic gates (gate cells, flip-flops)
-and one configuration is placed and routed for a clock. At K = 1 and sizes up to
-``--noabc-max-n`` a bit-level count without ABC is taken too (``gate_cells_noabc``:
-memories mapped to flip-flops and multiplexers by ``memory_map``, every operator to
-generic gates by ``techmap``, ``opt -fast``, no ABC): unlike the word-level count it
-counts every stored bit, and unlike full gate-level synthesis it runs in minutes up to
-N = 32; its fit ``a + b N + c N^2`` separates the datapath from the storage. Beside each
-measured curve
-stands the paper's claim (Budik & Elhanany, 2006): per-neuron work ``O(2 K N)``, total
-``O(2 K N^2)`` multiplies per step (so ``O(K N)`` cycles on N processing elements) and
-storage ``O(N^2)``; and the design's own formulas (``rtl/README.md``; the folded core,
-``P = min(N, 20)`` lanes, ``R = ceil(N / P)``): cycles per step
-``R L (K+3) + max(K, P) + 27``, multipliers ``4 P + 1`` and a learning state of
-``N L (K+3)`` words.
-Growth exponents are least-squares slopes of log(quantity) on log(N) at fixed ``K``.
+Three sets of configurations of the folded core (``rtl/folded.py``: ``P`` lanes serve
+``N`` neurons in ``R = ceil(N / P)`` row groups), at the formats of the ``--act-format``
+... options (default A 16.14, W/P 18.14):
+
+- the *N sweep* at fixed ``P`` (``--ns`` at ``--lanes``, every K of ``--ks``, ``M`` inputs);
+- the *P sweep* at fixed ``N`` (``--lane-sweep`` at ``--sweep-n``, ``K = --sweep-k``);
+- *the paper's example* (Budik & Elhanany, 2006): N = 100, M = 1, K = 10 at the default
+  ``P = 20`` (``--no-paper`` leaves it out).
+
+For every point the design's own figures come from ``ArrayConfig`` (``rtl/config.py``):
+cycles per step ``R L (K+3) + max(K, P) + 27`` (``L = M + 1 + N``), multipliers
+``4 P + 1``, the products a step needs (useful multiplies), multiplier utilisation
+(useful / (multipliers x cycles)) and the memories by kind: block RAM (synchronous
+read), register files (asynchronous read: distributed RAM or flip-flops) and the
+activation ROM. The Verilog of each point is generated and its manifest read back; up to
+``N = --sim-max-n`` one learning step is simulated in MyHDL (``rtl/sim.py``) and its
+clock edges counted, the check of the cycle formula that does not come from the formula.
+Yosys word-level synthesis (``rtl/synth.py``) counts ``$mul`` cells, memory bits
+(memories with a write port: block RAM and register files), ROM bits, register bits and
+word-level cells; any disagreement with the design's figures is listed under
+"Cross-checks" and makes the command exit 1. Growth exponents are least-squares slopes
+of log(quantity) on log(N) (or log(P)).
 
 Learning steps per second of the hardware are ``clock / cycles_per_step``. The clock is
 nextpnr's post-route estimate of one probe configuration (``--clock-target``): by default
-``N = --clock-n`` at the sweep's formats on an ECP5 LFE5U-85F (``synth_ecp5``, hard
-multipliers, nextpnr-ecp5); with ``ice40`` a cut-down probe on an iCE40HX8K (narrow formats
-A 8.6, W/P 10.6, a 64-entry table: the default formats do not fit any iCE40 even at
-``N = 2``). The probe's clock is used for every N (larger arrays have longer routes, so
-it is an upper bound for them); beside it stands the stated ``--clock-mhz`` assumption.
-They are set against the float64 TRTRL and RTRL models timed on this CPU
-(``pymodel.bench.time_model_step``, best of repeats): the ratio is the hardware speedup.
-The fixed-point word length each task needs is read from the precision sweep
-(``trtrl experiment precision``; ``--precision-csv`` or a run made here).
+``N = --clock-n`` (``P = min(N, 20)``) at the sweep's formats on an ECP5 LFE5U-85F
+(``synth_ecp5``, nextpnr-ecp5); with ``ice40`` a cut-down probe on an iCE40 (A 8.6,
+W/P 10.6, a 64-entry table). The probe's clock is used for every point, the paper's
+example included (larger arrays have longer routes, so it is an upper bound for them)
+unless ``--paper-fmax`` gives a post-route clock measured for N = 100; beside it stands
+the stated ``--clock-mhz`` assumption. The hardware is set against three models timed
+on this CPU in the same run (one BLAS thread, best of repeats, ``pymodel.bench``): float64
+RTRL, float64 TRTRL and the bit-accurate fixed-point TRTRL (``FixedTRTRL``, the RTL's
+reference); the ratios are the hardware's speed-ups. The fixed-point word length each
+task needs is read from the precision sweep (``trtrl experiment precision``;
+``--precision-csv`` or a quick sweep run here).
 """
 
 from __future__ import annotations
@@ -62,61 +67,62 @@ from trtrl.pymodel.report import (
     write_csv,
     write_json,
 )
-from trtrl.rtl.config import CYCLES_FORMULA, DEFAULT_LANES, ArrayConfig
+from trtrl.rtl.config import CYCLES_FORMULA, DEFAULT_LANES, MANIFEST_FILE, VERILOG_FILE, ArrayConfig
 
-NS_FULL = [2, 4, 8, 16, 32]
-NS_QUICK = [2, 4, 8]
+NS_FULL = [4, 8, 16, 32, 64]
+NS_QUICK = [4, 8, 16]
 KS = [1, 2, 4]
+LANES = 4  # P of the N sweep: Verilog and Yosys time grow with P, not N
+LANE_SWEEP = {"full": [1, 2, 4, 5, 10, 20], "quick": [1, 2, 4, 8]}
+SWEEP_N = {"full": 20, "quick": 8}
+SIM_MAX_N = {"full": 32, "quick": 16}
+PAPER = (100, 1, 10)  # the paper's example: N, M, K (at P = DEFAULT_LANES)
+MODELS = {"rtrl": "float64 RTRL", "trtrl": "float64 TRTRL", "fixed": "fixed-point TRTRL"}
 DEFAULT_CLOCK_MHZ = 100.0
-# The iCE40 clock probe: narrow formats and a small table so one PE fits an HX8K.
+# The iCE40 clock probe: narrow formats and a small table.
 PROBE_FIXED = FixedConfig(act=FixedFormat(8, 6), weight=FixedFormat(10, 6),
                           sens=FixedFormat(10, 6), acc_bits=20, lut_bits=6, activation="tanh")
 CLOCK_N = {"ecp5": 4, "ice40": 1}  # probe sizes that place and route on the default parts
 CLOCK_DEVICE = {"ecp5": "85k", "ice40": "hx8k"}
 MSE_RATIO_LIMIT = 2.0  # a word length "suffices" when its MSE is within 2x of float64
-
-
-@dataclass
-class Point:
-    """Measured and predicted figures of one configuration."""
-
-    n: int
-    k: int
-    m: int
-    cycles: int
-    storage_words: int
-    lanes: int
-    multipliers: int
-    memory_bits: int
-    rom_bits: int
-    register_bits: int
-    word_cells: int
-    gate_cells: int | None = None
-    gate_flip_flops: int | None = None
-    gate_cells_noabc: int | None = None
-    gate_flip_flops_noabc: int | None = None
-    noabc_s: float | None = None
-    yosys_s: float = 0.0
-    cpu_s: dict[str, float | None] = field(default_factory=dict)
+SWEEP_NAMES = {"n": "N sweep", "p": "P sweep", "paper": "paper"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The experiment's options."""
+    q = "--quick"
     parser.add_argument("-o", "--out", required=True, type=user_path, metavar="DIR",
                         help="report folder (written atomically; replaced if it exists)")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"N in {NS_QUICK}, gate-level synthesis of N=2 only")
+    parser.add_argument(q, action="store_true",
+                        help=f"N in {NS_QUICK}; P in {LANE_SWEEP['quick']} at N = "
+                             f"{SWEEP_N['quick']}; simulation up to N = {SIM_MAX_N['quick']}")
     parser.add_argument("--ns", default=None, metavar="LIST",
-                        help=f"comma-separated sizes N (default {NS_FULL}; --quick {NS_QUICK})")
+                        help=f"N sweep: sizes N (default {NS_FULL}; {q} {NS_QUICK})")
     parser.add_argument("--ks", default=",".join(map(str, KS)), metavar="LIST",
-                        help="comma-separated output counts K (each used where K <= N)")
-    parser.add_argument("--inputs", "-m", type=int, default=1, help="M, external inputs")
-    parser.add_argument("--gate-max-n", type=int, default=None, metavar="N",
-                        help="generic gate-level synthesis for N <= this, K = 1 "
-                             "(default 4; --quick 2; 0 = none)")
-    parser.add_argument("--noabc-max-n", type=int, default=None, metavar="N",
-                        help="bit-level cells without ABC (memory_map + techmap) for "
-                             "N <= this, K = 1 (default 16; --quick 4; 0 = none)")
+                        help="N sweep: output counts K (each where K <= N; default %(default)s)")
+    parser.add_argument("--lanes", "-p", type=int, default=LANES, metavar="P",
+                        help="N sweep: lanes P, at most the smallest N (default %(default)s)")
+    parser.add_argument("--lane-sweep", default=None, metavar="LIST",
+                        help=f"P sweep: lane counts (default {LANE_SWEEP['full']}; "
+                             f"{q} {LANE_SWEEP['quick']}; 'none' = no P sweep)")
+    parser.add_argument("--sweep-n", type=int, default=None, metavar="N",
+                        help=f"P sweep: neurons (default {SWEEP_N['full']}; "
+                             f"{q} {SWEEP_N['quick']})")
+    parser.add_argument("--sweep-k", type=int, default=1, metavar="K",
+                        help="P sweep: outputs (default %(default)s)")
+    parser.add_argument("--no-paper", action="store_true",
+                        help=f"leave out the paper's example N, M, K = {PAPER} at "
+                             f"P = {DEFAULT_LANES}")
+    parser.add_argument("--paper-fmax", type=float, default=None, metavar="MHZ",
+                        help="a post-route clock measured for the paper's example (default: "
+                             "the probe's clock, labelled as such)")
+    parser.add_argument("--inputs", "-m", type=int, default=1,
+                        help="M, external inputs of both sweeps (the paper's example has 1)")
+    parser.add_argument("--sim-max-n", type=int, default=None, metavar="N",
+                        help="simulate one step in MyHDL for N <= this (default "
+                             f"{SIM_MAX_N['full']}; {q} {SIM_MAX_N['quick']}; 0 = none)")
+    parser.add_argument("--no-synth", action="store_true",
+                        help="no Yosys word-level synthesis (design and manifest figures only)")
     parser.add_argument("--clock-target", choices=["ecp5", "ice40", "none"], default="ecp5",
                         help="FPGA of the clock probe: ecp5 (sweep formats, default), ice40 "
                              "(narrow probe formats), none (assumed clock only)")
@@ -124,15 +130,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="part of the clock probe (default ecp5 85k, ice40 hx8k)")
     parser.add_argument("--clock-n", type=int, default=None, metavar="N",
                         help=f"neurons of the clock probe (default ecp5 {CLOCK_N['ecp5']}, "
-                             f"ice40 {CLOCK_N['ice40']})")
+                             f"ice40 {CLOCK_N['ice40']}); more than 8 takes hours")
     parser.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ,
-                        help="assumed clock of a mid-range FPGA, shown beside the iCE40 "
-                             f"estimate (default {DEFAULT_CLOCK_MHZ:g} MHz)")
+                        help="assumed clock, shown beside the probe's "
+                             f"(default {DEFAULT_CLOCK_MHZ:g} MHz)")
     parser.add_argument("--precision-csv", default=None, type=user_path, metavar="FILE",
                         help="precision.csv of `trtrl experiment precision` (default: run "
                              "its quick sweep here)")
     parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the CPU timing problems and the precision sweep")
+                        help="seed of the simulated step, the CPU timing problems and the "
+                             "precision sweep")
     parser.add_argument("--bench-seconds", type=float, default=3.0,
                         help="time budget per CPU model timing (default 3 s)")
     parser.add_argument("--timeout", type=float, default=3600.0, metavar="S",
@@ -153,52 +160,34 @@ def _format_args(args: argparse.Namespace) -> str:
     return "".join(f" {opt} {val}" for opt, val, d in given if val != d)
 
 
-def fit(ns: list[int], values: list[float | None]) -> float | None:
-    """Growth exponent over the sizes with a positive value (None if fewer than 2)."""
-    pts = [(n, v) for n, v in zip(ns, values, strict=True) if v is not None and v > 0]
-    if len(pts) < 2:
+def fit(xs: list[int], values: list[float | None]) -> float | None:
+    """Growth exponent over the points with a positive value (None if fewer than 2)."""
+    pts = [(x, v) for x, v in zip(xs, values, strict=True) if v is not None and v > 0]
+    if len(pts) < 2 or len({x for x, _ in pts}) < 2:
         return None
-    return fit_exponent([n for n, _ in pts], [v for _, v in pts])
+    return fit_exponent([x for x, _ in pts], [v for _, v in pts])
 
 
-def fit_quadratic(ns: list[int], values: list[float | None]) -> dict[str, Any] | None:
-    """``a + b N + c N^2`` fitted to the positive values (relative least squares).
-
-    The array's cells are N copies of a fixed datapath (the ``b N`` term) plus O(N)
-    storage in each of them (the ``c N^2`` term), so one exponent hides the cross-over:
-    ``n_cross = b / c`` is where the storage term equals the datapath term, and the
-    local exponent ``(b N + 2 c N^2) / (a + b N + c N^2)`` tends to 2 only beyond it.
-    With five or more sizes the largest is held out and predicted from the others, so
-    the model is checked on a size it was not fitted to. None with fewer than 3 sizes.
-    """
-    pts = sorted((n, float(v)) for n, v in zip(ns, values, strict=True)
-                 if v is not None and v > 0)
-    if len(pts) < 3:
-        return None
-
-    def solve(sel: list[tuple[int, float]]) -> np.ndarray:
-        n = np.array([p[0] for p in sel], float)
-        y = np.array([p[1] for p in sel])
-        basis = np.vstack([np.ones_like(n), n, n * n]).T / y[:, None]  # relative residuals
-        coef, *_ = np.linalg.lstsq(basis, np.ones_like(y), rcond=None)
-        return coef
-
-    a, b, c = solve(pts)
-    model = [a + b * n + c * n * n for n, _ in pts]
-    out: dict[str, Any] = {
-        "a": float(a), "b": float(b), "c": float(c), "sizes": [n for n, _ in pts],
-        "worst_residual": float(max(abs(m / v - 1) for m, (_, v) in zip(model, pts, strict=True))),
-        "n_cross": float(b / c) if c > 0 and b > 0 else None,
-        "local_exponent": {str(n): float((b * n + 2 * c * n * n) / (a + b * n + c * n * n))
-                           for n in (pts[-1][0], 64, 128, 256, 1024)},
-    }
-    if len(pts) >= 5:
-        a2, b2, c2 = solve(pts[:-1])
-        n_out, v_out = pts[-1]
-        pred = a2 + b2 * n_out + c2 * n_out * n_out
-        out["holdout"] = {"n": n_out, "predicted": float(pred), "measured": v_out,
-                          "error": float(pred / v_out - 1)}
+# -- the design's figures -----------------------------------------------------------------
+def bits_by_kind(cfg: ArrayConfig) -> dict[str, int]:
+    """Declared memory bits of ``cfg`` by kind: ``ram`` (block RAM), ``regfile``, ``rom``."""
+    out = {"ram": 0, "regfile": 0, "rom": 0}
+    for mem in cfg.memories().values():
+        out[str(mem["kind"])] += int(mem["bits"])
     return out
+
+
+def design_figures(cfg: ArrayConfig) -> dict[str, Any]:
+    """What ``ArrayConfig`` says of ``cfg``: sizes, cycles, multipliers, storage."""
+    bits = bits_by_kind(cfg)
+    return {
+        "N": cfg.n, "M": cfg.m, "K": cfg.k, "P": cfg.lanes, "R": cfg.groups, "L": cfg.L,
+        "cycles_per_step": cfg.cycles_per_step(), "multipliers": cfg.multipliers,
+        "useful_multiplies": cfg.useful_multiplies(),
+        "utilisation": cfg.multiplier_utilisation,
+        "state_words": cfg.storage_words()["state"],
+        "ram_bits": bits["ram"], "regfile_bits": bits["regfile"], "rom_bits": bits["rom"],
+    }
 
 
 # -- precision ------------------------------------------------------------------------------
@@ -241,43 +230,24 @@ def precision_rows(s: Settings) -> tuple[list[dict[str, Any]], str]:
                   f"bits {prec.BITS_QUICK}, seed {s.seed})")
 
 
-# -- measurements ---------------------------------------------------------------------------
-def _rtl(cfg: ArrayConfig, cache: dict[tuple[Any, ...], Path], root: Path,
-         prefix: str = "") -> Path:
-    """Generated Verilog folder of ``cfg``, generated once per run."""
-    from trtrl.rtl.generate import generate
-
-    key = (prefix, cfg.n, cfg.m, cfg.k)
-    if key not in cache:
-        folder = root / f"{prefix}n{cfg.n}_m{cfg.m}_k{cfg.k}"
-        generate(cfg, folder)
-        cache[key] = folder
-    return cache[key]
-
-
-def _cpu_seconds(n: int, m: int, k: int, s: Settings) -> dict[str, float | None]:
-    from trtrl.pymodel.bench import blas_threads, time_model_step
-
-    out: dict[str, float | None] = {}
-    with blas_threads(1):
-        for alg in ("trtrl", "rtrl"):
-            t = time_model_step(alg, n, m, k, repeats=5, max_seconds=s.bench_seconds,
-                                seed=s.seed)
-            out[alg] = t.seconds
-    return out
-
-
+# -- settings -------------------------------------------------------------------------------
 @dataclass
 class Settings:
     """Everything that determines a hardware run (recorded in report.json)."""
 
     ns: list[int] = field(default_factory=lambda: list(NS_FULL))
     ks: list[int] = field(default_factory=lambda: list(KS))
+    lanes: int = LANES
+    lane_sweep: list[int] = field(default_factory=lambda: list(LANE_SWEEP["full"]))
+    sweep_n: int = SWEEP_N["full"]
+    sweep_k: int = 1
+    paper: bool = True
+    paper_fmax: float | None = None
     inputs: int = 1
     fixed: FixedConfig = field(default_factory=FixedConfig)
     format_args: str = ""  # the format options as typed, for the report's command
-    gate_max_n: int = 4
-    noabc_max_n: int = 16
+    sim_max_n: int = SIM_MAX_N["full"]
+    synth: bool = True
     clock_target: str = "ecp5"  # or "ice40", "none"
     clock_device: str | None = None  # resolved part of the probe
     clock_n: int | None = None
@@ -289,10 +259,16 @@ class Settings:
     quick: bool = False
     progress: bool = True
 
-    @property
-    def configs(self) -> list[tuple[int, int]]:
-        """The (N, K) pairs swept: every K with every N >= K."""
-        return [(n, k) for k in self.ks for n in self.ns if k <= n]
+    def configs(self) -> list[tuple[str, ArrayConfig]]:
+        """Every point, tagged with its sweep: ``n``, ``p`` or ``paper``."""
+        out = [("n", ArrayConfig(n, self.inputs, k, self.fixed, lanes=self.lanes))
+               for k in self.ks for n in self.ns if k <= n]
+        out += [("p", ArrayConfig(self.sweep_n, self.inputs, self.sweep_k, self.fixed,
+                                  lanes=p)) for p in self.lane_sweep]
+        if self.paper:
+            n, m, k = PAPER
+            out.append(("paper", ArrayConfig(n, m, k, self.fixed)))
+        return out
 
     @property
     def probe_target(self) -> str | None:
@@ -300,8 +276,10 @@ class Settings:
 
     def record(self) -> dict[str, Any]:
         """The settings as report.json keeps them."""
-        return {"ns": self.ns, "ks": self.ks, "inputs": self.inputs,
-                "gate_max_n": self.gate_max_n, "noabc_max_n": self.noabc_max_n,
+        return {"ns": self.ns, "ks": self.ks, "lanes": self.lanes,
+                "lane_sweep": self.lane_sweep, "sweep_n": self.sweep_n,
+                "sweep_k": self.sweep_k, "paper": self.paper, "paper_fmax": self.paper_fmax,
+                "inputs": self.inputs, "sim_max_n": self.sim_max_n, "synth": self.synth,
                 "formats": self.fixed.describe(), "format_args": self.format_args,
                 "clock_target": self.clock_target, "clock_device": self.clock_device,
                 "clock_n": self.clock_n, "clock_mhz_assumed": self.clock_mhz_assumed,
@@ -313,23 +291,59 @@ class Settings:
                 "mse_ratio_limit": MSE_RATIO_LIMIT}
 
 
+def _positive(value: float | None, option: str) -> None:
+    if value is not None and value <= 0:
+        raise TrtrlError(f"{option}: must be > 0, got {value:g}")
+
+
+def _lane_sweep(args: argparse.Namespace, mode: str) -> list[int]:
+    if args.lane_sweep is None:
+        return list(LANE_SWEEP[mode])
+    if args.lane_sweep.strip().lower() == "none":
+        return []
+    return parse_sizes(args.lane_sweep, "--lane-sweep")
+
+
+def _check_lanes(s: Settings) -> None:
+    """The lane counts against the sizes they serve (one line naming the option)."""
+    if s.lanes < 1 or s.lanes > min(s.ns):
+        raise TrtrlError(f"--lanes: need 1 <= P <= the smallest N of --ns ({min(s.ns)}), "
+                         f"got {s.lanes}")
+    if s.lane_sweep and s.sweep_n < 1:
+        raise TrtrlError(f"--sweep-n: must be >= 1, got {s.sweep_n}")
+    if s.lane_sweep and max(s.lane_sweep) > s.sweep_n:
+        raise TrtrlError(f"--lane-sweep: P = {max(s.lane_sweep)} exceeds --sweep-n "
+                         f"{s.sweep_n}")
+    if s.lane_sweep and not 1 <= s.sweep_k <= s.sweep_n:
+        raise TrtrlError(f"--sweep-k: need 1 <= K <= --sweep-n ({s.sweep_n}), got "
+                         f"{s.sweep_k}")
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """The run settings from the parsed options; a bad option is refused before any run."""
-    ns = parse_sizes(args.ns, "--ns") if args.ns else (NS_QUICK if args.quick else NS_FULL)
+    mode = "quick" if args.quick else "full"
+    ns = parse_sizes(args.ns, "--ns") if args.ns else list(NS_QUICK if args.quick else NS_FULL)
     if args.inputs < 0:
         raise TrtrlError(f"--inputs: must be >= 0, got {args.inputs}")
-    if args.clock_mhz <= 0:
-        raise TrtrlError(f"--clock-mhz: must be > 0, got {args.clock_mhz}")
+    for value, option in ((args.clock_mhz, "--clock-mhz"), (args.paper_fmax, "--paper-fmax"),
+                          (args.bench_seconds, "--bench-seconds"), (args.timeout, "--timeout")):
+        _positive(value, option)
+    if args.paper_fmax is not None and args.no_paper:
+        raise TrtrlError("--paper-fmax: the paper's example is left out (--no-paper)")
     s = Settings(
-        ns=list(ns), ks=parse_sizes(args.ks, "--ks"), inputs=args.inputs,
-        fixed=config_from_args(args, "tanh"), format_args=_format_args(args),
-        gate_max_n=args.gate_max_n if args.gate_max_n is not None else (2 if args.quick else 4),
-        noabc_max_n=(args.noabc_max_n if args.noabc_max_n is not None
-                     else (4 if args.quick else 16)),
-        clock_target=args.clock_target, clock_mhz_assumed=args.clock_mhz,
-        precision_csv=args.precision_csv, seed=args.seed, bench_seconds=args.bench_seconds,
-        timeout_s=args.timeout, quick=args.quick, progress=not args.no_progress)
-    if not s.configs:
+        ns=ns, ks=parse_sizes(args.ks, "--ks"), lanes=args.lanes,
+        lane_sweep=_lane_sweep(args, mode),
+        sweep_n=args.sweep_n if args.sweep_n is not None else SWEEP_N[mode],
+        sweep_k=args.sweep_k, paper=not args.no_paper, paper_fmax=args.paper_fmax,
+        inputs=args.inputs, fixed=config_from_args(args, "tanh"),
+        format_args=_format_args(args),
+        sim_max_n=args.sim_max_n if args.sim_max_n is not None else SIM_MAX_N[mode],
+        synth=not args.no_synth, clock_target=args.clock_target,
+        clock_mhz_assumed=args.clock_mhz, precision_csv=args.precision_csv, seed=args.seed,
+        bench_seconds=args.bench_seconds, timeout_s=args.timeout, quick=args.quick,
+        progress=not args.no_progress)
+    _check_lanes(s)
+    if not any(k <= n for k in s.ks for n in s.ns):
         raise TrtrlError("no configuration with K <= N: check --ns and --ks")
     if s.probe_target:
         from trtrl.rtl.synth import resolve_device
@@ -339,423 +353,596 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             raise TrtrlError(f"--clock-n: must be >= 1, got {s.clock_n}")
         s.clock_device = resolve_device(s.probe_target,
                                         args.clock_device or CLOCK_DEVICE[s.probe_target])
-    for n, k in s.configs:  # refuse a bad format/size pair before anything runs
-        ArrayConfig(n, s.inputs, k, s.fixed)
+    s.configs()  # refuse a bad format/size pair before anything runs
     return s
 
 
-def measure(cfg: ArrayConfig, folder: Path, s: Settings, bar: Any) -> Point:
-    """Word-level figures of one configuration, gate-level and bit-level ones at K = 1
-    where the settings ask for them, and the CPU models' step time."""
-    from trtrl.rtl.synth import synthesize
+# -- measurements ---------------------------------------------------------------------------
+@dataclass
+class Point:
+    """One configuration: its sweep, the design and what the run measured of it."""
 
-    n, k, verilog = cfg.n, cfg.k, folder / "trtrl_array.v"
-    bar.set_postfix_str(f"N={n} K={k} word level")
+    sweep: str  # "n", "p" or "paper"
+    cfg: ArrayConfig
+    manifest: dict[str, int] = field(default_factory=dict)
+    gen_s: float = 0.0
+    sim_cycles: int | None = None
+    synth: dict[str, Any] | None = None
+    cpu_s: dict[str, float | None] = field(default_factory=dict)
+
+
+def _generate(cfg: ArrayConfig, folder: Path) -> tuple[dict[str, int], float]:
+    """Generate the Verilog of ``cfg``; the manifest's cycles, multipliers and lanes."""
+    from trtrl.rtl.generate import generate
+    from trtrl.rtl.manifest import Manifest
+
     t0 = time.perf_counter()
-    res = synthesize(verilog, folder / "word", full=False, timeout=s.timeout_s)
-    st = cfg.storage_words()
-    pt = Point(n=n, k=k, m=cfg.m, cycles=cfg.cycles_per_step(),
-               storage_words=st["state"], lanes=cfg.lanes,
-               multipliers=res.multipliers, memory_bits=res.memory_bits,
-               rom_bits=res.rom_bits, register_bits=res.register_bits,
-               word_cells=res.word_cells, yosys_s=time.perf_counter() - t0)
-    bar.update()
-    if n <= s.gate_max_n and k == 1:
-        bar.set_postfix_str(f"N={n} K={k} generic gates")
-        g = synthesize(verilog, folder / "generic", target="generic", full=True,
-                       timeout=s.timeout_s)
-        pt.gate_cells, pt.gate_flip_flops = g.cells, g.flip_flops
-        (folder / "generic" / "synth.v").unlink(missing_ok=True)  # 4 MB+ each
-        bar.update()
-    if n <= s.noabc_max_n and k == 1:
-        bar.set_postfix_str(f"N={n} K={k} bit level, no ABC")
-        t1 = time.perf_counter()
-        b = synthesize(verilog, folder / "noabc", full=False, noabc=True, timeout=s.timeout_s)
-        pt.gate_cells_noabc, pt.gate_flip_flops_noabc = b.cells_noabc, b.flip_flops_noabc
-        pt.noabc_s = round(time.perf_counter() - t1, 1)
-        bar.update()
-    bar.set_postfix_str(f"N={n} K={k} CPU timing")
-    pt.cpu_s = _cpu_seconds(n, cfg.m, k, s)
-    return pt
+    generate(cfg, folder)
+    man = Manifest.read(folder / MANIFEST_FILE)
+    return ({"cycles_per_step": man.cycles_per_step,
+             "multipliers": int(man.details["multipliers"]),
+             "lanes": int(man.details["lanes"])}, time.perf_counter() - t0)
 
 
-def probe_clock(s: Settings, folder: Path) -> dict[str, Any]:
-    """Place and route the probe configuration; its resources and clock estimate."""
+def simulated_cycles(cfg: ArrayConfig, seed: int = 0) -> int:
+    """Clock edges of one learning step of ``cfg`` in MyHDL (handshake to ``s_ready``)."""
+    from trtrl.rtl.sim import simulate
+
+    rng = np.random.default_rng(seed)
+    w0 = rng.integers(-256, 256, size=(cfg.n, cfg.L))
+    x = rng.integers(-1000, 1000, size=(1, cfg.m))
+    d = rng.integers(-1000, 1000, size=(1, cfg.k))
+    res = simulate(cfg, w0, x, d, readback_every=0, skip_readback=True)
+    return int(res.cycles[0])
+
+
+def _word_level(folder: Path, timeout: float) -> dict[str, Any]:
     from trtrl.rtl.synth import synthesize
 
-    target = s.probe_target
-    assert target is not None and s.clock_n is not None
-    pfixed = PROBE_FIXED if target == "ice40" else s.fixed
-    r = synthesize(folder / "trtrl_array.v", folder / target, target=target,
-                   device=s.clock_device, full=True, timeout=s.timeout_s)
-    (folder / target / "synth.v").unlink(missing_ok=True)
-    return {"target": target, "n": s.clock_n, "m": s.inputs, "k": 1,
-            "formats": pfixed.describe(),
-            **{key: getattr(r, key) for key in (
-                "device", "luts", "carries", "dsps", "block_rams", "flip_flops", "cells",
-                "multipliers", "fits", "fmax_mhz", "pnr_note", "multipliers_note")}}
+    t0 = time.perf_counter()
+    r = synthesize(folder / VERILOG_FILE, folder / "word", full=False, timeout=timeout)
+    return {"yosys_muls": r.multipliers, "yosys_memory_bits": r.memory_bits,
+            "yosys_rom_bits": r.rom_bits, "yosys_memories": r.memories,
+            "register_bits": r.register_bits, "word_cells": r.word_cells,
+            "yosys_s": round(time.perf_counter() - t0, 1)}
 
 
-def clock_of(probe: dict[str, Any] | None, s: Settings) -> tuple[float, str]:
-    """The clock the speed figures use (the probe's estimate, else the assumed one) and a
-    sentence saying where it comes from."""
-    if probe and probe.get("fmax_mhz"):
-        mhz = float(probe["fmax_mhz"])
-        return mhz, (f"nextpnr-{probe['target']} post-route estimate of the probe "
-                     f"(N={probe['n']}, {probe['formats']}) on {probe['device']}: "
-                     f"{mhz:.1f} MHz, used for every N (an upper bound for larger "
-                     "arrays, whose routes are longer); the hw_steps_per_s_assumed "
-                     f"column uses the assumed {s.clock_mhz_assumed:g} MHz (not measured)")
-    why = ("--clock-target none" if probe is None
-           else f"the {probe['target']} probe did not place and route: {probe['pnr_note']}")
-    return s.clock_mhz_assumed, f"assumed {s.clock_mhz_assumed:g} MHz (not measured: {why})"
+def cpu_seconds(n: int, m: int, k: int, cfg: FixedConfig, s: Settings) -> dict[str, float | None]:
+    """Seconds per step of the three CPU models at (N, M, K), one BLAS thread."""
+    from trtrl.pymodel.bench import blas_threads, time_fixed_step, time_model_step
 
-
-def run(s: Settings, out: str | Path) -> dict[str, Any]:
-    """Measure every configuration and the probe, write the report folder atomically and
-    return the summary (report.json's content)."""
-    t_start = time.perf_counter()
-    with atomic_folder(out) as tmp:
-        work = tmp / "rtl"
-        cache: dict[tuple[Any, ...], Path] = {}
-        configs = s.configs
-        jobs = (len(configs) + sum(1 for n, k in configs if n <= s.gate_max_n and k == 1)
-                + sum(1 for n, k in configs if n <= s.noabc_max_n and k == 1)
-                + bool(s.probe_target))
-        probe: dict[str, Any] | None = None
-        with progress(jobs, "hardware sweep", enabled=s.progress) as bar:
-            points = [measure(cfg, _rtl(cfg, cache, work), s, bar)
-                      for cfg in (ArrayConfig(n, s.inputs, k, s.fixed) for n, k in configs)]
-            if s.probe_target:
-                assert s.clock_n is not None
-                bar.set_postfix_str(f"N={s.clock_n} K=1 {s.probe_target} {s.clock_device}")
-                pfixed = PROBE_FIXED if s.probe_target == "ice40" else s.fixed
-                probe = probe_clock(s, _rtl(ArrayConfig(s.clock_n, s.inputs, 1, pfixed),
-                                            cache, work, "probe_"))
-                bar.update()
-        precision, precision_source = precision_rows(s)
-        clock_mhz, clock_source = clock_of(probe, s)
-        shutil.rmtree(work, ignore_errors=True)  # generated Verilog: regenerable, large
-        return _write(tmp, points, probe, word_lengths(precision), precision_source,
-                      clock_mhz, clock_source, s.record(), time.perf_counter() - t_start,
-                      s.clock_mhz_assumed)
-
-
-def main(args: argparse.Namespace) -> int:
-    """``trtrl experiment hardware``: run, write the folder, print the exponents."""
-    result = run(settings_from_args(args), args.out)
-    print(f"wrote {args.out}/{{report.md,report.json,hardware.csv,hardware_*.png}}")
-    for k, ex in sorted(result["exponents"].items()):
-        print(f"K={k}: " + ", ".join(f"{q} ~ N^{v:.2f}" for q, v in ex.items()
-                                     if v is not None and not q.startswith("cpu")))
-    print(f"clock: {result['clock_source']}")
-    return 0
-
-
-# -- report ---------------------------------------------------------------------------------
-def _cells_model_lines(model: dict[str, Any] | None) -> list[str]:
-    """The report's paragraph on why the cells grow as N before they grow as N^2."""
-    if model is None:
-        return []
-    a, b, c = model["a"], model["b"], model["c"]
-    loc = ", ".join(f"{e:.2f} at N={n}" for n, e in model["local_exponent"].items())
-    lines = ["## Cells: datapath against storage", "",
-             f"Bit-level cells at K=1 (N = {', '.join(map(str, model['sizes']))}) fit "
-             f"`{a:.0f} + {b:.0f} N + {c:.1f} N^2` (worst residual "
-             f"{model['worst_residual']:.2%}). The linear term is the N copies of each "
-             "element's fixed datapath (nine multipliers and their adders); the quadratic "
-             "term is the storage (every element keeps O(N) words, each bit a flip-flop "
-             "with its read multiplexers)."]
-    if model.get("n_cross"):
-        lines[-1] += (f" The two terms are equal at N = {model['n_cross']:.0f}: below it "
-                      "the cells grow about as N, beyond it as N^2.")
-    lines[-1] += f" Local exponent of the fit: {loc}."
-    ho = model.get("holdout")
-    if ho:
-        lines[-1] += (f" Fitted without N = {ho['n']}, the model predicts {ho['predicted']:.0f} "
-                      f"cells there; Yosys counts {ho['measured']:.0f} ({ho['error']:+.2%}).")
-    return [*lines, ""]
-
-
-
-HEADERS = ["N", "K", "M", "P", "cycles_per_step", "storage_words",
-           "multipliers", "ram_bits", "rom_bits", "register_bits", "word_cells",
-           "gate_cells", "gate_flip_flops", "gate_cells_noabc", "gate_flip_flops_noabc",
-           "noabc_s", "clock_mhz", "hw_steps_per_s",
-           "hw_steps_per_s_assumed",
-           "cpu_trtrl_steps_per_s", "cpu_rtrl_steps_per_s", "speedup_vs_trtrl",
-           "speedup_vs_rtrl"]
-QUANTITIES = {"cycles": "cycles_per_step", "storage_words": "storage_words",
-              "multipliers": "multipliers", "word_cells": "word_cells",
-              "ram_bits": "ram_bits", "gate_cells": "gate_cells",
-              "gate_cells_noabc": "gate_cells_noabc"}
-
-
-def _rows(points: list[Point], clock_mhz: float, assumed_mhz: float) -> list[dict[str, Any]]:
-    rows = []
-    for p in points:
-        hw = clock_mhz * 1e6 / p.cycles
-        cpu = {a: (1.0 / s if s else None) for a, s in p.cpu_s.items()}
-        rows.append({
-            "N": p.n, "K": p.k, "M": p.m, "P": p.lanes, "cycles_per_step": p.cycles,
-            "storage_words": p.storage_words,
-            "multipliers": p.multipliers, "ram_bits": p.memory_bits, "rom_bits": p.rom_bits,
-            "register_bits": p.register_bits, "word_cells": p.word_cells,
-            "gate_cells": p.gate_cells, "gate_flip_flops": p.gate_flip_flops,
-            "gate_cells_noabc": p.gate_cells_noabc,
-            "gate_flip_flops_noabc": p.gate_flip_flops_noabc, "noabc_s": p.noabc_s,
-            "clock_mhz": clock_mhz, "hw_steps_per_s": hw,
-            "hw_steps_per_s_assumed": assumed_mhz * 1e6 / p.cycles,
-            "cpu_trtrl_steps_per_s": cpu.get("trtrl"), "cpu_rtrl_steps_per_s": cpu.get("rtrl"),
-            "speedup_vs_trtrl": hw / cpu["trtrl"] if cpu.get("trtrl") else None,
-            "speedup_vs_rtrl": hw / cpu["rtrl"] if cpu.get("rtrl") else None,
-        })
-    return rows
-
-
-def _exponents(rows: list[dict[str, Any]]) -> dict[int, dict[str, float | None]]:
-    out: dict[int, dict[str, float | None]] = {}
-    for k in sorted({r["K"] for r in rows}):
-        sel = [r for r in rows if r["K"] == k]
-        ns = [r["N"] for r in sel]
-        out[k] = {q: fit(ns, [r[col] for r in sel]) for q, col in QUANTITIES.items()}
-        out[k]["cpu_trtrl_s"] = fit(ns, [1 / r["cpu_trtrl_steps_per_s"]
-                                         if r["cpu_trtrl_steps_per_s"] else None for r in sel])
-        out[k]["cpu_rtrl_s"] = fit(ns, [1 / r["cpu_rtrl_steps_per_s"]
-                                        if r["cpu_rtrl_steps_per_s"] else None for r in sel])
-        # The constant terms (M+1 columns, N+1 cycles) flatten the small sizes; the slope
-        # between the two largest sizes is closer to the asymptotic exponent.
-        if len(sel) >= 3:
-            top = sorted(sel, key=lambda r: r["N"])[-2:]
-            for q, col in QUANTITIES.items():
-                out[k][f"{q}_tail"] = fit([r["N"] for r in top], [r[col] for r in top])
+    out: dict[str, float | None] = {}
+    with blas_threads(1):
+        for alg in ("rtrl", "trtrl"):
+            out[alg] = time_model_step(alg, n, m, k, repeats=5, max_seconds=s.bench_seconds,
+                                       seed=s.seed).seconds
+        out["fixed"] = time_fixed_step(n, m, k, cfg, repeats=5, max_seconds=s.bench_seconds,
+                                       seed=s.seed).seconds
     return out
 
 
-def _plot_resources(rows: list[dict[str, Any]], path: Path) -> None:
-    plt = pyplot()
-    fig, axes = plt.subplots(2, 3, figsize=(16, 8))
-    ks = sorted({r["K"] for r in rows})
-    panels = [
-        ("cycles_per_step", "cycles per learning step",
-         f"design {CYCLES_FORMULA}, P = min(N, {DEFAULT_LANES})",
-         lambda n, k, m: ArrayConfig(n, m, k).cycles_per_step(),
-         "paper O(KN) (O(2KN^2) work / N PEs)", lambda n, k: k * n),
-        ("storage_words", "learning-state words (weights, sensitivities)", "design N L (K+3)",
-         lambda n, k, m: ArrayConfig(n, m, k).storage_words()["state"], "paper O(N^2)",
-         lambda n, k: n * n),
-        ("multipliers", "multipliers ($mul cells, Yosys)", "design 4P+1",
-         lambda n, k, m: ArrayConfig(n, m, k).multipliers,
-         f"paper O(N) (one PE per neuron; here P = min(N, {DEFAULT_LANES}))", lambda n, k: n),
-        ("word_cells", "cells (Yosys word level; x bit level no ABC, o gate level; K=1)",
-         None, None,
-         "O(N^2) reference", lambda n, k: n * n),
-    ]
-    for ax, (col, title, dlabel, dfun, slabel, sfun) in zip(axes.flat[:4], panels, strict=True):
-        for i, k in enumerate(ks):
-            sel = [r for r in rows if r["K"] == k]
-            ns = np.array([r["N"] for r in sel], float)
-            ys = np.array([r[col] for r in sel], float)
-            color = f"C{i}"
-            ex = fit(list(ns.astype(int)), list(ys))
-            ax.plot(ns, ys, "o-", color=color,
-                    label=f"K={k} measured" + (f" (~N^{ex:.2f})" if ex is not None else ""))
-            if dfun is not None:
-                m = sel[0]["M"]
-                nn = np.arange(int(ns.min()), int(ns.max()) + 1)
-                ax.plot(nn, [dfun(int(v), k, m) for v in nn], ":", color=color, lw=1,
-                        label=dlabel if i == 0 else None)
-            ref = np.array([sfun(v, k) for v in ns], float)
-            ax.plot(ns, ref * ys[0] / ref[0], "--", color=color, alpha=0.5, lw=1,
-                    label=slabel + " (scaled)" if i == 0 else None)
-            if col == "word_cells":
-                g = [(r["N"], r["gate_cells"]) for r in sel if r["gate_cells"]]
-                if g:
-                    ax.plot([a for a, _ in g], [b for _, b in g], "s", color=color, mfc="none",
-                            label=f"K={k} gate cells")
-                b = [(r["N"], r["gate_cells_noabc"]) for r in sel if r["gate_cells_noabc"]]
-                if b:
-                    bn = np.array([a for a, _ in b], float)
-                    bc = np.array([c for _, c in b], float)
-                    bx = fit(list(bn.astype(int)), list(bc))
-                    ax.plot(bn, bc, "x-", color=color, alpha=0.8,
-                            label=f"K={k} bit-level cells, no ABC"
-                            + (f" (~N^{bx:.2f})" if bx is not None else ""))
-                    ax.plot(bn, bn * bn * bc[0] / bn[0] ** 2, "--", color="k", alpha=0.4,
-                            lw=1, label="O(N^2) (scaled to bit level)" if i == 0 else None)
-        _style_log_axes(ax, title)
-    _plot_cells_model(rows, axes.flat[4], axes.flat[5])
-    save_figure(fig, path)
+def measure(sweep: str, cfg: ArrayConfig, folder: Path, s: Settings, bar: Any,
+            cpu_cache: dict[tuple[int, int, int], dict[str, float | None]]) -> Point:
+    """Generate, simulate (small N), synthesize (word level) and time the CPU models."""
+    label = f"{SWEEP_NAMES[sweep]} N={cfg.n} K={cfg.k} P={cfg.lanes}"
+    pt = Point(sweep, cfg)
+    bar.set_postfix_str(f"{label}: Verilog")
+    pt.manifest, pt.gen_s = _generate(cfg, folder)
+    bar.update()
+    if cfg.n <= s.sim_max_n:
+        bar.set_postfix_str(f"{label}: MyHDL step")
+        pt.sim_cycles = simulated_cycles(cfg, s.seed)
+        bar.update()
+    if s.synth:
+        bar.set_postfix_str(f"{label}: Yosys word level")
+        pt.synth = _word_level(folder, s.timeout_s)
+        bar.update()
+    key = (cfg.n, cfg.m, cfg.k)
+    if key not in cpu_cache:
+        bar.set_postfix_str(f"{label}: CPU timing")
+        cpu_cache[key] = cpu_seconds(cfg.n, cfg.m, cfg.k, cfg.fixed, s)
+    pt.cpu_s = cpu_cache[key]
+    bar.update()
+    return pt
 
 
-def _plot_cells_model(rows: list[dict[str, Any]], ax: Any, ax_ff: Any) -> None:
-    """Bit-level cells (K=1) with the fitted datapath (b N) and storage (c N^2) terms."""
-    sel = sorted((r for r in rows if r["K"] == 1 and r["gate_cells_noabc"]),
-                 key=lambda r: r["N"])
-    ns = [r["N"] for r in sel]
-    model = fit_quadratic(ns, [r["gate_cells_noabc"] for r in sel])
-    if model is not None:
-        a, b, c = model["a"], model["b"], model["c"]
-        nn = np.geomspace(min(ns), max(256, 4 * max(ns)), 60)
-        ax.plot(ns, [r["gate_cells_noabc"] for r in sel], "x", color="C0", ms=8,
-                label="measured (bit level, no ABC)")
-        ax.plot(nn, a + b * nn + c * nn * nn, "-", color="C0", lw=1,
-                label=f"fit {a / 1e3:.1f}k + {b / 1e3:.1f}k N + {c:.0f} N^2")
-        ax.plot(nn, b * nn, "--", color="C2", lw=1, label="datapath term b N (~N^1)")
-        ax.plot(nn, c * nn * nn, "--", color="C3", lw=1, label="storage term c N^2")
-        if model.get("n_cross"):
-            ax.axvline(model["n_cross"], color="k", alpha=0.3, lw=1)
-            ax.annotate(f"terms equal at N={model['n_cross']:.0f}", (model["n_cross"], c * 4),
-                        fontsize=7, rotation=90, va="bottom", ha="right")
-        ho = model.get("holdout")
-        if ho:
-            ax.plot([ho["n"]], [ho["predicted"]], "o", mfc="none", color="C1",
-                    label=f"N={ho['n']} predicted from smaller N ({ho['error']:+.1%})")
-    _style_log_axes(ax, "bit-level cells (K=1): datapath vs storage")
-    ff = [(r["N"], r["gate_flip_flops_noabc"]) for r in sel if r["gate_flip_flops_noabc"]]
-    if ff:
-        fn = np.array([a for a, _ in ff], float)
-        fv = np.array([v for _, v in ff], float)
-        ex = fit(list(fn.astype(int)), list(fv))
-        ax_ff.plot(fn, fv, "x-", color="C0",
-                   label="flip-flops, bit level (memories as flip-flops)"
-                   + (f" (~N^{ex:.2f})" if ex is not None else ""))
-        ram = [(r["N"], r["ram_bits"]) for r in rows if r["K"] == 1]
-        ax_ff.plot([a for a, _ in ram], [v for _, v in ram], "o-", color="C1", alpha=0.6,
-                   label="RAM bits (word level)")
-        ax_ff.plot(fn, fn * fn * fv[-1] / fn[-1] ** 2, "--", color="k", alpha=0.4, lw=1,
-                   label="O(N^2) (scaled)")
-    _style_log_axes(ax_ff, "storage bits (K=1)")
+def probe_clock(s: Settings, cfg: ArrayConfig, folder: Path) -> dict[str, Any]:
+    """Place and route the probe configuration; its resources and clock estimate."""
+    from trtrl.rtl.generate import generate
+    from trtrl.rtl.synth import synthesize
+
+    target = s.probe_target
+    assert target is not None
+    generate(cfg, folder)
+    r = synthesize(folder / VERILOG_FILE, folder / target, target=target,
+                   device=s.clock_device, full=True, timeout=s.timeout_s)
+    return {"target": target, "n": cfg.n, "m": cfg.m, "k": cfg.k, "lanes": cfg.lanes,
+            "formats": cfg.fixed.describe(),
+            **{key: getattr(r, key) for key in (
+                "device", "luts", "carries", "dsps", "block_rams", "lut_rams", "flip_flops",
+                "cells", "multipliers", "fits", "fmax_mhz", "pnr_note", "multipliers_note")}}
 
 
-def _style_log_axes(ax: Any, title: str) -> None:
-    """Log-log axes against N (base 2), titled, gridded, with a small legend."""
+def clock_of(probe: dict[str, Any] | None, s: Settings) -> tuple[float, str, str]:
+    """The clock the speed figures use (the probe's estimate, else the assumed one), its
+    short label and a sentence saying where it comes from."""
+    if probe and probe.get("fmax_mhz"):
+        mhz = float(probe["fmax_mhz"])
+        label = f"probe N={probe['n']} P={probe['lanes']} ({probe['target']})"
+        return mhz, label, (
+            f"nextpnr-{probe['target']} post-route estimate of the probe (N={probe['n']}, "
+            f"P={probe['lanes']}, {probe['formats']}) on {probe['device']}: {mhz:.1f} MHz, "
+            "used for every point (an upper bound for larger arrays, whose routes are "
+            f"longer); hw_steps_per_s_assumed uses the assumed {s.clock_mhz_assumed:g} MHz")
+    why = ("--clock-target none" if probe is None
+           else f"the {probe['target']} probe did not place and route: {probe['pnr_note']}")
+    return (s.clock_mhz_assumed, "assumed",
+            f"assumed {s.clock_mhz_assumed:g} MHz (not measured: {why})")
+
+
+def run(s: Settings, out: str | Path) -> dict[str, Any]:
+    """Measure every point and the probe, write the report folder atomically and return
+    the summary (report.json's content)."""
+    t_start = time.perf_counter()
+    configs = s.configs()
+    small = sum(1 for _, c in configs if c.n <= s.sim_max_n)
+    jobs = len(configs) * (2 + s.synth) + small + bool(s.probe_target)
+    with atomic_folder(out) as tmp:
+        work = tmp / "rtl"
+        cpu_cache: dict[tuple[int, int, int], dict[str, float | None]] = {}
+        probe: dict[str, Any] | None = None
+        with progress(jobs, "hardware sweep", enabled=s.progress) as bar:
+            points = [measure(sweep, cfg, work / f"{sweep}_n{cfg.n}_k{cfg.k}_p{cfg.lanes}",
+                              s, bar, cpu_cache) for sweep, cfg in configs]
+            if s.probe_target:
+                assert s.clock_n is not None
+                bar.set_postfix_str(f"clock probe N={s.clock_n} {s.probe_target} "
+                                    f"{s.clock_device}: place and route")
+                pfixed = PROBE_FIXED if s.probe_target == "ice40" else s.fixed
+                pcfg = ArrayConfig(s.clock_n, s.inputs, 1, pfixed)
+                probe = probe_clock(s, pcfg, work / f"probe_n{s.clock_n}")
+                bar.update()
+        precision, precision_source = precision_rows(s)
+        clock = clock_of(probe, s)
+        shutil.rmtree(work, ignore_errors=True)  # generated Verilog: regenerable, large
+        return _write(tmp, points, probe, word_lengths(precision), precision_source, clock,
+                      s, time.perf_counter() - t_start)
+
+
+def main(args: argparse.Namespace) -> int:
+    """``trtrl experiment hardware``: run, write the folder, print the main figures; exit 1
+    when a cross-check failed."""
+    result = run(settings_from_args(args), args.out)
+    print(f"wrote {args.out}/{{report.md,report.json,hardware.csv,hardware_*.png}}")
+    for k, ex in sorted(result["fits"]["n_sweep"].items()):
+        print(f"N sweep K={k}: cycles ~ N^{ex['cycles']:.2f}" if ex["cycles"] is not None
+              else f"N sweep K={k}: one size")
+    for row in result["rows"]:
+        if row["sweep"] == "paper":
+            print(f"paper N=100 K=10 P={row['P']}: {row['cycles_per_step']} cycles, "
+                  f"{row['multipliers']} multipliers, {row['utilisation']:.0%} busy, "
+                  f"{row['hw_steps_per_s']:.4g} steps/s at {row['clock_mhz']:.4g} MHz "
+                  f"({row['clock_from']})")
+    print(f"clock: {result['clock_source']}")
+    for problem in result["checks"]:
+        print(f"CROSS-CHECK FAILED: {problem}")
+    return 1 if result["checks"] else 0
+
+
+# -- rows, checks and fits ------------------------------------------------------------------
+def row_of(p: Point, clock: tuple[float, str], assumed_mhz: float) -> dict[str, Any]:
+    """One report row: the design's figures, what was measured, steps per second."""
+    row: dict[str, Any] = {"sweep": p.sweep, **design_figures(p.cfg)}
+    row["manifest_cycles"] = p.manifest.get("cycles_per_step")
+    row["manifest_multipliers"] = p.manifest.get("multipliers")
+    row["sim_cycles"] = p.sim_cycles
+    row.update(p.synth or {k: None for k in ("yosys_muls", "yosys_memory_bits",
+                                             "yosys_rom_bits", "yosys_memories",
+                                             "register_bits", "word_cells", "yosys_s")})
+    row["gen_s"] = round(p.gen_s, 1)
+    mhz, label = clock
+    cycles = row["cycles_per_step"]
+    row.update(clock_mhz=mhz, clock_from=label, hw_steps_per_s=mhz * 1e6 / cycles,
+               hw_steps_per_s_assumed=assumed_mhz * 1e6 / cycles)
+    for alg in MODELS:
+        sec = p.cpu_s.get(alg)
+        row[f"cpu_{alg}_steps_per_s"] = 1.0 / sec if sec else None
+        row[f"speedup_vs_{alg}"] = row["hw_steps_per_s"] * sec if sec else None
+    return row
+
+
+def cross_checks(rows: list[dict[str, Any]]) -> list[str]:
+    """Every disagreement between the design's figures and what the run measured."""
+    problems = []
+    for r in rows:
+        where = f"{SWEEP_NAMES[r['sweep']]} N={r['N']} K={r['K']} P={r['P']}"
+        pairs = [("manifest cycles", r["manifest_cycles"], r["cycles_per_step"]),
+                 ("manifest multipliers", r["manifest_multipliers"], r["multipliers"]),
+                 ("simulated cycles", r["sim_cycles"], r["cycles_per_step"]),
+                 ("Yosys $mul cells", r["yosys_muls"], r["multipliers"]),
+                 ("Yosys memory bits", r["yosys_memory_bits"],
+                  r["ram_bits"] + r["regfile_bits"]),
+                 ("Yosys ROM bits", r["yosys_rom_bits"], r["rom_bits"])]
+        problems += [f"{where}: {what} {got} != {want} (ArrayConfig)"
+                     for what, got, want in pairs if got is not None and got != want]
+    return problems
+
+
+def _sel(rows: list[dict[str, Any]], sweep: str, k: int | None = None) -> list[dict[str, Any]]:
+    return [r for r in rows if r["sweep"] == sweep and (k is None or r["K"] == k)]
+
+
+def n_sweep_fits(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Per K: exponents on N at fixed P (cycles tend to 2, as R L ~ N^2 / P; storage 2;
+    multipliers 0), the slope between the two largest N, and cycles over ``R L (K+3)``."""
+    out: dict[int, dict[str, Any]] = {}
+    for k in sorted({r["K"] for r in _sel(rows, "n")}):
+        sel = sorted(_sel(rows, "n", k), key=lambda r: r["N"])
+        ns = [r["N"] for r in sel]
+        ex: dict[str, Any] = {q: fit(ns, [r[q] for r in sel]) for q in (
+            "cycles_per_step", "state_words", "ram_bits", "word_cells", "register_bits")}
+        ex["cycles"] = ex.pop("cycles_per_step")
+        ex["cycles_tail"] = fit(ns[-2:], [r["cycles_per_step"] for r in sel[-2:]])
+        top = sel[-1]
+        ex["cycles_over_RL_K3"] = top["cycles_per_step"] / (top["R"] * top["L"] * (k + 3))
+        # Yosys's count where it ran, else the design's
+        ex["multipliers"] = sorted({r["multipliers"] if r["yosys_muls"] is None
+                                    else r["yosys_muls"] for r in sel})
+        out[k] = ex
+    return out
+
+
+def p_sweep_fits(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """On P at fixed N: cycles' exponent (about -1 while R = N / P dominates), the straight
+    line through the Yosys multiplier counts (4 P + 1 expected) and utilisation's range."""
+    sel = sorted(_sel(rows, "p"), key=lambda r: r["P"])
+    if len(sel) < 2:
+        return None
+    ps = [r["P"] for r in sel]
+    muls = [r["yosys_muls"] for r in sel]
+    line = (np.polyfit(ps, muls, 1).tolist() if all(m is not None for m in muls)
+            and len(set(ps)) > 1 else None)
+    return {"cycles": fit(ps, [r["cycles_per_step"] for r in sel]),
+            "word_cells": fit(ps, [r["word_cells"] for r in sel]),
+            "multiplier_line": line,
+            "utilisation": [min(r["utilisation"] for r in sel),
+                            max(r["utilisation"] for r in sel)]}
+
+
+# -- plots ----------------------------------------------------------------------------------
+def _log_axes(ax: Any, title: str, xlabel: str) -> None:
+    """Log-log axes (x base 2), titled, gridded, with a small legend."""
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel("neurons N")
-    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:  # an empty panel (no bit-level sizes) has none
+    if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
 
 
-def _plot_speed(rows: list[dict[str, Any]], clock_mhz: float, assumed_mhz: float,
-                path: Path) -> None:
+def _formula(n: int, m: int, k: int, p: int) -> int:
+    return ArrayConfig(n, m, k, lanes=p).cycles_per_step()
+
+
+def _plot_n_panels(rows: list[dict[str, Any]], axes: Any) -> None:
+    """Top row: cycles, storage, utilisation and cells against N at fixed P."""
+    ax_c, ax_s, ax_u, ax_w = axes
+    ks = sorted({r["K"] for r in _sel(rows, "n")})
+    p = _sel(rows, "n")[0]["P"] if ks else None
+    for i, k in enumerate(ks):
+        sel = sorted(_sel(rows, "n", k), key=lambda r: r["N"])
+        ns, m, c = [r["N"] for r in sel], sel[0]["M"], f"C{i}"
+        ex = fit(ns, [r["cycles_per_step"] for r in sel])
+        ax_c.plot(ns, [r["cycles_per_step"] for r in sel], "o", color=c,
+                  label=f"K={k}" + (f" (~N^{ex:.2f})" if ex is not None else ""))
+        sims = [(r["N"], r["sim_cycles"]) for r in sel if r["sim_cycles"]]
+        if sims:
+            ax_c.plot(*zip(*sims, strict=True), "x", color="k", ms=7,
+                      label="simulated (MyHDL)" if i == 0 else None)
+        nn = np.arange(min(ns), max(ns) + 1)
+        ax_c.plot(nn, [_formula(int(n), m, k, p) for n in nn], "-", color=c, lw=0.8,
+                  label=CYCLES_FORMULA if i == 0 else None)
+        ax_u.plot(ns, [r["utilisation"] for r in sel], "o-", color=c, label=f"K={k}")
+        ax_w.plot(ns, [r["word_cells"] for r in sel], "o-", color=c, label=f"K={k} cells")
+        ax_w.plot(ns, [r["register_bits"] for r in sel], "s--", color=c, mfc="none",
+                  label=f"K={k} register bits")
+        if i == 0:
+            ram = [r["ram_bits"] for r in sel]
+            ax_s.plot(ns, ram, "o-", color="C0", label="block RAM bits (declared)")
+            ax_s.plot(ns, [r["regfile_bits"] for r in sel], "^-", color="C2",
+                      label="register-file bits")
+            yb = [(r["N"], r["yosys_memory_bits"]) for r in sel if r["yosys_memory_bits"]]
+            if yb:
+                ax_s.plot(*zip(*yb, strict=True), "x", color="k", ms=7,
+                          label="Yosys memory bits (RAM + register files)")
+            ax_s.plot(ns, [ram[-1] * (n / ns[-1]) ** 2 for n in ns], "--", color="k",
+                      alpha=0.4, lw=1, label="O(N^2) (scaled)")
+            ax_c.plot(ns, [sel[-1]["cycles_per_step"] * (n / ns[-1]) ** 2 for n in ns],
+                      "--", color="k", alpha=0.4, lw=1, label="N^2 / P (scaled)")
+    where = f"at P = {p}" if p else ""
+    _log_axes(ax_c, f"cycles per learning step {where}", "neurons N")
+    _log_axes(ax_s, f"storage bits {where} (K = {ks[0] if ks else '-'})", "neurons N")
+    _log_axes(ax_u, f"multiplier utilisation {where}", "neurons N")
+    ax_u.set_yscale("linear")
+    ax_u.set_ylim(0, 1)
+    _log_axes(ax_w, f"Yosys word-level cells, register bits {where}", "neurons N")
+
+
+def _plot_p_panels(rows: list[dict[str, Any]], axes: Any) -> None:
+    """Bottom row: cycles, multipliers, utilisation and cells against P at fixed N."""
+    ax_c, ax_m, ax_u, ax_w = axes
+    sel = sorted(_sel(rows, "p"), key=lambda r: r["P"])
+    if sel:
+        ps, r0 = [r["P"] for r in sel], sel[0]
+        n, m, k = r0["N"], r0["M"], r0["K"]
+        where = f"at N = {n}, K = {k}"
+        ax_c.plot(ps, [r["cycles_per_step"] for r in sel], "o", color="C0", label="ArrayConfig")
+        sims = [(r["P"], r["sim_cycles"]) for r in sel if r["sim_cycles"]]
+        if sims:
+            ax_c.plot(*zip(*sims, strict=True), "x", color="k", ms=7, label="simulated (MyHDL)")
+        pp = np.arange(1, max(ps) + 1)
+        ax_c.plot(pp, [_formula(n, m, k, int(p)) for p in pp], "-", color="C0", lw=0.8,
+                  label=CYCLES_FORMULA)
+        ax_m.plot(pp, 4 * pp + 1, "-", color="C0", lw=0.8, label="4 P + 1")
+        ym = [(r["P"], r["yosys_muls"]) for r in sel if r["yosys_muls"]]
+        if ym:
+            ax_m.plot(*zip(*ym, strict=True), "x", color="k", ms=7, label="Yosys $mul cells")
+        ax_u.plot(ps, [r["utilisation"] for r in sel], "o-", color="C0",
+                  label="useful / (multipliers x cycles)")
+        ax_w.plot(ps, [r["word_cells"] for r in sel], "o-", color="C0", label="cells")
+        ax_w.plot(ps, [r["register_bits"] for r in sel], "s--", color="C0", mfc="none",
+                  label="register bits")
+    else:
+        where = "(no P sweep)"
+    _log_axes(ax_c, f"cycles per learning step {where}", "lanes P")
+    _log_axes(ax_m, f"multipliers {where}", "lanes P")
+    _log_axes(ax_u, f"multiplier utilisation {where}", "lanes P")
+    ax_u.set_yscale("linear")
+    ax_u.set_ylim(0, 1)
+    _log_axes(ax_w, f"Yosys word-level cells, register bits {where}", "lanes P")
+
+
+def plot_resources(rows: list[dict[str, Any]], path: Path) -> None:
+    """The resources figure: N at fixed P (top), P at fixed N (bottom)."""
     plt = pyplot()
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for i, k in enumerate(sorted({r["K"] for r in rows})):
-        sel = [r for r in rows if r["K"] == k]
-        ns = [r["N"] for r in sel]
-        c = f"C{i}"
-        ax.plot(ns, [r["hw_steps_per_s"] for r in sel], "o-", color=c,
-                label=f"array K={k} @ {clock_mhz:.3g} MHz")
-        if assumed_mhz != clock_mhz:
-            ax.plot(ns, [r["hw_steps_per_s_assumed"] for r in sel], "o-", color=c, alpha=0.4,
-                    label=f"array K={k} @ {assumed_mhz:.3g} MHz (assumed)")
-        ax.plot(ns, [r["cpu_trtrl_steps_per_s"] for r in sel], "s--", color=c, mfc="none",
-                label=f"CPU float TRTRL K={k}")
-        ax.plot(ns, [r["cpu_rtrl_steps_per_s"] for r in sel], "^:", color=c, mfc="none",
-                label=f"CPU float RTRL K={k}")
-        ax2.plot(ns, [r["speedup_vs_trtrl"] for r in sel], "s--", color=c,
-                 label=f"vs TRTRL K={k}")
-        ax2.plot(ns, [r["speedup_vs_rtrl"] for r in sel], "^:", color=c,
-                 label=f"vs RTRL K={k}")
-    _style_log_axes(ax, "learning steps per second")
-    _style_log_axes(ax2, "hardware speedup (steps/s ratio)")
+    fig, axes = plt.subplots(2, 4, figsize=(20, 8.5))
+    _plot_n_panels(rows, axes[0])
+    _plot_p_panels(rows, axes[1])
     save_figure(fig, path)
 
 
+SERIES = {"hw": ("hardware", "k", "-"), "rtrl": ("CPU float64 RTRL", "C0", ":"),
+          "trtrl": ("CPU float64 TRTRL", "C1", "--"),
+          "fixed": ("CPU fixed-point TRTRL", "C2", "-.")}
+K_MARKS = "osD^v<>p"
+
+
+def _legend(ax: Any, models: list[str], ks: list[int], paper: bool) -> None:
+    """One legend entry per model (colour) and per K (marker), not one per curve."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=SERIES[m][1], ls=SERIES[m][2], label=SERIES[m][0])
+               for m in models]
+    handles += [Line2D([], [], color="grey", marker=K_MARKS[i % len(K_MARKS)], ls="none",
+                       label=f"N sweep K={k}") for i, k in enumerate(ks)]
+    if paper:
+        handles.append(Line2D([], [], color="grey", marker="*", ms=11, ls="none",
+                              label="paper N=100 K=10 P=20"))
+    ax.legend(handles=handles, fontsize=7)
+
+
+def _speed_vs_n(rows: list[dict[str, Any]], ax: Any, ax2: Any) -> None:
+    """Steps per second (hardware, three CPU models) and speed-ups against N."""
+    ks = sorted({r["K"] for r in _sel(rows, "n")})
+    for i, k in enumerate(ks):
+        sel = sorted(_sel(rows, "n", k), key=lambda r: r["N"])
+        ns, mark = [r["N"] for r in sel], K_MARKS[i % len(K_MARKS)]
+        for m, (_, color, ls) in SERIES.items():
+            col = "hw_steps_per_s" if m == "hw" else f"cpu_{m}_steps_per_s"
+            ax.plot(ns, [r[col] for r in sel], marker=mark, color=color, ls=ls,
+                    mfc="none" if m != "hw" else color, lw=2 if m == "hw" else 1)
+            if m != "hw":
+                ax2.plot(ns, [r[f"speedup_vs_{m}"] for r in sel], marker=mark, color=color,
+                         ls=ls)
+    paper = _sel(rows, "paper")
+    for r in paper:
+        for m, (_, color, _ls) in SERIES.items():
+            col = "hw_steps_per_s" if m == "hw" else f"cpu_{m}_steps_per_s"
+            ax.plot([r["N"]], [r[col]], "*", color=color, ms=11)
+            if m != "hw":
+                ax2.plot([r["N"]], [r[f"speedup_vs_{m}"]], "*", color=color, ms=11)
+    pts = _sel(rows, "n") + paper
+    clocks = sorted({f"{r['clock_mhz']:.3g} MHz ({r['clock_from']})" for r in pts})
+    p = _sel(rows, "n")[0]["P"] if ks else None
+    _log_axes(ax, f"learning steps per second (N sweep at P = {p})\nhardware at "
+              + "; ".join(clocks), "neurons N")
+    _log_axes(ax2, "hardware speed-up (steps/s ratio)", "neurons N")
+    _legend(ax, list(SERIES), ks, bool(paper))
+    _legend(ax2, [m for m in SERIES if m != "hw"], ks, bool(paper))
+
+
+def plot_speed(rows: list[dict[str, Any]], path: Path) -> None:
+    """Steps per second of the hardware and the CPU models against N; the speed-ups; the
+    hardware against P."""
+    plt = pyplot()
+    fig, (ax, ax2, ax3) = plt.subplots(1, 3, figsize=(17, 5))
+    _speed_vs_n(rows, ax, ax2)
+    sel = sorted(_sel(rows, "p"), key=lambda r: r["P"])
+    if sel:
+        ps = [r["P"] for r in sel]
+        for m, (label, color, ls) in SERIES.items():
+            col = "hw_steps_per_s" if m == "hw" else f"cpu_{m}_steps_per_s"
+            ax3.plot(ps, [r[col] for r in sel], marker="o", color=color, ls=ls, label=label,
+                     mfc="none" if m != "hw" else color, lw=2 if m == "hw" else 1)
+        _log_axes(ax3, f"steps per second at N = {sel[0]['N']}, K = {sel[0]['K']}",
+                  "lanes P")
+    else:
+        ax3.set_axis_off()
+    save_figure(fig, path)
+
+
+# -- report ---------------------------------------------------------------------------------
+HEADERS = ["sweep", "N", "M", "K", "P", "R", "L", "cycles_per_step", "manifest_cycles",
+           "sim_cycles", "multipliers", "manifest_multipliers", "yosys_muls",
+           "useful_multiplies", "utilisation", "state_words", "ram_bits", "regfile_bits",
+           "rom_bits", "yosys_memory_bits", "yosys_rom_bits", "yosys_memories",
+           "register_bits", "word_cells", "gen_s", "yosys_s", "clock_mhz", "clock_from",
+           "hw_steps_per_s", "hw_steps_per_s_assumed", "cpu_rtrl_steps_per_s",
+           "cpu_trtrl_steps_per_s", "cpu_fixed_steps_per_s", "speedup_vs_rtrl",
+           "speedup_vs_trtrl", "speedup_vs_fixed"]
+DESIGN_COLS = ["N", "K", "P", "R", "cycles_per_step", "sim_cycles", "multipliers",
+               "yosys_muls", "useful_multiplies", "utilisation", "state_words", "ram_bits",
+               "regfile_bits", "yosys_memory_bits", "register_bits", "word_cells", "gen_s",
+               "yosys_s"]
+SPEED_COLS = ["sweep", "N", "K", "P", "cycles_per_step", "clock_mhz", "clock_from",
+              "hw_steps_per_s", "cpu_rtrl_steps_per_s", "cpu_trtrl_steps_per_s",
+              "cpu_fixed_steps_per_s", "speedup_vs_rtrl", "speedup_vs_trtrl",
+              "speedup_vs_fixed"]
+
+
 def _write(out: Path, points: list[Point], probe: dict[str, Any] | None,
-           need: dict[str, dict[str, Any]], precision_source: str, clock_mhz: float,
-           clock_source: str, settings: dict[str, Any], wall_s: float,
-           assumed_mhz: float) -> dict[str, Any]:
-    rows = _rows(points, clock_mhz, assumed_mhz)
-    exps = _exponents(rows)
-    bit = sorted((r for r in rows if r["K"] == 1 and r["gate_cells_noabc"]),
-                 key=lambda r: r["N"])
-    cells_model = fit_quadratic([r["N"] for r in bit], [r["gate_cells_noabc"] for r in bit])
+           need: dict[str, dict[str, Any]], precision_source: str,
+           clock: tuple[float, str, str], s: Settings, wall_s: float) -> dict[str, Any]:
+    rows = []
+    for p in points:
+        if p.sweep == "paper" and s.paper_fmax:
+            rows.append(row_of(p, (s.paper_fmax, "--paper-fmax"), s.clock_mhz_assumed))
+        else:
+            rows.append(row_of(p, clock[:2], s.clock_mhz_assumed))
+    fits = {"n_sweep": n_sweep_fits(rows), "p_sweep": p_sweep_fits(rows)}
+    checks = cross_checks(rows)
     write_csv(out / "hardware.csv", HEADERS, [[r[h] for h in HEADERS] for r in rows])
-    _plot_resources(rows, out / "hardware_resources.png")
-    _plot_speed(rows, clock_mhz, assumed_mhz, out / "hardware_speed.png")
-    result = {"settings": settings, "environment": environment_info(), "rows": rows,
-              "exponents": exps, "cells_model": cells_model, "clock_probe": probe,
-              "clock_mhz": clock_mhz,
-              "clock_source": clock_source, "word_length": need,
+    plot_resources(rows, out / "hardware_resources.png")
+    plot_speed(rows, out / "hardware_speed.png")
+    result = {"settings": s.record(), "environment": environment_info(), "rows": rows,
+              "fits": fits, "checks": checks, "clock_probe": probe, "clock_mhz": clock[0],
+              "clock_source": clock[2], "word_length": need,
               "precision_source": precision_source, "wall_s": round(wall_s, 1)}
     write_json(out / "report.json", result)
-    (out / "report.md").write_text(_markdown(rows, exps, cells_model, probe, need,
-                                             precision_source, clock_source, settings))
+    (out / "report.md").write_text(markdown(result))
     return result
 
 
-def _markdown(rows: list[dict[str, Any]], exps: dict[int, dict[str, float | None]],
-              cells_model: dict[str, Any] | None, probe: dict[str, Any] | None,
-              need: dict[str, dict[str, Any]],
-              precision_source: str, clock_source: str, settings: dict[str, Any]) -> str:
-    cmd = (f"trtrl experiment hardware -o OUT --ns {','.join(map(str, settings['ns']))} "
-           f"--ks {','.join(map(str, settings['ks']))} --inputs {settings['inputs']} "
-           f"--gate-max-n {settings['gate_max_n']} "
-           f"--noabc-max-n {settings['noabc_max_n']} --seed {settings['seed']} "
-           f"--clock-mhz {settings['clock_mhz_assumed']:g}"
-           + f" --clock-target {settings['clock_target']}"
-           + (f" --clock-n {settings['clock_n']}" if settings["clock_n"] else "")
-           + settings["format_args"]
-           + (f" --precision-csv {settings['precision_csv']}" if settings["precision_csv"]
-              else ""))
-    lines = ["# Hardware figures of the TRTRL neuron array", "", f"Command: `{cmd}`", "",
-             (__doc__ or "").split("\n\n", 1)[1].strip(), "",
-             "## Per configuration", ""]
-    cols = ["N", "K", "cycles_per_step", "storage_words", "multipliers", "ram_bits",
-            "register_bits", "word_cells", "gate_cells", "gate_flip_flops",
-            "gate_cells_noabc", "gate_flip_flops_noabc", "noabc_s", "hw_steps_per_s",
-            "hw_steps_per_s_assumed",
-            "cpu_trtrl_steps_per_s", "cpu_rtrl_steps_per_s", "speedup_vs_trtrl",
-            "speedup_vs_rtrl"]
-    lines.append(markdown_table(cols, [[r[c] for c in cols] for r in rows], digits=4))
-    lines += ["RAM bits are the learning state (weights, sensitivities; Yosys `$mem` cells); "
-              f"the shared activation table adds {rows[0]['rom_bits']} ROM bits at every size. "
-              "Generic gate-level synthesis maps memories to flip-flops (gate_flip_flops). "
-              "gate_cells_noabc counts cells after `memory_map; techmap; opt -fast` without "
-              "ABC (memories as flip-flops and multiplexers; noabc_s is its Yosys time in "
-              "seconds).", "",
-              "## Growth exponents (slope of log quantity on log N, fixed K)", ""]
-    qs = list(QUANTITIES) + ["cpu_trtrl_s", "cpu_rtrl_s"]
-    lines.append(markdown_table(["K", *qs], [[k, *[exps[k].get(q) for q in qs]]
-                                             for k in sorted(exps)], digits=3))
-    tail_ks = [k for k in sorted(exps) if any(q.endswith("_tail") for q in exps[k])]
-    if tail_ks:
-        tq = [q for q in QUANTITIES if q != "gate_cells"
-              and any(exps[k].get(f"{q}_tail") is not None for k in tail_ks)]
-        lines += ["Between the two largest sizes (closer to the asymptotic exponent):", ""]
-        lines.append(markdown_table(["K", *tq], [[k, *[exps[k].get(f"{q}_tail") for q in tq]]
-                                                 for k in tail_ks], digits=3))
-    lines += ["Claims of the paper (Budik & Elhanany, 2006): work O(2KN^2) per step, i.e. "
-              "O(KN) cycles on N PEs (exponent 1), storage O(N^2) (exponent 2); float RTRL "
-              "O(N^4) per step.", ""]
-    lines += _cells_model_lines(cells_model)
-    lines += [
-              "## Clock and speedup", "", f"Clock: {clock_source}.", ""]
+def command_of(settings: dict[str, Any]) -> str:
+    """The command line that repeats a run with these settings."""
+    st = settings
+    lanes = ",".join(map(str, st["lane_sweep"])) or "none"
+    return ("trtrl experiment hardware -o OUT"
+            f" --ns {','.join(map(str, st['ns']))} --ks {','.join(map(str, st['ks']))}"
+            f" --lanes {st['lanes']} --lane-sweep {lanes} --sweep-n {st['sweep_n']}"
+            f" --sweep-k {st['sweep_k']} --inputs {st['inputs']}"
+            f" --sim-max-n {st['sim_max_n']}"
+            + ("" if st["paper"] else " --no-paper")
+            + (f" --paper-fmax {st['paper_fmax']:g}" if st["paper_fmax"] else "")
+            + ("" if st["synth"] else " --no-synth")
+            + f" --clock-target {st['clock_target']}"
+            + (f" --clock-n {st['clock_n']}" if st["clock_n"] else "")
+            + f" --clock-mhz {st['clock_mhz_assumed']:g} --seed {st['seed']}"
+            + st["format_args"]
+            + (f" --precision-csv {st['precision_csv']}" if st["precision_csv"] else ""))
+
+
+def _n_sweep_lines(rows: list[dict[str, Any]], fits: dict[int, dict[str, Any]]) -> list[str]:
+    sel = _sel(rows, "n")
+    if not sel:
+        return []
+    lines = [f"## N sweep at P = {sel[0]['P']}", "",
+             markdown_table(DESIGN_COLS, [[r[c] for c in DESIGN_COLS] for r in sel])]
+    cols = ["cycles", "cycles_tail", "cycles_over_RL_K3", "state_words", "ram_bits",
+            "word_cells", "register_bits"]
+    lines += ["Exponents on N (least-squares slope of log quantity on log N; `cycles_tail` "
+              "between the two largest N; `cycles_over_RL_K3` is cycles / (R L (K+3)) at "
+              "the largest N, which tends to 1):", "",
+              markdown_table(["K", *cols, "multipliers"],
+                             [[k, *[f[c] for c in cols], " ".join(map(str, f["multipliers"]))]
+                              for k, f in fits.items()], digits=3)]
+    lines += ["Cycles grow as R L (K+3) ~ N^2 (K+3) / P once the fixed `max(K, P) + 27` "
+              "is small beside it; the multipliers stay at 4 P + 1 whatever N; the "
+              "learning state (N L (K+3) words) is O(N^2).", ""]
+    return lines
+
+
+def _p_sweep_lines(rows: list[dict[str, Any]], fits: dict[str, Any] | None) -> list[str]:
+    sel = sorted(_sel(rows, "p"), key=lambda r: r["P"])
+    if not sel:
+        return []
+    lines = [f"## P sweep at N = {sel[0]['N']}, K = {sel[0]['K']}", "",
+             markdown_table(DESIGN_COLS, [[r[c] for c in DESIGN_COLS] for r in sel])]
+    if fits:
+        line = fits["multiplier_line"]
+        lines += [f"Exponent of cycles on P: {fits['cycles']:.3f} (-1 while R = ceil(N/P) "
+                  "sets the step; the `max(K, P)` term and whole row groups bend it); of "
+                  f"word-level cells: {fits['word_cells'] or 0:.3f}. "
+                  + (f"Yosys multipliers fit {line[0]:.3f} P + {line[1]:.3f}. " if line else "")
+                  + f"Multiplier utilisation from {fits['utilisation'][0]:.1%} to "
+                  f"{fits['utilisation'][1]:.1%}.", ""]
+    return lines
+
+
+def _paper_lines(rows: list[dict[str, Any]]) -> list[str]:
+    sel = _sel(rows, "paper")
+    if not sel:
+        return []
+    r = sel[0]
+    return [f"## The paper's example: N = {r['N']}, M = {r['M']}, K = {r['K']}, P = {r['P']}",
+            "", markdown_table(DESIGN_COLS, [[r[c] for c in DESIGN_COLS]]),
+            f"{r['cycles_per_step']} cycles per step, {r['multipliers']} multipliers busy "
+            f"{r['utilisation']:.1%} of the time with useful products "
+            f"({r['useful_multiplies']} a step), learning state {r['state_words']} words, "
+            f"{r['ram_bits']} block RAM bits declared. Clock: {r['clock_mhz']:.4g} MHz from "
+            f"{r['clock_from']}"
+            + ("" if r["clock_from"] == "--paper-fmax" else
+               " (not the N = 100 array's own clock: none was measured in this run; pass "
+               "one with --paper-fmax)")
+            + f", so {r['hw_steps_per_s']:.4g} learning steps per second. No place and "
+            "route of this size is run here.", ""]
+
+
+def _speed_lines(result: dict[str, Any]) -> list[str]:
+    rows, probe = result["rows"], result["clock_probe"]
+    lines = ["## Learning steps per second", "", f"Clock: {result['clock_source']}.", ""]
     if probe:
         lines += [f"Clock probe ({probe['target']} {probe['device']}) N={probe['n']}, "
-                  f"M={probe['m']}, K={probe['k']}, {probe['formats']}: "
-                  f"{probe['luts']} LUT4, {probe['carries']} carry cells, "
-                  f"{probe['dsps']} DSP blocks, "
-                  f"{probe['block_rams']} RAM blocks, {probe['flip_flops']} flip-flops; "
-                  f"{probe['multipliers_note']}. {probe['pnr_note'] or ''}", ""]
-    lines += ["CPU: float64 models of `pymodel` on this machine, one BLAS thread, best of "
-              "repeats (`pymodel.bench.time_model_step`). At these small sizes a step costs "
-              "tens of microseconds of Python overhead, so the CPU exponents above measure "
-              "overhead and machine load, not the arithmetic growth (`trtrl bench` times "
-              "larger N); the speedups are those of this machine at these sizes.", "",
-              "## Word length needed per task", "",
-              f"Precision sweep {precision_source}; a word length suffices when it and every "
-              f"longer one reach a test MSE within {MSE_RATIO_LIMIT:g}x of float64.", ""]
-    lines.append(markdown_table(
-        ["task", "bits", "A", "W", "P", "MSE / float", "bits tested"],
-        [[t, v.get("bits"), v.get("A"), v.get("W"), v.get("P"), v.get("mse_ratio"),
-          " ".join(map(str, v["bits_tested"]))] for t, v in need.items()]))
-    lines += ["The array here uses the default formats (A 16.14, W/P 18.14); storage bits "
-              "scale with the word length.", "",
+                  f"P={probe['lanes']}, M={probe['m']}, K={probe['k']}, {probe['formats']}: "
+                  f"{probe['luts']} LUT4, {probe['carries']} carry cells, {probe['dsps']} DSP "
+                  f"blocks, {probe['block_rams']} RAM blocks, {probe['lut_rams']} LUT RAMs, "
+                  f"{probe['flip_flops']} flip-flops; {probe['multipliers_note']}. "
+                  f"{(probe['pnr_note'] or '').rstrip('.')}.", ""]
+    lines += [markdown_table(SPEED_COLS, [[r[c] for c in SPEED_COLS] for r in rows]),
+              "CPU: float64 RTRL and TRTRL (`pymodel.models`) and the bit-accurate fixed-point "
+              "TRTRL (`FixedTRTRL`), on this machine in this run, one BLAS thread, best of "
+              "repeats (`pymodel.bench`). They do not depend on P (the P sweep repeats one "
+              "timing). At small N a CPU step is mostly Python overhead (tens of "
+              "microseconds), so its growth with N is not the arithmetic's (`trtrl bench` "
+              "times larger N). Speed-up = hardware steps/s over the model's.", ""]
+    return lines
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """report.md of a run (report.json's content)."""
+    st, rows, need = result["settings"], result["rows"], result["word_length"]
+    lines = ["# Hardware figures of the folded TRTRL core", "",
+             f"Command: `{command_of(st)}` (wall time {result['wall_s']:.0f} s)", "",
+             (__doc__ or "").split("\n\n", 1)[1].strip(), ""]
+    lines += _n_sweep_lines(rows, result["fits"]["n_sweep"])
+    lines += _p_sweep_lines(rows, result["fits"]["p_sweep"])
+    lines += _paper_lines(rows)
+    lines += ["## Cross-checks", ""]
+    lines += ([f"- {c}" for c in result["checks"]] or [
+        "Every manifest, every simulated step and every Yosys count agrees with ArrayConfig "
+        "(cycles, multipliers, memory and ROM bits) at every point."]) + [""]
+    lines += _speed_lines(result)
+    lines += ["## Word length needed per task", "",
+              f"Precision sweep: {result['precision_source']}. A word length suffices when it "
+              f"and every longer one reach a test MSE within {MSE_RATIO_LIMIT:g}x of "
+              "float64.", "",
+              markdown_table(["task", "bits", "A", "W", "P", "MSE / float", "bits tested"],
+                             [[t, v.get("bits"), v.get("A"), v.get("W"), v.get("P"),
+                               v.get("mse_ratio"), " ".join(map(str, v["bits_tested"]))]
+                              for t, v in need.items()]),
+              f"The array here uses {st['formats']}; storage bits scale with the word "
+              "length.", "",
               "![resources](hardware_resources.png)", "", "![speed](hardware_speed.png)", "",
-              f"Settings: `{json.dumps(settings)}`", ""]
+              f"Settings: `{json.dumps(st)}`", ""]
     return "\n".join(lines)

@@ -214,12 +214,39 @@ def time_model_step(algorithm: str, n: int, m: int = 1, k: int = 1, repeats: int
     k = min(k, n)
     w0, x, d = random_problem(n, m, k, steps=64, seed=seed)
     model = make_model(algorithm, w0, m, k, 1e-4, activation=activation)
+    return time_steps(algorithm, n, model.step, x, d, repeats, min_repeat_seconds,
+                      max_seconds, single_step)
+
+
+def time_fixed_step(n: int, m: int = 1, k: int = 1, cfg: Any = None, repeats: int = 5,
+                    min_repeat_seconds: float = 0.03, max_seconds: float = 10.0,
+                    seed: int = 0) -> Timing:
+    """:func:`time_model_step` for the bit-accurate fixed-point TRTRL
+    (:class:`pymodel.fixed.model.FixedTRTRL`, the RTL's reference), on the same random
+    problem quantised to ``cfg`` (default formats if None); algorithm ``"fixed"``."""
+    from trtrl.pymodel.fixed.arith import quantize
+    from trtrl.pymodel.fixed.formats import FixedConfig
+    from trtrl.pymodel.fixed.model import FixedTRTRL, lr_shift_from_lr
+
+    k = min(k, n)
+    fixed = (cfg or FixedConfig()).sized_for(m + 1 + n, k)
+    w0, x, d = random_problem(n, m, k, steps=64, seed=seed)
+    model = FixedTRTRL(quantize(w0, fixed.weight), m, k, fixed, lr_shift_from_lr(1e-4))
+    return time_steps("fixed", n, model.step, quantize(x, fixed.act), quantize(d, fixed.act),
+                      repeats, min_repeat_seconds, max_seconds)
+
+
+def time_steps(algorithm: str, n: int, step_fn: Callable[[Any, Any], Any], x: np.ndarray,
+               d: np.ndarray, repeats: int = 5, min_repeat_seconds: float = 0.03,
+               max_seconds: float = 10.0, single_step: bool = False) -> Timing:
+    """Best-of-``repeats`` time of ``step_fn(x[t], d[t])`` over consecutive samples (the
+    timing of :func:`time_model_step`, for any model's step)."""
     t_idx = [0]
 
     def step() -> None:
         i = t_idx[0] % len(x)
         t_idx[0] += 1
-        model.step(x[i], d[i])
+        step_fn(x[i], d[i])
 
     # Warm-up: two steps, so both buffers of a double-buffered model have been written
     # (np.zeros memory is only mapped on first write: page faults, not arithmetic), and
