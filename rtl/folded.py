@@ -538,13 +538,15 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     insts += [shadow_in, wki_port]
 
     # ---- write ports ----------------------------------------------------------------------
-    PAD_ROW = p  # a row P r + p >= N is padding: the clear sweep zeroes its weights
+    # Only the last group has padding rows (P r + p >= N); the clear sweep zeroes their
+    # weights, and a lane that never holds one never writes there.
+    PAD = p >= N - (cfg.groups - 1) * cfg.lanes
 
     @always_comb
     def wports():
         # weights: clear (padding rows), host, or the update (W3)
         if g.clr:
-            w_we.next = g.clr_row and g.clr_rowbase + PAD_ROW >= N
+            w_we.next = PAD and g.clr_pad
             w_wa.next = g.clr_ra
             w_wd.next = 0
         elif g.h_we and g.h_lane == p:
@@ -785,7 +787,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     g.sh_wa = sig_u(KB + 1)
     g.clr = Signal(bool(0))
     g.clr_row = Signal(bool(0))
-    g.clr_rowbase = crow
+    g.clr_pad = Signal(bool(0))  # clearing a row of the last group
+    LAST_ROW = (R - 1) * P
     g.clr_ra = sig_u(clog2(RL))
     g.clr_po = Signal(bool(0))
     g.clr_pa = sig_u(cfg.pout_addr_bits)
@@ -1103,6 +1106,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     def clear_bus():
         g.clr.next = st == F_CLEAR
         g.clr_row.next = st == F_CLEAR and cc < RL
+        g.clr_pad.next = st == F_CLEAR and cc < RL and crow == LAST_ROW
         g.clr_ra.next = cc[RLB:]
         g.clr_po.next = st == F_CLEAR and cc < (K << AB)
         g.clr_pa.next = cc[PAB:]
@@ -1824,22 +1828,33 @@ def _ignore(clk, rst, en, src, src_unused):
 
 @block
 def _saturate(src, dst, ev, lo, hi):
-    """``dst = src`` clamped to ``lo .. hi`` (``dst``'s format), ``ev = 1`` when it clamps."""
-    w = len(dst)
+    """``dst = src`` clamped to ``lo .. hi`` (``dst``'s format), ``ev = 1`` when it clamps.
+
+    The bounds are ``dst``'s own limits, so ``src`` fits exactly when its bits from
+    ``dst``'s sign bit up are all equal: a test of those bits (a few LUT levels) instead of
+    two compares of the whole word (carry chains) on the path to the next multiplier."""
+    w, sw = len(dst), len(src)
+    assert lo == -(1 << (w - 1)) and hi == (1 << (w - 1)) - 1 and sw > w
+    top, ntop = sig_u(sw - w + 1), sig_u(sw - w + 1)
+
+    @always_comb
+    def saturate_top():
+        top.next = src[sw:w - 1]
+        ntop.next = ~src[sw:w - 1]
 
     @always_comb
     def saturate_f():
-        if src > hi:
-            dst.next = hi
-            ev.next = 1
-        elif src < lo:
+        if top == 0 or ntop == 0:
+            dst.next = src[w:].signed()
+            ev.next = 0
+        elif src[sw - 1]:
             dst.next = lo
             ev.next = 1
         else:
-            dst.next = src[w:].signed()
-            ev.next = 0
+            dst.next = hi
+            ev.next = 1
 
-    return saturate_f
+    return saturate_top, saturate_f
 
 
 @block
