@@ -827,7 +827,10 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     # ---------------- forward pipeline info (x[d]: the issue of d cycles ago) ----------------
     fv0, ffirst0, flast0, frec0 = (Signal(bool(0)) for _ in range(4))
-    fsh0 = sig_u(cb)
+    RC = R * C  # words of a shadow bank
+    SH = clog2(RC)
+    fsh_full_unused = sig_u(cb)  # the shadow address: its low SH bits are used
+    fsh0 = sig_u(SH)
     zx0, zx1 = sig_s(at), sig_s(at)
 
     @always_comb
@@ -836,7 +839,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         ffirst0.next = fj == 0
         flast0.next = fj == L - 1
         frec0.next = fj > M
-        fsh0.next = frc + fb
+        fsh_full_unused.next = frc + fb
         if M > 0 and fj < M:
             if fj == 0:
                 zx0.next = xs[at:].signed()
@@ -845,18 +848,22 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         else:
             zx0.next = ONE
 
-    insts += [fwd_now, dreg(clk, rst, zx0, zx1)]
+    @always_comb
+    def fwd_sh():
+        fsh0.next = fsh_full_unused[SH:]
+
+    insts += [fwd_now, fwd_sh, dreg(clk, rst, zx0, zx1)]
     fv = chain(clk, fv0, 6, chains, "fv")
     ffirst = chain(clk, ffirst0, 5, chains, "ffirst")
     flast = chain(clk, flast0, 6, chains, "flast")
-    frec_d = chain(clk, frec0, 4, chains, "frec")
+    frec_d = chain(clk, frec0, 3, chains, "frec")
     fb_d = chain(clk, fb, 3, chains, "fb")
     fbm_d = chain(clk, fbm, 3, chains, "fbm") if P > 1 else None
     fr_d = chain(clk, fr, 3, chains, "fr")
     frow_d = chain(clk, frow, 6, chains, "frow")
-    fsh_d = chain(clk, fsh0, 4, chains, "fsh")
-    fv2, fv3, fv4, fv5, ffirst4, flast5 = fv[2], fv[3], fv[4], fv[5], ffirst[4], flast[5]
-    frec1, frec3, fsh3, frow5, fb2 = frec_d[1], frec_d[3], fsh_d[3], frow_d[5], fb_d[2]
+    fsh_d = chain(clk, fsh0, 3, chains, "fsh")
+    fv2, fv4, fv5, ffirst4, flast5 = fv[2], fv[4], fv[5], ffirst[4], flast[5]
+    frec1, frec2, fsh2, frow5, fb2 = frec_d[1], frec_d[2], fsh_d[2], frow_d[5], fb_d[2]
 
     @always_comb
     def fwd_bus():
@@ -912,8 +919,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     insts.append(wkb_addr)
 
     # ---------------- the shadow: diagonal banks of the recurrent weights -------------------
-    RC = R * C  # words of a shadow bank
-    SH = clog2(RC)
     sh_we = Signal(bool(0))
     sh_wa = sig_u(SH)
     sh_wd = [sig_s(wt_) for _ in range(P)]
@@ -957,20 +962,30 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             insts.append(chain_mux(rsel, breg, rsrc))
         insts.append(dreg(clk, rst, rsrc, rot[p]))
 
-    @always_comb
+    # The write port's enable, address and clear flag are registers, set a cycle ahead
+    # from the update's delay line (its stage 2 for the write at stage 3) or from the
+    # clear sweep (whose writes land a cycle after their count, the last in F_IDLE's
+    # first cycle, when nothing else writes or reads the shadow).
+    sh_clr = Signal(bool(0))
+
+    @always_seq(clk.posedge, reset=rst)
     def sh_write():
+        sh_clr.next = st == F_CLEAR
         if st == F_CLEAR:
             sh_we.next = cc < RC
             sh_wa.next = cc[SH:]
         else:
-            sh_we.next = fv3 and frec3
-            sh_wa.next = fsh3[SH:]
+            sh_we.next = fv2 and frec2
+            sh_wa.next = fsh2
+
+    @always_comb
+    def sh_tags():
         g.sh_tag.next = tag3
         g.sh_wa.next = wa3
 
-    insts.append(sh_write)
+    insts += [sh_write, sh_tags]
     for q in range(P):
-        insts.append(_shadow_wd(st, wrot[q], sh_wd[q]))
+        insts.append(_shadow_wd(sh_clr, wrot[q], sh_wd[q]))
 
     # ---------------- shadow read requests, fetches and the K-word broadcasts ---------------
     fetch, wkfetch = Signal(bool(0)), Signal(bool(0))
@@ -1948,10 +1963,10 @@ def _rot_sel(q, P, x, sel, sign):
 
 
 @block
-def _shadow_wd(st, src, dst):
+def _shadow_wd(clr, src, dst):
     @always_comb
     def shadow_wd_f():
-        if st == F_CLEAR:
+        if clr:
             dst.next = 0
         else:
             dst.next = src
