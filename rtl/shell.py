@@ -35,7 +35,9 @@ from trtrl.rtl.regmap import RESP, RegisterMap, register_map
 __all__ = ["AXI_TOP", "axi_ports", "stream_bits", "trtrl_axi"]
 
 # AXI4-Lite slave states (one transaction at a time)
-L_IDLE, L_WDEC, L_WMEM, L_BRESP, L_RDEC, L_RMEM, L_RWAIT, L_RRESP = range(8)
+# L_WPRE and L_RPRE register the address decode (a cycle each way): the decode's compares
+# and the response multiplexer are then on separate register-to-register paths.
+L_IDLE, L_WDEC, L_WMEM, L_BRESP, L_RDEC, L_RMEM, L_RWAIT, L_RRESP, L_WPRE, L_RPRE = range(10)
 
 
 def stream_bits(cfg: ArrayConfig) -> int:
@@ -286,7 +288,7 @@ def trtrl_axi(aclk, aresetn,
             result_count.next = 0
 
     # -- AXI4-Lite slave -----------------------------------------------------------------------
-    lstate = Signal(intbv(L_IDLE, min=0, max=8))
+    lstate = Signal(intbv(L_IDLE, min=0, max=16))
     accept_w = Signal(bool(0))
     accept_r = Signal(bool(0))
     addr = sig_u(AW)
@@ -297,14 +299,14 @@ def trtrl_axi(aclk, aresetn,
     word = sig_u(AW - 3)  # word index within a half
     is_mem = Signal(bool(0))
     region = sig_u(RB)
-    mapped = Signal(bool(0))
-    fits_w = Signal(bool(0))
+    mapped, mapped_r = Signal(bool(0)), Signal(bool(0))
+    fits_w, fits_r = Signal(bool(0)), Signal(bool(0))
     rd_ext = sig_s(32)
     ext_rd = sext(core_m_rdata, rd_ext)
     RWB = clog2(NREG)  # the ROMs are indexed by the low bits (used only when mapped)
     rword = sig_u(RWB)
-    acc_code = sig_u(2)
-    const_word = sig_u(32)
+    acc_code, acc_r = sig_u(2), sig_u(2)
+    const_word, const_r = sig_u(32), sig_u(32)
     ctl_word = sig_u(32)
     status_word = sig_u(32)
     acc_rom = ACC_ROM + (0,) * ((1 << RWB) - NREG)
@@ -408,27 +410,36 @@ def trtrl_axi(aclk, aresetn,
                 addr.next = s_axil_awaddr
                 wdata.next = s_axil_wdata
                 wstrb.next = s_axil_wstrb
-                lstate.next = L_WDEC
+                lstate.next = L_WPRE
             elif accept_r:
                 addr.next = s_axil_araddr
-                lstate.next = L_RDEC
+                lstate.next = L_RPRE
             elif s_axil_awvalid and s_axil_wvalid:
                 accept_w.next = True
             elif s_axil_arvalid:
                 accept_r.next = True
+        elif lstate == L_WPRE or lstate == L_RPRE:
+            mapped_r.next = mapped
+            fits_r.next = fits_w
+            acc_r.next = acc_code
+            const_r.next = const_word
+            if lstate == L_WPRE:
+                lstate.next = L_WDEC
+            else:
+                lstate.next = L_RDEC
         elif lstate == L_WDEC:
             lstate.next = L_BRESP
             resp.next = OKAY
-            if not mapped:
+            if not mapped_r:
                 resp.next = DECERR
             elif wstrb != 0xF or addr[2:] != 0:
                 resp.next = SLVERR
             elif is_mem:
-                if region != 0 or not fits_w:
+                if region != 0 or not fits_r:
                     resp.next = SLVERR
                 else:
                     lstate.next = L_WMEM
-            elif acc_code == 0:
+            elif acc_r == 0:
                 resp.next = SLVERR
             elif word == W_CONTROL:
                 ctl_learn.next = wdata[B_LEARN]
@@ -451,7 +462,7 @@ def trtrl_axi(aclk, aresetn,
             lstate.next = L_RRESP
             resp.next = OKAY
             rdata.next = 0
-            if not mapped:
+            if not mapped_r:
                 resp.next = DECERR
             elif addr[2:] != 0:
                 resp.next = SLVERR
@@ -470,7 +481,7 @@ def trtrl_axi(aclk, aresetn,
             elif word == W_FRAMES:
                 rdata.next = frame_errors
             elif word != W_COMMAND:
-                rdata.next = const_word
+                rdata.next = const_r
         elif lstate == L_RMEM:
             if not core_busy:
                 core_m_re.next = True
