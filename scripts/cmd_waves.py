@@ -5,7 +5,7 @@ their elements and shown as fixed-point values (format A from the manifest); ``m
 and ``m_wdata`` as format W; counters as integers; one-bit signals as logic traces. Name
 an element with ``r_y[3]``. The core's internal signals go by their names in the
 generated Verilog (``testbenches/waves.py`` lists those it knows, for the folded core:
-``st``, ``u``, ``Er``, ``Ej``, ``Eaddr``, ``fr``, ``fj``, ``a7_y``, ``a7_fp``, ``a7_e``,
+``st``, ``u``, ``Er``, ``Eaddr``, ``fr``, ``fj``, ``a7_y``, ``a7_fp``, ``a7_e``,
 ``lane0_wd``, ``lane0_e7_p``, ``lane0_w3_w``, ...): the state ``st`` by name, the known
 fixed-point ones in decimal with their format (W, A, P or a sum of fractions). Steps are
 located by the ``r_valid`` pulses of the dump (step ``s`` ends at pulse ``s``); the
@@ -37,10 +37,10 @@ from trtrl.rtl.config import AXI_TOP, MANIFEST_FILE
 from trtrl.rtl.manifest import Manifest
 
 # the handshakes, the controller's state by name and the slot's column, the results
-DEFAULT_SIGNALS = "s_valid,s_ready,busy,st,Ej,r_valid,r_y,r_e,step_count"
+DEFAULT_SIGNALS = "s_valid,s_ready,busy,st,Eaddr,r_valid,r_y,r_e,step_count"
 # what a user of the AXI top sees: both streams' handshakes, the results, the core busy,
 # and inside the core its state and the column of its update slot
-AXI_DEFAULT_SIGNALS = ("s_axis_tvalid,s_axis_tready,s_axis_tlast,core_busy,st,Ej,"
+AXI_DEFAULT_SIGNALS = ("s_axis_tvalid,s_axis_tready,s_axis_tlast,core_busy,st,Eaddr,"
                        "m_axis_tvalid,m_axis_tready,m_axis_tlast,m_axis_tdata")
 A_VECTORS = ("s_x", "s_d", "r_y", "r_e")
 W_WORDS = ("m_rdata", "m_wdata")
@@ -135,7 +135,8 @@ def plot_window(dump: Path, signals: str | None = None, first: int = 0,
     if signals is None:
         signals = AXI_DEFAULT_SIGNALS if axi else DEFAULT_SIGNALS
     specs = [_parse_signal(s) for s in signals.split(",") if s.strip()]
-    if defaulted and header:  # the default's internals (st, Ej) are the core's: a stand-in has none
+    # the default's internals (st, Eaddr) are the core's: a stand-in has none
+    if defaulted and header:
         specs = [s for s in specs if core_signal(header, s[0])[0] in header]
     if not specs:
         raise TrtrlError("--signals: give at least one signal")

@@ -56,7 +56,7 @@ PORTS = {"clk": 1, "rst": 1, "s_valid": 1, "s_ready": 1, "s_x": 16, "s_d": 16, "
          "step_count": 32, "sat_count": 32}
 # the folded core's names (rtl/folded.py): a lane's p_ing under its sign-extended copy's
 # name ("pidr", as MyHDL names it in the default formats), delay lines as MyHDL names them
-INTERNAL = {"st": 3, "fj": 4, "Er": 2, "Ej": 4, "u": 3, "g_zslot": 16, "aq0": 49,
+INTERNAL = {"st": 3, "fj": 4, "Er": 2, "Eaddr": 4, "u": 3, "g_zslot": 16, "aq0": 49,
             "a7_v": 1, "a7_y": 16, "chain_mux0_copy4_dst": 16,
             "lane0_chain_mux4__mux_stage42_dst": 18, "_dec_stage0_hi": 4, "qv_d1_dst": 1,
             **{f"lane{p}_{s}": w for p in range(LANES)
@@ -148,7 +148,7 @@ def write_dump(folder: Path, style: str) -> Dump:
         dump.starts.append(vcd.t)
         cycle(s_valid=0, s_ready=0, busy=1, st=2)
         for c in range(STEP_CYCLES):  # F_FWD .. F_DONE
-            cycle(Ej=c % 14, st=2 + c * 5 // STEP_CYCLES, g_zslot=c * 50 - 700)
+            cycle(Eaddr=c % 14, st=2 + c * 5 // STEP_CYCLES, g_zslot=c * 50 - 700)
         packed = sum((y_value(step, e) & 0xFFFF) << (16 * e) for e in range(N))
         dump.ends.append(vcd.t)
         cycle(r_valid=1, busy=0, s_ready=1, st=0, r_y=packed, r_e=-(step + 1) * 300,
@@ -311,7 +311,7 @@ def test_save_file_shows_fixed_point_values_per_element(tmp_path: Path, style: s
     assert fixed_shift(rows["s_i (table in)"]) == W[1] + A[1]
     # plain integers and bits
     assert rows["step_count"].flags & TR_DEC and fixed_shift(rows["step_count"]) is None
-    assert rows["j: column (slot)"].flags & TR_DEC and not rows["j: column (slot)"].flags & (
+    assert rows["slot word r*L+j"].flags & TR_DEC and not rows["slot word r*L+j"].flags & (
         TR_SIGNED | TR_FTRANSLATED)
     assert rows["clk"].flags & TR_BIN and rows["A7 valid"].flags & TR_BIN
     # the state by name, through the translate file beside the save file
@@ -338,7 +338,7 @@ def test_save_file_names_and_orders_signals(tmp_path: Path, style: str) -> None:
             f"lane{p} W[i,j]", f"lane{p} p_ing[i,j]", f"lane{p} E7 p new",
             f"lane{p} g (sum e p)"]
     assert [r.name for r in g["Controller"]] == [
-        "state", "fwd j (column)", "r: group (slot)", "j: column (slot)", "u: cycle of slot"]
+        "state", "fwd j (column)", "r: group (slot)", "slot word r*L+j", "u: cycle of slot"]
     assert [r.name for r in g["Activation unit"]] == ["s_i (table in)", "A7 valid", "y_i(t+1)"]
     assert [r.name for r in g["Counters"]] == ["step_count", "sat_count"]
     assert [r.name for r in g["Results r_y, r_e"]] == [f"r_y[{e}]" for e in range(N)] + ["r_e[0]"]
@@ -449,7 +449,7 @@ def test_gtkwave_loads_the_save_file_of_a_real_dump(tmp_path: Path, sim: str) ->
         raw -= (raw >> 15) << 16
         assert float(p.trace(f"r_y[{e}]").value) == raw / 2**14
     names = {t.name for t in p.traces}
-    assert {"state", "j: column (slot)", "u: cycle of slot", "y_i(t+1)", "f'_i",
+    assert {"state", "slot word r*L+j", "u: cycle of slot", "y_i(t+1)", "f'_i",
             "lane0 W[i,j]", "lane0 p_ing[i,j]", "lane0 E0 a (W)", "lane0 E7 p new",
             "lane0 W3 W[i,j] new", "lane1 W[i,j]", "m_rdata (W, P)"} <= names
     assert p.trace("state").value in {"IDLE", "DONE"}
@@ -532,7 +532,7 @@ def write_axi_dump(folder: Path, style: str = "icarus") -> AxiDump:
             "core_s_d": a, "core_r_valid": 1, "core_r_y": AXI_N * a, "core_r_e": AXI_K * a,
             "core_learn": 1, "core_busy": 1, "core_m_addr": man.addr_bits,
             "core_step_count": 32, "core_sat_count": 32}
-    internal = {"trtrl_array0_st": 3, "trtrl_array0_Ej": 3, "trtrl_array0_g_zslot": a,
+    internal = {"trtrl_array0_st": 3, "trtrl_array0_Eaddr": 3, "trtrl_array0_g_zslot": a,
                 "trtrl_array0_a7_y": a, "out_full": 1,
                 **{f"trtrl_array0_lane{p}_wd": 18 for p in range(AXI_LANES)}}
     widths = {**man.ports, **core, **internal}
@@ -644,7 +644,7 @@ def test_axi_save_file_groups_and_formats(tmp_path: Path, style: str) -> None:
                                                             "r_e[0]"]
     assert fixed_shift(rows["r_y[2]"]) == AXI_A[1]
     assert rows["state"].refs == ["trtrl_axi.trtrl_array0_st[2:0]"]
-    assert [r.name for r in g["Controller"]] == ["state", "j: column (slot)"]
+    assert [r.name for r in g["Controller"]] == ["state", "slot word r*L+j"]
     assert [r.name for r in g["Lane 1: rows 2r+1"]] == ["lane1 W[i,j]"]
     assert rows["lane1 W[i,j]"].refs == ["trtrl_axi.trtrl_array0_lane1_wd[17:0]"]
     assert fixed_shift(rows["y_i(t+1)"]) == AXI_A[1]
@@ -805,11 +805,11 @@ def test_waves_command_draws_the_folded_core(tmp_path: Path) -> None:
     from trtrl.testbenches.waves import FOLDED_STATES
 
     dump = write_dump(tmp_path, "icarus")
-    facts = plot_window(dump.path, "st,Ej,lane0_wd,lane2_e7_p,lane1_g_acc,g_zslot", 1, 2,
+    facts = plot_window(dump.path, "st,Eaddr,lane0_wd,lane2_e7_p,lane1_g_acc,g_zslot", 1, 2,
                         dump.manifest, tmp_path / "w.png")
     rows = facts["rows"]
     assert rows[0]["label"] == "st\n(state)" and rows[0]["yticks"] == list(FOLDED_STATES)
-    assert rows[1]["label"] == "Ej"
+    assert rows[1]["label"] == "Eaddr"
     assert rows[2]["label"] == f"lane0_wd\n(W: /2^{W[1]})"
     assert rows[3]["label"] == f"lane2_e7_p\n(P: /2^{P[1]})"
     assert rows[4]["label"] == f"lane1_g_acc\n(AP: /2^{A[1] + P[1]})"

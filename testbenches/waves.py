@@ -246,7 +246,6 @@ FOLDED_CONTROL: tuple[Sig, ...] = (
     ("fr", "fwd r (group)", "uint"),
     ("fj", "fwd j (column)", "uint"),
     ("Er", "r: group (slot)", "uint"),
-    ("Ej", "j: column (slot)", "uint"),
     ("Eaddr", "slot word r*L+j", "uint"),
     ("u", "u: cycle of slot", "uint"),
     ("learn_r", "learn (this step)", "bit"),
@@ -303,7 +302,7 @@ class CoreView:
     unit_sigs: tuple[Sig, ...]
 
 
-FOLDED = CoreView("folded", ("st", "Ej"), FOLDED_STATES, FOLDED_CONTROL, FOLDED_BROADCAST,
+FOLDED = CoreView("folded", ("st", "Eaddr"), FOLDED_STATES, FOLDED_CONTROL, FOLDED_BROADCAST,
                   FOLDED_ACT, "lane", LANE)
 VIEWS = (FOLDED,)
 STATES = FOLDED_STATES
