@@ -156,6 +156,56 @@ def chain_mux(sel, srcs, dst, keys=None):
 
 
 @block
+def _rot_stage(sel, a, b, dst):
+    @always_comb
+    def rot_stage_f():
+        if sel:
+            dst.next = b
+        else:
+            dst.next = a
+
+    return rot_stage_f
+
+
+@block
+def rotate(srcs, dsts, amount, sign):
+    """``dsts[p] = srcs[(p + sign * amount) mod P]`` for every ``p`` (``amount < P``).
+
+    ceil(log2 P) stages of 2:1 multiplexers: stage ``k`` rotates by ``2**k mod P`` when bit
+    ``k`` of ``amount`` is set, and the rotations add up to ``amount``. A P:1 multiplexer
+    per word would take P times the wires (every source to every destination)."""
+    n = len(srcs)
+    nb = max(1, (n - 1).bit_length())
+    amt_full_unused = like(amount)  # bits from nb up are 0 (amount < P)
+    bits = [Signal(bool(0)) for _ in range(nb)]
+
+    @always_comb
+    def rotate_amount():
+        amt_full_unused.next = amount
+
+    insts = [rotate_amount]
+    for k in range(nb):
+        insts.append(_bit(amt_full_unused, k, bits[k]))
+    prev = list(srcs)
+    for k in range(nb):
+        nxt = list(dsts) if k == nb - 1 else [like(dsts[0]) for _ in range(n)]
+        step = (1 << k) % n
+        for p in range(n):
+            insts.append(_rot_stage(bits[k], prev[p], prev[(p + sign * step) % n], nxt[p]))
+        prev = nxt
+    return insts
+
+
+@block
+def _bit(word, k, dst):
+    @always_comb
+    def bit_f():
+        dst.next = word[k]
+
+    return bit_f
+
+
+@block
 def _add_stage(a, b, dst):
     @always_comb
     def add_f():

@@ -21,7 +21,7 @@ from __future__ import annotations
 from myhdl import ResetSignal, Signal, always, always_comb, always_seq, block, concat, intbv
 
 from trtrl.pymodel.fixed.lut import build_lut
-from trtrl.rtl.blocks import chain_mux, sext, sig_s, sig_u, zext
+from trtrl.rtl.blocks import chain_mux, rotate, sext, sig_s, sig_u, zext
 from trtrl.rtl.config import COUNTER_BITS, LR_SHIFT_BITS, ArrayConfig, clog2
 from trtrl.rtl.toolchain import ECP5_DSP_DEFINE
 
@@ -658,7 +658,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     KB = clog2(max(K, 1))
     YB = clog2(N)
     RB = clog2(R)
-    PB = clog2(P)
     PRE = cfg.pre_cycles
     DR = cfg.fold_cycles()["drain"]
     CLR = cfg.clear_cycles
@@ -934,33 +933,29 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     bank_rd = [sig_s(wt_) for _ in range(P)]
     breg = [sig_s(wt_) for _ in range(P)]
     wrot = [sig_s(wt_) for _ in range(P)]
+    # write rotator: bank q takes lane (q - b) mod P
+    wsrc = list(wd_l)
+    if P > 1:
+        wsrc = [sig_s(wt_) for _ in range(P)]
+        insts.append(rotate(wd_l, wsrc, fbm_d[2], -1))
     for q in range(P):
         insts += [named(sram(clk, rst, sh_we, sh_wa, sh_wd[q], sh_re, bank_ra[q], bank_rd[q],
                              R * C), f"shadow{q}"),
                   dreg(clk, rst, bank_rd[q], breg[q])]
         insts += [_bank_addr(q, P, pre_base, pre_xm, pre_ra[q]),
                   dreg(clk, rst, pre_ra[q], bank_ra[q])]
-        # write rotator: bank q takes lane (q - b) mod P
-        wsrc = wd_l[0]
-        if P > 1:
-            wsel = sig_u(PB)
-            insts.append(_rot_sel(q, P, fbm_d[2], wsel, -1))
-            wsrc = sig_s(wt_)
-            insts.append(chain_mux(wsel, wd_l, wsrc))
-        insts.append(dreg(clk, rst, wsrc, wrot[q]))
+        insts.append(dreg(clk, rst, wsrc[q], wrot[q]))
     tag_d = chain(clk, sh_tag0, 4, chains, "tag")
     wa_d = chain(clk, sh_wa0, 4, chains, "wa")
     xm_d = chain(clk, sh_xm, 3, chains, "xm") if P > 1 else None
     tag3, wa3 = tag_d[3], wa_d[3]
+    # read rotator: lane p takes bank (p + x) mod P
+    rsrc = list(breg)
+    if P > 1:
+        rsrc = [sig_s(wt_) for _ in range(P)]
+        insts.append(rotate(breg, rsrc, xm_d[2], 1))
     for p in range(P):
-        # read rotator: lane p takes bank (p + x) mod P
-        rsrc = breg[0]
-        if P > 1:
-            rsel = sig_u(PB)
-            insts.append(_rot_sel(p, P, xm_d[2], rsel, 1))
-            rsrc = sig_s(wt_)
-            insts.append(chain_mux(rsel, breg, rsrc))
-        insts.append(dreg(clk, rst, rsrc, rot[p]))
+        insts.append(dreg(clk, rst, rsrc[p], rot[p]))
 
     # The write port's enable, address and clear flag are registers, set a cycle ahead
     # from the update's delay line (its stage 2 for the write at stage 3) or from the
@@ -1930,36 +1925,6 @@ def _bank_addr(q, P, base, xm, addr):
         addr.next = full_hi_unused[nb:]
 
     return bank_addr_f, bank_addr_cut
-
-
-@block
-def _rot_sel(q, P, x, sel, sign):
-    """``sel = (q + sign * x) mod P`` (``x < P``)."""
-    full_hi_unused = sig_u(len(x))
-    nb = len(sel)
-    if sign > 0:
-
-        @always_comb
-        def rot_sel_f():
-            if x >= P - q:
-                full_hi_unused.next = x + q - P
-            else:
-                full_hi_unused.next = x + q
-
-    else:
-
-        @always_comb
-        def rot_sel_f():
-            if q >= x:
-                full_hi_unused.next = q - x
-            else:
-                full_hi_unused.next = q + P - x
-
-    @always_comb
-    def rot_sel_cut():
-        sel.next = full_hi_unused[nb:]
-
-    return rot_sel_f, rot_sel_cut
 
 
 @block
