@@ -308,8 +308,11 @@ def _nextpnr_ecp5_version() -> str:
     return f"nextpnr-ecp5 {'.'.join(wheel.split('.')[:3])} (yowasp {wheel})"
 
 
+ROUTERS = ("router1", "router2")  # nextpnr's; router1 is its default
+
+
 def _nextpnr(work: Path, target: str, device: str, freq_mhz: float,
-             timeout: float) -> tuple[float | None, str]:
+             timeout: float, router: str = ROUTERS[0]) -> tuple[float | None, str]:
     dev = DEVICES[target][device]
     name = f"nextpnr-{target}"
     if target == "ice40":
@@ -321,6 +324,8 @@ def _nextpnr(work: Path, target: str, device: str, freq_mhz: float,
     cmd = [exe, f"--{device}", "--package", dev["package"], "--json", f"{target}.json",
            *extra, "--freq", f"{freq_mhz:g}", "--timing-allow-fail",
            "--report", "pnr_report.json", "--seed", "1"]
+    if router != ROUTERS[0]:  # router2 routes large, congested designs faster
+        cmd += ["--router", router]
     try:
         out = _run(cmd, work, timeout, name, work / "nextpnr.log",
                    work.parent / "synth_logs" / "nextpnr.log")
@@ -331,7 +336,8 @@ def _nextpnr(work: Path, target: str, device: str, freq_mhz: float,
         return None, f"{name} reported no clock frequency"
     fmax = float(found[-1][1])  # the last report is after routing
     part = f"{dev['part']} " if "part" in dev else ""
-    return fmax, f"{tool} post-route estimate on {part}{device} ({dev['package']})"
+    how = "" if router == ROUTERS[0] else f", {router}"
+    return fmax, f"{tool} post-route estimate on {part}{device} ({dev['package']}{how})"
 
 
 def _port_bits(word_json: Path, top: str) -> int:
@@ -388,7 +394,8 @@ def resolve_device(target: str, device: str | None) -> str | None:
 def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
                target: str = "generic", device: str | None = None, full: bool = True,
                pnr: bool = True, freq_mhz: float = 12.0, top: str = TOP,
-               noabc: bool = False, timeout: float = DEFAULT_TIMEOUT) -> SynthResult:
+               noabc: bool = False, timeout: float = DEFAULT_TIMEOUT,
+               router: str = ROUTERS[0]) -> SynthResult:
     """Synthesize ``verilog``; write ``synth.v`` (when ``full``) into ``out_dir``.
 
     ``target`` is ``generic``, ``ice40`` (``device`` ``up5k`` (default) or ``hx8k``) or
@@ -397,7 +404,10 @@ def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     (nextpnr-ice40, or YoWASP's nextpnr-ecp5) when the counts fit the device.
     ``noabc`` adds the bit-level count without ABC (``cells_noabc``, ``flip_flops_noabc``;
     memories mapped to flip-flops and multiplexers, then ``techmap``, no netlist written).
+    ``router`` is nextpnr's (``router1``, its default, or ``router2``).
     """
+    if router not in ROUTERS:
+        raise TrtrlError(f"router: unknown {router!r} ({', '.join(ROUTERS)})")
     device = resolve_device(target, device)
     if timeout <= 0:
         raise TrtrlError(f"timeout: must be > 0 s, got {timeout}")
@@ -452,7 +462,8 @@ def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                 res.fits = not res.pnr_note
             if res.fits and pnr:
                 t1 = time.perf_counter()
-                res.fmax_mhz, res.pnr_note = _nextpnr(work, target, device, freq_mhz, timeout)
+                res.fmax_mhz, res.pnr_note = _nextpnr(work, target, device, freq_mhz, timeout,
+                                                        router)
                 res.seconds["nextpnr"] = round(time.perf_counter() - t1, 2)
                 if res.fmax_mhz is None:
                     res.fits = False

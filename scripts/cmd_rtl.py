@@ -12,6 +12,7 @@ from trtrl.rtl.config import DEFAULT_LANES
 # does not import rtl.synth (and numpy) for every command; resolve_device pairs them.
 SYNTH_TARGETS = ["generic", "ice40", "ecp5"]
 SYNTH_DEVICES = ["up5k", "hx8k", "25k", "45k", "85k"]
+SYNTH_ROUTERS = ["router1", "router2"]  # rtl.synth.ROUTERS
 # rtl.generate.TOPS (a test checks); the first is the default: the core in its AXI shell
 TOPS = ["trtrl_axi", "trtrl_array"]
 
@@ -75,6 +76,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     syn.add_argument("--freq", type=float, default=12.0, metavar="MHZ",
                      help="nextpnr target clock in MHz (default 12)")
     syn.add_argument("--no-pnr", action="store_true", help="iCE40/ECP5: skip nextpnr")
+    syn.add_argument("--router", choices=SYNTH_ROUTERS, default=SYNTH_ROUTERS[0],
+                     help="nextpnr's router (default router1; router2 finishes large, "
+                          "congested designs such as N=100 sooner)")
     syn.add_argument("--word-level", action="store_true",
                      help="only the fast word-level statistics (no gate netlist)")
     syn.add_argument("--timeout", type=float, default=3600.0, metavar="S",
@@ -147,7 +151,7 @@ def run_synth(args: argparse.Namespace) -> int:
         generate(cfg, out, top)
     res = synthesize_folder(out, top=top, target=args.target, device=device,
                             full=not args.word_level, pnr=not args.no_pnr, freq_mhz=args.freq,
-                            timeout=args.timeout)
+                            timeout=args.timeout, router=args.router)
     print(f"{res.tool}, target {res.target}: {res.multipliers} multipliers ($mul), "
           f"{res.memory_bits} RAM bits + {res.rom_bits} ROM bits, "
           f"{res.register_bits} register bits (word level)")

@@ -22,6 +22,7 @@ from trtrl.rtl.generate import generate
 from trtrl.rtl.synth import (
     DEFAULT_DEVICE,
     DEVICES,
+    ROUTERS,
     TARGETS,
     nextpnr_ecp5,
     resolve_device,
@@ -60,9 +61,10 @@ def test_devices_per_target() -> None:
 
 def test_cli_choices_match_the_table() -> None:
     """`trtrl rtl synth` lists its choices without importing rtl.synth: keep them in step."""
-    from trtrl.cmd_rtl import SYNTH_DEVICES, SYNTH_TARGETS
+    from trtrl.cmd_rtl import SYNTH_DEVICES, SYNTH_ROUTERS, SYNTH_TARGETS
 
     assert SYNTH_TARGETS == list(TARGETS)
+    assert SYNTH_ROUTERS == list(ROUTERS)
     from trtrl.cmd_rtl import TOPS
     from trtrl.rtl.generate import TOPS as GENERATED
 
@@ -92,6 +94,28 @@ def test_synthesize_refuses_foreign_device(tmp_path: Path) -> None:
         synthesize(tmp_path / "none.v", tmp_path / "o", target="ecp5", device="hx8k")
     assert "\n" not in str(info.value)
     assert not (tmp_path / "o").exists()
+
+
+def test_router_reaches_nextpnr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``router2`` is passed to nextpnr and named in the result's note; ``router1`` (its
+    default) leaves the command as it was; an unknown router is refused."""
+    import trtrl.rtl.synth as synth
+
+    seen: list[list[str]] = []
+
+    def fake_run(cmd: list[str], *args: object, **kwargs: object) -> str:
+        seen.append(cmd)
+        return "Info: Max frequency for clock 'clk': 123.45 MHz (PASS at 12.00 MHz)\n"
+
+    monkeypatch.setattr(synth, "_run", fake_run)
+    monkeypatch.setattr(synth, "nextpnr_ecp5", lambda: "nextpnr-ecp5")
+    fmax, note = synth._nextpnr(tmp_path, "ecp5", "85k", 150.0, 10.0, "router2")
+    assert fmax == 123.45 and "router2" in note
+    assert seen[-1][-2:] == ["--router", "router2"]
+    synth._nextpnr(tmp_path, "ecp5", "85k", 150.0, 10.0)
+    assert "--router" not in seen[-1]
+    with pytest.raises(TrtrlError, match="router"):
+        synthesize(tmp_path / "x.v", tmp_path, target="ecp5", router="router3")
 
 
 def test_cli_foreign_device_is_one_line(tmp_path: Path) -> None:
