@@ -288,6 +288,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     w1_gr, w2_sum = sig_s(dp), sig_s(dp)
     w3_w = sig_s(wt_)
     w3_ev = Signal(bool(0))
+    w3_sat, w3_sev = sig_s(wt_), Signal(bool(0))  # W3's value and event, before the register
     dupi, dupe, prev = sig_s(pt), sig_s(pt), sig_s(pt)
     # flags carried along the pipeline; x_d[n] is aligned with stage En
     fp_d = chain(clk, e0_fp, 4, chains, "fp")
@@ -456,6 +457,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     # E4's and E7's saturation to format P (each an event)
     stage4_sat = named(_saturate(e3_r, n_in4, n_ev4, PMIN, PMAX), "e4_sat")
     stage7_sat = named(_saturate(e6_r, pnew, pev, PMIN, PMAX), "e7_sat")
+    stage_w3_sat = named(_saturate(w2_sum, w3_sat, w3_sev, WMIN, WMAX), "w3_sat")
 
     @always_comb
     def stage7_sel():
@@ -493,17 +495,11 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         # W1: rshift_round(g, gsh), W2: + W, W3: sat_W (the weight update of the slot)
         w1_gr.next = g_acc >> g.gsh
         w2_sum.next = woldx + w1_gr
-        if w2_sum > WMAX:
-            w3_w.next = WMAX
-            w3_ev.next = 1
-        elif w2_sum < WMIN:
-            w3_w.next = WMIN
-            w3_ev.next = 1
-        else:
-            w3_w.next = w2_sum[wt_:].signed()
-            w3_ev.next = 0
+        w3_w.next = w3_sat
+        w3_ev.next = w3_sev
 
     insts += [stage0, zt_mux, stages, stage4_sat, stage7_sat, stage7_sel, stage7, grad,
+              stage_w3_sat,
               named(dsp_mul(clk, rst, fp3, n_in4, e5_p), "mul_f"),
               named(dsp_mul(clk, rst, g.e7, pval, e8_g), "mul_g")]
 
@@ -740,7 +736,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     @always_comb
     def u_next():
-        # u's next value as ctrl sets it, and E's as pointers sets it
+        # u's next value (ctrl takes it), and E's as pointers sets it
         u_nx.next = u
         if st == F_PRE and pc == PRE - 1:
             u_nx.next = 0
@@ -763,6 +759,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     def u_regs():
         g.ud.next = ud_full_unused[UDB:]
         g.u_eb.next = u_nx == eb_nx
+        g.u_out.next = u_nx < K
+        g.u_ing.next = u_nx == K
 
     insts += [u_next, ud_sum, u_regs]
     g.eb_out = Signal(bool(0))
@@ -1290,6 +1288,10 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     a6_fr = sig_s(dp)
     a7_fp = sig_s(at)
     a7_fev = Signal(bool(0))
+    # A5's error and A7's f' saturated, before their registers
+    a5_sat, a5_sev, a7_sat, a7_sev = sig_s(at), Signal(bool(0)), sig_s(at), Signal(bool(0))
+    insts += [named(_saturate(a4_ed, a5_sat, a5_sev, AMIN, AMAX), "a5_sat"),
+              named(_saturate(a6_fr, a7_sat, a7_sev, AMIN, AMAX), "a7_sat")]
     ts = sig_s(dp)
     dn = sig_s(at)
 
@@ -1360,29 +1362,15 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         a4_ed.next = dn - a3_y
         # A5: the product (the DSP's output register); the error saturated
         a5_y.next = a4_y
-        if a4_ed > AMAX:
-            a5_e.next = AMAX
-            a5_eev.next = 1
-        elif a4_ed < AMIN:
-            a5_e.next = AMIN
-            a5_eev.next = 1
-        else:
-            a5_e.next = a4_ed[at:].signed()
-            a5_eev.next = 0
+        a5_e.next = a5_sat
+        a5_eev.next = a5_sev
         # A6: rounded; A7: f' saturated
         a6_rr.next = (a5_prod >> af) + a5_prod[AF1]  # same width: see e6_r
         a6_y.next = a5_y
         a6_e.next = a5_e
         a6_eev.next = a5_eev
-        if a6_fr > AMAX:
-            a7_fp.next = AMAX
-            a7_fev.next = 1
-        elif a6_fr < AMIN:
-            a7_fp.next = AMIN
-            a7_fev.next = 1
-        else:
-            a7_fp.next = a6_fr[at:].signed()
-            a7_fev.next = 0
+        a7_fp.next = a7_sat
+        a7_fev.next = a7_sev
         a7_y.next = a6_y
         a7_e.next = a6_e
         a7_eev.next = a6_eev
@@ -1493,6 +1481,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             pkC.next = 0
         else:
             r_valid.next = 0
+            u.next = u_nx  # (u_next: 0 at the update's start and at a slot's end, else +1)
             if ev32 > ~sat_count:
                 sat_count.next = allones
             else:
@@ -1575,20 +1564,11 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                         pkm.next = pkm + 1
                 if pc == PRE - 1:
                     st.next = F_UPD
-                    u.next = 0
             elif st == F_UPD:
-                if u == S - 1:
-                    u.next = 0
-                    if Elast:
-                        st.next = F_DRAIN
-                        dc.next = 0
-                else:
-                    u.next = u + 1
+                if u == S - 1 and Elast:
+                    st.next = F_DRAIN
+                    dc.next = 0
             elif st == F_DRAIN:
-                if u == S - 1:
-                    u.next = 0
-                else:
-                    u.next = u + 1
                 dc.next = dc + 1
                 if dc == DR - 1:
                     st.next = F_DONE
@@ -1601,20 +1581,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     x_more = Signal(bool(0))  # the next column is an input (constant 0 when M = 0)
     if M > 1:
         insts.append(_below(Fj, M - 1, x_more))
-
-    UO0, UI0 = K > 0, K == 0  # the flags for u = 0
-
-    @always_seq(clk.posedge, reset=rst)
-    def u_flags():
-        # u's next value as ctrl sets it (u holds in the other states; reset: u = 0)
-        if (st == F_PRE and pc == PRE - 1) or ((st == F_UPD or st == F_DRAIN) and u == S - 1):
-            g.u_out.next = UO0
-            g.u_ing.next = UI0
-        elif st == F_UPD or st == F_DRAIN:
-            g.u_out.next = u < K - 1
-            g.u_ing.next = u == K - 1
-
-    insts.append(u_flags)
 
     @always_comb
     def adv_f():
