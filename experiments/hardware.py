@@ -663,10 +663,15 @@ def _plot_n_panels(rows: list[dict[str, Any]], axes: Any) -> None:
     where = f"at P = {p}" if p else ""
     _log_axes(ax_c, f"cycles per learning step {where}", "neurons N")
     _log_axes(ax_s, f"storage bits {where} (K = {ks[0] if ks else '-'})", "neurons N")
-    _log_axes(ax_u, f"multiplier utilisation {where}", "neurons N")
+    _shared_axes(ax_u, ax_w, where, "neurons N")
+
+
+def _shared_axes(ax_u: Any, ax_w: Any, where: str, xlabel: str) -> None:
+    """The utilisation (a linear 0..1 axis) and the Yosys counts panels of either row."""
+    _log_axes(ax_u, f"multiplier utilisation {where}", xlabel)
     ax_u.set_yscale("linear")
     ax_u.set_ylim(0, 1)
-    _log_axes(ax_w, f"Yosys word-level cells, register bits {where}", "neurons N")
+    _log_axes(ax_w, f"Yosys word-level cells, register bits {where}", xlabel)
 
 
 def _plot_p_panels(rows: list[dict[str, Any]], axes: Any) -> None:
@@ -697,10 +702,7 @@ def _plot_p_panels(rows: list[dict[str, Any]], axes: Any) -> None:
         where = "(no P sweep)"
     _log_axes(ax_c, f"cycles per learning step {where}", "lanes P")
     _log_axes(ax_m, f"multipliers {where}", "lanes P")
-    _log_axes(ax_u, f"multiplier utilisation {where}", "lanes P")
-    ax_u.set_yscale("linear")
-    ax_u.set_ylim(0, 1)
-    _log_axes(ax_w, f"Yosys word-level cells, register bits {where}", "lanes P")
+    _shared_axes(ax_u, ax_w, where, "lanes P")
 
 
 def plot_resources(rows: list[dict[str, Any]], path: Path) -> None:
