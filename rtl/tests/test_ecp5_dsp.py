@@ -63,15 +63,20 @@ endmodule
 """)
 
 
-def _run_model(tmp_path: Path, params: str, ops: list[tuple[int, int, int, int]]) -> list[int]:
-    """P as displayed before each edge (combinational view) and once after the last."""
+def _simulate(tmp_path: Path, params: str, ops: list[tuple[int, int, int, int]]) -> str:
+    """The bench's output for ``ops`` (sign pins and operands) through one MULT18X18D."""
     (tmp_path / "ops.hex").write_text("".join(
         f"{(sa << 37) | (sb << 36) | (a << 18) | b:010x}\n" for sa, sb, a, b in ops))
     _model_bench(tmp_path / "tb.v", params, len(ops))
     subprocess.run(["iverilog", "-g2012", "-o", "tb.vvp", "tb.v", str(ECP5_DSP_MODEL)],
                    cwd=tmp_path, check=True, capture_output=True)
-    out = subprocess.run(["vvp", "-n", "tb.vvp"], cwd=tmp_path, check=True,
-                         capture_output=True, text=True).stdout
+    return subprocess.run(["vvp", "-n", "tb.vvp"], cwd=tmp_path, capture_output=True,
+                          text=True).stdout
+
+
+def _run_model(tmp_path: Path, params: str, ops: list[tuple[int, int, int, int]]) -> list[int]:
+    """P as displayed before each edge (combinational view) and once after the last."""
+    out = _simulate(tmp_path, params, ops)
     return [int(x, 16) for x in out.split() if re.fullmatch(r"[0-9a-f]{9}", x)]
 
 
@@ -117,12 +122,7 @@ def test_model_without_registers_is_combinational(tmp_path: Path, sa: int, sb: i
 @needs_iverilog
 def test_model_refuses_what_it_does_not_cover(tmp_path: Path) -> None:
     """A pipeline register is not modelled: the simulation stops at time 0 saying so."""
-    (tmp_path / "ops.hex").write_text("0\n")
-    _model_bench(tmp_path / "tb.v", '.REG_PIPELINE_CLK("CLK0")', 1)
-    subprocess.run(["iverilog", "-g2012", "-o", "tb.vvp", "tb.v", str(ECP5_DSP_MODEL)],
-                   cwd=tmp_path, check=True, capture_output=True)
-    out = subprocess.run(["vvp", "-n", "tb.vvp"], cwd=tmp_path, capture_output=True,
-                         text=True).stdout
+    out = _simulate(tmp_path, '.REG_PIPELINE_CLK("CLK0")', [(0, 0, 0, 0)])
     assert "configuration this model does not cover" in out
     assert not re.search(r"^[0-9a-f]{9}$", out, flags=re.M), "it simulated on"
 
