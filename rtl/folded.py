@@ -288,7 +288,6 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     w1_gr, w2_sum = sig_s(dp), sig_s(dp)
     w3_w = sig_s(wt_)
     w3_ev = Signal(bool(0))
-    w3_sat, w3_sev = sig_s(wt_), Signal(bool(0))  # W3's value and event, before the register
     dupi, dupe, prev = sig_s(pt), sig_s(pt), sig_s(pt)
     # flags carried along the pipeline; x_d[n] is aligned with stage En
     fp_d = chain(clk, e0_fp, 4, chains, "fp")
@@ -457,7 +456,6 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     # E4's and E7's saturation to format P (each an event)
     stage4_sat = named(_saturate(e3_r, n_in4, n_ev4, PMIN, PMAX), "e4_sat")
     stage7_sat = named(_saturate(e6_r, pnew, pev, PMIN, PMAX), "e7_sat")
-    stage_w3_sat = named(_saturate(w2_sum, w3_sat, w3_sev, WMIN, WMAX), "w3_sat")
 
     @always_comb
     def stage7_sel():
@@ -495,11 +493,17 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         # W1: rshift_round(g, gsh), W2: + W, W3: sat_W (the weight update of the slot)
         w1_gr.next = g_acc >> g.gsh
         w2_sum.next = woldx + w1_gr
-        w3_w.next = w3_sat
-        w3_ev.next = w3_sev
+        if w2_sum > WMAX:
+            w3_w.next = WMAX
+            w3_ev.next = 1
+        elif w2_sum < WMIN:
+            w3_w.next = WMIN
+            w3_ev.next = 1
+        else:
+            w3_w.next = w2_sum[wt_:].signed()
+            w3_ev.next = 0
 
     insts += [stage0, zt_mux, stages, stage4_sat, stage7_sat, stage7_sel, stage7, grad,
-              stage_w3_sat,
               named(dsp_mul(clk, rst, fp3, n_in4, e5_p), "mul_f"),
               named(dsp_mul(clk, rst, g.e7, pval, e8_g), "mul_g")]
 
@@ -1288,10 +1292,9 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     a6_fr = sig_s(dp)
     a7_fp = sig_s(at)
     a7_fev = Signal(bool(0))
-    # A5's error and A7's f' saturated, before their registers
-    a5_sat, a5_sev, a7_sat, a7_sev = sig_s(at), Signal(bool(0)), sig_s(at), Signal(bool(0))
-    insts += [named(_saturate(a4_ed, a5_sat, a5_sev, AMIN, AMAX), "a5_sat"),
-              named(_saturate(a6_fr, a7_sat, a7_sev, AMIN, AMAX), "a7_sat")]
+    # A7's f' saturated, before its register
+    a7_sat, a7_sev = sig_s(at), Signal(bool(0))
+    insts.append(named(_saturate(a6_fr, a7_sat, a7_sev, AMIN, AMAX), "a7_sat"))
     ts = sig_s(dp)
     dn = sig_s(at)
 
@@ -1362,8 +1365,15 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         a4_ed.next = dn - a3_y
         # A5: the product (the DSP's output register); the error saturated
         a5_y.next = a4_y
-        a5_e.next = a5_sat
-        a5_eev.next = a5_sev
+        if a4_ed > AMAX:
+            a5_e.next = AMAX
+            a5_eev.next = 1
+        elif a4_ed < AMIN:
+            a5_e.next = AMIN
+            a5_eev.next = 1
+        else:
+            a5_e.next = a4_ed[at:].signed()
+            a5_eev.next = 0
         # A6: rounded; A7: f' saturated
         a6_rr.next = (a5_prod >> af) + a5_prod[AF1]  # same width: see e6_r
         a6_y.next = a5_y
@@ -1818,17 +1828,19 @@ def _saturate(src, dst, ev, lo, hi):
         top.next = src[sw:w - 1]
         ntop.next = ~src[sw:w - 1]
 
+    # (an unknown src takes the else branch in Verilog: it stays unknown, as the two
+    # compares left it, so an uninitialised read is not turned into a bound)
     @always_comb
     def saturate_f():
-        if top == 0 or ntop == 0:
+        if top != 0 and ntop != 0:
+            ev.next = 1
+            if src[sw - 1]:
+                dst.next = lo
+            else:
+                dst.next = hi
+        else:
             dst.next = src[w:].signed()
             ev.next = 0
-        elif src[sw - 1]:
-            dst.next = lo
-            ev.next = 1
-        else:
-            dst.next = hi
-            ev.next = 1
 
     return saturate_top, saturate_f
 
