@@ -312,7 +312,8 @@ ROUTERS = ("router1", "router2")  # nextpnr's; router1 is its default
 
 
 def _nextpnr(work: Path, target: str, device: str, freq_mhz: float,
-             timeout: float, router: str = ROUTERS[0]) -> tuple[float | None, str]:
+             timeout: float, router: str = ROUTERS[0], seed: int = 1
+             ) -> tuple[float | None, str]:
     dev = DEVICES[target][device]
     name = f"nextpnr-{target}"
     if target == "ice40":
@@ -323,7 +324,7 @@ def _nextpnr(work: Path, target: str, device: str, freq_mhz: float,
         extra = []  # no LPF: nextpnr places the I/O itself
     cmd = [exe, f"--{device}", "--package", dev["package"], "--json", f"{target}.json",
            *extra, "--freq", f"{freq_mhz:g}", "--timing-allow-fail",
-           "--report", "pnr_report.json", "--seed", "1"]
+           "--report", "pnr_report.json", "--seed", str(seed)]
     if router != ROUTERS[0]:  # router2 routes large, congested designs faster
         cmd += ["--router", router]
     try:
@@ -336,7 +337,7 @@ def _nextpnr(work: Path, target: str, device: str, freq_mhz: float,
         return None, f"{name} reported no clock frequency"
     fmax = float(found[-1][1])  # the last report is after routing
     part = f"{dev['part']} " if "part" in dev else ""
-    how = "" if router == ROUTERS[0] else f", {router}"
+    how = ("" if router == ROUTERS[0] else f", {router}") + f", seed {seed}"
     return fmax, f"{tool} post-route estimate on {part}{device} ({dev['package']}{how})"
 
 
@@ -395,7 +396,7 @@ def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                target: str = "generic", device: str | None = None, full: bool = True,
                pnr: bool = True, freq_mhz: float = 12.0, top: str = TOP,
                noabc: bool = False, timeout: float = DEFAULT_TIMEOUT,
-               router: str = ROUTERS[0]) -> SynthResult:
+               router: str = ROUTERS[0], seed: int = 1) -> SynthResult:
     """Synthesize ``verilog``; write ``synth.v`` (when ``full``) into ``out_dir``.
 
     ``target`` is ``generic``, ``ice40`` (``device`` ``up5k`` (default) or ``hx8k``) or
@@ -404,10 +405,13 @@ def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     (nextpnr-ice40, or YoWASP's nextpnr-ecp5) when the counts fit the device.
     ``noabc`` adds the bit-level count without ABC (``cells_noabc``, ``flip_flops_noabc``;
     memories mapped to flip-flops and multiplexers, then ``techmap``, no netlist written).
-    ``router`` is nextpnr's (``router1``, its default, or ``router2``).
+    ``router`` is nextpnr's (``router1``, its default, or ``router2``); ``seed`` its
+    placement seed (one seed moves a small design's clock by about 10%).
     """
     if router not in ROUTERS:
         raise TrtrlError(f"router: unknown {router!r} ({', '.join(ROUTERS)})")
+    if seed < 1:
+        raise TrtrlError(f"seed: must be >= 1, got {seed}")
     device = resolve_device(target, device)
     if timeout <= 0:
         raise TrtrlError(f"timeout: must be > 0 s, got {timeout}")
@@ -463,7 +467,7 @@ def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str],
             if res.fits and pnr:
                 t1 = time.perf_counter()
                 res.fmax_mhz, res.pnr_note = _nextpnr(work, target, device, freq_mhz, timeout,
-                                                        router)
+                                                        router, seed)
                 res.seconds["nextpnr"] = round(time.perf_counter() - t1, 2)
                 if res.fmax_mhz is None:
                     res.fits = False

@@ -96,9 +96,10 @@ def test_synthesize_refuses_foreign_device(tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists()
 
 
-def test_router_reaches_nextpnr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``router2`` is passed to nextpnr and named in the result's note; ``router1`` (its
-    default) leaves the command as it was; an unknown router is refused."""
+def test_router_and_seed_reach_nextpnr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``router2`` and the seed are passed to nextpnr and named in the result's note;
+    ``router1`` (its default) leaves the command as it was; an unknown router and a seed
+    below 1 are refused."""
     import trtrl.rtl.synth as synth
 
     seen: list[list[str]] = []
@@ -109,13 +110,16 @@ def test_router_reaches_nextpnr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(synth, "_run", fake_run)
     monkeypatch.setattr(synth, "nextpnr_ecp5", lambda: "nextpnr-ecp5")
-    fmax, note = synth._nextpnr(tmp_path, "ecp5", "85k", 150.0, 10.0, "router2")
-    assert fmax == 123.45 and "router2" in note
+    fmax, note = synth._nextpnr(tmp_path, "ecp5", "85k", 150.0, 10.0, "router2", seed=7)
+    assert fmax == 123.45 and "router2" in note and "seed 7" in note
     assert seen[-1][-2:] == ["--router", "router2"]
+    assert seen[-1][seen[-1].index("--seed") + 1] == "7"
     synth._nextpnr(tmp_path, "ecp5", "85k", 150.0, 10.0)
     assert "--router" not in seen[-1]
     with pytest.raises(TrtrlError, match="router"):
         synthesize(tmp_path / "x.v", tmp_path, target="ecp5", router="router3")
+    with pytest.raises(TrtrlError, match="seed"):
+        synthesize(tmp_path / "x.v", tmp_path, target="ecp5", seed=0)
 
 
 def test_cli_foreign_device_is_one_line(tmp_path: Path) -> None:
