@@ -1271,7 +1271,11 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     half = 1 << (lbits - 1)
     LMAX = (1 << lbits) - 1
     LB1 = lbits - 1
-    table = tuple(int(v) for v in build_lut(f))
+    # The table as a read-only memory: MyHDL writes it as an initialised array, which
+    # Icarus indexes directly; a tuple would be a 2**lut_bits-way case statement, which
+    # Icarus compares entry by entry on every clock edge (a fifth of an N=15 run's time).
+    lo, hi = -(1 << (at - 1)), 1 << (at - 1)
+    act_rom = [Signal(intbv(int(v), min=lo, max=hi)) for v in build_lut(f)]
     a1_v = Signal(bool(0))
     a1_i, a1_l, a1_r = sig_u(cb), sig_u(cb), sig_u(cb)
     a_v = [None] + chain(clk, a1_v, 7, chains, "av", 1)
@@ -1358,7 +1362,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             a1_idx.next = concat(not ts[LB1], ts[LB1:])
         # A2: the table (block RAM), A3: its output registered (nothing between the block
         # RAM and the register: the DP16KD's clock-to-output is long)
-        a2_y.next = table[a1_idx]
+        a2_y.next = act_rom[a1_idx]
         a3_y.next = a2_y
         # A4: operands of f' (the DSP's input registers) and the error's difference
         a4_y.next = a3_y

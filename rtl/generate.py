@@ -69,6 +69,17 @@ def sort_reset_branches(verilog: str) -> str:
     return _RESET.sub(_sorted, verilog)
 
 
+# A read-only memory (the activation table): MyHDL initialises it with non-blocking
+# assignments in an ``initial`` block, which Verilator's lint rejects (INITIALDLY) and
+# which mean the same as blocking ones at time 0 with nothing reading the memory yet.
+_ROM_INIT = re.compile(r"^initial begin\n((?:    \w+\[\d+\] <= [^;\n]+;\n)+)end$", re.M)
+
+
+def blocking_rom_init(verilog: str) -> str:
+    """Turn the ``<=`` of every memory-initialising ``initial`` block into ``=``."""
+    return _ROM_INIT.sub(lambda m: m.group(0).replace("] <= ", "] = "), verilog)
+
+
 def generator_id() -> str:
     """``trtrl X.Y.Z (MyHDL A.B.C)``: what wrote the files, for the header and manifest."""
     import myhdl
@@ -185,7 +196,8 @@ def generate(cfg: ArrayConfig, out_dir: str | os.PathLike,
         vtmp = tmp / vname
         if not vtmp.exists():
             raise TrtrlError(f"MyHDL wrote no {vname}")
-        body = sort_reset_branches(sort_sensitivity_lists(unname_blocks(vtmp.read_text())))
+        body = blocking_rom_init(sort_reset_branches(sort_sensitivity_lists(
+            unname_blocks(vtmp.read_text()))))
         vtmp.write_text(header(cfg, top) + body)
         files = [vname, mname]
         Manifest.of(cfg, generator_id(), top).write(tmp / mname)
