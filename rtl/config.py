@@ -38,6 +38,10 @@ def clog2(v: int) -> int:
 
 SIGN_EXTENSIONS = ("signed", "concat")  # the forms rtl.blocks.sext can write
 
+# The infix of the lanes' copies of broadcast flags (rtl/folded.py names them lcp_*):
+# the synthesis script keeps them from being merged back into one register.
+LANE_COPY = "_lcp_"
+
 DEFAULT_LANES = 20  # the paper's N = 100, K = 10 on the LFE5U-85F: 81 MULT18X18D (rtl/README.md)
 
 # Pipeline depths of the folded core (rtl/folded.py), in clock edges; the cycle formula,

@@ -344,6 +344,23 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
 
     insts += [lane_row_next, lane_flags, lane_z, zterm, wki_addr, sext(zsig, zsx, SX)]
 
+    # The flags that steer E0's operand multiplexers, copied into every lane (registers
+    # set from the broadcast next values): one broadcast register would fan out to every
+    # bit of every lane's multiplexers, and its routing was the clock's critical path. The
+    # synthesis script keeps the copies (keep on the *_lcp_* flip-flops), as Yosys would
+    # otherwise merge equal registers back into one.
+    lcp_fwd, lcp_rec = Signal(bool(0)), Signal(bool(0))
+    lcp_out, lcp_ing = Signal(bool(K > 0)), Signal(bool(K == 0))
+
+    @always_seq(clk.posedge, reset=rst)
+    def lane_copies():
+        lcp_fwd.next = g.fwd_nx
+        lcp_out.next = g.u_out_nx
+        lcp_ing.next = g.u_ing_nx
+        lcp_rec.next = g.erec_nx
+
+    insts.append(lane_copies)
+
     # E0: the operands of quantity u of the slot (or the forward MAC); the operand
     # registers are the DSP blocks' input registers (dsp_mul), so they are set here as
     # the values they take (n_*), the flags as registers
@@ -358,22 +375,22 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     def stage0_ops():
         n_c.next = 0
         n_d.next = 0
-        if g.fwd2:
+        if lcp_fwd:
             n_a.next = wd
             n_b.next = g.zfwd
-        elif g.u_out:  # output k = u < K: T = {i} U {m}
+        elif lcp_out:  # output k = u < K: T = {i} U {m}
             n_a.next = wki
             n_b.next = pidb
-            if g.erec and not l_mi:
+            if lcp_rec and not l_mi:
                 n_c.next = g.wkb
                 n_d.next = ped
-        elif g.u_ing:  # u = K: ingress p^i
+        elif lcp_ing:  # u = K: ingress p^i
             if l_out:
                 n_a.next = 0
                 n_b.next = 0
             else:
                 n_a.next = wd
-                if g.erec:
+                if lcp_rec:
                     n_b.next = pedb
                 else:
                     n_b.next = 0
@@ -390,15 +407,15 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         e0_ci.next = 0
         e0_cm.next = 0
         e0_lv.next = g.uv and l_valid
-        if g.fwd2:
+        if lcp_fwd:
             pass
-        elif g.u_out:  # output k = u < K: T = {i} U {m}
+        elif lcp_out:  # output k = u < K: T = {i} U {m}
             e0_zon.next = one_z
             e0_fp.next = g.fpk
             e0_cnt.next = 1
             e0_ci.next = one_z
-            e0_cm.next = g.erec and g.u_eb
-        elif g.u_ing:  # u = K: ingress p^i
+            e0_cm.next = lcp_rec and g.u_eb
+        elif lcp_ing:  # u = K: ingress p^i
             if l_out:
                 e0_sel.next = SEL_DUPI
             else:
@@ -407,7 +424,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
                 e0_cnt.next = 1
         else:  # egress p^m
             e0_fp.next = g.fpb
-            if not g.erec:
+            if not lcp_rec:
                 e0_sel.next = SEL_ZERO
             elif g.eb_out:
                 e0_sel.next = SEL_DUPE
@@ -722,12 +739,12 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     g.u = u
     # u < K and u == K as registers (set from u's next value): the lanes' E0 multiplexers
     # take them instead of comparing the broadcast u each
-    g.u_out, g.u_ing = Signal(bool(K > 0)), Signal(bool(K == 0))
+    g.u_out_nx, g.u_ing_nx = Signal(bool(0)), Signal(bool(0))
     g.uv = Signal(bool(0))
     g.uk = sig_u(KB)
     g.er = sig_u(RB)
     g.erow = Erow
-    g.erec = Erec
+    g.erec_nx = Signal(bool(0))  # Erec's next value
     g.eb = Eb
     g.advance, g.frow, g.fb, g.frec = advance, Frow, Fb, Frec
     # u - Erow (mod 2**UDB; equal to a lane's p only when u is that lane's row) and
@@ -763,10 +780,17 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     def u_regs():
         g.ud.next = ud_full_unused[UDB:]
         g.u_eb.next = u_nx == eb_nx
-        g.u_out.next = u_nx < K
-        g.u_ing.next = u_nx == K
+        if u_nx < K:
+            g.uk.next = u_nx[KB:]
+        else:
+            g.uk.next = 0
 
-    insts += [u_next, ud_sum, u_regs]
+    @always_comb
+    def u_flags_next():
+        g.u_out_nx.next = u_nx < K
+        g.u_ing_nx.next = u_nx == K
+
+    insts += [u_next, ud_sum, u_regs, u_flags_next]
     g.eb_out = Signal(bool(0))
     g.egb = Signal(bool(0))
     g.zslot = sig_s(at)
@@ -812,7 +836,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     g.h9_lane = sig_u(HW)
     g.h9_re = Signal(bool(0))
     g.h9_kind = sig_u(2)
-    g.fwd2 = Signal(bool(0))
+    g.fwd_nx = Signal(bool(0))  # the forward MAC at E0 in the next cycle
     g.fwd4 = Signal(bool(0))
     g.ffirst4 = Signal(bool(0))
 
@@ -868,7 +892,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     @always_comb
     def fwd_bus():
-        g.fwd2.next = fv2
+        g.fwd_nx.next = fv[1]
         g.fwd4.next = fv4
         g.ffirst4.next = ffirst4
 
@@ -1066,10 +1090,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     @always_comb
     def q_bus():
         g.uv.next = st == F_UPD
-        if u < K:
-            g.uk.next = u[KB:]
-        else:
-            g.uk.next = 0
         g.er.next = Er[RB:]
         g.eb_out.next = Eb < K
         g.egb.next = Er[0]
@@ -1173,10 +1193,16 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     hx4, hi6, hj6, hreg7 = hx[4], hi[6], hj[6], hreg[7]
     insts.append(zext(hi6, hi6x))
 
+    hv1_nx = Signal(bool(0))
+
+    @always_comb
+    def host_req():
+        hv1_nx.next = (m_we or m_re) and st == F_IDLE
+
     @always_seq(clk.posedge, reset=rst)
     def host():
         # H1: the request (accepted while idle)
-        hv1.next = (m_we or m_re) and st == F_IDLE
+        hv1.next = hv1_nx
         hwe1.next = m_we
         hre1.next = m_re
         hreg1.next = m_addr[IB + RGB:IB]
@@ -1206,7 +1232,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         else:
             hkind8.next = 1
 
-    insts.append(host)
+    insts += [host_req, host]
+
     @always_comb
     def host_addr():
         haddr7.next = hsum_hi_unused[RLB:]
@@ -1239,10 +1266,12 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             g.lm_ra.next = haddr7
 
     insts.append(host_bus)
-    host_busy = Signal(bool(0))
+    # host_busy: a request is in H1 .. H9. A register, set from H1's next value and
+    # H1 .. H8 (the OR of ten stages ahead of the stream's handshake was a critical path).
+    host_busy, busy_nx = Signal(bool(0)), Signal(bool(0))
     rd_or = sig_s(max(wt_, pt))
     insts.append(_or_reduce(rd_l, rd_or))
-    insts.append(_any(hv[1:], host_busy))
+    insts += [_any([hv1_nx] + hv[1:HOST_STAGES], busy_nx), dreg(clk, rst, busy_nx, host_busy)]
 
     @always(clk.posedge)
     def host_out():
@@ -1601,6 +1630,12 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         advance.next = ((st == F_PRE and pc == PRE - 1)
                         or (st == F_UPD and u == S - 1 and not Elast))
         f_init.next = st == F_FWD and fj == L - 1 and fr == R - 1
+
+    @always_comb
+    def erec_next():
+        g.erec_nx.next = Frec if advance else Erec
+
+    insts.append(erec_next)
 
     @always(clk.posedge)
     def pointers():

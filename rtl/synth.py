@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from trtrl.pymodel.errors import TrtrlError
-from trtrl.rtl.config import TOP
+from trtrl.rtl.config import LANE_COPY, TOP
 from trtrl.rtl.toolchain import ECP5_DSP_DEFINE, YOSYS, require, wheel_tool
 from trtrl.rtl.toolchain import yosys as yosys_tool
 
@@ -233,6 +233,10 @@ def _gate_level_script(target: str, device: str | None, top: str, verilog: Path)
             f"read_verilog -D{ECP5_DSP_DEFINE} {verilog}",
             "read_verilog -lib +/ecp5/cells_bb.v",
             f"hierarchy -check -top {top}",
+            # the lanes' copies of broadcast flags (rtl/folded.py, *_lcp_*): keep them, or
+            # opt_merge folds equal registers back into one with the fanout of all lanes
+            "proc",
+            f"setattr -set keep 1 w:*{LANE_COPY}* %ci1 t:$dff %i",
             f"synth_ecp5 -top {top}",
         ])
         extra = [f"write_json {target}.json"]

@@ -168,3 +168,22 @@ def test_ecp5_probe_places_and_routes(tmp_path: Path) -> None:
     assert (logs / "nextpnr.log").is_file() and (logs / "pnr_report.json").is_file()
     assert (tmp_path / "ecp5" / "synth.v").is_file()
     assert os.path.getsize(tmp_path / "ecp5" / "synth.v") > 0
+
+
+@pytest.mark.skipif(not have_yosys(), reason="yosys not installed (make setup)")
+def test_ecp5_keeps_each_lanes_flag_copies(tmp_path: Path) -> None:
+    """Every lane keeps its own copy of the operand-steering flags in the ECP5 netlist
+    (the synthesis script's keep; without it Yosys merges the equal registers into one,
+    which fans out to every lane)."""
+    import re
+
+    from trtrl.rtl.config import LANE_COPY
+
+    rtl = tmp_path / "rtl"
+    generate(ArrayConfig(3, 1, 1, lanes=3), rtl)
+    synthesize(rtl / VERILOG_FILE, tmp_path / "ecp5", target="ecp5", pnr=False, timeout=600)
+    netlist = (tmp_path / "ecp5" / "synth.v").read_text()
+    copies = set(re.findall(rf"lane(\d+){LANE_COPY}(\w+?)_TRELLIS_FF", netlist))
+    flags = {name for _, name in copies}
+    assert flags == {"fwd", "out", "ing", "rec"}, sorted(copies)
+    assert copies == {(str(p), name) for p in range(3) for name in flags}, sorted(copies)
