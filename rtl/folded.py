@@ -227,8 +227,8 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     RL = cfg.row_words
     AB = cfg.pout_bits
     WF, AF = f.weight.frac, f.act.frac
-    WF1, AF1 = max(WF - 1, 0), max(AF - 1, 0)
     FPB = clog2(cfg.groups)
+    WF1, AF1 = max(WF - 1, 0), max(AF - 1, 0)
     ZSH = f.weight.frac + f.sens.frac - f.act.frac
     PMIN, PMAX, WMIN, WMAX = f.sens.min, f.sens.max, f.weight.min, f.weight.max
     KS = max(K, 1)
@@ -455,13 +455,15 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         # E1: the two sensitivity products (DSP), E2: their sum and the z term
         e1_zon.next = e0_zon
         e2_acc.next = p1x + p2x + zt_sel
-        # E3, E4: inner = sat_P(rshift_round(acc, W.frac))
+        # E3, E4: inner = sat_P(rshift_round(acc, W.frac)) (E3 also registers the fit
+        # flags of E4's saturation: _fit_flags, _saturate_fit)
         if WF > 0:
             e3_r.next = (e2_acc >> WF) + e2_acc[WF1]
         else:
             e3_r.next = e2_acc
         e4_ev.next = n_ev4
-        # E5: f' * inner (DSP: e4_in is its input register), E6: round
+        # E5: f' * inner (DSP: e4_in is its input register), E6: round (and E7's fit
+        # flags)
         if AF > 0:
             e6_r.next = (e5_p >> AF) + e5_p[AF1]
         else:
@@ -471,8 +473,12 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     pev = Signal(bool(0))
     pval = sig_s(pt)
     # E4's and E7's saturation to format P (each an event)
-    stage4_sat = named(_saturate(e3_r, n_in4, n_ev4, PMIN, PMAX), "e4_sat")
-    stage7_sat = named(_saturate(e6_r, pnew, pev, PMIN, PMAX), "e7_sat")
+    fit3 = [Signal(bool(q == 0)) for q in range(4)]  # t_z, t_m1, t_m2, carry of a 0
+    stage3 = named(_fit_flags(clk, rst, e2_acc, WF, *fit3, pt), "e3_fit")
+    stage4_sat = named(_saturate_fit(e3_r, *fit3, n_in4, n_ev4, PMIN, PMAX), "e4_sat")
+    fit6 = [Signal(bool(q == 0)) for q in range(4)]  # t_z, t_m1, t_m2, carry of a 0
+    stage6 = named(_fit_flags(clk, rst, e5_p, AF, *fit6, pt), "e6_fit")
+    stage7_sat = named(_saturate_fit(e6_r, *fit6, pnew, pev, PMIN, PMAX), "e7_sat")
 
     @always_comb
     def stage7_sel():
@@ -520,7 +526,8 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
             w3_w.next = w2_sum[wt_:].signed()
             w3_ev.next = 0
 
-    insts += [stage0, zt_mux, stages, stage4_sat, stage7_sat, stage7_sel, stage7, grad,
+    insts += [stage0, zt_mux, stages, stage3, stage4_sat, stage6, stage7_sat, stage7_sel,
+              stage7, grad,
               named(dsp_mul(clk, rst, fp3, n_in4, e5_p), "mul_f"),
               named(dsp_mul(clk, rst, g.e7, pval, e8_g), "mul_g")]
 
@@ -1849,6 +1856,77 @@ def _ignore(clk, rst, en, src, src_unused):
             src_unused.next = src
 
     return ignore_f
+
+
+@block
+def _fit_flags(clk, rst, src, shift, t_z, t_m1, t_m2, carry, w):
+    """Registered beside ``rshift_round(src, shift)``: the flags that tell, one stage
+    later, whether the rounded value fits ``w`` bits (``_saturate_fit``).
+
+    The rounded value's bits from bit ``w - 1`` up are ``t + carry``: ``t`` those bits of
+    ``src >> shift``, ``carry`` the rounding's carry into them (the rounding bit, with
+    every bit of ``src >> shift`` below them set). The flags say whether ``t`` is 0, -1 or
+    -2; the value fits when ``t + carry`` is 0 or -1. They are computed beside the
+    rounding's adder, so the saturation behind it is one LUT level instead of a test of
+    the whole top."""
+    sw = len(src)
+    assert 0 < w < sw - shift
+    tb = sw - w + 1  # bits from w - 1 up
+    s1 = max(shift - 1, 0)
+    sh, nt, nlo = sig_s(sw), sig_u(tb), sig_u(w - 1)
+
+    @always_comb
+    def fit_shift():
+        sh.next = src >> shift
+
+    @always_comb
+    def fit_parts():
+        nt.next = ~sh[sw:w - 1]  # t == -1 and t == -2 as nt == 0 and nt == 1
+        nlo.next = ~sh[w - 1:]
+
+    @always_seq(clk.posedge, reset=rst)
+    def fit_regs():
+        if shift > 0:
+            carry.next = src[s1] and nlo == 0
+        else:
+            carry.next = 0
+        t_z.next = sh[sw:w - 1] == 0
+        t_m1.next = nt == 0
+        t_m2.next = nt == 1
+
+    return fit_shift, fit_parts, fit_regs
+
+
+@block
+def _saturate_fit(src, t_z, t_m1, t_m2, carry, dst, ev, lo, hi):
+    """``dst = src`` clamped to ``lo .. hi`` (``dst``'s limits), ``ev = 1`` when it clamps,
+    from ``_round_fit``'s flags: one LUT level (the flags, the sign, the bit) to the next
+    multiplier's input."""
+    w, sw = len(dst), len(src)
+    assert lo == -(1 << (w - 1)) and hi == (1 << (w - 1)) - 1 and sw > w
+    fits = Signal(bool(0))
+
+    @always_comb
+    def fit_f():
+        if carry:
+            fits.next = t_m1 or t_m2
+        else:
+            fits.next = t_m1 or t_z
+
+    # (an unknown src or flag takes the else branch in Verilog: it stays unknown)
+    @always_comb
+    def saturate_fit_f():
+        if not fits:
+            ev.next = 1
+            if src[sw - 1]:
+                dst.next = lo
+            else:
+                dst.next = hi
+        else:
+            dst.next = src[w:].signed()
+            ev.next = 0
+
+    return fit_f, saturate_fit_f
 
 
 @block

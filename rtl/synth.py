@@ -50,7 +50,9 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -158,28 +160,69 @@ def _run(cmd: list[str], cwd: Path, timeout: float, what: str, log: Path,
          shown: Path | None = None) -> str:
     """Run ``cmd`` bounded by ``timeout``; its output goes to ``log``; errors are one line.
 
+    The log is written as the tool runs (``tail -f`` it during an hour of place and
+    route), and on a terminal the tool's latest ``Info:`` line is shown on stderr.
     ``shown`` is where the log will be kept (named in the error message).
     """
     # A session of its own, so a timeout also ends Yosys's ABC child processes.
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
+    status = _Status(what) if sys.stderr.isatty() else None
+
+    def copy() -> None:
+        assert proc.stdout is not None
+        with open(log, "w") as f:
+            for line in proc.stdout:
+                f.write(line)
+                f.flush()
+                if status is not None:
+                    status.show(line)
+
+    reader = threading.Thread(target=copy, daemon=True)
+    reader.start()
     try:
-        out, _ = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        log.write_text(out or "")  # how far it got (placement, routing) is worth keeping
+        proc.wait()
+        reader.join()  # the log keeps how far it got (placement, routing)
         raise TrtrlError(f"{what}: timed out after {timeout:.0f} s (raise --timeout) "
                          f"[log {shown or log}]") from exc
-    out = out or ""
-    log.write_text(out)
+    finally:
+        if status is not None:
+            status.clear()
+    reader.join()
+    out = log.read_text()
     if proc.returncode != 0:
         errors = [ln.strip() for ln in out.splitlines() if "ERROR" in ln or "rror:" in ln]
         first = errors[0] if errors else (out.strip().splitlines() or ["no output"])[-1]
         raise TrtrlError(f"{what} failed (exit {proc.returncode}): {first[:300]} "
                          f"[log {shown or log}]")
     return out
+
+
+class _Status:
+    """One overwritten line on a terminal: the tool, the time taken, its last ``Info:``."""
+
+    def __init__(self, what: str) -> None:
+        self.what, self.t0, self.last = what, time.monotonic(), 0.0
+
+    def show(self, line: str) -> None:
+        now = time.monotonic()
+        if not line.startswith("Info:") or now - self.last < 0.5:
+            return
+        self.last = now
+        minutes, secs = divmod(int(now - self.t0), 60)
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        text = f"{self.what} {minutes}:{secs:02d} {' '.join(line[5:].split())}"
+        sys.stderr.write("\r" + text[:width].ljust(width))
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        sys.stderr.write("\r" + " " * width + "\r")
+        sys.stderr.flush()
 
 
 # -- Yosys ----------------------------------------------------------------------------------

@@ -416,3 +416,38 @@ def test_netlist_without_the_top_is_one_line(small_rtl: Path, tmp_path: Path,
         synthesize_folder(tmp_path)
     assert "\n" not in str(info.value)
     assert not (tmp_path / SYNTH_MANIFEST).exists()
+
+
+def test_tool_log_is_written_while_it_runs(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The log grows as the tool prints (a user can follow an hour of place and route),
+    and on a terminal its latest Info: line is shown on one overwritten stderr line."""
+    import io
+    import sys
+    import threading
+    import time
+
+    import trtrl.rtl.synth as synth_mod
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    shown = Tty()
+    monkeypatch.setattr(sys, "stderr", shown)
+    log = tmp_path / "tool.log"
+    code = ("import time; print('Info: placing', flush=True); time.sleep(0.7); "
+            "print('Info: routing iter=3', flush=True); time.sleep(3)")
+    done: list[str] = []
+    runner = threading.Thread(target=lambda: done.append(synth_mod._run(
+        [sys.executable, "-c", code], tmp_path, 30, "tool", log)))
+    runner.start()
+    deadline = time.monotonic() + 2.5
+    while time.monotonic() < deadline and "routing" not in (
+            log.read_text() if log.exists() else ""):
+        time.sleep(0.05)
+    assert "Info: placing" in log.read_text() and not done  # written before the tool ended
+    runner.join()
+    assert done == ["Info: placing\nInfo: routing iter=3\n"]
+    assert "\rtool 0:00 placing" in shown.getvalue()
+    assert "routing iter=3" in shown.getvalue() and shown.getvalue().endswith("\r")
