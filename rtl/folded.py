@@ -447,6 +447,28 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         else:
             zt_sel.next = 0
 
+    # E2's sum of three in carry-save form: the bitwise sums and carries (one LUT level),
+    # then one adder, not two carry chains in series behind the DSP outputs. The carries
+    # are shifted out of dp bits and the sum taken modulo 2**dp: it fits dp bits, so its
+    # low dp bits are exact ("unused": the top bits dropped, which Verilator's lint skips).
+    cs_x, cs_m_top_unused, cs_c = sig_s(dp), sig_s(dp), sig_s(dp)
+    cs_xx, cs_cx, cs_sum_top_unused = sig_s(dp + 1), sig_s(dp + 1), sig_s(dp + 1)
+
+    @always_comb
+    def csa_bits():
+        cs_x.next = p1x ^ p2x ^ zt_sel
+        cs_m_top_unused.next = (p1x & p2x) | (p1x & zt_sel) | (p2x & zt_sel)
+
+    @always_comb
+    def csa_carry():
+        cs_c.next = concat(cs_m_top_unused[dp - 1:], bool(0)).signed()
+
+    @always_comb
+    def csa_sum():
+        cs_sum_top_unused.next = cs_xx + cs_cx
+
+    insts += [csa_bits, csa_carry, sext(cs_x, cs_xx, SX), sext(cs_c, cs_cx, SX), csa_sum]
+
     n_in4 = sig_s(pt)  # E4's saturated inner (the E5 DSP's input register takes it)
     n_ev4 = Signal(bool(0))
 
@@ -454,7 +476,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     def stages():
         # E1: the two sensitivity products (DSP), E2: their sum and the z term
         e1_zon.next = e0_zon
-        e2_acc.next = p1x + p2x + zt_sel
+        e2_acc.next = cs_sum_top_unused[dp:].signed()
         # E3, E4: inner = sat_P(rshift_round(acc, W.frac)) (E3 also registers the fit
         # flags of E4's saturation: _fit_flags, _saturate_fit)
         if WF > 0:
