@@ -766,8 +766,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     # ---------------- the bus to the lanes ------------------------------------------------
     g.u = u
-    # u < K and u == K as registers (set from u's next value): the lanes' E0 multiplexers
-    # take them instead of comparing the broadcast u each
+    # u < K and u == K of u's next value: each lane registers its own copy (lane_copies)
+    # for its E0 multiplexers instead of comparing the broadcast u
     g.u_out_nx, g.u_ing_nx = Signal(bool(0)), Signal(bool(0))
     g.uv = Signal(bool(0))
     g.uk = sig_u(KB)
@@ -1922,7 +1922,7 @@ def _fit_flags(clk, rst, src, shift, t_z, t_m1, t_m2, carry, w):
 @block
 def _saturate_fit(src, t_z, t_m1, t_m2, carry, dst, ev, lo, hi):
     """``dst = src`` clamped to ``lo .. hi`` (``dst``'s limits), ``ev = 1`` when it clamps,
-    from ``_round_fit``'s flags: one LUT level (the flags, the sign, the bit) to the next
+    from ``_fit_flags``'s flags: one LUT level (the flags, the sign, the bit) to the next
     multiplier's input."""
     w, sw = len(dst), len(src)
     assert lo == -(1 << (w - 1)) and hi == (1 << (w - 1)) - 1 and sw > w
