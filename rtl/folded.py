@@ -1924,8 +1924,6 @@ def _saturate_fit(src, t_z, t_m1, t_m2, carry, dst, ev, lo, hi):
     """``dst = src`` clamped to ``lo .. hi`` (``dst``'s limits), ``ev = 1`` when it clamps,
     from ``_fit_flags``'s flags: one LUT level (the flags, the sign, the bit) to the next
     multiplier's input."""
-    w, sw = len(dst), len(src)
-    assert lo == -(1 << (w - 1)) and hi == (1 << (w - 1)) - 1 and sw > w
     fits = Signal(bool(0))
 
     @always_comb
@@ -1935,20 +1933,7 @@ def _saturate_fit(src, t_z, t_m1, t_m2, carry, dst, ev, lo, hi):
         else:
             fits.next = t_m1 or t_z
 
-    # (an unknown src or flag takes the else branch in Verilog: it stays unknown)
-    @always_comb
-    def saturate_fit_f():
-        if not fits:
-            ev.next = 1
-            if src[sw - 1]:
-                dst.next = lo
-            else:
-                dst.next = hi
-        else:
-            dst.next = src[w:].signed()
-            ev.next = 0
-
-    return fit_f, saturate_fit_f
+    return fit_f, _clamp(src, fits, dst, ev, lo, hi)
 
 
 @block
@@ -1959,19 +1944,34 @@ def _saturate(src, dst, ev, lo, hi):
     ``dst``'s sign bit up are all equal: a test of those bits (a few LUT levels) instead of
     two compares of the whole word (carry chains) on the path to the next multiplier."""
     w, sw = len(dst), len(src)
-    assert lo == -(1 << (w - 1)) and hi == (1 << (w - 1)) - 1 and sw > w
     top, ntop = sig_u(sw - w + 1), sig_u(sw - w + 1)
+    fits = Signal(bool(0))
 
     @always_comb
     def saturate_top():
         top.next = src[sw:w - 1]
         ntop.next = ~src[sw:w - 1]
 
-    # (an unknown src takes the else branch in Verilog: it stays unknown, as the two
-    # compares left it, so an uninitialised read is not turned into a bound)
     @always_comb
-    def saturate_f():
-        if top != 0 and ntop != 0:
+    def saturate_fits():
+        fits.next = top == 0 or ntop == 0
+
+    return saturate_top, saturate_fits, _clamp(src, fits, dst, ev, lo, hi)
+
+
+@block
+def _clamp(src, fits, dst, ev, lo, hi):
+    """``dst = src`` when ``fits``, else the bound on ``src``'s side; ``ev = 1`` when it
+    clamps. The bounds are ``dst``'s own limits."""
+    w, sw = len(dst), len(src)
+    assert lo == -(1 << (w - 1)) and hi == (1 << (w - 1)) - 1 and sw > w
+
+    # (an unknown src or fits takes the else branch in Verilog: it stays unknown, as the
+    # two compares of the whole word left it, so an uninitialised read is not turned into
+    # a bound)
+    @always_comb
+    def clamp_f():
+        if not fits:
             ev.next = 1
             if src[sw - 1]:
                 dst.next = lo
@@ -1981,7 +1981,7 @@ def _saturate(src, dst, ev, lo, hi):
             dst.next = src[w:].signed()
             ev.next = 0
 
-    return saturate_top, saturate_f
+    return clamp_f
 
 
 @block
