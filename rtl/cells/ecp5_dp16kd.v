@@ -486,61 +486,56 @@ module DP16KD (
         end
     endfunction
 
-    wire [13:0] ada = {ADA13, ADA12, ADA11, ADA10, ADA9, ADA8, ADA7, ADA6, ADA5, ADA4, ADA3, ADA2, ADA1, ADA0};
-    wire [17:0] dia = {DIA17, DIA16, DIA15, DIA14, DIA13, DIA12, DIA11, DIA10, DIA9, DIA8, DIA7, DIA6, DIA5, DIA4, DIA3, DIA2, DIA1, DIA0};
-    reg  [17:0] doa = 18'd0;
-    wire sela = {CSA2, CSA1, CSA0} == CS_A[2:0];
-    wire [17:0] olda = mem[ada[13:4]];
-    wire [17:0] newa = wr(olda, dia, ada, DATA_WIDTH_A);
+    // The two ports, side by side (index 0 is A, 1 is B): one description serves both.
+    wire [13:0] ad [0:1];
+    wire [17:0] di [0:1];
+    wire [2:0] cs [0:1];
+    wire [1:0] clk = {CLKB, CLKA}, ce = {CEB, CEA}, we = {WEB, WEA}, rst = {RSTB, RSTA};
+    reg  [17:0] dout [0:1];
+    assign ad[0] = {ADA13, ADA12, ADA11, ADA10, ADA9, ADA8, ADA7, ADA6, ADA5, ADA4, ADA3, ADA2, ADA1, ADA0};
+    assign ad[1] = {ADB13, ADB12, ADB11, ADB10, ADB9, ADB8, ADB7, ADB6, ADB5, ADB4, ADB3, ADB2, ADB1, ADB0};
+    assign di[0] = {DIA17, DIA16, DIA15, DIA14, DIA13, DIA12, DIA11, DIA10, DIA9, DIA8, DIA7, DIA6, DIA5, DIA4, DIA3, DIA2, DIA1, DIA0};
+    assign di[1] = {DIB17, DIB16, DIB15, DIB14, DIB13, DIB12, DIB11, DIB10, DIB9, DIB8, DIB7, DIB6, DIB5, DIB4, DIB3, DIB2, DIB1, DIB0};
+    assign cs[0] = {CSA2, CSA1, CSA0};
+    assign cs[1] = {CSB2, CSB1, CSB0};
+    initial begin
+        dout[0] = 18'd0;
+        dout[1] = 18'd0;
+    end
 
-    always @(posedge CLKA) begin
-        if (RSTA) begin  // RESETMODE "SYNC": the output latch, whatever CEA
-            if (CEA && WEA && sela) begin
-                $display("DP16KD %m: a write during port A's output reset is not modelled");
-                $finish;
-            end
-            doa <= 18'd0;
-        end else if (CEA && sela) begin
-            if (WEA) begin
-                mem[ada[13:4]] <= newa;
-                if (WRITEMODE_A == "WRITETHROUGH")
-                    doa <= rd(newa, ada, DATA_WIDTH_A);
-                else if (WRITEMODE_A == "READBEFOREWRITE")
-                    doa <= rd(olda, ada, DATA_WIDTH_A);
-            end else begin
-                doa <= rd(olda, ada, DATA_WIDTH_A);
+    genvar q;
+    generate
+        for (q = 0; q < 2; q = q + 1) begin : port
+            localparam integer WIDTH = q ? DATA_WIDTH_B : DATA_WIDTH_A;
+            localparam [8*15-1:0] MODE = q ? WRITEMODE_B : WRITEMODE_A;
+            localparam [2:0] CS = q ? CS_B[2:0] : CS_A[2:0];
+            wire sel = cs[q] == CS;
+            wire [17:0] old = mem[ad[q][13:4]];
+            wire [17:0] new_word = wr(old, di[q], ad[q], WIDTH);
+
+            always @(posedge clk[q]) begin
+                if (rst[q]) begin  // RESETMODE "SYNC": the output latch, whatever CE
+                    if (ce[q] && we[q] && sel) begin
+                        $display("DP16KD %m: a write during the port's output reset is not modelled");
+                        $finish;
+                    end
+                    dout[q] <= 18'd0;
+                end else if (ce[q] && sel) begin
+                    if (we[q]) begin
+                        mem[ad[q][13:4]] <= new_word;
+                        if (MODE == "WRITETHROUGH")
+                            dout[q] <= rd(new_word, ad[q], WIDTH);
+                        else if (MODE == "READBEFOREWRITE")
+                            dout[q] <= rd(old, ad[q], WIDTH);
+                    end else begin
+                        dout[q] <= rd(old, ad[q], WIDTH);
+                    end
+                end
             end
         end
-    end
-    assign {DOA17, DOA16, DOA15, DOA14, DOA13, DOA12, DOA11, DOA10, DOA9, DOA8, DOA7, DOA6, DOA5, DOA4, DOA3, DOA2, DOA1, DOA0} = doa;
-
-    wire [13:0] adb = {ADB13, ADB12, ADB11, ADB10, ADB9, ADB8, ADB7, ADB6, ADB5, ADB4, ADB3, ADB2, ADB1, ADB0};
-    wire [17:0] dib = {DIB17, DIB16, DIB15, DIB14, DIB13, DIB12, DIB11, DIB10, DIB9, DIB8, DIB7, DIB6, DIB5, DIB4, DIB3, DIB2, DIB1, DIB0};
-    reg  [17:0] dob = 18'd0;
-    wire selb = {CSB2, CSB1, CSB0} == CS_B[2:0];
-    wire [17:0] oldb = mem[adb[13:4]];
-    wire [17:0] newb = wr(oldb, dib, adb, DATA_WIDTH_B);
-
-    always @(posedge CLKB) begin
-        if (RSTB) begin  // RESETMODE "SYNC": the output latch, whatever CEB
-            if (CEB && WEB && selb) begin
-                $display("DP16KD %m: a write during port B's output reset is not modelled");
-                $finish;
-            end
-            dob <= 18'd0;
-        end else if (CEB && selb) begin
-            if (WEB) begin
-                mem[adb[13:4]] <= newb;
-                if (WRITEMODE_B == "WRITETHROUGH")
-                    dob <= rd(newb, adb, DATA_WIDTH_B);
-                else if (WRITEMODE_B == "READBEFOREWRITE")
-                    dob <= rd(oldb, adb, DATA_WIDTH_B);
-            end else begin
-                dob <= rd(oldb, adb, DATA_WIDTH_B);
-            end
-        end
-    end
-    assign {DOB17, DOB16, DOB15, DOB14, DOB13, DOB12, DOB11, DOB10, DOB9, DOB8, DOB7, DOB6, DOB5, DOB4, DOB3, DOB2, DOB1, DOB0} = dob;
+    endgenerate
+    assign {DOA17, DOA16, DOA15, DOA14, DOA13, DOA12, DOA11, DOA10, DOA9, DOA8, DOA7, DOA6, DOA5, DOA4, DOA3, DOA2, DOA1, DOA0} = dout[0];
+    assign {DOB17, DOB16, DOB15, DOB14, DOB13, DOB12, DOB11, DOB10, DOB9, DOB8, DOB7, DOB6, DOB5, DOB4, DOB3, DOB2, DOB1, DOB0} = dout[1];
 
 endmodule
 `default_nettype wire
