@@ -185,14 +185,13 @@ def _run(cmd: list[str], cwd: Path, timeout: float, what: str, log: Path,
     except subprocess.TimeoutExpired as exc:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        reader.join()  # the log keeps how far it got (placement, routing)
+        proc.wait()  # the log keeps how far it got (placement, routing)
         raise TrtrlError(f"{what}: timed out after {timeout:.0f} s (raise --timeout) "
                          f"[log {shown or log}]") from exc
     finally:
+        reader.join()  # the last lines copied (and shown) before the status line goes
         if status is not None:
             status.clear()
-    reader.join()
     out = log.read_text()
     if proc.returncode != 0:
         errors = [ln.strip() for ln in out.splitlines() if "ERROR" in ln or "rror:" in ln]
