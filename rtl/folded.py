@@ -245,10 +245,12 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     w_wd = sig_s(wt_)
     p_wd = sig_s(pt)
     w_rd, pi_rd, pe_rd, po_rd = sig_s(wt_), sig_s(pt), sig_s(pt), sig_s(pt)
+    # the read enable of the three memories on g.lm_ra: this lane's copy (lane_copies)
+    lcp_re = Signal(bool(0))
     insts += [
-        named(sram(clk, rst, w_we, w_wa, w_wd, g.lm_re, g.lm_ra, w_rd, RL), "weights"),
-        named(sram(clk, rst, p_we_i, pi_wa, p_wd, g.lm_re, g.lm_ra, pi_rd, RL), "p_ing"),
-        named(sram(clk, rst, p_we_e, pi_wa, p_wd, g.lm_re, g.lm_ra, pe_rd, RL), "p_egr"),
+        named(sram(clk, rst, w_we, w_wa, w_wd, lcp_re, g.lm_ra, w_rd, RL), "weights"),
+        named(sram(clk, rst, p_we_i, pi_wa, p_wd, lcp_re, g.lm_ra, pi_rd, RL), "p_ing"),
+        named(sram(clk, rst, p_we_e, pi_wa, p_wd, lcp_re, g.lm_ra, pe_rd, RL), "p_egr"),
         named(sram(clk, rst, o_we, o_wa, p_wd, g.po_re, o_ra, po_rd, K << AB), "p_out"),
     ]
     wd, pid, ped, pod = sig_s(wt_), sig_s(pt), sig_s(pt), sig_s(pt)  # data registers
@@ -351,6 +353,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     # otherwise merge equal registers back into one.
     lcp_fwd, lcp_rec = Signal(bool(0)), Signal(bool(0))
     lcp_out, lcp_ing = Signal(bool(K > 0)), Signal(bool(K == 0))
+    lcp_gon, lcp_gfirst = Signal(bool(0)), Signal(bool(0))
 
     @always_seq(clk.posedge, reset=rst)
     def lane_copies():
@@ -358,6 +361,9 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         lcp_out.next = g.u_out_nx
         lcp_ing.next = g.u_ing_nx
         lcp_rec.next = g.erec_nx
+        lcp_re.next = g.lm_re_nx
+        lcp_gon.next = g.gacc_on_nx
+        lcp_gfirst.next = g.gacc_first_nx
 
     insts.append(lane_copies)
 
@@ -530,8 +536,8 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     def grad():
         # (the sum starts at 2**(gsh-1), the rounding term of rshift_round, so W1 is
         # the shift alone)
-        if g.u9 < K:
-            if g.u9 == 0:
+        if lcp_gon:
+            if lcp_gfirst:
                 g_acc.next = g.ghalf + gx
             else:
                 g_acc.next = g_acc + gx
@@ -828,12 +834,14 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     g.fpk = sig_s(at)
     g.fpb = sig_s(at)
     g.e7 = sig_s(at)
-    g.u9 = sig_u(len(u))
+    # E9 adds the gradient term of output u (u < K; u == 0 starts the sum): the flags'
+    # next values, from the quantity pipeline's stage 8 (each lane registers its copy)
+    g.gacc_on_nx, g.gacc_first_nx = Signal(bool(0)), Signal(bool(0))
     g.gsh = gsh
     g.ghalf = ghalf
     g.slot_end = Signal(bool(0))
     g.learn_r = learn_r
-    g.lm_re = Signal(bool(0))
+    g.lm_re_nx = Signal(bool(0))  # the lanes' memory read enable, a cycle early
     g.lm_ra = sig_u(clog2(RL))
     g.po_re = Signal(bool(0))
     g.h_pa = sig_u(cfg.pout_addr_bits)
@@ -1113,8 +1121,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     qv = chain(clk, qv0, QD, chains, "qv")
     qu = chain(clk, u, QD, chains, "qu")
     qa = chain(clk, qa0, QD, chains, "qa")
-    qv8, qu8, qa8, qv9, qu9, qv13, qu13, qa13, qu6 = (
-        qv[8], qu[8], qa[8], qv[9], qu[9], qv[13], qu[13], qa[13], qu[6])
+    qv8, qu8, qa8, qv13, qu13, qa13, qu6 = (
+        qv[8], qu[8], qa[8], qv[13], qu[13], qa[13], qu[6])
 
     @always_comb
     def q_bus():
@@ -1131,10 +1139,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         g.s7_ing.next = qv8 and qu8 == K
         g.s7_egr.next = qv8 and qu8 == K + 1
         g.s7_addr.next = qa8
-        if qv9:
-            g.u9.next = qu9
-        else:
-            g.u9.next = K + 1
+        g.gacc_on_nx.next = qv8 and qu8 < K
+        g.gacc_first_nx.next = qv8 and qu8 == 0
         g.w_we.next = qv13 and qu13 == K - 1 and learn_r
         g.w_wa.next = qa13
         if qu6 < K:
@@ -1285,13 +1291,10 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         g.h9_kind.next = hkind9
         # the lanes' weight/ingress/egress read port: forward, the update's fetch, or host
         if st == F_FWD:
-            g.lm_re.next = 1
             g.lm_ra.next = faddr
         elif st == F_PRE or st == F_UPD:
-            g.lm_re.next = fetch
             g.lm_ra.next = Faddr
         else:
-            g.lm_re.next = hv7 and hre7 and hok7
             g.lm_ra.next = haddr7
 
     insts.append(host_bus)
@@ -1301,6 +1304,22 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     rd_or = sig_s(max(wt_, pt))
     insts.append(_or_reduce(rd_l, rd_or))
     insts += [_any([hv1_nx] + hv[1:HOST_STAGES], busy_nx), dreg(clk, rst, busy_nx, host_busy)]
+
+    # Whether the lanes' memory port on g.lm_ra reads in the next cycle (each lane
+    # registers it as its read enable, lcp_re): the step's first or a further forward
+    # cycle, the fetch (PRE - 2, or S - 2 with F standing still until the slot's end), or
+    # a host read in H7 (host requests are taken while idle and a step waits for them).
+    hv6, hre6, hok6 = hv[6], hre[6], hok[6]
+
+    @always_comb
+    def lm_re_next():
+        g.lm_re_nx.next = ((st == F_IDLE and not clear and s_valid and not host_busy)
+                           or (st == F_FWD and not f_init)
+                           or (st == F_PRE and pc == PRE - 3)
+                           or (st == F_UPD and u == S - 3 and Fvalid)
+                           or (hv6 and hre6 and hok6))
+
+    insts.append(lm_re_next)
 
     @always(clk.posedge)
     def host_out():
