@@ -233,6 +233,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     PMIN, PMAX, WMIN, WMAX = f.sens.min, f.sens.max, f.weight.min, f.weight.max
     KS = max(K, 1)
     SX = cfg.sign_extension
+    GB = cfg.grad_base_shift
     rst = g.rst
     insts = []
     chains: list = []
@@ -287,7 +288,12 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     e7_ev = Signal(bool(0))
     e8_g = sig_s(at + pt)
     g_acc = sig_s(dp)
-    w1_gr, w2_sum = sig_s(dp), sig_s(dp)
+    w1_gr = sig_s(dp)
+    # W2 adds in wt_ + 2 bits: exact when the shifted gradient fits wt_ + 1 bits; when
+    # it does not (w2_big), |W| < 2**(wt_ - 1) makes W3 saturate by its sign (w2_neg)
+    w2_sum, w1_n, wold_n = sig_s(wt_ + 2), sig_s(wt_ + 2), sig_s(wt_ + 2)
+    w2_big, w2_neg = Signal(bool(0)), Signal(bool(0))
+    w1_hi = sig_s(dp - wt_)  # bits dp-1 .. wt_ of w1_gr: all 0 or all 1 when it fits
     w3_w = sig_s(wt_)
     w3_ev = Signal(bool(0))
     dupi, dupe, prev = sig_s(pt), sig_s(pt), sig_s(pt)
@@ -354,6 +360,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     lcp_fwd, lcp_rec = Signal(bool(0)), Signal(bool(0))
     lcp_out, lcp_ing = Signal(bool(K > 0)), Signal(bool(K == 0))
     lcp_gon, lcp_gfirst = Signal(bool(0)), Signal(bool(0))
+    lcp_lr = sig_u(LR_SHIFT_BITS)
 
     @always_seq(clk.posedge, reset=rst)
     def lane_copies():
@@ -364,6 +371,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         lcp_re.next = g.lm_re_nx
         lcp_gon.next = g.gacc_on_nx
         lcp_gfirst.next = g.gacc_first_nx
+        lcp_lr.next = g.lr
 
     insts.append(lane_copies)
 
@@ -443,8 +451,9 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
               named(dsp_mul(clk, rst, n_c, n_d, e1_p2), "mul_c")]
 
     zt_sel = sig_s(dp)
-    p1x, p2x, gx, woldx = sig_s(dp), sig_s(dp), sig_s(dp), sig_s(dp)
-    insts += [sext(e1_p1, p1x, SX), sext(e1_p2, p2x, SX), sext(e8_g, gx, SX), sext(wold, woldx, SX)]
+    p1x, p2x, gx = sig_s(dp), sig_s(dp), sig_s(dp)
+    insts += [sext(e1_p1, p1x, SX), sext(e1_p2, p2x, SX), sext(e8_g, gx, SX),
+              sext(wold, wold_n, SX)]
 
     @always_comb
     def zt_mux():
@@ -534,17 +543,26 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     # E8: e_k * p (DSP: its input registers take e_k and p at E7), E9: the gradient sum
     @always_seq(clk.posedge, reset=rst)
     def grad():
-        # (the sum starts at 2**(gsh-1), the rounding term of rshift_round, so W1 is
-        # the shift alone)
+        # (the sum starts at 2**(GB + lr - 1), the rounding term of rshift_round, so W1
+        # is the shift alone)
         if lcp_gon:
             if lcp_gfirst:
                 g_acc.next = g.ghalf + gx
             else:
                 g_acc.next = g_acc + gx
-        # W1: rshift_round(g, gsh), W2: + W, W3: sat_W (the weight update of the slot)
-        w1_gr.next = g_acc >> g.gsh
-        w2_sum.next = woldx + w1_gr
-        if w2_sum > WMAX:
+        # W1: rshift_round(g, GB + lr) (the constant part of the shift is wiring, the
+        # variable part a 4-level shifter), W2: + W, W3: sat_W (the weight update)
+        w1_gr.next = (g_acc >> GB) >> lcp_lr
+        w2_sum.next = wold_n + w1_n
+        w2_big.next = not (w1_hi == 0 or w1_hi == -1)
+        w2_neg.next = w1_gr[dp - 1]
+        if w2_big:
+            if w2_neg:
+                w3_w.next = WMIN
+            else:
+                w3_w.next = WMAX
+            w3_ev.next = 1
+        elif w2_sum > WMAX:
             w3_w.next = WMAX
             w3_ev.next = 1
         elif w2_sum < WMIN:
@@ -554,8 +572,13 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
             w3_w.next = w2_sum[wt_:].signed()
             w3_ev.next = 0
 
+    @always_comb
+    def w1_narrow():
+        w1_n.next = w1_gr[wt_ + 2:].signed()
+        w1_hi.next = w1_gr[dp:wt_].signed()
+
     insts += [stage0, zt_mux, stages, stage3, stage4_sat, stage6, stage7_sat, stage7_sel,
-              stage7, grad,
+              stage7, grad, w1_narrow,
               named(dsp_mul(clk, rst, fp3, n_in4, e5_p), "mul_f"),
               named(dsp_mul(clk, rst, g.e7, pval, e8_g), "mul_g")]
 
@@ -737,8 +760,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     u = sig_u(cb)
     learn_r = Signal(bool(0))
     lr_r = sig_u(LR_SHIFT_BITS)
-    gsh = sig_u(LR_SHIFT_BITS + 1 + max(1, GB).bit_length())
-    ghalf = sig_s(dp)  # 2**(gsh-1) (0 for gsh = 0): the gradient's rounding term
+    ghalf = sig_s(dp)  # 2**(GB + lr - 1) (0 for GB + lr = 0): the gradient's rounding term
     hbase = Signal(intbv(1 << GB, min=-(1 << (dp - 1)), max=1 << (dp - 1)))  # 2**GB
     xw = max(at, M * at)  # (M = 0: a spare word, never read)
     xs = sig_u(xw)
@@ -837,7 +859,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     # E9 adds the gradient term of output u (u < K; u == 0 starts the sum): the flags'
     # next values, from the quantity pipeline's stage 8 (each lane registers its copy)
     g.gacc_on_nx, g.gacc_first_nx = Signal(bool(0)), Signal(bool(0))
-    g.gsh = gsh
+    g.lr = lr_r
     g.ghalf = ghalf
     g.slot_end = Signal(bool(0))
     g.learn_r = learn_r
@@ -1522,7 +1544,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     evsum = sig_u(clog2(3 * P + 3) + 1)
     evl = sig_u(len(evsum))
     allones = Signal(intbv((1 << COUNTER_BITS) - 1)[COUNTER_BITS:])
-    lr_z = sig_u(len(gsh))
     XMAX = M  # the bias column: z = ONE
     XFIRST = ONE  # z of column 0 when M = 0 (the bias)
 
@@ -1538,8 +1559,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     ev32 = sig_u(COUNTER_BITS)
     insts += [events, _sum_into(clk, rst, ev_l, evl, evsum), zext(evsum, ev32)]
 
-    insts.append(zext(lr_r, lr_z))
-
     @always(clk.posedge)
     def ctrl():
         if rst:
@@ -1550,7 +1569,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             u.next = 0
             learn_r.next = 0
             lr_r.next = 0
-            gsh.next = 0
             ghalf.next = 0
             dsh.next = 0
             ypar.next = 0
@@ -1577,7 +1595,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                 sat_count.next = allones
             else:
                 sat_count.next = sat_count + ev32
-            gsh.next = lr_z + GB
             # 2**(GB + lr - 1), 0 for GB + lr = 0: a decode of lr alone
             ghalf.next = (hbase << lr_r) >> 1
             if a3_v and a3_i < K:  # d_i is read in the cycle of A3
