@@ -809,45 +809,70 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     UDB = clog2(cfg.slot_cycles + (R + 1) * P) + 1
     g.ud = sig_u(UDB)
     g.u_eb = Signal(bool(0))
-    u_nx, erow_nx, eb_nx = sig_u(len(u)), sig_u(cb), sig_u(cb)
-    ud_full_unused = sig_u(UDB + 1)  # the top bit is dropped: u - Erow mod 2**UDB
+    # u's next value is 0, u + 1 or u (u_zero, u_inc, else: from registered flags, no
+    # compare of u in front of it). What the lanes take from it (u - Erow, u == Eb, u < K,
+    # u == K) is computed for each of the three in parallel from registers and selected.
+    u_nx = sig_u(len(u))
+    u_wrap, pre_last = Signal(bool(0)), Signal(bool(0))  # u == S - 1; PRE's last cycle
+    u_zero, u_inc = Signal(bool(0)), Signal(bool(0))
+    ud_inc_unused, ud_hold_unused = sig_u(UDB + 1), sig_u(UDB + 1)  # mod 2**UDB
+    ud_fz_unused, ud_ez_unused = sig_u(UDB + 1), sig_u(UDB + 1)
 
     @always_comb
     def u_next():
-        # u's next value (ctrl takes it), and E's as pointers sets it
-        u_nx.next = u
-        if st == F_PRE and pc == PRE - 1:
+        u_zero.next = pre_last or ((st == F_UPD or st == F_DRAIN) and u_wrap)
+        u_inc.next = (st == F_UPD or st == F_DRAIN) and not u_wrap
+        if pre_last or ((st == F_UPD or st == F_DRAIN) and u_wrap):
             u_nx.next = 0
         elif st == F_UPD or st == F_DRAIN:
-            if u == S - 1:
-                u_nx.next = 0
-            else:
-                u_nx.next = u + 1
-        erow_nx.next = Erow
-        eb_nx.next = Eb
-        if advance:
-            erow_nx.next = Frow
-            eb_nx.next = Fb
+            u_nx.next = u + 1
+        else:
+            u_nx.next = u
 
     @always_comb
-    def ud_sum():
-        ud_full_unused.next = u_nx + (1 << UDB) - erow_nx
+    def ud_sums():
+        ud_inc_unused.next = u + 1 + (1 << UDB) - Erow
+        ud_hold_unused.next = u + (1 << UDB) - Erow
+        ud_fz_unused.next = (1 << UDB) - Frow
+        ud_ez_unused.next = (1 << UDB) - Erow
 
     @always_seq(clk.posedge, reset=rst)
     def u_regs():
-        g.ud.next = ud_full_unused[UDB:]
-        g.u_eb.next = u_nx == eb_nx
-        if u_nx < K:
-            g.uk.next = u_nx[KB:]
+        pre_last.next = st == F_PRE and pc == PRE - 2
+        u_wrap.next = (u_inc and u + 1 == S - 1) or (not u_zero and not u_inc and u == S - 1)
+        if advance:
+            g.ud.next = ud_fz_unused[UDB:]
+            g.u_eb.next = Fb == 0
+        elif u_zero:
+            g.ud.next = ud_ez_unused[UDB:]
+            g.u_eb.next = Eb == 0
+        elif u_inc:
+            g.ud.next = ud_inc_unused[UDB:]
+            g.u_eb.next = u + 1 == Eb
         else:
-            g.uk.next = 0
+            g.ud.next = ud_hold_unused[UDB:]
+            g.u_eb.next = u == Eb
+        g.uk.next = 0
+        if u_inc:
+            if u + 1 < K:
+                g.uk.next = u[KB:] + 1
+        elif not u_zero:
+            if u < K:
+                g.uk.next = u[KB:]
 
     @always_comb
     def u_flags_next():
-        g.u_out_nx.next = u_nx < K
-        g.u_ing_nx.next = u_nx == K
+        if u_zero:
+            g.u_out_nx.next = True
+            g.u_ing_nx.next = False
+        elif u_inc:
+            g.u_out_nx.next = u + 1 < K
+            g.u_ing_nx.next = u + 1 == K
+        else:
+            g.u_out_nx.next = u < K
+            g.u_ing_nx.next = u == K
 
-    insts += [u_next, ud_sum, u_regs, u_flags_next]
+    insts += [u_next, ud_sums, u_regs, u_flags_next]
     g.eb_out = Signal(bool(0))
     g.egb = Signal(bool(0))
     g.zslot = sig_s(at)
@@ -1692,8 +1717,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     @always_comb
     def adv_f():
-        advance.next = ((st == F_PRE and pc == PRE - 1)
-                        or (st == F_UPD and u == S - 1 and not Elast))
+        advance.next = pre_last or (st == F_UPD and u_wrap and not Elast)
         f_init.next = st == F_FWD and fj == L - 1 and fr == R - 1
 
     @always_comb

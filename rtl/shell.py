@@ -374,6 +374,29 @@ def trtrl_axi(aclk, aresetn,
 
         insts_dec.append(check_index)
 
+    # The register read's source, decoded from the address in L_RPRE and registered, so
+    # L_RDEC's data multiplexer has a 3-bit select, not a chain of address compares
+    RS_ZERO, RS_CTL, RS_STATUS, RS_STEPS, RS_SATS, RS_RESULTS, RS_FRAMES, RS_CONST = range(8)
+    rsel, rsel_r = sig_u(3), sig_u(3)
+
+    @always_comb
+    def read_select():
+        rsel.next = RS_CONST
+        if not mapped or addr[2:] != 0 or is_mem or word == W_COMMAND:
+            rsel.next = RS_ZERO
+        elif word == W_CONTROL:
+            rsel.next = RS_CTL
+        elif word == W_STATUS:
+            rsel.next = RS_STATUS
+        elif word == W_STEPS:
+            rsel.next = RS_STEPS
+        elif word == W_SATS:
+            rsel.next = RS_SATS
+        elif word == W_RESULTS:
+            rsel.next = RS_RESULTS
+        elif word == W_FRAMES:
+            rsel.next = RS_FRAMES
+
     @always_comb
     def decode_mapped():
         if is_mem:
@@ -423,6 +446,7 @@ def trtrl_axi(aclk, aresetn,
             fits_r.next = fits_w
             acc_r.next = acc_code
             const_r.next = const_word
+            rsel_r.next = rsel
             if lstate == L_WPRE:
                 lstate.next = L_WDEC
             else:
@@ -461,27 +485,28 @@ def trtrl_axi(aclk, aresetn,
         elif lstate == L_RDEC:
             lstate.next = L_RRESP
             resp.next = OKAY
-            rdata.next = 0
             if not mapped_r:
                 resp.next = DECERR
             elif addr[2:] != 0:
                 resp.next = SLVERR
             elif is_mem:
                 lstate.next = L_RMEM
-            elif word == W_CONTROL:
+            if rsel_r == RS_CTL:
                 rdata.next = ctl_word
-            elif word == W_STATUS:
+            elif rsel_r == RS_STATUS:
                 rdata.next = status_word
-            elif word == W_STEPS:
+            elif rsel_r == RS_STEPS:
                 rdata.next = core_step_count
-            elif word == W_SATS:
+            elif rsel_r == RS_SATS:
                 rdata.next = core_sat_count
-            elif word == W_RESULTS:
+            elif rsel_r == RS_RESULTS:
                 rdata.next = result_count
-            elif word == W_FRAMES:
+            elif rsel_r == RS_FRAMES:
                 rdata.next = frame_errors
-            elif word != W_COMMAND:
+            elif rsel_r == RS_CONST:
                 rdata.next = const_r
+            else:
+                rdata.next = 0
         elif lstate == L_RMEM:
             if not core_busy:
                 core_m_re.next = True
@@ -496,6 +521,6 @@ def trtrl_axi(aclk, aresetn,
 
     return [core_inst, resets, sample_ports, *insts_x, step_start, result_ports, *insts_out,
             *insts_fit, shift_in, shift_out, streams, *insts_dec, *insts_high, decode,
-            decode_mapped, axil_ports, axil, ext_rd, rom_index, rom_access, rom_const,
+            decode_mapped, read_select, axil_ports, axil, ext_rd, rom_index, rom_access, rom_const,
             live_words]
 
