@@ -764,7 +764,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     hbase = Signal(intbv(1 << GB, min=-(1 << (dp - 1)), max=1 << (dp - 1)))  # 2**GB
     xw = max(at, M * at)  # (M = 0: a spare word, never read)
     xs = sig_u(xw)
-    x_load = Signal(bool(0))  # the handshake: the sample's inputs are latched
+    x_idle = Signal(bool(0))  # the sample's inputs are latched (in every idle cycle)
     dsh = sig_u(K * at)
     ypar = Signal(bool(0))
     cc = sig_u(cb)  # clear sweep
@@ -772,6 +772,11 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     ccj = sig_u(cb)  # cc % L
     # forward pointer
     fr, fj, frow, frc, fb, fbm = (sig_u(cb) for _ in range(6))
+    # fj == 0, fj == L - 1, fj > M, fj < M: registers set from fj's next value, so the
+    # forward pass's column decode does not compare fj in front of the registers it feeds
+    fj_nx = sig_u(cb)
+    fj_z, fj_last = Signal(bool(1)), Signal(bool(L == 1))
+    fj_rec, fj_x = Signal(bool(0)), Signal(bool(M > 0))
     faddr = sig_u(RLB)
     fxsh = sig_u(xw)
     # update: fetch pointer F (the next slot) and execution pointer E (this slot)
@@ -945,12 +950,12 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     @always_comb
     def fwd_now():
         fv0.next = st == F_FWD
-        ffirst0.next = fj == 0
-        flast0.next = fj == L - 1
-        frec0.next = fj > M
+        ffirst0.next = fj_z
+        flast0.next = fj_last
+        frec0.next = fj_rec
         fsh_full_unused.next = frc + fb
-        if M > 0 and fj < M:
-            if fj == 0:
+        if M > 0 and fj_x:
+            if fj_z:
                 zx0.next = xs[at:].signed()
             else:
                 zx0.next = fxsh[at:].signed()
@@ -1584,6 +1589,30 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     ev32 = sig_u(COUNTER_BITS)
     insts += [events, _sum_into(clk, rst, ev_l, evl, evsum), zext(evsum, ev32)]
 
+    @always_comb
+    def fj_next():
+        fj_nx.next = fj
+        if st == F_FWD:
+            if fj_last:
+                fj_nx.next = 0
+            else:
+                fj_nx.next = fj + 1
+
+    @always_seq(clk.posedge, reset=rst)
+    def fj_flags():
+        fj_z.next = fj_nx == 0
+        fj_last.next = fj_nx == L - 1
+        fj_rec.next = fj_nx > M
+
+    insts += [fj_next, fj_flags]
+    if M > 0:  # (else the column is never an input: fj_x stays 0)
+
+        @always_seq(clk.posedge, reset=rst)
+        def fj_input():
+            fj_x.next = fj_nx < M
+
+        insts.append(fj_input)
+
     @always(clk.posedge)
     def ctrl():
         if rst:
@@ -1615,6 +1644,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             pkC.next = 0
         else:
             r_valid.next = 0
+            fj.next = fj_nx
             u.next = u_nx  # (u_next: 0 at the update's start and at a slot's end, else +1)
             if ev32 > ~sat_count:
                 sat_count.next = allones
@@ -1625,6 +1655,19 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             if a3_v and a3_i < K:  # d_i is read in the cycle of A3
                 dsh.next = dsh >> at
             if st == F_IDLE:
+                # The step's inputs and start pointers are loaded in every idle cycle, so
+                # the handshake's cycle loads them too, and its decode (the shell's stream
+                # flags and the core's state) drives the state register alone, not the
+                # enable of every input register (fj is 0 here: FWD ends by wrapping it).
+                fr.next = 0
+                faddr.next = 0
+                frow.next = 0
+                frc.next = 0
+                fb.next = 0
+                fbm.next = 0
+                dsh.next = s_d
+                learn_r.next = learn
+                lr_r.next = lr_shift
                 if clear:
                     st.next = F_CLEAR
                     cc.next = 0
@@ -1632,16 +1675,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                     ccj.next = 0
                 elif s_valid and not host_busy:
                     st.next = F_FWD
-                    fr.next = 0
-                    fj.next = 0
-                    faddr.next = 0
-                    frow.next = 0
-                    frc.next = 0
-                    fb.next = 0
-                    fbm.next = 0
-                    dsh.next = s_d
-                    learn_r.next = learn
-                    lr_r.next = lr_shift
             elif st == F_CLEAR:
                 step_count.next = 0
                 sat_count.next = 0
@@ -1658,11 +1691,11 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                     faddr.next = 0
                 else:
                     faddr.next = faddr + 1
-                if fj == 0:
+                if fj_z:
                     fxsh.next = xs >> at
                 else:
                     fxsh.next = fxsh >> at
-                if fj + 1 <= M + 1:
+                if not fj_rec:
                     fb.next = 0
                     fbm.next = 0
                 else:
@@ -1671,8 +1704,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                         fbm.next = 0
                     else:
                         fbm.next = fbm + 1
-                if fj == L - 1:
-                    fj.next = 0
+                if fj_last:
                     fr.next = fr + 1
                     frow.next = frow + P
                     frc.next = frc + C
@@ -1684,8 +1716,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                         pk.next = 0
                         pkm.next = 0
                         pkC.next = 0
-                else:
-                    fj.next = fj + 1
             elif st == F_PRE:
                 pc.next = pc + 1
                 if pc >= 2 and pc < 2 + K:
@@ -1718,7 +1748,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     @always_comb
     def adv_f():
         advance.next = pre_last or (st == F_UPD and u_wrap and not Elast)
-        f_init.next = st == F_FWD and fj == L - 1 and fr == R - 1
+        f_init.next = st == F_FWD and fj_last and fr == R - 1
 
     @always_comb
     def erec_next():
@@ -1821,12 +1851,12 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     def outs():
         s_ready.next = st == F_IDLE and not host_busy
         busy.next = st != F_IDLE
-        x_load.next = st == F_IDLE and not clear and s_valid and not host_busy
+        x_idle.next = st == F_IDLE
 
     if M > 0:
-        insts.append(_load(clk, rst, x_load, s_x, xs))
+        insts.append(_load(clk, rst, x_idle, s_x, xs))
     else:  # the 1-bit s_x of M = 0 is ignored (latched where nothing reads it)
-        insts.append(_ignore(clk, rst, x_load, s_x, sig_u(1)))
+        insts.append(_ignore(clk, rst, x_idle, s_x, sig_u(1)))
 
     # the results: y of every neuron and e of the outputs, shifted in as computed
     e_in = Signal(bool(0))
