@@ -187,6 +187,13 @@ def trtrl_axi(aclk, aresetn,
     out_sr = sig_u(OUT_BITS)
     out_cnt = sig_u(clog2(RESULT_BEATS + 1))
     out_full = Signal(bool(0))
+    # The port's register slice (the output register o_* and a skid register k_*): out_sr
+    # shifts when the skid register is empty, a registered condition, so TREADY (a port)
+    # drives these few registers, not the enable of every bit of out_sr ((N + K) words).
+    o_data, k_data = sig_u(A), sig_u(A)
+    o_valid, o_last, k_valid, k_last = (Signal(bool(0)) for _ in range(4))
+    out_take, out_last = Signal(bool(0)), Signal(bool(0))
+    out_pending = Signal(bool(0))  # a result not yet wholly sent
     result_count = sig_u(32)
     insts_out = []
     if TW > A:  # sign-extend the low word to the bytes of TDATA
@@ -194,7 +201,7 @@ def trtrl_axi(aclk, aresetn,
 
         @always_comb
         def result_word():
-            out_word.next = out_sr[A:].signed()
+            out_word.next = o_data.signed()
 
         @always_comb
         def result_data():
@@ -205,7 +212,7 @@ def trtrl_axi(aclk, aresetn,
 
         @always_comb
         def result_data():
-            m_axis_tdata.next = out_sr[A:]
+            m_axis_tdata.next = o_data
 
         insts_out = [result_data]
 
@@ -219,8 +226,11 @@ def trtrl_axi(aclk, aresetn,
 
     @always_comb
     def result_ports():
-        m_axis_tvalid.next = out_full
-        m_axis_tlast.next = out_cnt == RESULT_BEATS - 1
+        m_axis_tvalid.next = o_valid
+        m_axis_tlast.next = o_last
+        out_take.next = out_full and not k_valid
+        out_last.next = out_cnt == RESULT_BEATS - 1
+        out_pending.next = out_full or o_valid or k_valid
 
     in_fits = Signal(bool(1))  # the beat is a sign-extended format-A word
     if TW > A:
@@ -276,14 +286,30 @@ def trtrl_axi(aclk, aresetn,
             out_full.next = True
             out_cnt.next = 0
             core_res.next = False
-        if out_full and m_axis_tready:
-            if out_cnt == RESULT_BEATS - 1:
+        if out_take:
+            if out_last:
                 out_full.next = False
-                if result_count != cmax:
-                    result_count.next = result_count + 1
             else:
                 out_sr.next = out_shifted
                 out_cnt.next = out_cnt + 1
+        if m_axis_tready or not o_valid:
+            if k_valid:
+                o_data.next = k_data
+                o_last.next = k_last
+                o_valid.next = True
+                k_valid.next = False
+            elif out_take:
+                o_data.next = out_sr[A:]
+                o_last.next = out_last
+                o_valid.next = True
+            else:
+                o_valid.next = False
+        elif out_take:
+            k_data.next = out_sr[A:]
+            k_last.next = out_last
+            k_valid.next = True
+        if o_valid and m_axis_tready and o_last and result_count != cmax:
+            result_count.next = result_count + 1
         if core_clear:
             result_count.next = 0
 
@@ -333,7 +359,7 @@ def trtrl_axi(aclk, aresetn,
         status_word.next = 0
         status_word.next[B_BUSY] = core_busy
         status_word.next[B_SAMPLE] = in_full
-        status_word.next[B_RESULT] = core_res or out_full
+        status_word.next[B_RESULT] = core_res or out_pending
         status_word.next[B_CLEAR] = clear_req
 
     @always_comb
@@ -374,15 +400,17 @@ def trtrl_axi(aclk, aresetn,
 
         insts_dec.append(check_index)
 
-    # The register read's source, decoded from the address in L_RPRE and registered, so
-    # L_RDEC's data multiplexer has a 3-bit select, not a chain of address compares
+    # The register read's source, decoded from the address in L_RPRE and registered (as
+    # is the write's target, w_ctl_r / w_cmd_r), so L_RDEC's data multiplexer has a 3-bit
+    # select and L_WDEC's register writes no chain of address compares; mapped_r gates both
     RS_ZERO, RS_CTL, RS_STATUS, RS_STEPS, RS_SATS, RS_RESULTS, RS_FRAMES, RS_CONST = range(8)
     rsel, rsel_r = sig_u(3), sig_u(3)
+    w_ctl_r, w_cmd_r = Signal(bool(0)), Signal(bool(0))
 
     @always_comb
     def read_select():
         rsel.next = RS_CONST
-        if not mapped or addr[2:] != 0 or is_mem or word == W_COMMAND:
+        if addr[2:] != 0 or is_mem or word == W_COMMAND:
             rsel.next = RS_ZERO
         elif word == W_CONTROL:
             rsel.next = RS_CTL
@@ -425,7 +453,7 @@ def trtrl_axi(aclk, aresetn,
         core_m_re.next = False
         core_clear.next = False
         # (no step starts while clear_req is set, so a clear never meets a handshake)
-        if clear_req and not mem_hold and not core_busy and not core_res and not out_full:
+        if clear_req and not mem_hold and not core_busy and not core_res and not out_pending:
             core_clear.next = True
             clear_req.next = False
         if lstate == L_IDLE:
@@ -447,6 +475,8 @@ def trtrl_axi(aclk, aresetn,
             acc_r.next = acc_code
             const_r.next = const_word
             rsel_r.next = rsel
+            w_ctl_r.next = word == W_CONTROL
+            w_cmd_r.next = word == W_COMMAND
             if lstate == L_WPRE:
                 lstate.next = L_WDEC
             else:
@@ -465,11 +495,11 @@ def trtrl_axi(aclk, aresetn,
                     lstate.next = L_WMEM
             elif acc_r == 0:
                 resp.next = SLVERR
-            elif word == W_CONTROL:
+            elif w_ctl_r:
                 ctl_learn.next = wdata[B_LEARN]
                 ctl_tuser.next = wdata[B_TUSER]
                 ctl_lr.next = wdata[B_LR + LR_W:B_LR]
-            elif word == W_COMMAND:
+            elif w_cmd_r:
                 if wdata[B_CLEAR_CMD]:
                     clear_req.next = True
                 if wdata[B_SRST]:
@@ -491,7 +521,9 @@ def trtrl_axi(aclk, aresetn,
                 resp.next = SLVERR
             elif is_mem:
                 lstate.next = L_RMEM
-            if rsel_r == RS_CTL:
+            if not mapped_r:
+                rdata.next = 0
+            elif rsel_r == RS_CTL:
                 rdata.next = ctl_word
             elif rsel_r == RS_STATUS:
                 rdata.next = status_word
