@@ -385,32 +385,56 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     n_a, n_c = sig_s(wt_), sig_s(wt_)
     n_b, n_d = sig_s(BW), sig_s(pt)
 
+    # The operand selects (one-hot, each a register of this lane set from the next values
+    # of the flags above and of l_out, l_mi), so E0's multiplexers are one AND-OR level
+    # behind registers: forward MAC W z; output k: W[k, i] p^i (+ W[k, m] p^m when m is
+    # recurrent and m != i); ingress: W p^m when i is no output (and m recurrent); egress:
+    # W[m, i] p^i.
+    lcp_sa_wd, lcp_sa_wki, lcp_sa_wtr = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    lcp_sb_zf, lcp_sb_pi, lcp_sb_pe = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    lcp_sc = Signal(bool(0))
+    l_out_nx, l_mi_nx = Signal(bool(0)), Signal(bool(0))
+
+    @always_comb
+    def lane_flags_next():
+        l_out_nx.next = l_out
+        l_mi_nx.next = l_mi
+        if g.advance:
+            l_out_nx.next = lf < K
+            l_mi_nx.next = g.frec and g.fb == lf
+
+    @always_seq(clk.posedge, reset=rst)
+    def operand_selects():
+        lcp_sa_wd.next = g.fwd_nx or (not g.u_out_nx and g.u_ing_nx and not l_out_nx)
+        lcp_sa_wki.next = not g.fwd_nx and g.u_out_nx
+        lcp_sa_wtr.next = not g.fwd_nx and not g.u_out_nx and not g.u_ing_nx
+        lcp_sb_zf.next = g.fwd_nx
+        lcp_sb_pi.next = not g.fwd_nx and (g.u_out_nx or not g.u_ing_nx)
+        lcp_sb_pe.next = (not g.fwd_nx and not g.u_out_nx and g.u_ing_nx and not l_out_nx
+                          and g.erec_nx)
+        lcp_sc.next = not g.fwd_nx and g.u_out_nx and g.erec_nx and not l_mi_nx
+
     @always_comb
     def stage0_ops():
+        n_a.next = 0
+        if lcp_sa_wd:
+            n_a.next = wd
+        elif lcp_sa_wki:
+            n_a.next = wki
+        elif lcp_sa_wtr:
+            n_a.next = wtr
+        n_b.next = 0
+        if lcp_sb_zf:
+            n_b.next = g.zfwd
+        elif lcp_sb_pi:
+            n_b.next = pidb
+        elif lcp_sb_pe:
+            n_b.next = pedb
         n_c.next = 0
         n_d.next = 0
-        if lcp_fwd:
-            n_a.next = wd
-            n_b.next = g.zfwd
-        elif lcp_out:  # output k = u < K: T = {i} U {m}
-            n_a.next = wki
-            n_b.next = pidb
-            if lcp_rec and not l_mi:
-                n_c.next = g.wkb
-                n_d.next = ped
-        elif lcp_ing:  # u = K: ingress p^i
-            if l_out:
-                n_a.next = 0
-                n_b.next = 0
-            else:
-                n_a.next = wd
-                if lcp_rec:
-                    n_b.next = pedb
-                else:
-                    n_b.next = 0
-        else:  # egress p^m
-            n_a.next = wtr
-            n_b.next = pidb
+        if lcp_sc:
+            n_c.next = g.wkb
+            n_d.next = ped
 
     @always_seq(clk.posedge, reset=rst)
     def stage0():
@@ -447,7 +471,8 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
             else:
                 e0_cnt.next = 1
 
-    insts += [stage0_ops, named(dsp_mul(clk, rst, n_a, n_b, e1_p1), "mul_a"),
+    insts += [lane_flags_next, operand_selects, stage0_ops,
+              named(dsp_mul(clk, rst, n_a, n_b, e1_p1), "mul_a"),
               named(dsp_mul(clk, rst, n_c, n_d, e1_p2), "mul_c")]
 
     zt_sel = sig_s(dp)
@@ -783,6 +808,9 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     Fr, Fj, Frow, Fb, Fbm, FbC, Fjm, FjC = (sig_u(cb) for _ in range(8))
     Faddr = sig_u(RLB)
     Frec, Fvalid = Signal(bool(0)), Signal(bool(0))
+    # registered compares of F and fr (f_flags)
+    fq_jlast, fq_jlem, fq_jgtm, fq_bmlast, fq_jmlast, fq_xmax, fq_rmore, fq_rlast, fq_alast, \
+        fq_jk, fr_last = (Signal(bool(0)) for _ in range(11))
     Fxz = sig_s(at)
     Fxsh = sig_u(xw)
     Er, Erow, Eb = (sig_u(cb) for _ in range(3))
@@ -819,6 +847,10 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     # u == K) is computed for each of the three in parallel from registers and selected.
     u_nx = sig_u(len(u))
     u_wrap, pre_last = Signal(bool(0)), Signal(bool(0))  # u == S - 1; PRE's last cycle
+    # u == S - 3, u == S - 2; in PRE: pc == PRE - 3, pc == PRE - 2, 2 <= pc < 2 + K (the
+    # requests' and fetches' cycles, registered like u_wrap and pre_last)
+    u_m3, u_m2 = Signal(bool(0)), Signal(bool(0))
+    pre_m3, pre_m2, pre_pf = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
     u_zero, u_inc = Signal(bool(0)), Signal(bool(0))
     ud_inc_unused, ud_hold_unused = sig_u(UDB + 1), sig_u(UDB + 1)  # mod 2**UDB
     ud_fz_unused, ud_ez_unused = sig_u(UDB + 1), sig_u(UDB + 1)
@@ -844,6 +876,18 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     @always_seq(clk.posedge, reset=rst)
     def u_regs():
         pre_last.next = st == F_PRE and pc == PRE - 2
+        pre_m2.next = st == F_PRE and pc == PRE - 3
+        pre_m3.next = st == F_PRE and pc == PRE - 4
+        pre_pf.next = st == F_PRE and pc >= 1 and pc < 1 + K
+        if u_zero:
+            u_m3.next = S == 3
+            u_m2.next = False
+        elif u_inc:
+            u_m3.next = u + 1 == S - 3
+            u_m2.next = u + 1 == S - 2
+        else:
+            u_m3.next = u == S - 3
+            u_m2.next = u == S - 2
         u_wrap.next = (u_inc and u + 1 == S - 1) or (not u_zero and not u_inc and u == S - 1)
         if advance:
             g.ud.next = ud_fz_unused[UDB:]
@@ -1036,14 +1080,15 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     sh_we = Signal(bool(0))
     sh_wa = sig_u(SH)
     sh_wd = [sig_s(wt_) for _ in range(P)]
-    # the read request: pre_* computed a cycle ahead, registered into sh_* and bank_ra
-    # (the decode and each bank's address adder end at a register, not at the RAMs)
+    # the read request: pre_* computed a cycle ahead and registered into sh_*; each
+    # bank's address is sh_base plus its column offset (q - x) mod P, a function of the
+    # registered x alone (the decode and its adders end at the registers, and the banks'
+    # adders start at them)
     pre_re, sh_re = Signal(bool(0)), Signal(bool(0))
-    pre_base = sig_u(cb)
+    pre_base, sh_base = sig_u(cb), sig_u(cb)
     pre_xm, sh_xm = sig_u(cb), sig_u(cb)
     pre_tag, sh_tag0 = sig_u(2), sig_u(2)
     pre_wa0, sh_wa0 = sig_u(KB + 1), sig_u(KB + 1)
-    pre_ra = [sig_u(SH) for _ in range(P)]
     bank_ra = [sig_u(SH) for _ in range(P)]
     bank_rd = [sig_s(wt_) for _ in range(P)]
     breg = [sig_s(wt_) for _ in range(P)]
@@ -1057,8 +1102,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         insts += [named(sram(clk, rst, sh_we, sh_wa, sh_wd[q], sh_re, bank_ra[q], bank_rd[q],
                              R * C), f"shadow{q}"),
                   dreg(clk, rst, bank_rd[q], breg[q])]
-        insts += [_bank_addr(q, P, pre_base, pre_xm, pre_ra[q]),
-                  dreg(clk, rst, pre_ra[q], bank_ra[q])]
+        insts.append(_bank_addr(q, P, sh_base, sh_xm, bank_ra[q]))
         insts.append(dreg(clk, rst, wsrc[q], wrot[q]))
     tag_d = chain(clk, sh_tag0, 4, chains, "tag")
     wa_d = chain(clk, sh_wa0, 4, chains, "wa")
@@ -1104,15 +1148,14 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     def requests():
         fetch.next = 0
         wkfetch.next = 0
-        if st == F_PRE:
-            if pc == PRE - 3:
-                wkfetch.next = Frec
-            if pc == PRE - 2:
-                fetch.next = 1
-        elif st == F_UPD:
-            if u == S - 3:
+        if pre_m3:
+            wkfetch.next = Frec
+        if pre_m2:
+            fetch.next = 1
+        if st == F_UPD:
+            if u_m3:
                 wkfetch.next = Fvalid and Frec
-            if u == S - 2:
+            if u_m2:
                 fetch.next = Fvalid
 
     # The shadow reads, each decided in the cycle before it is issued: the prefetch of the
@@ -1127,19 +1170,19 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         pre_base.next = 0
         pre_xm.next = 0
         pre_wa0.next = 0
-        if st == F_PRE and pc >= 2 and pc < 2 + K:
+        if pre_pf:
             pre_re.next = 1
             pre_tag.next = TAG_PF
             pre_base.next = pkC
             pre_xm.next = pkm
             pre_wa0.next = concat(False, pk[KB:])
-        elif ((st == F_PRE and pc == PRE - 3) or (st == F_UPD and u == S - 3 and Fvalid)) \
+        elif (pre_m3 or (st == F_UPD and u_m3 and Fvalid)) \
                 and Frec:
             pre_re.next = 1
             pre_tag.next = TAG_TR
             pre_base.next = FbC + Frow
             pre_xm.next = Fbm
-        elif advance and Fj < K and Fr + 1 < R:
+        elif advance and fq_jk and fq_rmore:
             pre_re.next = 1
             pre_tag.next = TAG_PF
             pre_base.next = FjC + Frow + P
@@ -1156,8 +1199,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         sh_wa0.next = pre_wa0
 
     insts += [requests, shadow_request, shadow_request_r]
-    if P > 1:  # one bank needs no rotation
-        insts.append(dreg(clk, rst, pre_xm, sh_xm))
+    insts += [dreg(clk, rst, pre_xm, sh_xm), dreg(clk, rst, pre_base, sh_base)]
 
     # ---------------- the quantity pipeline's global stages -----------------------------------
     QD = 14
@@ -1367,8 +1409,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     def lm_re_next():
         g.lm_re_nx.next = ((st == F_IDLE and not clear and s_valid and not host_busy)
                            or (st == F_FWD and not f_init)
-                           or (st == F_PRE and pc == PRE - 3)
-                           or (st == F_UPD and u == S - 3 and Fvalid)
+                           or pre_m3
+                           or (st == F_UPD and u_m3 and Fvalid)
                            or (hv6 and hre6 and hok6))
 
     insts.append(lm_re_next)
@@ -1710,7 +1752,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                     frc.next = frc + C
                     fb.next = 0
                     fbm.next = 0
-                    if fr == R - 1:
+                    if fr_last:
                         st.next = F_PRE
                         pc.next = 0
                         pk.next = 0
@@ -1745,10 +1787,30 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     if M > 1:
         insts.append(_below(Fj, M - 1, x_more))
 
+    # Compares of the F pointer (and fr == R - 1), registered from the pointers' current
+    # values: a cycle late, so valid wherever the pointers have stood still a cycle. Their
+    # readers act at an advance (at least S >= 3 cycles after the pointers last moved, or
+    # PRE cycles after f_init) or at FWD's column wrap (L >= 2 cycles after fr moved).
+    # (fq_*, fr_last: declared with the pointers)
+
+    @always_seq(clk.posedge, reset=rst)
+    def f_flags():
+        fq_jlast.next = Fj == L - 1
+        fq_jlem.next = Fj + 1 <= M + 1
+        fq_jgtm.next = Fj + 1 > M
+        fq_bmlast.next = Fbm == P - 1
+        fq_jmlast.next = Fjm == P - 1
+        fq_xmax.next = Fj + 1 == XMAX
+        fq_rmore.next = Fr + 1 < R
+        fq_rlast.next = Fr == R - 1
+        fq_alast.next = Faddr == RL - 1
+        fq_jk.next = Fj < K
+        fr_last.next = fr == R - 1
+
     @always_comb
     def adv_f():
         advance.next = pre_last or (st == F_UPD and u_wrap and not Elast)
-        f_init.next = st == F_FWD and fj_last and fr == R - 1
+        f_init.next = st == F_FWD and fj_last and fr_last
 
     @always_comb
     def erec_next():
@@ -1802,12 +1864,12 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             Eb.next = Fb
             Erec.next = Frec
             Exz.next = Fxz
-            Elast.next = Fr == R - 1 and Fj == L - 1
-            if Faddr == RL - 1:
+            Elast.next = fq_rlast and fq_jlast
+            if fq_alast:
                 Faddr.next = 0
             else:
                 Faddr.next = Faddr + 1
-            if Fj == L - 1:
+            if fq_jlast:
                 Fj.next = 0
                 Fr.next = Fr + 1
                 Frow.next = Frow + P
@@ -1817,26 +1879,26 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                 Fbm.next = 0
                 FbC.next = 0
                 Frec.next = M + 1 <= 0
-                Fvalid.next = Fr + 1 < R
+                Fvalid.next = fq_rmore
                 Fxsh.next = xs >> at
                 Fxz.next = XFIRST
                 if M > 0:
                     Fxz.next = xs[at:].signed()
             else:
                 Fj.next = Fj + 1
-                if Fjm == P - 1:
+                if fq_jmlast:
                     Fjm.next = 0
                     FjC.next = FjC + C
                 else:
                     Fjm.next = Fjm + 1
-                Frec.next = Fj + 1 > M
-                if Fj + 1 <= M + 1:
+                Frec.next = fq_jgtm
+                if fq_jlem:
                     Fb.next = 0
                     Fbm.next = 0
                     FbC.next = 0
                 else:
                     Fb.next = Fb + 1
-                    if Fbm == P - 1:
+                    if fq_bmlast:
                         Fbm.next = 0
                         FbC.next = FbC + C
                     else:
@@ -1844,7 +1906,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
                 if x_more:
                     Fxz.next = Fxsh[at:].signed()
                     Fxsh.next = Fxsh >> at
-                elif Fj + 1 == XMAX:
+                elif fq_xmax:
                     Fxz.next = ONE
 
     @always_comb
@@ -1867,7 +1929,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     insts += [e_in_f, _shift_in(clk, rst, a7_v, a7_y, r_y, N, at),
               _shift_in(clk, rst, e_in, a7_e, r_e, K, at)]
-    insts += [ctrl, adv_f, pointers, outs]
+    insts += [ctrl, f_flags, adv_f, pointers, outs]
     for sigs, cname, start in chains:
         line = _delay_line(clk, rst, sigs, start)
         insts.append(named(line, cname) if cname else line)
@@ -2119,19 +2181,24 @@ def _bank_addr(q, P, base, xm, addr):
     """Bank ``q`` reads the entry of column offset ``(q - x) mod P`` of the request."""
     full_hi_unused = sig_u(len(base))
     nb = len(addr)
+    off = sig_u(len(xm))
+
+    @always_comb
+    def bank_offset():
+        if q >= xm:
+            off.next = q - xm
+        else:
+            off.next = q + P - xm
 
     @always_comb
     def bank_addr_f():
-        if q >= xm:
-            full_hi_unused.next = base + q - xm
-        else:
-            full_hi_unused.next = base + q + P - xm
+        full_hi_unused.next = base + off
 
     @always_comb
     def bank_addr_cut():
         addr.next = full_hi_unused[nb:]
 
-    return bank_addr_f, bank_addr_cut
+    return bank_offset, bank_addr_f, bank_addr_cut
 
 
 @block
