@@ -406,6 +406,10 @@ def trtrl_axi(aclk, aresetn,
     RS_ZERO, RS_CTL, RS_STATUS, RS_STEPS, RS_SATS, RS_RESULTS, RS_FRAMES, RS_CONST = range(8)
     rsel, rsel_r = sig_u(3), sig_u(3)
     w_ctl_r, w_cmd_r = Signal(bool(0)), Signal(bool(0))
+    # L_WDEC decides a CONTROL or COMMAND write into these (one-cycle pulses); the write
+    # lands in the next cycle (the first of L_BRESP), so the decode does not fan out into
+    # the enables of the registers it writes
+    wr_ctl, wr_cmd = Signal(bool(0)), Signal(bool(0))
 
     @always_comb
     def read_select():
@@ -453,9 +457,21 @@ def trtrl_axi(aclk, aresetn,
         core_m_re.next = False
         core_clear.next = False
         # (no step starts while clear_req is set, so a clear never meets a handshake)
+        wr_ctl.next = False
+        wr_cmd.next = False
         if clear_req and not mem_hold and not core_busy and not core_res and not out_pending:
             core_clear.next = True
             clear_req.next = False
+        if wr_ctl:
+            ctl_learn.next = wdata[B_LEARN]
+            ctl_tuser.next = wdata[B_TUSER]
+            ctl_lr.next = wdata[B_LR + LR_W:B_LR]
+        if wr_cmd:
+            if wdata[B_CLEAR_CMD]:
+                clear_req.next = True
+            if wdata[B_SRST]:
+                soft_rst.next = True
+                clear_req.next = False
         if lstate == L_IDLE:
             if accept_w:
                 addr.next = s_axil_awaddr
@@ -496,15 +512,9 @@ def trtrl_axi(aclk, aresetn,
             elif acc_r == 0:
                 resp.next = SLVERR
             elif w_ctl_r:
-                ctl_learn.next = wdata[B_LEARN]
-                ctl_tuser.next = wdata[B_TUSER]
-                ctl_lr.next = wdata[B_LR + LR_W:B_LR]
+                wr_ctl.next = True
             elif w_cmd_r:
-                if wdata[B_CLEAR_CMD]:
-                    clear_req.next = True
-                if wdata[B_SRST]:
-                    soft_rst.next = True
-                    clear_req.next = False
+                wr_cmd.next = True
         elif lstate == L_WMEM:
             if not core_busy:
                 core_m_we.next = True
