@@ -246,12 +246,13 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     w_wd = sig_s(wt_)
     p_wd = sig_s(pt)
     w_rd, pi_rd, pe_rd, po_rd = sig_s(wt_), sig_s(pt), sig_s(pt), sig_s(pt)
-    # the read enable of the three memories on g.lm_ra: this lane's copy (lane_copies)
+    # the read enable and address of the three memories: this lane's copies (lane_copies)
     lcp_re = Signal(bool(0))
+    lcp_ra = sig_u(clog2(RL))
     insts += [
-        named(sram(clk, rst, w_we, w_wa, w_wd, lcp_re, g.lm_ra, w_rd, RL), "weights"),
-        named(sram(clk, rst, p_we_i, pi_wa, p_wd, lcp_re, g.lm_ra, pi_rd, RL), "p_ing"),
-        named(sram(clk, rst, p_we_e, pi_wa, p_wd, lcp_re, g.lm_ra, pe_rd, RL), "p_egr"),
+        named(sram(clk, rst, w_we, w_wa, w_wd, lcp_re, lcp_ra, w_rd, RL), "weights"),
+        named(sram(clk, rst, p_we_i, pi_wa, p_wd, lcp_re, lcp_ra, pi_rd, RL), "p_ing"),
+        named(sram(clk, rst, p_we_e, pi_wa, p_wd, lcp_re, lcp_ra, pe_rd, RL), "p_egr"),
         named(sram(clk, rst, o_we, o_wa, p_wd, g.po_re, o_ra, po_rd, K << AB), "p_out"),
     ]
     wd, pid, ped, pod = sig_s(wt_), sig_s(pt), sig_s(pt), sig_s(pt)  # data registers
@@ -369,6 +370,7 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         lcp_ing.next = g.u_ing_nx
         lcp_rec.next = g.erec_nx
         lcp_re.next = g.lm_re_nx
+        lcp_ra.next = g.lm_ra_nx
         lcp_gon.next = g.gacc_on_nx
         lcp_gfirst.next = g.gacc_first_nx
         lcp_lr.next = g.lr
@@ -938,7 +940,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     g.slot_end = Signal(bool(0))
     g.learn_r = learn_r
     g.lm_re_nx = Signal(bool(0))  # the lanes' memory read enable, a cycle early
-    g.lm_ra = sig_u(clog2(RL))
+    g.lm_ra_nx = sig_u(clog2(RL))  # and its address
     g.po_re = Signal(bool(0))
     g.h_pa = sig_u(cfg.pout_addr_bits)
     g.sh_tag = sig_u(2)
@@ -1297,6 +1299,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     hrp, hrl = sig_u(W5 + bPP), sig_u(W5 + bLL)
     hlane7 = sig_u(HW)
     hsum_hi_unused = sig_u(HW)  # r L + j: the row word, RLB bits of it
+    hsum_nx_hi_unused = sig_u(HW)  # its next value (the lanes' read address, a cycle early)
     hilx, hrpx, hrlx, hi6x = sig_u(HW), sig_u(HW), sig_u(HW), sig_u(HW)
     insts += [zext(hil, hilx), zext(hrp, hrpx), zext(hrl, hrlx)]
     haddr7 = sig_u(RLB)
@@ -1350,7 +1353,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         hrp.next = hr5 * cP
         hrl.next = hr5 * cL
         hlane7.next = hi6x - hrpx
-        hsum_hi_unused.next = hrlx + hj6
+        hsum_hi_unused.next = hsum_nx_hi_unused
         # the region's memory: 0 weights, 1 p_out, 2 p_ing, 3 p_egr
         if hreg7 == 0:
             hkind8.next = 0
@@ -1383,13 +1386,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         g.h9_lane.next = hlane9
         g.h9_re.next = hv9 and hre9 and hok9
         g.h9_kind.next = hkind9
-        # the lanes' weight/ingress/egress read port: forward, the update's fetch, or host
-        if st == F_FWD:
-            g.lm_ra.next = faddr
-        elif st == F_PRE or st == F_UPD:
-            g.lm_ra.next = Faddr
-        else:
-            g.lm_ra.next = haddr7
 
     insts.append(host_bus)
     # host_busy: a request is in H1 .. H9. A register, set from H1's next value and
@@ -1399,21 +1395,39 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     insts.append(_or_reduce(rd_l, rd_or))
     insts += [_any([hv1_nx] + hv[1:HOST_STAGES], busy_nx), dreg(clk, rst, busy_nx, host_busy)]
 
-    # Whether the lanes' memory port on g.lm_ra reads in the next cycle (each lane
-    # registers it as its read enable, lcp_re): the step's first or a further forward
-    # cycle, the fetch (PRE - 2, or S - 2 with F standing still until the slot's end), or
-    # a host read in H7 (host requests are taken while idle and a step waits for them).
+    # Whether, and where, the lanes' weight/ingress/egress port reads in the next cycle
+    # (each lane registers both, lcp_re and lcp_ra: one broadcast address would be routed
+    # to every lane's memories; at N = 100 it was the clock's critical path): the step's
+    # first or a further forward cycle (faddr's next value), the fetch (PRE - 2, or S - 2:
+    # F stands still from the slot's start to its end), or a host read in H7 (its row
+    # word, from H6; host requests are taken while idle and a step waits for them).
     hv6, hre6, hok6 = hv[6], hre[6], hok[6]
+    fwd_nx, fetch_nx = Signal(bool(0)), Signal(bool(0))
+
+    @always_comb
+    def host_sum_next():
+        hsum_nx_hi_unused.next = hrlx + hj6
+
+    @always_comb
+    def lm_port_next():
+        fwd_nx.next = ((st == F_IDLE and not clear and s_valid and not host_busy)
+                       or (st == F_FWD and not f_init))
+        fetch_nx.next = pre_m3 or (st == F_UPD and u_m3 and Fvalid)
 
     @always_comb
     def lm_re_next():
-        g.lm_re_nx.next = ((st == F_IDLE and not clear and s_valid and not host_busy)
-                           or (st == F_FWD and not f_init)
-                           or pre_m3
-                           or (st == F_UPD and u_m3 and Fvalid)
-                           or (hv6 and hre6 and hok6))
+        g.lm_re_nx.next = fwd_nx or fetch_nx or (hv6 and hre6 and hok6)
+        if fwd_nx:
+            if st == F_IDLE or faddr == RL - 1:
+                g.lm_ra_nx.next = 0
+            else:
+                g.lm_ra_nx.next = faddr + 1
+        elif fetch_nx:
+            g.lm_ra_nx.next = Faddr
+        else:
+            g.lm_ra_nx.next = hsum_nx_hi_unused[RLB:]
 
-    insts.append(lm_re_next)
+    insts += [host_sum_next, lm_port_next, lm_re_next]
 
     @always(clk.posedge)
     def host_out():

@@ -185,6 +185,6 @@ def test_ecp5_keeps_each_lanes_flag_copies(tmp_path: Path) -> None:
     netlist = (tmp_path / "ecp5" / "synth.v").read_text()
     copies = set(re.findall(rf"lane(\d+){LANE_COPY}(\w+?)_TRELLIS_FF", netlist))
     flags = {name for _, name in copies}
-    assert flags == {"fwd", "out", "ing", "rec", "re", "gon", "gfirst", "lr", "sa_wd", "sa_wki",
-                     "sa_wtr", "sb_zf", "sb_pi", "sb_pe", "sc"}, sorted(copies)
+    assert flags == {"fwd", "out", "ing", "rec", "re", "ra", "gon", "gfirst", "lr", "sa_wd",
+                     "sa_wki", "sa_wtr", "sb_zf", "sb_pi", "sb_pe", "sc"}, sorted(copies)
     assert copies == {(str(p), name) for p in range(3) for name in flags}, sorted(copies)
