@@ -290,11 +290,8 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     e8_g = sig_s(at + pt)
     g_acc = sig_s(dp)
     w1_gr = sig_s(dp)
-    # W2 adds in wt_ + 2 bits: exact when the shifted gradient fits wt_ + 1 bits; when
-    # it does not (w2_big), |W| < 2**(wt_ - 1) makes W3 saturate by its sign (w2_neg)
-    w2_sum, w1_n, wold_n = sig_s(wt_ + 2), sig_s(wt_ + 2), sig_s(wt_ + 2)
-    w2_big, w2_neg = Signal(bool(0)), Signal(bool(0))
-    w1_hi = sig_s(dp - wt_)  # bits dp-1 .. wt_ of w1_gr: all 0 or all 1 when it fits
+    wold_n, w3_n = sig_s(wt_ + 2), sig_s(wt_)  # W2's weight operand; W3's value
+    w3_evn = Signal(bool(0))
     w3_w = sig_s(wt_)
     w3_ev = Signal(bool(0))
     dupi, dupe, prev = sig_s(pt), sig_s(pt), sig_s(pt)
@@ -578,34 +575,14 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
             else:
                 g_acc.next = g_acc + gx
         # W1: rshift_round(g, GB + lr) (the constant part of the shift is wiring, the
-        # variable part a 4-level shifter), W2: + W, W3: sat_W (the weight update)
+        # variable part a 4-level shifter), W2: + W, W3: sat_W (_weight_update)
         w1_gr.next = (g_acc >> GB) >> lcp_lr
-        w2_sum.next = wold_n + w1_n
-        w2_big.next = not (w1_hi == 0 or w1_hi == -1)
-        w2_neg.next = w1_gr[dp - 1]
-        if w2_big:
-            if w2_neg:
-                w3_w.next = WMIN
-            else:
-                w3_w.next = WMAX
-            w3_ev.next = 1
-        elif w2_sum > WMAX:
-            w3_w.next = WMAX
-            w3_ev.next = 1
-        elif w2_sum < WMIN:
-            w3_w.next = WMIN
-            w3_ev.next = 1
-        else:
-            w3_w.next = w2_sum[wt_:].signed()
-            w3_ev.next = 0
-
-    @always_comb
-    def w1_narrow():
-        w1_n.next = w1_gr[wt_ + 2:].signed()
-        w1_hi.next = w1_gr[dp:wt_].signed()
+        w3_w.next = w3_n
+        w3_ev.next = w3_evn
 
     insts += [stage0, zt_mux, stages, stage3, stage4_sat, stage6, stage7_sat, stage7_sel,
-              stage7, grad, w1_narrow,
+              stage7, grad,
+              named(_weight_update(clk, rst, w1_gr, wold_n, w3_n, w3_evn, WMIN, WMAX), "wu"),
               named(dsp_mul(clk, rst, fp3, n_in4, e5_p), "mul_f"),
               named(dsp_mul(clk, rst, g.e7, pval, e8_g), "mul_g")]
 
@@ -2044,6 +2021,58 @@ def _ignore(clk, rst, en, src, src_unused):
             src_unused.next = src
 
     return ignore_f
+
+
+@block
+def _weight_update(clk, rst, dw, wold, w_new, ev, wmin, wmax):
+    """``W + dW`` (W2, a register) and ``sat_W`` of it (``w_new``, the event ``ev``:
+    logic behind that register, taken by W3), for ``dW`` as wide as the gradient sum and
+    ``W = wold`` (format W, sign-extended by 2 bits).
+
+    W2 adds in ``W.total + 2`` bits (``w2_sum``), exact when ``dW`` fits ``W.total + 1``
+    bits; when it does not (``w2_big``, registered beside the sum), ``|W| <=
+    2**(W.total - 1)`` puts ``W + dW`` beyond the clamp on ``dW``'s side (``w2_neg``). So
+    the clamp compares a ``W.total + 2``-bit sum, not one as wide as the gradient."""
+    dp, wt_ = len(dw), len(w_new)
+    w1_n, w2_sum = sig_s(wt_ + 2), sig_s(wt_ + 2)
+    w2_full_unused = sig_s(wt_ + 3)  # the sum modulo 2**(wt_ + 2) is w2_sum (w2_big aside)
+    w1_hi = sig_s(dp - wt_)  # bits dp-1 .. wt_ of dW: all 0 or all 1 when it fits
+    w2_big, w2_neg = Signal(bool(0)), Signal(bool(0))
+
+    @always_comb
+    def w1_narrow():
+        w1_n.next = dw[wt_ + 2:].signed()
+        w1_hi.next = dw[dp:wt_].signed()
+
+    @always_comb
+    def w2_add():
+        w2_full_unused.next = wold + w1_n
+
+    @always_seq(clk.posedge, reset=rst)
+    def w2():
+        w2_sum.next = w2_full_unused[wt_ + 2:].signed()
+        w2_big.next = not (w1_hi == 0 or w1_hi == -1)
+        w2_neg.next = dw[dp - 1]
+
+    @always_comb
+    def w3_sat():
+        if w2_big:
+            if w2_neg:
+                w_new.next = wmin
+            else:
+                w_new.next = wmax
+            ev.next = 1
+        elif w2_sum > wmax:
+            w_new.next = wmax
+            ev.next = 1
+        elif w2_sum < wmin:
+            w_new.next = wmin
+            ev.next = 1
+        else:
+            w_new.next = w2_sum[wt_:].signed()
+            ev.next = 0
+
+    return w1_narrow, w2_add, w2, w3_sat
 
 
 @block

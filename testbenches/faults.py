@@ -69,13 +69,13 @@ def error_bound_changed(text: str) -> str:
 def weight_clamp_dropped(text: str) -> str:
     """Every weight clamp ``sat_W(W + dW)`` removed: an overflowing weight wraps around.
 
-    The sites are each lane's clamp of ``w2_sum`` into ``w3_w`` and the branch before it
-    for a gradient too large for the narrow sum (``w2_big``); the ``else`` branch, the
-    truncation to W's width, is all that is left.
+    The sites are each lane's clamp of ``w2_sum`` (``lane0_wu_w2_sum``, W3's value) and
+    the branch before it for a gradient too large for the narrow sum (``w2_big``); the
+    ``else`` branch, the truncation to W's width, is all that is left.
     """
-    pat = re.compile(r"if \(\(((?:\w+_)?lane\d+_w2_sum) (?:>|<) \(?-?\d+\)?\)\) begin")
+    pat = re.compile(r"if \(\(((?:\w+_)?lane\d+_wu_w2_sum) (?:>|<) \(?-?\d+\)?\)\) begin")
     out, n = pat.subn("if (1'b0) begin", text)
-    big = re.compile(r"if \(((?:\w+_)?lane\d+_w2_big)\) begin")
+    big = re.compile(r"if \(((?:\w+_)?lane\d+_wu_w2_big)\) begin")
     out, n_big = big.subn("if (1'b0) begin", out)
     if n == 0 or n_big == 0:
         raise FaultNotApplicable("weight_clamp_dropped: no weight clamp (w2_sum, w2_big) found")
