@@ -1379,7 +1379,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     # F stands still from the slot's start to its end), or a host read in H7 (its row
     # word, from H6; host requests are taken while idle and a step waits for them).
     hv6, hre6, hok6 = hv[6], hre[6], hok[6]
-    fwd_nx, fetch_nx = Signal(bool(0)), Signal(bool(0))
+    lm_fwd_nx, lm_fetch_nx = Signal(bool(0)), Signal(bool(0))
 
     @always_comb
     def host_sum_next():
@@ -1387,19 +1387,19 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     @always_comb
     def lm_port_next():
-        fwd_nx.next = ((st == F_IDLE and not clear and s_valid and not host_busy)
+        lm_fwd_nx.next = ((st == F_IDLE and not clear and s_valid and not host_busy)
                        or (st == F_FWD and not f_init))
-        fetch_nx.next = pre_m3 or (st == F_UPD and u_m3 and Fvalid)
+        lm_fetch_nx.next = pre_m3 or (st == F_UPD and u_m3 and Fvalid)
 
     @always_comb
     def lm_re_next():
-        g.lm_re_nx.next = fwd_nx or fetch_nx or (hv6 and hre6 and hok6)
-        if fwd_nx:
+        g.lm_re_nx.next = lm_fwd_nx or lm_fetch_nx or (hv6 and hre6 and hok6)
+        if lm_fwd_nx:
             if st == F_IDLE or faddr == RL - 1:
                 g.lm_ra_nx.next = 0
             else:
                 g.lm_ra_nx.next = faddr + 1
-        elif fetch_nx:
+        elif lm_fetch_nx:
             g.lm_ra_nx.next = Faddr
         else:
             g.lm_ra_nx.next = hsum_nx_hi_unused[RLB:]
