@@ -826,10 +826,10 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     # u == K) is computed for each of the three in parallel from registers and selected.
     u_nx = sig_u(len(u))
     u_wrap, pre_last = Signal(bool(0)), Signal(bool(0))  # u == S - 1; PRE's last cycle
-    # u == S - 3, u == S - 2; in PRE: pc == PRE - 3, pc == PRE - 2, 2 <= pc < 2 + K (the
-    # requests' and fetches' cycles, registered like u_wrap and pre_last)
-    u_m3, u_m2 = Signal(bool(0)), Signal(bool(0))
-    pre_m3, pre_m2, pre_pf = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    # u == S - 3; in PRE: pc == PRE - 3, 2 <= pc < 2 + K (the requests' cycles, and the
+    # fetch's a cycle ahead; registered like u_wrap and pre_last)
+    u_m3 = Signal(bool(0))
+    pre_m3, pre_pf = Signal(bool(0)), Signal(bool(0))
     u_zero, u_inc = Signal(bool(0)), Signal(bool(0))
     ud_inc_unused, ud_hold_unused = sig_u(UDB + 1), sig_u(UDB + 1)  # mod 2**UDB
     ud_fz_unused, ud_ez_unused = sig_u(UDB + 1), sig_u(UDB + 1)
@@ -838,9 +838,12 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     def u_next():
         u_zero.next = pre_last or ((st == F_UPD or st == F_DRAIN) and u_wrap)
         u_inc.next = (st == F_UPD or st == F_DRAIN) and not u_wrap
-        if pre_last or ((st == F_UPD or st == F_DRAIN) and u_wrap):
+
+    @always_comb
+    def u_value_next():
+        if u_zero:
             u_nx.next = 0
-        elif st == F_UPD or st == F_DRAIN:
+        elif u_inc:
             u_nx.next = u + 1
         else:
             u_nx.next = u
@@ -855,18 +858,14 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     @always_seq(clk.posedge, reset=rst)
     def u_regs():
         pre_last.next = st == F_PRE and pc == PRE - 2
-        pre_m2.next = st == F_PRE and pc == PRE - 3
         pre_m3.next = st == F_PRE and pc == PRE - 4
         pre_pf.next = st == F_PRE and pc >= 1 and pc < 1 + K
         if u_zero:
             u_m3.next = S == 3
-            u_m2.next = False
         elif u_inc:
             u_m3.next = u + 1 == S - 3
-            u_m2.next = u + 1 == S - 2
         else:
             u_m3.next = u == S - 3
-            u_m2.next = u == S - 2
         u_wrap.next = (u_inc and u + 1 == S - 1) or (not u_zero and not u_inc and u == S - 1)
         if advance:
             g.ud.next = ud_fz_unused[UDB:]
@@ -900,7 +899,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             g.u_out_nx.next = u < K
             g.u_ing_nx.next = u == K
 
-    insts += [u_next, ud_sums, u_regs, u_flags_next]
+    insts += [u_next, u_value_next, ud_sums, u_regs, u_flags_next]
     g.eb_out = Signal(bool(0))
     g.egb = Signal(bool(0))
     g.zslot = sig_s(at)
@@ -1121,21 +1120,18 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         insts.append(_shadow_wd(sh_clr, wrot[q], sh_wd[q]))
 
     # ---------------- shadow read requests, fetches and the K-word broadcasts ---------------
+    # fetch: PRE - 2, or S - 2 with F valid: the register of lm_fetch_nx (below), which
+    # decides it a cycle ahead for the lanes' memories
     fetch, wkfetch = Signal(bool(0)), Signal(bool(0))
+    lm_fetch_nx = Signal(bool(0))
 
     @always_comb
     def requests():
-        fetch.next = 0
         wkfetch.next = 0
         if pre_m3:
             wkfetch.next = Frec
-        if pre_m2:
-            fetch.next = 1
-        if st == F_UPD:
-            if u_m3:
-                wkfetch.next = Fvalid and Frec
-            if u_m2:
-                fetch.next = Fvalid
+        if st == F_UPD and u_m3:
+            wkfetch.next = Fvalid and Frec
 
     # The shadow reads, each decided in the cycle before it is issued: the prefetch of the
     # first group's coefficients (pc in 3 .. K+2, pk counting a cycle ahead), the
@@ -1379,7 +1375,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     # F stands still from the slot's start to its end), or a host read in H7 (its row
     # word, from H6; host requests are taken while idle and a step waits for them).
     hv6, hre6, hok6 = hv[6], hre[6], hok[6]
-    lm_fwd_nx, lm_fetch_nx = Signal(bool(0)), Signal(bool(0))
+    lm_fwd_nx = Signal(bool(0))
 
     @always_comb
     def host_sum_next():
@@ -1404,7 +1400,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         else:
             g.lm_ra_nx.next = hsum_nx_hi_unused[RLB:]
 
-    insts += [host_sum_next, lm_port_next, lm_re_next]
+    insts += [host_sum_next, lm_port_next, lm_re_next, dreg(clk, rst, lm_fetch_nx, fetch)]
 
     @always(clk.posedge)
     def host_out():
