@@ -7,7 +7,7 @@ Three sets of configurations of the folded core (``rtl/folded.py``: ``P`` lanes 
 - the *N sweep* at fixed ``P`` (``--ns`` at ``--lanes``, every K of ``--ks``, ``M`` inputs);
 - the *P sweep* at fixed ``N`` (``--lane-sweep`` at ``--sweep-n``, ``K = --sweep-k``);
 - *the paper's example* (Budik & Elhanany, 2006): N = 100, M = 1, K = 10 at the default
-  ``P = 20`` (``--no-paper`` leaves it out).
+  ``P = 10`` (``--no-paper`` leaves it out).
 
 For every point the design's own figures come from ``ArrayConfig`` (``rtl/config.py``):
 cycles per step ``R L (K+3) + max(K, P) + 27`` (``L = M + 1 + N``), multipliers
@@ -25,8 +25,8 @@ of log(quantity) on log(N) (or log(P)).
 
 Learning steps per second of the hardware are ``clock / cycles_per_step``. The clock is
 nextpnr's post-route estimate of one probe configuration (``--clock-target``): by default
-``N = --clock-n`` (``P = min(N, 20)``) at the sweep's formats on an ECP5 LFE5U-85F
-(``synth_ecp5``, nextpnr-ecp5); with ``ice40`` a cut-down probe on an iCE40 (A 8.6,
+``N = --clock-n`` (the default ``P``: ``N`` for ``N <= 10``) at the sweep's formats on an
+ECP5 LFE5U-85F (``synth_ecp5``, nextpnr-ecp5); with ``ice40`` a cut-down probe on an iCE40 (A 8.6,
 W/P 10.6, a 64-entry table). The probe's clock is used for every point, the paper's
 example included (larger arrays have longer routes, so it is an upper bound for them)
 unless ``--paper-fmax`` gives a post-route clock measured for N = 100; beside it stands
@@ -67,7 +67,13 @@ from trtrl.pymodel.report import (
     write_csv,
     write_json,
 )
-from trtrl.rtl.config import CYCLES_FORMULA, DEFAULT_LANES, MANIFEST_FILE, VERILOG_FILE, ArrayConfig
+from trtrl.rtl.config import (
+    CYCLES_FORMULA,
+    MANIFEST_FILE,
+    VERILOG_FILE,
+    ArrayConfig,
+    default_lanes,
+)
 
 NS_FULL = [4, 8, 16, 32, 64]
 NS_QUICK = [4, 8, 16]
@@ -76,7 +82,7 @@ LANES = 4  # P of the N sweep: Verilog and Yosys time grow with P, not N
 LANE_SWEEP = {"full": [1, 2, 4, 5, 10, 20], "quick": [1, 2, 4, 8]}
 SWEEP_N = {"full": 20, "quick": 8}
 SIM_MAX_N = {"full": 32, "quick": 16}
-PAPER = (100, 1, 10)  # the paper's example: N, M, K (at P = DEFAULT_LANES)
+PAPER = (100, 1, 10)  # the paper's example: N, M, K (at the default P)
 MODELS = {"rtrl": "float64 RTRL", "trtrl": "float64 TRTRL", "fixed": "fixed-point TRTRL"}
 DEFAULT_CLOCK_MHZ = 100.0
 # The iCE40 clock probe: narrow formats and a small table.
@@ -112,7 +118,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="P sweep: outputs (default %(default)s)")
     parser.add_argument("--no-paper", action="store_true",
                         help=f"leave out the paper's example N, M, K = {PAPER} at "
-                             f"P = {DEFAULT_LANES}")
+                             f"P = {default_lanes(PAPER[0])}")
     parser.add_argument("--paper-fmax", type=float, default=None, metavar="MHZ",
                         help="a post-route clock measured for the paper's example (default: "
                              "the probe's clock, labelled as such)")
@@ -730,7 +736,7 @@ def _legend(ax: Any, models: list[str], ks: list[int], paper: bool) -> None:
                        label=f"N sweep K={k}") for i, k in enumerate(ks)]
     if paper:
         handles.append(Line2D([], [], color="grey", marker="*", ms=11, ls="none",
-                              label="paper N=100 K=10 P=20"))
+                              label=f"paper N=100 K=10 P={default_lanes(PAPER[0])}"))
     ax.legend(handles=handles, fontsize=7)
 
 

@@ -42,7 +42,17 @@ SIGN_EXTENSIONS = ("signed", "concat")  # the forms rtl.blocks.sext can write
 # the synthesis script keeps them from being merged back into one register.
 LANE_COPY = "_lcp_"
 
-DEFAULT_LANES = 20  # the paper's N = 100, K = 10 on the LFE5U-85F: 81 MULT18X18D (rtl/README.md)
+# The most lanes the default gives: at P = 10 the paper's N = 100, K = 10 routes on the
+# LFE5U-85F (156 of its 208 block RAMs, every lane memory full); at P = 20 it needs 196,
+# most of them half empty, and does not route (rtl/README.md, "ECP5").
+DEFAULT_LANES = 10
+
+
+def default_lanes(n: int) -> int:
+    """P when none is given: the fewest lanes that take ``n`` neurons in as few row groups
+    as ``DEFAULT_LANES`` lanes would (N = 15: 2 groups on 8 lanes, not 10 with 5 idle)."""
+    groups = -(-n // DEFAULT_LANES)
+    return -(-n // groups)
 
 # Pipeline depths of the folded core (rtl/folded.py), in clock edges; the cycle formula,
 # clear sweep and read latency below are computed from them.
@@ -73,7 +83,7 @@ class ArrayConfig:
     k: int
     fixed: FixedConfig = field(default_factory=FixedConfig)
     sign_extension: str = "signed"
-    lanes: int | None = None  # P; default min(N, DEFAULT_LANES)
+    lanes: int | None = None  # P; default default_lanes(N)
 
     def __post_init__(self) -> None:
         for name, value in (("neurons", self.n), ("inputs", self.m), ("outputs", self.k)):
@@ -93,7 +103,7 @@ class ArrayConfig:
         if self.sign_extension not in SIGN_EXTENSIONS:
             raise ConfigError(f"sign_extension: unknown {self.sign_extension!r} "
                               f"(one of {', '.join(SIGN_EXTENSIONS)})")
-        lanes = min(self.n, DEFAULT_LANES) if self.lanes is None else self.lanes
+        lanes = default_lanes(self.n) if self.lanes is None else self.lanes
         if isinstance(lanes, bool) or not isinstance(lanes, int) or not 1 <= lanes <= self.n:
             raise ConfigError(f"lanes: need 1 <= P <= N = {self.n}, got {lanes!r}")
         object.__setattr__(self, "lanes", lanes)

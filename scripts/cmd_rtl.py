@@ -26,7 +26,8 @@ def add_array_arguments(parser: argparse.ArgumentParser, required: bool) -> None
                         help="K, outputs (<= N)")
     parser.add_argument("--lanes", "-p", type=int, default=None,
                         help=f"P, lanes (processing elements) that serve the N neurons, "
-                        f"1 <= P <= N (default min(N, {DEFAULT_LANES}))")
+                        f"1 <= P <= N (default: as few as take N in ceil(N / {DEFAULT_LANES}) row "
+                        "groups, e.g. 8 for N = 15, 10 for N = 100)")
     add_format_arguments(parser)
     parser.add_argument("--activation", choices=["tanh", "sigmoid"], default="tanh")
 

@@ -98,7 +98,7 @@ CONFIGS: dict[str, TbConfig] = {
                  sims=("icarus",), slow=True),
         TbConfig("mackey25", n=25, m=1, k=1, steps=100, task="mackey", checkpoint_every=50,
                  slow=True),
-        # the paper's example: N = 100, K = 10 on the default 20 lanes (five row groups)
+        # the paper's example: N = 100, K = 10 on the default 10 lanes (ten row groups)
         TbConfig("paper100", n=100, m=1, k=10, steps=100, checkpoint_every=50,
                  sims=("verilator",), slow=True),
         # lr 2**-5: the rate the default formats were chosen at (pymodel/fixed/formats.py);

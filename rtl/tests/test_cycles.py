@@ -31,9 +31,10 @@ def test_cycles_match_formula(n):
 def test_cycles_linear_in_n():
     measured = [_measure(n) for n in SIZES]
     assert measured == [ArrayConfig(n, 1, 1).cycles_per_step() for n in SIZES]
-    # one group (P = N <= 20): L (K + 3) + P + 27 with L = N + 2, K = 1: 5 cycles a neuron
-    one_group = [n for n in SIZES if n <= 20]
+    # one group (P = N <= 10): L (K + 3) + P + 27 with L = N + 2, K = 1: 5 cycles a neuron
+    one_group = [n for n in SIZES if n <= 10]
     steps = np.diff(measured[:len(one_group)]) / np.diff(one_group)
     assert np.all(steps == 5), steps
-    # N = 25 on 20 lanes: two row groups of L = 27 words
-    assert measured[SIZES.index(25)] == 2 * 27 * 4 + 20 + 27
+    # N = 15 on the default 8 lanes: two row groups of L = 17 words; N = 25 on 9: three of 27
+    assert measured[SIZES.index(15)] == 2 * 17 * 4 + 8 + 27
+    assert measured[SIZES.index(25)] == 3 * 27 * 4 + 9 + 27

@@ -167,20 +167,20 @@ def test_papers_example_sized_by_default() -> None:
 
 def test_papers_example_generates(trtrl_cmd, tmp_path):
     """`trtrl rtl gen` of the paper's N=100, K=10 example with no format options: the
-    default 20 lanes, and the manifest's schedule, multipliers and memories."""
+    default 10 lanes, and the manifest's schedule, multipliers and memories."""
     proc = subprocess.run([*trtrl_cmd, "rtl", "gen", "--neurons", "100", "--inputs", "1",
                            "--outputs", "10", "-o", "n100"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=3600)
     assert proc.returncode == 0, proc.stderr
     man = json.loads((tmp_path / "n100" / "trtrl_axi.json").read_text())  # the default top
-    assert man["fixed"]["acc_bits"] == 41 and man["lanes"] == 20
-    # R = 5 groups of L = 102 words: 510 (forward) + 34 + 510 * 12 (update) + 12 + 1
-    assert man["cycles_per_step"] == 6677 == sum(man["cycles_per_step_phases"].values())
-    assert man["multipliers"] == 81 and man["useful_multiplies_per_step"] == 472570
+    assert man["fixed"]["acc_bits"] == 41 and man["lanes"] == 10
+    # R = 10 groups of L = 102 words: 1020 (forward) + 24 + 1020 * 12 (update) + 12 + 1
+    assert man["cycles_per_step"] == 13297 == sum(man["cycles_per_step_phases"].values())
+    assert man["multipliers"] == 41 and man["useful_multiplies_per_step"] == 472570
     mems = man["memories"]
-    assert mems["weights"]["count"] == 20 and mems["weights"]["depth"] == 510
+    assert mems["weights"]["count"] == 10 and mems["weights"]["depth"] == 1020
     # the learning state N L (K + 3) words, all in synchronous-read (block) RAM
-    state = mems["weights"]["count"] * mems["weights"]["depth"] * (1 + 2) + 20 * 510 * 10
+    state = mems["weights"]["count"] * mems["weights"]["depth"] * (1 + 2) + 10 * 1020 * 10
     assert man["storage_words"]["state"] == 100 * 102 * 13 == state
 
 
