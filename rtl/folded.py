@@ -242,18 +242,20 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     w_we, p_we_i, p_we_e, o_we = (Signal(bool(0)) for _ in range(4))
     w_wa, pi_wa = sig_u(clog2(RL)), sig_u(clog2(RL))
     KB = clog2(KS)
-    o_wa, o_ra = sig_u(cfg.pout_addr_bits), sig_u(cfg.pout_addr_bits)
+    o_wa = sig_u(cfg.pout_addr_bits)
     w_wd = sig_s(wt_)
     p_wd = sig_s(pt)
     w_rd, pi_rd, pe_rd, po_rd = sig_s(wt_), sig_s(pt), sig_s(pt), sig_s(pt)
-    # the read enable and address of the three memories: this lane's copies (lane_copies)
+    # the read enables and addresses of the memories: this lane's copies (lane_copies)
     lcp_re = Signal(bool(0))
     lcp_ra = sig_u(clog2(RL))
+    lcp_ore = Signal(bool(0))
+    lcp_ora = sig_u(cfg.pout_addr_bits)
     insts += [
         named(sram(clk, rst, w_we, w_wa, w_wd, lcp_re, lcp_ra, w_rd, RL), "weights"),
         named(sram(clk, rst, p_we_i, pi_wa, p_wd, lcp_re, lcp_ra, pi_rd, RL), "p_ing"),
         named(sram(clk, rst, p_we_e, pi_wa, p_wd, lcp_re, lcp_ra, pe_rd, RL), "p_egr"),
-        named(sram(clk, rst, o_we, o_wa, p_wd, g.po_re, o_ra, po_rd, K << AB), "p_out"),
+        named(sram(clk, rst, o_we, o_wa, p_wd, lcp_ore, lcp_ora, po_rd, K << AB), "p_out"),
     ]
     wd, pid, ped, pod = sig_s(wt_), sig_s(pt), sig_s(pt), sig_s(pt)  # data registers
     insts += [dreg(clk, rst, w_rd, wd), dreg(clk, rst, pi_rd, pid), dreg(clk, rst, pe_rd, ped),
@@ -368,6 +370,8 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         lcp_rec.next = g.erec_nx
         lcp_re.next = g.lm_re_nx
         lcp_ra.next = g.lm_ra_nx
+        lcp_ore.next = g.po_re_nx
+        lcp_ora.next = g.h_pa_nx
         lcp_gon.next = g.gacc_on_nx
         lcp_gfirst.next = g.gacc_first_nx
         lcp_lr.next = g.lr
@@ -651,7 +655,6 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
             o_we.next = g.s7_out and lv7
             o_wa.next = g.s7_pa
             p_wd.next = e7_p
-        o_ra.next = g.h_pa
         # this lane's f' file
         if g.clr:
             fpf_we.next = g.clr_fp
@@ -917,8 +920,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     g.learn_r = learn_r
     g.lm_re_nx = Signal(bool(0))  # the lanes' memory read enable, a cycle early
     g.lm_ra_nx = sig_u(clog2(RL))  # and its address
-    g.po_re = Signal(bool(0))
-    g.h_pa = sig_u(cfg.pout_addr_bits)
+    g.po_re_nx = Signal(bool(0))  # a host read of p_out in H6: the lanes read it in H7
+    g.h_pa_nx = sig_u(cfg.pout_addr_bits)  # its address, from H6's registers
     g.sh_tag = sig_u(2)
     g.sh_wa = sig_u(KB + 1)
     g.clr = Signal(bool(0))
@@ -1275,8 +1278,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     hsum_nx_hi_unused = sig_u(HW)  # its next value (the lanes' read address, a cycle early)
     hilx, hrpx, hrlx, hi6x = sig_u(HW), sig_u(HW), sig_u(HW), sig_u(HW)
     insts += [zext(hil, hilx), zext(hrp, hrpx), zext(hrl, hrlx)]
-    haddr7 = sig_u(RLB)
-    hk7 = sig_u(KB)
+    haddr6, haddr7 = sig_u(RLB), sig_u(RLB)  # the row word (RLB bits): in H7, a cycle early
+    hk6 = sig_u(KB)  # the p_out region's output k, from H6's region
     hkm1_hi_unused = sig_u(RGB)
     hkind8 = sig_u(2)
     # x[n]: the request's field at stage Hn
@@ -1341,13 +1344,14 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     @always_comb
     def host_addr():
+        haddr6.next = hsum_nx_hi_unused[RLB:]
         haddr7.next = hsum_hi_unused[RLB:]
 
     if K > 1:
-        insts.append(_region_k(clk, rst, hreg[6], hkm1_hi_unused, hk7, K))
-    insts += [host_addr, _pout_addr(hk7, haddr7, g.h_pa, K), _pout_addr(qu8, qa8, g.s7_pa, K)]
-    hv7, hwe7, hre7, hok7, hwd7, hlane9, hv9, hre9, hok9, hkind9 = (
-        hv[7], hwe[7], hre[7], hok[7], hwd[7], hlane[9], hv[9], hre[9], hok[9], hkind[9])
+        insts.append(_region_k(hreg[6], hkm1_hi_unused, hk6, K))
+    insts += [host_addr, _pout_addr(hk6, haddr6, g.h_pa_nx, K), _pout_addr(qu8, qa8, g.s7_pa, K)]
+    hv7, hwe7, hok7, hwd7, hlane9, hv9, hre9, hok9, hkind9 = (
+        hv[7], hwe[7], hok[7], hwd[7], hlane[9], hv[9], hre[9], hok[9], hkind[9])
 
     @always_comb
     def host_bus():
@@ -1355,7 +1359,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         g.h_lane.next = hlane7
         g.h_addr.next = haddr7
         g.h_wd.next = hwd7
-        g.po_re.next = hv7 and hre7 and hok7
         g.h9_lane.next = hlane9
         g.h9_re.next = hv9 and hre9 and hok9
         g.h9_kind.next = hkind9
@@ -1390,6 +1393,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     @always_comb
     def lm_re_next():
         g.lm_re_nx.next = lm_fwd_nx or lm_fetch_nx or (hv6 and hre6 and hok6)
+        g.po_re_nx.next = hv6 and hre6 and hok6
         if lm_fwd_nx:
             if st == F_IDLE or faddr == RL - 1:
                 g.lm_ra_nx.next = 0
@@ -1979,11 +1983,11 @@ def _pout_addr(k, row, dst, K):
 
 
 @block
-def _region_k(clk, rst, region, tmp_unused, k, K):
-    """``k`` (registered) = ``region - 1`` for a ``p_out`` region ``1 .. K``, else 0."""
+def _region_k(region, tmp_unused, k, K):
+    """``k = region - 1`` for a ``p_out`` region ``1 .. K``, else 0."""
     kb = len(k)
 
-    @always_seq(clk.posedge, reset=rst)
+    @always_comb
     def region_k_f():
         if region >= 1 and region <= K:
             tmp_unused.next = region - 1

@@ -25,7 +25,7 @@ active low. Every address comes from the register map (:mod:`trtrl.rtl.regmap`).
 
 from __future__ import annotations
 
-from myhdl import ResetSignal, Signal, always_comb, always_seq, block, concat, intbv
+from myhdl import ResetSignal, Signal, always, always_comb, always_seq, block, concat, intbv
 
 from trtrl.pymodel.errors import ConfigError
 from trtrl.rtl.blocks import sext, sig_s, sig_u
@@ -142,13 +142,17 @@ def trtrl_axi(aclk, aresetn,
         "m_rvalid", "m_wdata", "m_we", "r_e", "r_valid", "r_y", "rst", "s_d", "s_ready",
         "s_valid", "s_x", "sat_count", "step_count"))
 
-    soft_rst = Signal(bool(0))  # one cycle after a COMMAND.SOFT_RESET write
+    # The core's and the streams' resets are registers (each drives thousands of reset
+    # inputs; behind the OR of ARESETN and the soft reset it was the clock's critical path):
+    # ARESETN reaches them a cycle later, a SOFT_RESET write as before, in the cycle after it
+    # lands. The AXI4-Lite side takes ARESETN directly.
     stream_rst = ResetSignal(0, active=1, isasync=False)
+    rst_nx = Signal(bool(0))
 
-    @always_comb
+    @always(aclk.posedge)
     def resets():
-        core_rst.next = not aresetn or soft_rst
-        stream_rst.next = not aresetn or soft_rst
+        core_rst.next = rst_nx
+        stream_rst.next = rst_nx
 
     # -- registers written over AXI4-Lite ----------------------------------------------------
     ctl_learn = Signal(bool(f_learn.reset))
@@ -412,6 +416,10 @@ def trtrl_axi(aclk, aresetn,
     wr_ctl, wr_cmd = Signal(bool(0)), Signal(bool(0))
 
     @always_comb
+    def reset_next():
+        rst_nx.next = not aresetn or (wr_cmd and wdata[B_SRST])
+
+    @always_comb
     def read_select():
         rsel.next = RS_CONST
         if addr[2:] != 0 or is_mem or word == W_COMMAND:
@@ -452,7 +460,6 @@ def trtrl_axi(aclk, aresetn,
     def axil():
         accept_w.next = False
         accept_r.next = False
-        soft_rst.next = False
         core_m_we.next = False
         core_m_re.next = False
         core_clear.next = False
@@ -470,7 +477,6 @@ def trtrl_axi(aclk, aresetn,
             if wdata[B_CLEAR_CMD]:
                 clear_req.next = True
             if wdata[B_SRST]:
-                soft_rst.next = True
                 clear_req.next = False
         if lstate == L_IDLE:
             if accept_w:
@@ -561,8 +567,8 @@ def trtrl_axi(aclk, aresetn,
             if s_axil_rready:
                 lstate.next = L_IDLE
 
-    return [core_inst, resets, sample_ports, *insts_x, step_start, result_ports, *insts_out,
-            *insts_fit, shift_in, shift_out, streams, *insts_dec, *insts_high, decode,
-            decode_mapped, read_select, axil_ports, axil, ext_rd, rom_index, rom_access, rom_const,
-            live_words]
+    return [core_inst, resets, reset_next, sample_ports, *insts_x, step_start, result_ports,
+            *insts_out, *insts_fit, shift_in, shift_out, streams, *insts_dec, *insts_high,
+            decode, decode_mapped, read_select, axil_ports, axil, ext_rd, rom_index, rom_access,
+            rom_const, live_words]
 

@@ -354,11 +354,23 @@ def _nextpnr_ecp5_version() -> str:
     return f"nextpnr-ecp5 {'.'.join(wheel.split('.')[:3])} (yowasp {wheel})"
 
 
-ROUTERS = ("router1", "router2")  # nextpnr's; router1 is its default
+# nextpnr's routers (router1 is its default) and "auto": router2 for a netlist of at least
+# ROUTER2_LUTS LUT4s: the paper's N = 100 (about 17,600 at P = 10) was routed with router2,
+# while router1 had not finished it at P = 20 after 3,300 s; the small arrays' clocks (about
+# 5,000 LUT4 at N = 4) were all measured with router1.
+ROUTERS = ("auto", "router1", "router2")
+ROUTER2_LUTS = 10_000
+
+
+def pick_router(router: str, luts: int) -> str:
+    """``router``, or for ``auto`` the one for a netlist of ``luts`` LUT4s."""
+    if router != "auto":
+        return router
+    return "router2" if luts >= ROUTER2_LUTS else "router1"
 
 
 def _nextpnr(work: Path, target: str, device: str, freq_mhz: float,
-             timeout: float, router: str = ROUTERS[0], seed: int = 1
+             timeout: float, router: str = "router1", seed: int = 1
              ) -> tuple[float | None, str]:
     dev = DEVICES[target][device]
     name = f"nextpnr-{target}"
@@ -371,7 +383,7 @@ def _nextpnr(work: Path, target: str, device: str, freq_mhz: float,
     cmd = [exe, f"--{device}", "--package", dev["package"], "--json", f"{target}.json",
            *extra, "--freq", f"{freq_mhz:g}", "--timing-allow-fail",
            "--report", "pnr_report.json", "--seed", str(seed)]
-    if router != ROUTERS[0]:  # router2 routes large, congested designs faster
+    if router != "router1":  # router2 routes large, congested designs faster
         cmd += ["--router", router]
     try:
         out = _run(cmd, work, timeout, name, work / "nextpnr.log",
@@ -383,7 +395,7 @@ def _nextpnr(work: Path, target: str, device: str, freq_mhz: float,
         return None, f"{name} reported no clock frequency"
     fmax = float(found[-1][1])  # the last report is after routing
     part = f"{dev['part']} " if "part" in dev else ""
-    how = ("" if router == ROUTERS[0] else f", {router}") + f", seed {seed}"
+    how = ("" if router == "router1" else f", {router}") + f", seed {seed}"
     return fmax, f"{tool} post-route estimate on {part}{device} ({dev['package']}{how})"
 
 
@@ -442,7 +454,7 @@ def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                target: str = "generic", device: str | None = None, full: bool = True,
                pnr: bool = True, freq_mhz: float = 12.0, top: str = TOP,
                noabc: bool = False, timeout: float = DEFAULT_TIMEOUT,
-               router: str = ROUTERS[0], seed: int = 1) -> SynthResult:
+               router: str = "auto", seed: int = 1) -> SynthResult:
     """Synthesize ``verilog``; write ``synth.v`` (when ``full``) into ``out_dir``.
 
     ``target`` is ``generic``, ``ice40`` (``device`` ``up5k`` (default) or ``hx8k``) or
@@ -451,7 +463,8 @@ def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     (nextpnr-ice40, or YoWASP's nextpnr-ecp5) when the counts fit the device.
     ``noabc`` adds the bit-level count without ABC (``cells_noabc``, ``flip_flops_noabc``;
     memories mapped to flip-flops and multiplexers, then ``techmap``, no netlist written).
-    ``router`` is nextpnr's (``router1``, its default, or ``router2``); ``seed`` its
+    ``router`` is nextpnr's (``router1``, its default, or ``router2``) or ``auto``
+    (:func:`pick_router`: router2 for large netlists); ``seed`` its
     placement seed (one seed moves a small design's clock by about 10%).
     """
     if router not in ROUTERS:
@@ -513,7 +526,7 @@ def synthesize(verilog: str | os.PathLike[str], out_dir: str | os.PathLike[str],
             if res.fits and pnr:
                 t1 = time.perf_counter()
                 res.fmax_mhz, res.pnr_note = _nextpnr(work, target, device, freq_mhz, timeout,
-                                                        router, seed)
+                                                        pick_router(router, res.luts or 0), seed)
                 res.seconds["nextpnr"] = round(time.perf_counter() - t1, 2)
                 if res.fmax_mhz is None:
                     res.fits = False

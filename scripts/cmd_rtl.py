@@ -12,7 +12,7 @@ from trtrl.rtl.config import DEFAULT_LANES
 # does not import rtl.synth (and numpy) for every command; resolve_device pairs them.
 SYNTH_TARGETS = ["generic", "ice40", "ecp5"]
 SYNTH_DEVICES = ["up5k", "hx8k", "25k", "45k", "85k"]
-SYNTH_ROUTERS = ["router1", "router2"]  # rtl.synth.ROUTERS
+SYNTH_ROUTERS = ["auto", "router1", "router2"]  # rtl.synth.ROUTERS
 # rtl.generate.TOPS (a test checks); the first is the default: the core in its AXI shell
 TOPS = ["trtrl_axi", "trtrl_array"]
 
@@ -78,8 +78,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="nextpnr target clock in MHz (default 12)")
     syn.add_argument("--no-pnr", action="store_true", help="iCE40/ECP5: skip nextpnr")
     syn.add_argument("--router", choices=SYNTH_ROUTERS, default=SYNTH_ROUTERS[0],
-                     help="nextpnr's router (default router1; router2 finishes large, "
-                          "congested designs such as N=100 sooner)")
+                     help="nextpnr's router (default auto: router2 for a netlist of 10,000 "
+                          "LUT4s or more, such as N=100, router1 below)")
     syn.add_argument("--seed", type=int, default=1,
                      help="nextpnr's placement seed (default 1); the clock moves by about 10%% "
                           "from seed to seed on small designs")

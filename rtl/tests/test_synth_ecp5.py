@@ -118,6 +118,10 @@ def test_router_and_seed_reach_nextpnr(tmp_path: Path, monkeypatch: pytest.Monke
     assert "--router" not in seen[-1]
     with pytest.raises(TrtrlError, match="router"):
         synthesize(tmp_path / "x.v", tmp_path, target="ecp5", router="router3")
+    # auto: router2 from ROUTER2_LUTS LUT4s on; an explicit router is kept
+    assert synth.pick_router("auto", synth.ROUTER2_LUTS - 1) == "router1"
+    assert synth.pick_router("auto", synth.ROUTER2_LUTS) == "router2"
+    assert synth.pick_router("router1", 10 * synth.ROUTER2_LUTS) == "router1"
     with pytest.raises(TrtrlError, match="seed"):
         synthesize(tmp_path / "x.v", tmp_path, target="ecp5", seed=0)
 
@@ -185,6 +189,6 @@ def test_ecp5_keeps_each_lanes_flag_copies(tmp_path: Path) -> None:
     netlist = (tmp_path / "ecp5" / "synth.v").read_text()
     copies = set(re.findall(rf"lane(\d+){LANE_COPY}(\w+?)_TRELLIS_FF", netlist))
     flags = {name for _, name in copies}
-    assert flags == {"fwd", "out", "ing", "rec", "re", "ra", "gon", "gfirst", "lr", "sa_wd",
-                     "sa_wki", "sa_wtr", "sb_zf", "sb_pi", "sb_pe", "sc"}, sorted(copies)
+    assert flags == {"fwd", "out", "ing", "rec", "re", "ra", "ore", "ora", "gon", "gfirst", "lr",
+                     "sa_wd", "sa_wki", "sa_wtr", "sb_zf", "sb_pi", "sb_pe", "sc"}, sorted(copies)
     assert copies == {(str(p), name) for p in range(3) for name in flags}, sorted(copies)

@@ -91,8 +91,10 @@ async def learn_batched(dut: Any) -> None:
         if not run.cfg.get("hdl_clock", True):  # Verilator: cocotb's C++ clock
             # the clock in C (GPI), not a Python coroutine woken twice a cycle
             Clock(dut.aclk, run.clock_ns, unit="ns", impl="gpi").start()
-        # the VIP attaches in reset: the core's outputs are X until its first reset edge
+        # the VIP attaches in reset: the core's outputs are X until its first reset edge,
+        # the second edge with ARESETN low (the core's reset is a register)
         dut.aresetn.value = 0
+        await RisingEdge(dut.aclk)
         await RisingEdge(dut.aclk)
         await RisingEdge(dut.aclk)
         tb = HarnessTB(dut, man, run.clock_ns, run.seed, streams=False)
