@@ -251,6 +251,12 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
     lcp_ra = sig_u(clog2(RL))
     lcp_ore = Signal(bool(0))
     lcp_ora = sig_u(cfg.pout_addr_bits)
+    # the quantity pipeline's stages 8 and 13: this lane's registers of stages 7 and 12
+    lcp_qv8, lcp_qu8, lcp_qa8 = Signal(bool(0)), _like(g.q7u), _like(g.q7a)
+    lcp_qv13, lcp_qu13, lcp_qa13 = Signal(bool(0)), _like(g.q12u), _like(g.q12a)
+    s7_out, s7_ing, s7_egr, w_upd = (Signal(bool(0)) for _ in range(4))
+    # p_out's write address (K = 1: the word itself, no second name for the copy)
+    s7_pa = sig_u(cfg.pout_addr_bits) if K > 1 else lcp_qa8
     insts += [
         named(sram(clk, rst, w_we, w_wa, w_wd, lcp_re, lcp_ra, w_rd, RL), "weights"),
         named(sram(clk, rst, p_we_i, pi_wa, p_wd, lcp_re, lcp_ra, pi_rd, RL), "p_ing"),
@@ -372,11 +378,30 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         lcp_ra.next = g.lm_ra_nx
         lcp_ore.next = g.po_re_nx
         lcp_ora.next = g.h_pa_nx
+        lcp_qv8.next = g.q7v
+        lcp_qu8.next = g.q7u
+        lcp_qa8.next = g.q7a
+        lcp_qv13.next = g.q12v
+        lcp_qu13.next = g.q12u
+        lcp_qa13.next = g.q12a
         lcp_gon.next = g.gacc_on_nx
         lcp_gfirst.next = g.gacc_first_nx
         lcp_lr.next = g.lr
 
     insts.append(lane_copies)
+
+    @always_comb
+    def write_decode():
+        # E7 writes quantity u of the slot: an output's p (u < K), ingress, egress; W3
+        # the weight after the slot's last output quantity, when learning
+        s7_out.next = lcp_qv8 and lcp_qu8 < K
+        s7_ing.next = lcp_qv8 and lcp_qu8 == K
+        s7_egr.next = lcp_qv8 and lcp_qu8 == K + 1
+        w_upd.next = lcp_qv13 and lcp_qu13 == K - 1 and g.learn_r
+
+    insts.append(write_decode)
+    if K > 1:
+        insts.append(_pout_addr(lcp_qu8, lcp_qa8, s7_pa, K))
 
     # E0: the operands of quantity u of the slot (or the forward MAC); the operand
     # registers are the DSP blocks' input registers (dsp_mul), so they are set here as
@@ -637,8 +662,8 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
             w_wa.next = g.h_addr
             w_wd.next = g.h_wd
         else:
-            w_we.next = g.w_we and lv12
-            w_wa.next = g.w_wa
+            w_we.next = w_upd and lv12
+            w_wa.next = lcp_qa13
             w_wd.next = w3_w
         # sensitivities: clear, or the value of stage E7
         if g.clr:
@@ -649,11 +674,11 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
             o_wa.next = g.clr_pa
             p_wd.next = 0
         else:
-            p_we_i.next = g.s7_ing and lv7
-            p_we_e.next = g.s7_egr and lv7
-            pi_wa.next = g.s7_addr
-            o_we.next = g.s7_out and lv7
-            o_wa.next = g.s7_pa
+            p_we_i.next = s7_ing and lv7
+            p_we_e.next = s7_egr and lv7
+            pi_wa.next = lcp_qa8
+            o_we.next = s7_out and lv7
+            o_wa.next = s7_pa
             p_wd.next = e7_p
         # this lane's f' file
         if g.clr:
@@ -688,20 +713,20 @@ def lane(p, cfg, clk, g, rot_in, s_acc, wd_out, rd_out, ev_out):
         # the count of: inner (E4), p (E7), the weight (W3); no local variable
         if e4_ev and cnt4 and lv4:
             if e7_ev and lv7:
-                if w3_ev and g.w_we and lv12:
+                if w3_ev and w_upd and lv12:
                     ev_out.next = 3
                 else:
                     ev_out.next = 2
-            elif w3_ev and g.w_we and lv12:
+            elif w3_ev and w_upd and lv12:
                 ev_out.next = 2
             else:
                 ev_out.next = 1
         elif e7_ev and lv7:
-            if w3_ev and g.w_we and lv12:
+            if w3_ev and w_upd and lv12:
                 ev_out.next = 2
             else:
                 ev_out.next = 1
-        elif w3_ev and g.w_we and lv12:
+        elif w3_ev and w_upd and lv12:
             ev_out.next = 1
         else:
             ev_out.next = 0
@@ -938,11 +963,10 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     g.h_lane = sig_u(HW)
     g.h_addr = sig_u(clog2(RL))
     g.h_wd = sig_s(wt_)
-    g.w_we = Signal(bool(0))
-    g.w_wa = sig_u(clog2(RL))
-    g.s7_ing, g.s7_egr, g.s7_out = (Signal(bool(0)) for _ in range(3))
-    g.s7_addr = sig_u(clog2(RL))
-    g.s7_pa = sig_u(cfg.pout_addr_bits)
+    # the quantity pipeline's stages 7 and 12 (valid, u, word): each lane registers its own
+    # stage 8 (E7's writes) and 13 (W3's), whose decode drove every lane's write ports
+    g.q7v, g.q7u, g.q7a = Signal(bool(0)), sig_u(cb), sig_u(clog2(RL))
+    g.q12v, g.q12u, g.q12a = Signal(bool(0)), sig_u(cb), sig_u(clog2(RL))
     g.a7_fpwe = Signal(bool(0))
     g.a7_lane = sig_u(cb)
     g.a7_r = sig_u(RB)
@@ -1180,7 +1204,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     insts += [dreg(clk, rst, pre_xm, sh_xm), dreg(clk, rst, pre_base, sh_base)]
 
     # ---------------- the quantity pipeline's global stages -----------------------------------
-    QD = 14
+    QD = 13  # stages 0 .. 12: the lanes register their own stages 8 and 13 from 7 and 12
     qv0 = Signal(bool(0))
     qa0 = sig_u(clog2(RL))
 
@@ -1193,8 +1217,19 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     qv = chain(clk, qv0, QD, chains, "qv")
     qu = chain(clk, u, QD, chains, "qu")
     qa = chain(clk, qa0, QD, chains, "qa")
-    qv8, qu8, qa8, qv13, qu13, qa13, qu6 = (
-        qv[8], qu[8], qa[8], qv[13], qu[13], qa[13], qu[6])
+    qv8, qu8, qu6 = qv[8], qu[8], qu[6]
+    qv7, qu7, qa7, qv12, qu12, qa12 = qv[7], qu[7], qa[7], qv[12], qu[12], qa[12]
+
+    @always_comb
+    def q_taps():
+        g.q7v.next = qv7
+        g.q7u.next = qu7
+        g.q7a.next = qa7
+        g.q12v.next = qv12
+        g.q12u.next = qu12
+        g.q12a.next = qa12
+
+    insts.append(q_taps)
 
     @always_comb
     def q_bus():
@@ -1207,14 +1242,8 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             g.zslot.next = ydata
         g.fpb.next = fpdata
         g.slot_end.next = (st == F_UPD or st == F_DRAIN) and u == S - 1
-        g.s7_out.next = qv8 and qu8 < K
-        g.s7_ing.next = qv8 and qu8 == K
-        g.s7_egr.next = qv8 and qu8 == K + 1
-        g.s7_addr.next = qa8
         g.gacc_on_nx.next = qv8 and qu8 < K
         g.gacc_first_nx.next = qv8 and qu8 == 0
-        g.w_we.next = qv13 and qu13 == K - 1 and learn_r
-        g.w_wa.next = qa13
         if qu6 < K:
             e7_k.next = qu6[KB:]
         else:
@@ -1349,7 +1378,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     if K > 1:
         insts.append(_region_k(hreg[6], hkm1_hi_unused, hk6, K))
-    insts += [host_addr, _pout_addr(hk6, haddr6, g.h_pa_nx, K), _pout_addr(qu8, qa8, g.s7_pa, K)]
+    insts += [host_addr, _pout_addr(hk6, haddr6, g.h_pa_nx, K)]
     hv7, hwe7, hok7, hwd7, hlane9, hv9, hre9, hok9, hkind9 = (
         hv[7], hwe[7], hok[7], hwd[7], hlane[9], hv[9], hre[9], hok[9], hkind[9])
 

@@ -190,5 +190,11 @@ def test_ecp5_keeps_each_lanes_flag_copies(tmp_path: Path) -> None:
     copies = set(re.findall(rf"lane(\d+){LANE_COPY}(\w+?)_TRELLIS_FF", netlist))
     flags = {name for _, name in copies}
     assert flags == {"fwd", "out", "ing", "rec", "re", "ra", "ore", "ora", "gon", "gfirst", "lr",
-                     "sa_wd", "sa_wki", "sa_wtr", "sb_zf", "sb_pi", "sb_pe", "sc"}, sorted(copies)
-    assert copies == {(str(p), name) for p in range(3) for name in flags}, sorted(copies)
+                     "sa_wd", "sa_wki", "sa_wtr", "sb_zf", "sb_pi", "sb_pe", "sc", "qv8", "qu8",
+                     "qa8", "qv13", "qu13", "qa13"}, sorted(copies)
+    # A lane's copy of the quantity pipeline's stage 8 is the same register as the
+    # controller's own stage 8 (the chain goes on to stage 12); Yosys may keep one of them
+    # under the chain's name, which then serves that lane. Every other copy is in every lane.
+    missing = {(str(p), name) for p in range(3) for name in flags} - copies
+    assert len(missing) <= 1 and all(name in ("qv8", "qu8", "qa8") for _, name in missing), \
+        sorted(missing)
