@@ -859,7 +859,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     u_m3 = Signal(bool(0))
     pre_m3, pre_pf = Signal(bool(0)), Signal(bool(0))
     u_zero, u_inc = Signal(bool(0)), Signal(bool(0))
-    ud_inc_unused, ud_hold_unused = sig_u(UDB + 1), sig_u(UDB + 1)  # mod 2**UDB
+    ud_inc_unused = sig_u(UDB + 1)  # mod 2**UDB
     ud_fz_unused, ud_ez_unused = sig_u(UDB + 1), sig_u(UDB + 1)
 
     @always_comb
@@ -878,8 +878,9 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     @always_comb
     def ud_sums():
-        ud_inc_unused.next = u + 1 + (1 << UDB) - Erow
-        ud_hold_unused.next = u + (1 << UDB) - Erow
+        # Erow moves only at an advance (and reset, with u), so while u counts or holds,
+        # u - Erow does the same: an increment of the register, no subtraction
+        ud_inc_unused.next = g.ud + 1
         ud_fz_unused.next = (1 << UDB) - Frow
         ud_ez_unused.next = (1 << UDB) - Erow
 
@@ -905,7 +906,6 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
             g.ud.next = ud_inc_unused[UDB:]
             g.u_eb.next = u + 1 == Eb
         else:
-            g.ud.next = ud_hold_unused[UDB:]
             g.u_eb.next = u == Eb
         g.uk.next = 0
         if u_inc:
