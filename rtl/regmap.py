@@ -328,6 +328,6 @@ if __name__ == "__main__":  # python -m trtrl.rtl.regmap docs/registers.md
     import sys
     from pathlib import Path
 
-    if len(sys.argv) != 2:
+    if len(sys.argv) != 2 or sys.argv[1].startswith("-"):  # --help is not a file name
         sys.exit("usage: python -m trtrl.rtl.regmap OUT.md")
     Path(sys.argv[1]).write_text(document())
