@@ -1410,7 +1410,9 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
     lm_fwd_nx = Signal(bool(0))
 
     @always_comb
-    def host_sum_next():
+    def host_next():
+        # H6's read (every lane's p_out reads in H7) and its row word
+        g.po_re_nx.next = hv6 and hre6 and hok6
         hsum_nx_hi_unused.next = hrlx + hj6
 
     @always_comb
@@ -1421,8 +1423,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
 
     @always_comb
     def lm_re_next():
-        g.lm_re_nx.next = lm_fwd_nx or lm_fetch_nx or (hv6 and hre6 and hok6)
-        g.po_re_nx.next = hv6 and hre6 and hok6
+        g.lm_re_nx.next = lm_fwd_nx or lm_fetch_nx or g.po_re_nx
         if lm_fwd_nx:
             if st == F_IDLE or faddr == RL - 1:
                 g.lm_ra_nx.next = 0
@@ -1433,7 +1434,7 @@ def trtrl_array(clk, rst, s_valid, s_ready, s_x, s_d, r_valid, r_y, r_e, learn, 
         else:
             g.lm_ra_nx.next = hsum_nx_hi_unused[RLB:]
 
-    insts += [host_sum_next, lm_port_next, lm_re_next, dreg(clk, rst, lm_fetch_nx, fetch)]
+    insts += [host_next, lm_port_next, lm_re_next, dreg(clk, rst, lm_fetch_nx, fetch)]
 
     @always(clk.posedge)
     def host_out():
