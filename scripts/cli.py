@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "trtrl.cmd_rtl",
     "trtrl.cmd_bench",
     "trtrl.cmd_regress",
+    "trtrl.cmd_mutate",
     "trtrl.cmd_waves",
     "trtrl.cmd_demo",
 ]

@@ -12,17 +12,11 @@ from dataclasses import replace
 
 import pytest
 
-from trtrl.pymodel.fixed.formats import FixedFormat
 from trtrl.rtl.config import AXI_TOP
-from trtrl.testbenches.configs import TbConfig
+from trtrl.testbenches.configs import FAULT_CFG
 from trtrl.testbenches.faults import FAULTS
 from trtrl.testbenches.runner import run_case
 from trtrl.testbenches.scoreboard import MISMATCH_TAG
-
-# W with one integer bit (range +-2): weights reach their clamp within a few steps.
-FAULT_CFG = TbConfig("fault_tiny", n=2, m=1, k=1, steps=40, task="saturate",
-                     weight=FixedFormat(16, 14), sens=FixedFormat(16, 13), lr_shift=1,
-                     sims=("icarus",))
 
 
 def test_fault_control_passes() -> None:

@@ -19,11 +19,10 @@ from dataclasses import replace
 
 import pytest
 
-from trtrl.testbenches.configs import CONFIGS, TbConfig
+from trtrl.testbenches.configs import CONFIGS, FAULT_CFG, TbConfig
 from trtrl.testbenches.faults import X_FAULTS
 from trtrl.testbenches.runner import run_case
 from trtrl.testbenches.scoreboard import MISMATCH_TAG, XPROP_TAG
-from trtrl.testbenches.test_trtrl_array.test_faults import FAULT_CFG
 from trtrl.testbenches.xprop import unresolved_signals
 
 STEPS = 4  # enough for every phase, both read-back paths and a learning update

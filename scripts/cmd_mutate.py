@@ -1,0 +1,119 @@
+"""`trtrl mutate`: a mutation campaign against the quick scoreboard (testbenches/mutation.py)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.pymodel.paths import user_path
+
+DEFAULT_MUTANTS = 100  # testbenches.mutation.DEFAULT_MUTANTS (a test checks)
+DEFAULT_FORMAL_TIMEOUT = 300.0  # testbenches.mutation.DEFAULT_FORMAL_TIMEOUT
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "mutate",
+        help="mutation campaign: how many single-bit design errors the scoreboard catches",
+        description="Draw mutants of a Verilog design with Yosys (`mutate -list`: a bit of "
+        "a cell's port inverted, tied to 0 or 1, or XORed with another bit), run each through "
+        "the quick scoreboard on Icarus, and prove the ones it does not kill equivalent to the "
+        "original with Yosys's equiv_* passes, or leave them survivors. Writes mutation.json "
+        "(every mutant and its verdict), mutation.md (the score killed / non-equivalent, the "
+        "survivors by source line) and mutants.txt (Yosys's list) into the output folder. "
+        "Without --rtl the design is the core (trtrl_array) of the fault configuration: "
+        "N=2, M=1, K=1, weights 16.14, sensitivities 16.13, 40 steps of the saturating "
+        "stimulus at learning rate 2**-1.",
+    )
+    p.add_argument("--rtl", type=user_path, default=None, metavar="FILE.v",
+                   help="mutate this Verilog (its manifest beside it) instead of the "
+                        "generated fault configuration")
+    p.add_argument("--manifest", type=user_path, default=None,
+                   help="manifest of --rtl (default: the .json of the same name beside it)")
+    p.add_argument("--top", default=None, help="top module of --rtl (default from the manifest)")
+    p.add_argument("--mutants", type=int, default=DEFAULT_MUTANTS,
+                   help=f"how many mutants Yosys draws (default {DEFAULT_MUTANTS})")
+    p.add_argument("--seed", type=int, default=1, help="Yosys's seed for the draw (default 1)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="learning steps of the scoreboard run (default 40)")
+    p.add_argument("-j", "--jobs", default="auto",
+                   help="mutants judged in parallel (N, or auto: one per core)")
+    p.add_argument("--no-formal", action="store_true",
+                   help="skip the equivalence proofs (survivors are then all counted)")
+    p.add_argument("--formal-timeout", type=float, default=DEFAULT_FORMAL_TIMEOUT,
+                   help="seconds of Yosys per surviving mutant before it stays a survivor "
+                        f"(default {DEFAULT_FORMAL_TIMEOUT:g})")
+    p.add_argument("-o", "--out", type=user_path, default="out/mutate",
+                   help="output folder (default out/mutate), replaced atomically")
+    p.set_defaults(handler=main)
+
+
+def _jobs(text: str) -> int:
+    if text == "auto":
+        return os.cpu_count() or 1
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise TrtrlError(f"--jobs: {text!r} is not a positive number or auto")
+    return jobs
+
+
+def main(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from trtrl.rtl.manifest import Manifest
+    from trtrl.testbenches.configs import FAULT_CFG, TbConfig
+    from trtrl.testbenches.mutation import Campaign, run_campaign
+
+    jobs = _jobs(args.jobs)
+    if args.mutants < 1:
+        raise TrtrlError(f"--mutants: must be at least 1, not {args.mutants}")
+    if args.steps is not None and args.steps < 1:
+        raise TrtrlError(f"--steps: must be at least 1, not {args.steps}")
+    if args.formal_timeout <= 0:
+        raise TrtrlError(f"--formal-timeout: must be positive, not {args.formal_timeout:g}")
+    if args.rtl is None:
+        if args.manifest is not None or args.top is not None:
+            raise TrtrlError("--manifest and --top go with --rtl FILE.v")
+        from trtrl.testbenches.dut import cached_rtl
+
+        tb = FAULT_CFG
+        verilog, manifest = cached_rtl(tb)
+    else:
+        verilog = Path(args.rtl)
+        if not verilog.is_file():
+            raise TrtrlError(f"--rtl {verilog}: no such file")
+        manifest = Path(args.manifest) if args.manifest else verilog.with_suffix(".json")
+        if not manifest.is_file():
+            raise TrtrlError(f"--manifest {manifest}: no such file (give --manifest)")
+        tb = TbConfig.from_manifest(Manifest.read(manifest), "mutate", FAULT_CFG.steps,
+                                    task=FAULT_CFG.task, lr_shift=FAULT_CFG.lr_shift,
+                                    sims=("icarus",))
+    if args.steps is not None:
+        tb = replace(tb, steps=args.steps)
+    camp = Campaign(verilog=Path(verilog), manifest=Path(manifest), tb=tb,
+                    mutants=args.mutants, seed=args.seed, jobs=jobs,
+                    formal=not args.no_formal, formal_timeout=args.formal_timeout,
+                    top=args.top)
+    bar = tqdm(total=args.mutants, desc="mutants", unit="mutant", file=sys.stderr,
+               disable=not sys.stderr.isatty())
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    summary = run_campaign(camp, Path(args.out), progress)
+    bar.close()
+    pct = "-" if summary["score"] is None else f"{100 * summary['score']:.1f}%"
+    print(f"mutation score {pct}: {summary['killed']} killed, {summary['survived']} survived, "
+          f"{summary['equivalent']} equivalent (proven) of {summary['mutants']} mutants in "
+          f"{summary['seconds']['total']:.0f} s")
+    print(f"wrote {Path(args.out) / 'mutation.md'} and mutation.json")
+    return 0

