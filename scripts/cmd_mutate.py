@@ -19,14 +19,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "mutate",
         help="mutation campaign: how many single-bit design errors the scoreboard catches",
         description="Draw mutants of a Verilog design with Yosys (`mutate -list`: a bit of "
-        "a cell's port inverted, tied to 0 or 1, or XORed with another bit), run each through "
+        "a cell's port inverted, tied to 0 or 1, or XORed with another bit) and every comparison "
+        "of a signal with a constant moved onto its bound (x > MAX to x >= MAX), run each through "
         "the quick scoreboard on Icarus, and prove the ones it does not kill equivalent to the "
         "original with Yosys's equiv_* passes, or leave them survivors. Writes mutation.json "
         "(every mutant and its verdict), mutation.md (the score killed / non-equivalent, the "
         "survivors by source line) and mutants.txt (Yosys's list) into the output folder. "
         "Without --rtl the design is the core (trtrl_array) of the fault configuration: "
-        "N=2, M=1, K=1, weights 16.14, sensitivities 16.13, 40 steps of the saturating "
-        "stimulus at learning rate 2**-1.",
+        "N=2, M=1, K=1, weights 16.14, sensitivities 16.13, 40 steps at learning rate 2**-1 "
+        "of the bounds stimulus (values exactly on the weight and error bounds, then "
+        "saturating targets).",
     )
     p.add_argument("--rtl", type=user_path, default=None, metavar="FILE.v",
                    help="mutate this Verilog (its manifest beside it) instead of the "
@@ -43,6 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="mutants judged in parallel (N, or auto: one per core)")
     p.add_argument("--no-formal", action="store_true",
                    help="skip the equivalence proofs (survivors are then all counted)")
+    p.add_argument("--no-boundary", action="store_true",
+                   help="only Yosys's mutants, not the boundary class (every comparison of a "
+                        "signal with a constant moved onto its bound, e.g. x > MAX to x >= MAX)")
     p.add_argument("--formal-timeout", type=float, default=DEFAULT_FORMAL_TIMEOUT,
                    help="seconds of Yosys per surviving mutant before it stays a survivor "
                         f"(default {DEFAULT_FORMAL_TIMEOUT:g})")
@@ -101,6 +106,7 @@ def main(args: argparse.Namespace) -> int:
     camp = Campaign(verilog=Path(verilog), manifest=Path(manifest), tb=tb,
                     mutants=args.mutants, seed=args.seed, jobs=jobs,
                     formal=not args.no_formal, formal_timeout=args.formal_timeout,
+                    boundary=not args.no_boundary,
                     top=args.top)
     bar = tqdm(total=args.mutants, desc="mutants", unit="mutant", file=sys.stderr,
                disable=not sys.stderr.isatty())

@@ -43,7 +43,7 @@ QUICK_TESTS = (
     "testbenches/test_trtrl_array/test_trtrl_array.py::test_trtrl_array[tiny-icarus]",
     "testbenches/test_trtrl_array/test_faults.py::test_fault_detected[rounding-icarus]",
 )
-TASKS = ("random", "saturate", "freq", "mackey")
+TASKS = ("random", "saturate", "bounds", "freq", "mackey")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -111,8 +111,9 @@ CONFIGS: dict[str, TbConfig] = {
 # The fault configuration: the hand-written faults (test_faults.py) and the mutation
 # campaign (`trtrl mutate`) run this quick scoreboard. W has one integer bit (range +-2),
 # so weights reach their clamp within a few steps, and the large rate drives the
-# sensitivities into theirs.
-FAULT_CFG = TbConfig("fault_tiny", n=2, m=1, k=1, steps=40, task="saturate",
+# sensitivities into theirs; the `bounds` task starts with values exactly on the weight
+# and error bounds (testbenches/stimulus.py).
+FAULT_CFG = TbConfig("fault_tiny", n=2, m=1, k=1, steps=40, task="bounds",
                      weight=_F("16.14"), sens=_F("16.13"), lr_shift=1, sims=("icarus",))
 
 

@@ -26,7 +26,7 @@ from trtrl.rtl.manifest import Manifest
 from trtrl.rtl.toolchain import parse_defines
 from trtrl.testbenches.configs import SIMULATORS, TbConfig
 from trtrl.testbenches.dut import BUILD_ROOT, REQUIRED_PORTS, cached_rtl, check_ports
-from trtrl.testbenches.stimulus import make_case, write_stimulus
+from trtrl.testbenches.stimulus import learn_flags, make_case, write_stimulus
 
 TB_MODULE = "trtrl.testbenches.test_trtrl_array.test_trtrl_array"
 # The cocotb module that drives a DUT, by the interface its manifest's top names.
@@ -394,7 +394,7 @@ def run_case(
     if not stim.exists():
         case = make_case(replace(cfg, n=man.n, m=man.m, k=man.k,
                                         activation=man.fixed.activation))
-        write_stimulus(stim, case, man.fixed, cfg.lr_shift, learn_steps=cfg.learn_steps)
+        write_stimulus(stim, case, man.fixed, cfg.lr_shift, learn_steps=learn_flags(cfg))
     harness = None
     if batched:
         if interface != AXI_TOP:

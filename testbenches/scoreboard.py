@@ -120,8 +120,10 @@ class Scoreboard:
                 f"expected {exp.shape}"
             )
         self.checked_values += exp.size
-        diff = np.argwhere(exp != gotv)
-        if diff.size == 0:
+        # np.argwhere of a 0-d array has no columns (size 0 even when the values differ),
+        # so a counter is compared as the one-element array it is
+        diff = np.argwhere(exp != gotv) if exp.ndim else np.zeros((int(exp != gotv), 0), int)
+        if len(diff) == 0:
             return
         found = [
             Mismatch(step, quantity, tuple(int(i) for i in idx), int(exp[tuple(idx)]),

@@ -38,7 +38,7 @@ def make_case(cfg: TbConfig) -> Any:
     x = 0.8 * np.sin(0.37 * t[:, None] + np.arange(cfg.m)[None, :])  # (T, 0) for M = 0
     d = 0.7 * np.cos(0.23 * t[:, None] + 0.5 * np.arange(cfg.k)[None, :])
     scale = 0.6
-    if cfg.task == "saturate":
+    if cfg.task in ("saturate", "bounds"):
         # targets near the edge of A's range and large weights: e, W and p clamps fire
         d = np.where(np.sin(0.9 * t)[:, None] > 0, 1.95, -1.95) * np.ones((1, cfg.k))
         wfmt = cfg.weight
@@ -48,10 +48,64 @@ def make_case(cfg: TbConfig) -> Any:
     if cfg.activation == "sigmoid":
         d = 0.5 + 0.4 * d
     w0 = rng.uniform(-scale, scale, size=(cfg.n, L))
+    if cfg.task == "bounds":
+        x, d, w0 = _on_the_bounds(cfg, x, d, w0)
     return validate_case({
         "x": x, "d": d, "w0": w0, "lr": np.float64(0.125 if cfg.task == "random" else 0.5),
         "algorithm": np.array("trtrl"), "activation": np.array(cfg.activation),
     })
+
+
+# The directed start of the ``bounds`` task: a clamp sees a value exactly on its bound,
+# where clamping changes nothing but a comparison written one off (``x >= MAX`` for
+# ``x > MAX``) would count a saturation event. Step 0: every output is its own target
+# (e = 0, so the gradient is 0 and every weight update is W + 0), with weights at W's
+# maximum and minimum in every row; step 1 (learning off): an output y >= 0 with the
+# target A.min + y, so e = A.min exactly; step 2: an output y <= 0 with the target
+# A.max + y, so e = A.max exactly. The saturating stimulus follows.
+BOUNDS_STEPS = 3
+BOUNDS_LEARN = (True, False, True)
+_BOUNDS_X = (0.0, 1.5, -1.0)  # drives y = f(W.max x + W.min) positive (1.5), negative (-1)
+
+
+def _on_the_bounds(cfg: TbConfig, x: np.ndarray, d: np.ndarray,
+                   w0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from trtrl.pymodel.fixed.arith import quantize
+    from trtrl.pymodel.fixed.lut import build_lut, lut_index
+
+    if cfg.m < 1 or cfg.steps < BOUNDS_STEPS:
+        raise TrtrlError(f"task bounds: needs an input (M >= 1) and at least {BOUNDS_STEPS} "
+                         f"steps, not M = {cfg.m}, {cfg.steps} steps")
+    fixed = cfg.fixed()
+    a, wf = fixed.act, fixed.weight
+    x, d, w0 = x.copy(), d.copy(), w0.copy()
+    w_max, w_min = wf.max / (1 << wf.frac), wf.min / (1 << wf.frac)
+    # every row: x_0 weight W.max, bias weight W.min; the output rows read nothing else,
+    # so every output is the same y = f(W.max x_0 + W.min), whatever the state
+    w0[:, 0], w0[:, cfg.m] = w_max, w_min
+    w0[: cfg.k, 1 : cfg.m] = 0.0
+    w0[: cfg.k, cfg.m + 1 :] = 0.0
+    lut = build_lut(fixed)
+    one = a.one
+    for t, xt in enumerate(_BOUNDS_X):
+        x[t] = 0.0
+        x[t, 0] = xt
+        s = int(wf.max) * int(quantize(xt, a)) + int(wf.min) * one  # the forward sum
+        y = int(lut[lut_index(np.int64(s), fixed)])
+        target = (y, a.min + y, a.max + y)[t]  # e = 0, A.min, A.max
+        if not a.min <= target <= a.max:
+            raise TrtrlError(f"task bounds: the {cfg.activation} table gives y = {y} at "
+                             f"step {t}, so no target in format A reaches the bound")
+        d[t] = target / (1 << a.frac)
+    return x, d, w0
+
+
+def learn_flags(cfg: TbConfig) -> tuple[bool, ...] | None:
+    """The ``learn`` input step by step: the configuration's, else the task's (``bounds``
+    turns learning off for one step), else None (learn on every step)."""
+    if cfg.learn_steps is not None or cfg.task != "bounds":
+        return cfg.learn_steps
+    return BOUNDS_LEARN + (True,) * (cfg.steps - BOUNDS_STEPS)
 
 
 def write_stimulus(path: Path, case: Any, fixed: FixedConfig, lr_shift: int | None,

@@ -53,6 +53,15 @@ def test_state_mismatch_lists_several_elements() -> None:
         sb.check_state(3, {"w": exp}, {"w": got}, {"w": Fmt(16, 12)})
 
 
+def test_counters_are_compared() -> None:
+    """``step_count`` and ``sat_count`` are 0-d arrays: a difference must still fail (it
+    once passed, since ``np.argwhere`` of a 0-d array has no rows to report)."""
+    sb = Scoreboard()
+    sb.check_state(0, {"sat_count": np.array(3)}, {"sat_count": np.array(3)}, {})
+    with pytest.raises(ScoreboardMismatch, match=r"sat_count: expected 3, got 4$"):
+        sb.check_state(0, {"sat_count": np.array(3)}, {"sat_count": np.array(4)}, {})
+
+
 def test_output_batch_fails_at_the_first_differing_step() -> None:
     """A batch is one comparison; a difference gives the per-step message of its step."""
     rng = np.random.default_rng(0)

@@ -56,7 +56,7 @@ def drawn(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Mutant]]
     verilog, _ = cached_rtl(FAULT_CFG)
     work = tmp_path_factory.mktemp("mutants")
     mutants = list_mutants(verilog, "trtrl_array", 8, 1, work)
-    write_mutants(mutants, work)
+    write_mutants(mutants, work, verilog)
     return work, mutants
 
 
@@ -96,7 +96,7 @@ def test_formal_filter_proves_the_original_and_refuses_a_killed_mutant(
             break
     assert killed is not None, "none of the eight mutants was killed"
     assert "MISMATCH" in killed.detail or "no m_rvalid" in killed.detail, killed.detail
-    assert not mutation.prove_equivalent(killed, "trtrl_array", work, 600)
+    assert mutation.prove_equivalent(killed, "trtrl_array", work, 600) is False
 
 
 def _trtrl(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -110,15 +110,17 @@ def test_mutate_command_writes_its_report(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     out = tmp_path / "camp"
     summary = json.loads((out / mutation.REPORT_JSON).read_text())
-    assert summary["mutants"] == 5
-    assert summary["killed"] + summary["survived"] == 5 and summary["equivalent"] == 0
-    assert [m["index"] for m in summary["mutants_list"]] == list(range(5))
+    total = 5 + summary["boundary"]
+    assert summary["boundary"] >= 4  # at least the weight clamp of each lane, both sides
+    assert summary["mutants"] == total
+    assert summary["killed"] + summary["survived"] == total and summary["equivalent"] == 0
+    assert [m["index"] for m in summary["mutants_list"]] == list(range(total))
     for m in summary["mutants_list"]:
         assert m["verdict"] in ("killed", "survived")
         assert (m["verdict"] == "killed") == bool(m["detail"])
     assert "mutation score" in res.stdout
     page = (out / mutation.REPORT_MD).read_text()
-    assert f"{summary['killed']} killed of 5 non-equivalent" in page
+    assert f"{summary['killed']} killed of {total} non-equivalent" in page
     assert len((out / mutation.MUTANTS_TXT).read_text().splitlines()) == 5
     assert (out / "trtrl_array.v").is_file() and not (out / "build").exists()
 
@@ -135,3 +137,36 @@ def test_mutate_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, args: l
     assert res.returncode == 2
     assert len(res.stderr.strip().splitlines()) == 1 and message in res.stderr, res.stderr
     assert not (tmp_path / "camp").exists()
+
+
+def test_boundary_mutants_of_the_clamps_are_killed(tmp_path: Path) -> None:
+    """The class the issue names: a clamp's comparison moved onto its bound (``x > MAX`` to
+    ``x >= MAX``) changes no value, only the saturation count when a value lands exactly
+    on the bound. The fault configuration's ``bounds`` stimulus puts weights and errors
+    there, so every such mutant of the weight clamps (each lane) and of the error clamp
+    must fail on ``sat_count``."""
+    from trtrl.testbenches.dut import cached_rtl
+
+    verilog, manifest = cached_rtl(FAULT_CFG)
+    clamps = [m for m in mutation.boundary_mutants(verilog, 0)
+              if m.wire is not None and (m.wire.endswith("_wu_w2_sum") or m.wire == "a4_ed")]
+    assert len(clamps) == 2 * FAULT_CFG.n + 2, [m.command for m in clamps]
+    write_mutants(clamps, tmp_path, verilog)
+    camp = Campaign(verilog=verilog, manifest=manifest, tb=FAULT_CFG, formal=False)
+    for m in clamps:
+        judge(camp, "trtrl_array", m, tmp_path, tmp_path / "build")
+        assert m.verdict == "killed", m.command
+        assert "sat_count" in m.detail, (m.command, m.detail)
+
+
+def test_a_boundary_mutant_that_changes_nothing_is_proven_equivalent(tmp_path: Path) -> None:
+    """The activation table's index clamp ``ts < MIN``: on the bound the clamped index is
+    the index itself and no event is counted, so ``ts <= MIN`` is the same design, and
+    the formal filter must prove it (through the text-mutant path)."""
+    from trtrl.testbenches.dut import cached_rtl
+
+    verilog, _ = cached_rtl(FAULT_CFG)
+    (site,) = [m for m in mutation.boundary_mutants(verilog, 0) if m.wire == "ts"]
+    list_mutants(verilog, "trtrl_array", 1, 1, tmp_path)  # prep.il, the original
+    write_mutants([site], tmp_path, verilog)
+    assert mutation.prove_equivalent(site, "trtrl_array", tmp_path, 600) is True
