@@ -230,7 +230,9 @@ def trtrl_axi(aclk, aresetn,
 
     @always_comb
     def result_ports():
-        m_axis_tvalid.next = o_valid
+        # held low while the stream resets: the reset register is a cycle late, and a word
+        # loaded in that cycle must not be offered and then withdrawn (rtl/formal.py)
+        m_axis_tvalid.next = o_valid and not stream_rst
         m_axis_tlast.next = o_last
         out_take.next = out_full and not k_valid
         out_last.next = out_cnt == RESULT_BEATS - 1

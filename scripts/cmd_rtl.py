@@ -93,6 +93,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     syn.add_argument("-o", "--out", required=True, type=user_path, help="output directory")
     syn.set_defaults(handler=run_synth)
 
+    prv = cmds.add_parser(
+        "prove",
+        help="prove the AXI top's protocol properties with Yosys (bounded, the core cut out)",
+        description="Generate the AXI top (or take --rtl DIR holding trtrl_axi.v and its "
+        ".json) and prove with Yosys's SAT solver that, for every input sequence of --depth "
+        "cycles from reset and whatever the core does (its outputs are free), the shell "
+        "keeps the AXI4-Stream and AXI4-Lite rules: VALID held with its payload until READY, "
+        "a response only after its request, no VALID after a reset. The masters that drive "
+        "it are assumed to keep the same rules. Writes trtrl_axi_props.sv (the properties), "
+        "prove.ys, prove.log and prove.json, and on a failure trace.vcd (the counterexample) "
+        "into the output folder; exits 1 when a property fails.",
+    )
+    add_array_arguments(prv, required=False)
+    prv.add_argument("--rtl", default=None, type=user_path, metavar="DIR",
+                     help="prove an existing trtrl_axi.v (+ trtrl_axi.json) from DIR")
+    prv.add_argument("--depth", type=int, default=12,  # rtl.formal.DEFAULT_DEPTH
+                     help="cycles from reset to check (default 12)")
+    prv.add_argument("--timeout", type=float, default=3600.0, metavar="S",
+                     help="limit for Yosys in seconds (default 3600)")
+    prv.add_argument("-o", "--out", required=True, type=user_path, help="output directory")
+    prv.set_defaults(handler=run_prove)
+
 
 def run_gen(args: argparse.Namespace) -> int:
     from trtrl.rtl.config import CYCLES_FORMULA, ArrayConfig
@@ -186,3 +208,56 @@ def run_synth(args: argparse.Namespace) -> int:
     print(f"time: {times}")
     print(f"updated {out / (top + '.json')} (section 'synthesis')")
     return 0
+
+
+def run_prove(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from trtrl.pymodel.errors import TrtrlError
+    from trtrl.pymodel.report import atomic_folder, write_json
+    from trtrl.rtl.config import ArrayConfig
+    from trtrl.rtl.formal import PROPERTIES, prove
+    from trtrl.rtl.generate import generate
+    from trtrl.rtl.manifest import Manifest
+
+    top = TOPS[0]
+    if args.depth < 2:
+        raise TrtrlError(f"--depth: at least 2 cycles (reset, then one step), not {args.depth}")
+    if args.rtl is not None:
+        if any(v is not None for v in (args.neurons, args.inputs, args.outputs, args.lanes)):
+            raise TrtrlError("--rtl takes the sizes from its manifest: drop --neurons/--inputs/"
+                             "--outputs/--lanes")
+        for name in (f"{top}.v", f"{top}.json"):
+            if not (Path(args.rtl) / name).is_file():
+                raise TrtrlError(f"--rtl {args.rtl}: no {name} (run `trtrl rtl gen` first)")
+    else:
+        missing = [o for o, v in (("--neurons", args.neurons), ("--inputs", args.inputs),
+                                  ("--outputs", args.outputs)) if v is None]
+        if missing:
+            raise TrtrlError(f"give {', '.join(missing)} (or --rtl DIR)")
+    with atomic_folder(args.out) as tmp:
+        if args.rtl is None:
+            fixed = config_from_args(args, args.activation)
+            cfg = ArrayConfig(args.neurons, args.inputs, args.outputs, fixed, lanes=args.lanes)
+            generate(cfg, tmp, top)
+            src = tmp
+        else:
+            src = Path(args.rtl)
+        Manifest.read(src / f"{top}.json")  # a readable manifest, or a one-line error
+        raw = json.loads((src / f"{top}.json").read_text())
+        res = prove(src / f"{top}.v", int(raw["streams"]["tdata_bits"]),
+                    int(raw["registers"]["addr_bits"]), tmp, depth=args.depth,
+                    timeout=args.timeout)
+        write_json(tmp / "prove.json", {
+            "top": top, "depth": res.depth, "proved": res.proved, "failed": res.failed,
+            "properties": {name: rule for name, (rule, _) in PROPERTIES.items()},
+            "seconds": round(res.seconds, 1),
+        })
+    if res.proved:
+        print(f"proved: all {len(PROPERTIES)} properties hold for {res.depth} cycles from reset "
+              f"({res.seconds:.0f} s); wrote {Path(args.out) / 'prove.json'}")
+        return 0
+    print(f"FAILED: {', '.join(res.failed) or 'a property'} within {res.depth} cycles; "
+          f"counterexample {Path(args.out) / 'trace.vcd'}, log {Path(args.out) / 'prove.log'}")
+    return 1
