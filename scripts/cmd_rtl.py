@@ -116,6 +116,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     prv.set_defaults(handler=run_prove)
 
 
+def check_rtl_or_sizes(args: argparse.Namespace, rtl_files: tuple[str, ...]) -> None:
+    """Either ``--rtl DIR`` holding ``rtl_files`` (and no sizes), or the three sizes."""
+    from pathlib import Path
+
+    from trtrl.pymodel.errors import TrtrlError
+
+    if args.rtl is not None:
+        if any(v is not None for v in (args.neurons, args.inputs, args.outputs, args.lanes)):
+            raise TrtrlError("--rtl takes the sizes from its manifest: drop --neurons/--inputs/"
+                             "--outputs/--lanes")
+        for name in rtl_files:
+            if not (Path(args.rtl) / name).is_file():
+                raise TrtrlError(f"--rtl {args.rtl}: no {name} (run `trtrl rtl gen` first)")
+        return
+    missing = [o for o, v in (("--neurons", args.neurons), ("--inputs", args.inputs),
+                              ("--outputs", args.outputs)) if v is None]
+    if missing:
+        raise TrtrlError(f"give {', '.join(missing)} (or --rtl DIR)")
+
+
 def run_gen(args: argparse.Namespace) -> int:
     from trtrl.rtl.config import CYCLES_FORMULA, ArrayConfig
     from trtrl.rtl.generate import generate
@@ -155,24 +175,16 @@ def run_synth(args: argparse.Namespace) -> int:
         raise TrtrlError(f"--seed: must be >= 1, got {args.seed}")
     out = Path(args.out)
     if args.rtl is not None:
-        if any(v is not None for v in (args.neurons, args.inputs, args.outputs, args.lanes)):
-            raise TrtrlError("--rtl takes the sizes from its manifest: drop --neurons/--inputs/"
-                             "--outputs/--lanes")
         src = Path(args.rtl)
         top = args.top or next((t for t in TOPS if (src / f"{t}.json").is_file()), TOPS[0])
         names = (f"{top}.v", f"{top}.json")
-        for name in names:
-            if not (src / name).is_file():
-                raise TrtrlError(f"--rtl {src}: no {name} (run `trtrl rtl gen` first)")
+        check_rtl_or_sizes(args, names)
         out.mkdir(parents=True, exist_ok=True)
         if src.resolve() != out.resolve():
             for name in names:
                 shutil.copyfile(src / name, out / name)
     else:
-        missing = [o for o, v in (("--neurons", args.neurons), ("--inputs", args.inputs),
-                                  ("--outputs", args.outputs)) if v is None]
-        if missing:
-            raise TrtrlError(f"give {', '.join(missing)} (or --rtl DIR)")
+        check_rtl_or_sizes(args, ())
         fixed = config_from_args(args, args.activation)
         cfg = ArrayConfig(args.neurons, args.inputs, args.outputs, fixed, lanes=args.lanes)
         top = args.top or TOPS[0]
@@ -224,18 +236,7 @@ def run_prove(args: argparse.Namespace) -> int:
     top = TOPS[0]
     if args.depth < 2:
         raise TrtrlError(f"--depth: at least 2 cycles (reset, then one step), not {args.depth}")
-    if args.rtl is not None:
-        if any(v is not None for v in (args.neurons, args.inputs, args.outputs, args.lanes)):
-            raise TrtrlError("--rtl takes the sizes from its manifest: drop --neurons/--inputs/"
-                             "--outputs/--lanes")
-        for name in (f"{top}.v", f"{top}.json"):
-            if not (Path(args.rtl) / name).is_file():
-                raise TrtrlError(f"--rtl {args.rtl}: no {name} (run `trtrl rtl gen` first)")
-    else:
-        missing = [o for o, v in (("--neurons", args.neurons), ("--inputs", args.inputs),
-                                  ("--outputs", args.outputs)) if v is None]
-        if missing:
-            raise TrtrlError(f"give {', '.join(missing)} (or --rtl DIR)")
+    check_rtl_or_sizes(args, (f"{top}.v", f"{top}.json"))
     with atomic_folder(args.out) as tmp:
         if args.rtl is None:
             fixed = config_from_args(args, args.activation)
