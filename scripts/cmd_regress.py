@@ -60,6 +60,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also the slow cases (all configs, 6000-step learning, 12 random "
                         "configurations on both simulators)")
     p.add_argument("--waves", action="store_true", help="dump waveforms of every run")
+    p.add_argument("--coverage", action="store_true",
+                   help="Verilator line, branch and toggle coverage of every Verilator run, "
+                        "merged per design into DIR/coverage/ (coverage.dat, annotated "
+                        "sources) and the summary")
     p.add_argument("--waves-format", default="vcd",
                    help="vcd (default, readable by `trtrl waves`) or fst")
     p.add_argument("--splits", type=int, default=None,
@@ -118,8 +122,15 @@ def main(args: argparse.Namespace) -> int:
     if args.rtl is not None and not Path(args.rtl).is_file():
         raise TrtrlError(f"--rtl {args.rtl}: no such file")
     extra = _extra_sources(args)  # checked before anything is written
+    if args.coverage and "verilator" not in sims:
+        raise TrtrlError("--coverage needs Verilator (--sim verilator or all)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.coverage:
+        from trtrl.testbenches.runner import COVERAGE_ENV
+
+        os.environ[COVERAGE_ENV] = "1"  # this process's runs and the pytest workers'
+        shutil.rmtree(out / "coverage", ignore_errors=True)
     if args.rtl is not None:
         return _run_rtl(args, sims, out, extra)
     return _run_matrix(args, sims, out)
@@ -242,6 +253,14 @@ def _finish(out: Path, rows: list[dict[str, Any]], wall: float, junit: Path) -> 
     print_table(rows)
     counts = {k: sum(r["result"] == k for r in rows) for k in ("passed", "FAILED", "skipped")}
     summary = {"wall_s": round(wall, 1), "counts": counts, "junit": str(junit), "tests": rows}
+    from trtrl.testbenches.runner import coverage_enabled
+
+    if coverage_enabled():
+        from trtrl.testbenches.coverage import report, table
+
+        summary["coverage"] = report(out / "build", out / "coverage")
+        print("\ncode coverage (Verilator runs, covered / points):")
+        print(table(summary["coverage"]) if summary["coverage"] else "  no Verilator run")
     tmp = out / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=1))
     os.replace(tmp, out / "summary.json")

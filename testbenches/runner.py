@@ -77,6 +77,16 @@ PUBLIC_ENV = "TRTRL_VERILATOR_PUBLIC"
 PORTS_VLT = "public_ports.vlt"
 
 
+# Verilator code coverage (line and toggle) of every build while set: `trtrl regress
+# --coverage` sets it, testbenches/coverage.py merges the coverage.dat files.
+COVERAGE_ENV = "TRTRL_COVERAGE"
+
+
+def coverage_enabled() -> bool:
+    """Verilator builds with line and toggle coverage? ``TRTRL_COVERAGE``, else no."""
+    return os.environ.get(COVERAGE_ENV, "") not in ("", "0")
+
+
 def verilator_public_default() -> bool:
     """All signals public in Verilator builds? ``TRTRL_VERILATOR_PUBLIC``, else no."""
     return os.environ.get(PUBLIC_ENV, "") not in ("", "0")
@@ -204,6 +214,8 @@ def _build_and_test(job: SimJob, build_dir: Path, waves: bool,
     dump = build_dir / f"dump.{wave_format}"
     if sim == "verilator":
         build_args += ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3"]
+        if coverage_enabled():  # the model writes coverage.dat into the build folder
+            build_args += ["--coverage-line", "--coverage-toggle"]
         if waves and wave_format == "fst":
             build_args += ["--trace-fst"]
         if waves:
