@@ -73,6 +73,7 @@ class Mutant:
     port: str
     wire: str | None
     location: str | None  # file:line of the first source tag, in the mutated design
+    source: str = ""  # that line of the design, stripped
     verdict: str | None = None
     detail: str = ""
     sim_s: float = 0.0
@@ -284,6 +285,11 @@ def run_campaign(camp: Campaign, out: Path,
         mutants = list_mutants(design, top, camp.mutants, camp.seed, work)
         if camp.boundary:
             mutants += boundary_mutants(design, len(mutants))
+        lines = design.read_text().splitlines()
+        for m in mutants:
+            if m.location is not None:
+                n = int(m.location.rsplit(":", 1)[1])
+                m.source = lines[n - 1].strip()[:120] if 0 < n <= len(lines) else ""
         write_mutants(mutants, work, design)
         shutil.copyfile(work / MUTANTS_TXT, tmp / MUTANTS_TXT)
         from trtrl.testbenches.runner import run_case
@@ -359,9 +365,10 @@ def report_markdown(summary: dict[str, Any]) -> str:
     lines += [f"## Survivors ({len(survivors)})", ""]
     if survivors:
         lines.append(markdown_table(
-            ["#", "location", "mode", "cell port", "net", "formal"],
-            [[m["index"], m["location"] or "-", m["mode"], f"{m['cell']} {m['port']}",
-              m["wire"] or "-", m["detail"]] for m in survivors]))
+            ["#", "location", "source", "mode", "cell port", "net", "formal"],
+            [[m["index"], m["location"] or "-", f"`{m['source']}`" if m["source"] else "-",
+              m["mode"], f"{m['cell']} {m['port']}", m["wire"] or "-", m["detail"]]
+             for m in survivors]))
     else:
         lines.append("None.\n")
     t = s["seconds"]
