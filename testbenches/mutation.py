@@ -36,7 +36,6 @@ replayable with ``mutate``), the design and its manifest as mutated.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -325,8 +324,9 @@ def run_campaign(camp: Campaign, out: Path,
         }
         write_json(tmp / REPORT_JSON, summary)
         (tmp / REPORT_MD).write_text(report_markdown(summary))
-        if os.environ.get("TRTRL_MUTATE_KEEP_BUILDS", "") in ("", "0"):
-            shutil.rmtree(builds, ignore_errors=True)
+        # the simulations' folders are large; a mutant reruns from work/mutantNNNN.v with
+        # `trtrl regress --rtl` and the manifest beside the design
+        shutil.rmtree(builds, ignore_errors=True)
     return summary
 
 
