@@ -253,6 +253,17 @@ def _finish(out: Path, rows: list[dict[str, Any]], wall: float, junit: Path) -> 
     print_table(rows)
     counts = {k: sum(r["result"] == k for r in rows) for k in ("passed", "FAILED", "skipped")}
     summary = {"wall_s": round(wall, 1), "counts": counts, "junit": str(junit), "tests": rows}
+    from trtrl.testbenches.funcov import merge
+    from trtrl.testbenches.funcov import summary as funcov_summary
+    from trtrl.testbenches.funcov import table as funcov_table
+
+    runs = [json.loads(f.read_text()).get("extra", {}).get("funcov")
+            for f in sorted((out / "results").glob("*.json"))]
+    merged = merge(r for r in runs if r)
+    summary["functional_coverage"] = {"runs": sum(bool(r) for r in runs), "bins": merged,
+                                      "groups": funcov_summary(merged)}
+    print("\nfunctional coverage (bins reached by any run):")
+    print(funcov_table(merged))
     from trtrl.testbenches.runner import coverage_enabled
 
     if coverage_enabled():

@@ -331,7 +331,10 @@ def _results(build_dir: Path, result_json: Path) -> dict[str, Any]:
         return {}
     first = next((p for p in parts if p.get("steps")), parts[0])
     failed = [p for p in parts if not p.get("passed")]
+    from trtrl.testbenches.funcov import merge
+
     return {**first, "passed": not failed,
+            "funcov": merge(p["funcov"] for p in parts if p.get("funcov")),
             "message": "\n".join(f"{p['cocotb_test']}: {p['message']}" for p in failed),
             "tests": {p["cocotb_test"]: {k: v for k, v in p.items() if k not in ("test", "sim")}
                       for p in parts}}

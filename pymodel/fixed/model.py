@@ -17,13 +17,14 @@ Which quantity owns a kept sensitivity (and so where its clamps are counted):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from trtrl.pymodel.errors import ConfigError
 from trtrl.pymodel.fixed.arith import INT_BITS, quantize, rshift_round, saturate
-from trtrl.pymodel.fixed.formats import FixedConfig, default_config
+from trtrl.pymodel.fixed.formats import FixedConfig, FixedFormat, default_config
 from trtrl.pymodel.fixed.lut import build_lut, lut_index
 from trtrl.pymodel.models.base import kept_steps  # the spec's --weights-every rule, one copy
 from trtrl.pymodel.network import Shape
@@ -85,6 +86,9 @@ class FixedTRTRL:
         self.lr_shift = int(lr_shift)
         self.learn = bool(learn)
         self.w0 = w0.astype(np.int64)
+        # Functional coverage: called with each clamp's name (fp, p_inner, p, e, w), its
+        # values before clamping and its format, in the order of a step. None: no calls.
+        self.observer: Callable[[str, np.ndarray, FixedFormat], None] | None = None
         self.lut = build_lut(cfg)
         self.lut.setflags(write=False)
         self._grad_shift = grad_shift
@@ -131,9 +135,15 @@ class FixedTRTRL:
     def _p_update(self, acc: np.ndarray, fp: np.ndarray) -> tuple[np.ndarray, int]:
         """``inner = sat_P(round(acc >> W.frac))``, ``p = sat_P(round(fp*inner >> A.frac))``."""
         cfg = self.cfg
-        inner, n1 = saturate(rshift_round(acc, cfg.weight.frac), cfg.sens)
-        p, n2 = saturate(rshift_round(fp * inner, cfg.act.frac), cfg.sens)
+        inner, n1 = self._clamp("p_inner", rshift_round(acc, cfg.weight.frac), cfg.sens)
+        p, n2 = self._clamp("p", rshift_round(fp * inner, cfg.act.frac), cfg.sens)
         return p, n1 + n2
+
+    def _clamp(self, name: str, raw: np.ndarray, fmt: FixedFormat) -> tuple[np.ndarray, int]:
+        """``saturate(raw, fmt)``, shown first to :attr:`observer` (if any) as ``name``."""
+        if self.observer is not None:
+            self.observer(name, raw, fmt)
+        return saturate(raw, fmt)
 
     def step(self, x_q: np.ndarray, d_q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One online learning step (spec order); returns ``(y(t+1), e(t+1))`` as int64."""
@@ -153,7 +163,7 @@ class FixedTRTRL:
             fp_raw = one - rshift_round(y_new * y_new, a_fmt.frac)
         else:
             fp_raw = rshift_round(y_new * (one - y_new), a_fmt.frac)
-        fp, ev = saturate(fp_raw, a_fmt)
+        fp, ev = self._clamp("fp", fp_raw, a_fmt)
         sat += ev
 
         # 2. sensitivities, all from the old W, p and z.
@@ -188,13 +198,14 @@ class FixedTRTRL:
         p_egr = np.where(self._egr_from_ing, p_ing, p_egr)
 
         # 3. errors.
-        e, ev = saturate(d - y_new[:k], a_fmt)
+        e, ev = self._clamp("e", d - y_new[:k], a_fmt)
         sat += ev
 
         # 4. weights.
         if self.learn:
             g = np.einsum("k,kij->ij", e, p_out)
-            self.w, ev = saturate(self.w + rshift_round(g, self._grad_shift), cfg.weight)
+            self.w, ev = self._clamp("w", self.w + rshift_round(g, self._grad_shift),
+                                     cfg.weight)
             sat += ev
 
         self.y, self.p_out, self.p_ing, self.p_egr = y_new, p_out, p_ing, p_egr

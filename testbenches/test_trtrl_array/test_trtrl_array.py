@@ -29,6 +29,7 @@ from cocotb.utils import get_sim_time
 from trtrl.pymodel.fixed.words import pack, unpack
 from trtrl.rtl.manifest import Manifest
 from trtrl.testbenches.configs import CONFIGS, describe, random_configs
+from trtrl.testbenches.funcov import FunctionalCoverage
 from trtrl.testbenches.learning import check_learning, learning_figures
 from trtrl.testbenches.pytest_support import record, tb_seed, waves_option
 from trtrl.testbenches.runner import run_case
@@ -284,6 +285,9 @@ async def run_trtrl_array(dut: Any) -> None:
     wall0 = time.perf_counter()
     tb = TB(dut, man, float(cfg.get("clock_ns", 10)))
     model = FixedTRTRL(w0_q, man.m, man.k, man.fixed, lr_shift, learn=learn)
+    cov = FunctionalCoverage()
+    cov.config(man.n, man.m, man.k, man.details.get("lanes", man.n), man.fixed.activation)
+    model.observer = cov.clamp
     try:
         await tb.reset()
         tb.phase = "the weight load"
@@ -296,6 +300,7 @@ async def run_trtrl_array(dut: Any) -> None:
             sb.check_state(-1, expected_state(model, 0), await tb.read_state(), fmts)
         for t in range(steps):
             model.learn = bool(learn_steps[t])
+            cov.step(model.learn, lr_shift)
             exp_y, exp_e = model.step(x_q[t], d_q[t])
             t_in = time.perf_counter()
             c_in = time.process_time()
@@ -318,6 +323,7 @@ async def run_trtrl_array(dut: Any) -> None:
         raise
     finally:
         wall = time.perf_counter() - wall0
+        result["funcov"] = cov.to_json()
         result.update(
             sim_wall_s=round(wall, 3),
             stream_wall_s=round(stream_s, 3),

@@ -123,7 +123,7 @@ async def learn_batched(dut: Any) -> None:
             t0 = time.perf_counter()
             expected = []
             for t in range(first, last):
-                model.learn = bool(run.learn_steps[t])
+                run.learn(model, t)
                 expected.append(model.step(run.x_q[t], run.d_q[t]))
             t1 = time.perf_counter()
             words = [int(v) for t in range(first, last) for v in (*run.x_q[t], *run.d_q[t])]

@@ -52,6 +52,7 @@ from trtrl.rtl.config import AXI_TOP
 from trtrl.rtl.manifest import Manifest
 from trtrl.rtl.regmap import RESP, RegisterMap
 from trtrl.testbenches.configs import CONFIGS, TbConfig, describe, random_configs
+from trtrl.testbenches.funcov import FunctionalCoverage
 from trtrl.testbenches.learning import check_learning
 from trtrl.testbenches.pytest_support import record, tb_seed, waves_option
 from trtrl.testbenches.scoreboard import (
@@ -253,6 +254,7 @@ class _Run:
                                        "cocotb_test": test, "steps": 0, "passed": False,
                                        "message": ""}
         self.model_cls = FixedTRTRL
+        self.funcov = FunctionalCoverage()
         self.t0 = time.perf_counter()
         # cycles from one result packet's last beat to the next one's, within the
         # stretches of steps streamed back to back (no read-back in between)
@@ -265,11 +267,23 @@ class _Run:
         return round(sum(gaps) / len(gaps), 3) if gaps else None
 
     def model(self) -> Any:
-        return self.model_cls(self.w0_q, self.man.m, self.man.k, self.man.fixed,
-                              self.lr_shift, learn=bool(self.learn_steps.any()))
+        """The reference model, its clamps shown to this run's functional coverage."""
+        model = self.model_cls(self.w0_q, self.man.m, self.man.k, self.man.fixed,
+                               self.lr_shift, learn=bool(self.learn_steps.any()))
+        man = self.man
+        self.funcov.config(man.n, man.m, man.k, man.details.get("lanes", man.n),
+                           man.fixed.activation)
+        model.observer = self.funcov.clamp
+        return model
+
+    def learn(self, model: Any, t: int) -> None:
+        """Step ``t``'s learn flag into the model and the coverage."""
+        model.learn = bool(self.learn_steps[t])
+        self.funcov.step(model.learn, self.lr_shift)
 
     def finish(self, passed: bool, message: str = "", **more: Any) -> None:
         self.result.update(passed=passed, message=message, **more,
+                           funcov=self.funcov.to_json(),
                            sim_wall_s=round(time.perf_counter() - self.t0, 3),
                            sim_cycles=round(float(get_sim_time("ns")) / self.clock_ns),
                            checked_values=self.sb.checked_values,
@@ -300,7 +314,7 @@ async def _stream(run: _Run, tb: AxiTB, model: Any, first: int, last: int,
     """Steps ``first .. last - 1``: queue every sample, then score each result in order."""
     expected = []
     for t in range(first, last):
-        model.learn = bool(run.learn_steps[t])
+        run.learn(model, t)
         expected.append(model.step(run.x_q[t], run.d_q[t]))
         await tb.source.send(tb.sample_frame(run.x_q[t], run.d_q[t], run.learn_steps[t]))
     prev = None

@@ -1,0 +1,108 @@
+"""Functional coverage: what a run asked of the hardware, counted in named bins.
+
+The testbenches fill one :class:`FunctionalCoverage` per run from the configuration,
+the stimulus (learning on or off, the learning-rate shift of each step) and the
+fixed-point model, which shows every clamp its values before clamping
+(``FixedTRTRL.observer``): for each clamped quantity, whether a value went past each
+bound and whether one landed exactly on it (where clamping changes nothing, but a
+comparison written one off would count an event). The run's result JSON holds the bins
+(``funcov``); ``trtrl regress`` sums them over the regression and lists the bins no run
+reached (the holes).
+
+Plain dictionaries rather than cocotb-coverage's coverage database: a run is a separate
+simulator process, and the counts travel in the result JSON the runner already collects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+# the model's clamps (pymodel/fixed/model.py): f'(y), a sensitivity's inner sum and its
+# value, the error, the updated weight
+CLAMPS = {"fp": "f'(y)", "p_inner": "sensitivity inner sum", "p": "sensitivity",
+          "e": "error", "w": "weight"}
+SIDES = ("above max", "below min", "at max", "at min")
+LR_BINS = (("lr_shift 0..2", 0, 2), ("lr_shift 3..5", 3, 5), ("lr_shift 6..31", 6, 31))
+CONFIG_BINS = ("N = 1", "N 2..9", "N >= 10", "M = 0", "M >= 1", "K = N", "K < N",
+               "P < N", "P = N", "tanh", "sigmoid")
+
+
+def bin_names() -> dict[str, tuple[str, ...]]:
+    """Every bin, by group: what a complete regression must reach."""
+    return {
+        "config": CONFIG_BINS,
+        "learning": ("learn on", "learn off", "learn switched in a run",
+                     *(name for name, _, _ in LR_BINS)),
+        "clamps": tuple(f"{q} {side}" for q in CLAMPS for side in SIDES),
+    }
+
+
+class FunctionalCoverage:
+    """The bins of one run (counts: steps, or clamp evaluations, that hit each)."""
+
+    def __init__(self) -> None:
+        self.bins: dict[str, dict[str, int]] = {g: dict.fromkeys(names, 0)
+                                                for g, names in bin_names().items()}
+        self._last_learn: bool | None = None
+
+    def config(self, n: int, m: int, k: int, lanes: int, activation: str) -> None:
+        hits = ["N = 1" if n == 1 else "N 2..9" if n < 10 else "N >= 10",
+                "M = 0" if m == 0 else "M >= 1", "K = N" if k == n else "K < N",
+                "P = N" if lanes == n else "P < N", activation]
+        for name in hits:
+            self.bins["config"][name] += 1
+
+    def step(self, learn: bool, lr_shift: int) -> None:
+        g = self.bins["learning"]
+        g["learn on" if learn else "learn off"] += 1
+        if self._last_learn is not None and learn != self._last_learn:
+            g["learn switched in a run"] += 1
+        self._last_learn = learn
+        for name, lo, hi in LR_BINS:
+            if learn and lo <= lr_shift <= hi:
+                g[name] += 1
+
+    def clamp(self, name: str, raw: np.ndarray, fmt: Any) -> None:
+        """The model's observer: ``raw`` are the values before ``fmt``'s clamp."""
+        if name not in CLAMPS or np.size(raw) == 0:
+            return
+        g = self.bins["clamps"]
+        g[f"{name} above max"] += int(np.count_nonzero(raw > fmt.max))
+        g[f"{name} below min"] += int(np.count_nonzero(raw < fmt.min))
+        g[f"{name} at max"] += int(np.count_nonzero(raw == fmt.max))
+        g[f"{name} at min"] += int(np.count_nonzero(raw == fmt.min))
+
+    def to_json(self) -> dict[str, dict[str, int]]:
+        return {g: dict(b) for g, b in self.bins.items()}
+
+
+def merge(runs: Iterable[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+    """Bins summed over runs (every defined bin present, zero if no run reached it)."""
+    total = {g: dict.fromkeys(names, 0) for g, names in bin_names().items()}
+    for run in runs:
+        for g, bins in run.items():
+            for name, count in bins.items():
+                if name in total.get(g, {}):
+                    total[g][name] += int(count)
+    return total
+
+
+def summary(merged: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """Per group: bins reached of bins defined, and the holes."""
+    out: dict[str, Any] = {}
+    for g, bins in merged.items():
+        holes = [name for name, count in bins.items() if count == 0]
+        out[g] = {"reached": len(bins) - len(holes), "bins": len(bins), "holes": holes}
+    return out
+
+
+def table(merged: dict[str, dict[str, int]]) -> str:
+    """One line per group (reached / defined) and its holes."""
+    lines = []
+    for g, s in summary(merged).items():
+        holes = ", ".join(s["holes"]) if s["holes"] else "none"
+        lines.append(f"  {g}: {s['reached']}/{s['bins']} bins; holes: {holes}")
+    return "\n".join(lines)
