@@ -12,6 +12,7 @@ from trtrl.pymodel.paths import user_path
 
 DEFAULT_MUTANTS = 100  # testbenches.mutation.DEFAULT_MUTANTS (a test checks)
 DEFAULT_FORMAL_TIMEOUT = 300.0  # testbenches.mutation.DEFAULT_FORMAL_TIMEOUT
+LR_SHIFT_OTHER = 30  # the second run's learning-rate shift (0b11110)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Draw mutants of a Verilog design with Yosys (`mutate -list`: a bit of "
         "a cell's port inverted, tied to 0 or 1, or XORed with another bit) and every comparison "
         "of a signal with a constant moved onto its bound (x > MAX to x >= MAX), run each through "
-        "the quick scoreboard on Icarus, and prove the ones it does not kill equivalent to the "
+        "the quick scoreboard on Icarus (and, if it passes, once more at learning-rate shift 30), "
+        "and prove the ones it does not kill equivalent to the "
         "original with Yosys's equiv_* passes, or leave them survivors. Writes mutation.json "
         "(every mutant and its verdict), mutation.md (the score killed / non-equivalent, the "
         "survivors by source line) and mutants.txt (Yosys's list) into the output folder. "
@@ -103,7 +105,10 @@ def main(args: argparse.Namespace) -> int:
                                     sims=("icarus",))
     if args.steps is not None:
         tb = replace(tb, steps=args.steps)
-    camp = Campaign(verilog=Path(verilog), manifest=Path(manifest), tb=tb,
+    # the same stimulus at the largest learning-rate shift: every bit of the shift that the
+    # first run's shift of 1 leaves at 0 is 1 here (and no weight moves)
+    more = (replace(tb, name=f"{tb.name}_lr{LR_SHIFT_OTHER}", lr_shift=LR_SHIFT_OTHER),)
+    camp = Campaign(verilog=Path(verilog), manifest=Path(manifest), tb=tb, more=more,
                     mutants=args.mutants, seed=args.seed, jobs=jobs,
                     formal=not args.no_formal, formal_timeout=args.formal_timeout,
                     boundary=not args.no_boundary,

@@ -103,6 +103,9 @@ class Campaign:
     verilog: Path
     manifest: Path
     tb: TbConfig  # the quick scoreboard's configuration (stimulus, steps)
+    # more runs of the same design for a mutant the first does not kill (other stimulus,
+    # e.g. another learning-rate shift); a mutant survives only if it passes them all
+    more: tuple[TbConfig, ...] = ()
     mutants: int = DEFAULT_MUTANTS
     seed: int = 1
     jobs: int = 1
@@ -232,15 +235,18 @@ def judge(camp: Campaign, top: str, mutant: Mutant, work: Path, builds: Path) ->
     from trtrl.testbenches.runner import run_case
 
     t0 = time.perf_counter()
-    res = run_case(camp.tb, camp.sim, verilog=work / mutant_file(mutant.index),
-                   manifest=camp.manifest, top=top, tag=f"-mutant{mutant.index:04d}",
-                   rerun_with_waves=False, build_root=builds)
-    mutant.sim_s = time.perf_counter() - t0
-    if not res.passed:
-        mutant.verdict, mutant.detail = "killed", _first_line(res.message)
-        shutil.rmtree(builds / f"{camp.tb.name}-mutant{mutant.index:04d}-{camp.sim}",
+    for tb in (camp.tb, *camp.more):
+        res = run_case(tb, camp.sim, verilog=work / mutant_file(mutant.index),
+                       manifest=camp.manifest, top=top, tag=f"-mutant{mutant.index:04d}",
+                       rerun_with_waves=False, build_root=builds)
+        shutil.rmtree(builds / f"{tb.name}-mutant{mutant.index:04d}-{camp.sim}",
                       ignore_errors=True)
-        return mutant
+        if not res.passed:
+            mutant.sim_s = time.perf_counter() - t0
+            mutant.verdict = "killed"
+            mutant.detail = f"{tb.name}: {_first_line(res.message)}"
+            return mutant
+    mutant.sim_s = time.perf_counter() - t0
     mutant.verdict = "survived"
     if camp.formal:
         t0 = time.perf_counter()
@@ -293,12 +299,14 @@ def run_campaign(camp: Campaign, out: Path,
         shutil.copyfile(work / MUTANTS_TXT, tmp / MUTANTS_TXT)
         from trtrl.testbenches.runner import run_case
 
-        control = run_case(camp.tb, camp.sim, verilog=work / "control.v",
-                           manifest=camp.manifest, top=top, tag="-control",
-                           rerun_with_waves=False, build_root=builds)
-        if not control.passed:
-            raise TrtrlError("mutate: the unmutated design (as Yosys writes it back) fails "
-                             f"the scoreboard: {_first_line(control.message)}")
+        for tb in (camp.tb, *camp.more):
+            control = run_case(tb, camp.sim, verilog=work / "control.v",
+                               manifest=camp.manifest, top=top, tag="-control",
+                               rerun_with_waves=False, build_root=builds)
+            if not control.passed:
+                raise TrtrlError("mutate: the unmutated design (as Yosys writes it back) "
+                                 f"fails the scoreboard ({tb.name}): "
+                                 f"{_first_line(control.message)}")
         done: list[Mutant] = []
         with ProcessPoolExecutor(max_workers=max(1, camp.jobs)) as pool:
             futures = [pool.submit(judge, camp, top, m, work, builds) for m in mutants]
@@ -311,7 +319,9 @@ def run_campaign(camp: Campaign, out: Path,
         summary = {
             "design": camp.verilog.name, "top": top,
             "scoreboard": {"config": camp.tb.name, "sim": camp.sim, "steps": camp.tb.steps,
-                           "task": camp.tb.task},
+                           "task": camp.tb.task, "lr_shift": camp.tb.lr_shift,
+                           "more": [{"config": t.name, "steps": t.steps, "task": t.task,
+                                     "lr_shift": t.lr_shift} for t in camp.more]},
             "seed": camp.seed, "formal": camp.formal, "proof_depth": PROOF_DEPTH,
             "boundary": sum(m.is_text for m in done),
             **score(done),
@@ -352,7 +362,10 @@ def report_markdown(summary: dict[str, Any]) -> str:
     lines = [
         f"# Mutation campaign: {s['design']} (top {s['top']})", "",
         f"Scoreboard: configuration `{sb['config']}`, {sb['steps']} steps of the "
-        f"`{sb['task']}` stimulus on {sb['sim']}. Mutants: {s['mutants'] - s['boundary']} "
+        f"`{sb['task']}` stimulus at learning-rate shift {sb['lr_shift']} on {sb['sim']}"
+        + "".join(f"; then, for a mutant that passes, `{t['config']}` ({t['steps']} steps "
+                  f"of `{t['task']}` at shift {t['lr_shift']})" for t in sb["more"])
+        + f". Mutants: {s['mutants'] - s['boundary']} "
         f"drawn by Yosys `mutate -list` (seed {s['seed']}) and {s['boundary']} of the "
         "boundary class (every comparison with a constant moved onto its bound).", "",
         f"**Score: {pct}** ({s['killed']} killed of {s['mutants'] - s['equivalent']} "

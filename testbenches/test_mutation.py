@@ -119,6 +119,7 @@ def test_mutate_command_writes_its_report(tmp_path: Path) -> None:
         assert m["verdict"] in ("killed", "survived")
         assert (m["verdict"] == "killed") == bool(m["detail"])
     assert "mutation score" in res.stdout
+    assert summary["scoreboard"]["more"][0]["lr_shift"] == cmd_mutate.LR_SHIFT_OTHER
     page = (out / mutation.REPORT_MD).read_text()
     assert f"{summary['killed']} killed of {total} non-equivalent" in page
     assert len((out / mutation.MUTANTS_TXT).read_text().splitlines()) == 5
