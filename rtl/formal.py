@@ -194,7 +194,7 @@ def _failed_properties(log_text: str) -> list[str]:
     return sorted(n for n, (_, v) in last.items() if v == "0")
 
 
-def prove(verilog: Path, manifest_streams_bits: int, addr_bits: int, out: Path,
+def prove(verilog: Path, tdata_bits: int, addr_bits: int, out: Path,
           depth: int = DEFAULT_DEPTH, timeout: float = 3600.0) -> ProofResult:
     """Prove :data:`PROPERTIES` of the AXI top ``verilog`` for ``depth`` cycles from reset.
 
@@ -207,7 +207,7 @@ def prove(verilog: Path, manifest_streams_bits: int, addr_bits: int, out: Path,
         raise TrtrlError(f"--depth: at least 2 cycles (reset, then one step), not {depth}")
     # Yosys (WebAssembly) reads and writes plain names in its working folder
     (out / verilog.name).write_bytes(verilog.read_bytes())
-    (out / f"{WRAPPER}.sv").write_text(wrapper_verilog(manifest_streams_bits, addr_bits))
+    (out / f"{WRAPPER}.sv").write_text(wrapper_verilog(tdata_bits, addr_bits))
     (out / "prove.ys").write_text(prove_script(verilog.name, depth))
     t0 = time.perf_counter()
     with open(out / "prove.log", "w") as fh:

@@ -78,3 +78,11 @@ def test_prove_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, args: li
     assert res.returncode == 2
     assert len(res.stderr.strip().splitlines()) == 1 and message in res.stderr, res.stderr
     assert not (tmp_path / "proof").exists()
+
+
+def test_command_default_depth_is_the_library_default() -> None:
+    from trtrl.cli import build_parser
+    from trtrl.rtl.formal import DEFAULT_DEPTH
+
+    args = build_parser().parse_args(["rtl", "prove", "-o", "x"])
+    assert args.depth == DEFAULT_DEPTH
