@@ -1,7 +1,8 @@
 """Functional coverage: what a run asked of the hardware, counted in named bins.
 
 The testbenches fill one :class:`FunctionalCoverage` per run from the configuration,
-the stimulus (learning on or off, the learning-rate shift of each step) and the
+the stimulus (learning on or off, the learning-rate shift of each step), what the AXI
+testbenches do at the bus (responses, stream pauses, soft reset, a short packet) and the
 fixed-point model, which shows every clamp its values before clamping
 (``FixedTRTRL.observer``): for each clamped quantity, whether a value went past each
 bound and whether one landed exactly on it (where clamping changes nothing, but a
@@ -28,6 +29,11 @@ SIDES = ("above max", "below min", "at max", "at min")
 LR_BINS = (("lr_shift 0..2", 0, 2), ("lr_shift 3..5", 3, 5), ("lr_shift 6..31", 6, 31))
 CONFIG_BINS = ("N = 1", "N 2..9", "N >= 10", "M = 0", "M >= 1", "K = N", "K < N",
                "P < N", "P = N", "tanh", "sigmoid")
+# what the AXI testbenches do at the bus (the core's own testbench reaches none of these)
+INTERFACE_BINS = ("AXI4-Lite read OKAY", "AXI4-Lite write OKAY", "AXI4-Lite SLVERR",
+                  "AXI4-Lite DECERR", "sample stream idle cycles",
+                  "result stream backpressure", "soft reset during a step",
+                  "sample packet one beat short", "clear between steps")
 
 
 def bin_names() -> dict[str, tuple[str, ...]]:
@@ -37,6 +43,7 @@ def bin_names() -> dict[str, tuple[str, ...]]:
         "learning": ("learn on", "learn off", "learn switched in a run",
                      *(name for name, _, _ in LR_BINS)),
         "clamps": tuple(f"{q} {side}" for q in CLAMPS for side in SIDES),
+        "interface": INTERFACE_BINS,
     }
 
 
@@ -64,6 +71,13 @@ class FunctionalCoverage:
         for name, lo, hi in LR_BINS:
             if learn and lo <= lr_shift <= hi:
                 g[name] += 1
+
+    def hit(self, group: str, name: str, times: int = 1) -> None:
+        """Count ``times`` hits of bin ``name`` of ``group`` (a name it does not define is an
+        error: a typo must not pass as a hole)."""
+        if name not in self.bins[group]:
+            raise KeyError(f"functional coverage: no bin {name!r} in group {group!r}")
+        self.bins[group][name] += times
 
     def clamp(self, name: str, raw: np.ndarray, fmt: Any) -> None:
         """The model's observer: ``raw`` are the values before ``fmt``'s clamp."""

@@ -58,3 +58,13 @@ def test_clamp_bins_count_values_past_and_on_each_bound() -> None:
     cov.clamp("w", raw, fmt)
     c = cov.to_json()["clamps"]
     assert (c["w above max"], c["w at max"], c["w at min"], c["w below min"]) == (1, 1, 1, 1)
+
+
+def test_a_bin_that_is_not_defined_is_an_error_not_a_hole() -> None:
+    import pytest
+
+    cov = funcov.FunctionalCoverage()
+    cov.hit("interface", "AXI4-Lite DECERR", 2)
+    assert cov.to_json()["interface"]["AXI4-Lite DECERR"] == 2
+    with pytest.raises(KeyError, match="no bin"):
+        cov.hit("interface", "AXI4-Lite DECRR")

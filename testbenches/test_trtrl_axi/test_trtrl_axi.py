@@ -81,6 +81,13 @@ def pauses(rng: random.Random, p: float, longest: int = 1) -> Iterator[bool]:
             yield False
 
 
+# functional coverage bin of an AXI4-Lite response (EXOKAY, 1, never comes from this slave)
+_RESP_BIN = {("read", RESP["OKAY"]): "AXI4-Lite read OKAY",
+             ("write", RESP["OKAY"]): "AXI4-Lite write OKAY",
+             **{(k, RESP["SLVERR"]): "AXI4-Lite SLVERR" for k in ("read", "write")},
+             **{(k, RESP["DECERR"]): "AXI4-Lite DECERR" for k in ("read", "write")}}
+
+
 class AxiTB:
     """The AXI top with its three verification IPs, addressed through the register map."""
 
@@ -104,6 +111,11 @@ class AxiTB:
         self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.aclk,
                                   dut.aresetn, reset_active_level=False)
         self.word_mask = (1 << self.tw) - 1
+        self.funcov: FunctionalCoverage | None = None  # the run's, once _setup attaches it
+
+    def _cover(self, name: str) -> None:
+        if self.funcov is not None:
+            self.funcov.hit("interface", name)
 
     def now_ns(self) -> float:
         return float(get_sim_time("ns"))
@@ -119,11 +131,13 @@ class AxiTB:
     async def read_at(self, addr: int) -> tuple[int, int]:
         """(word, RRESP) of one read."""
         r = await self.axil.read(addr, 4)
+        self._cover(_RESP_BIN["read", int(r.resp)])
         return int.from_bytes(bytes(r.data), "little"), int(r.resp)
 
     async def write_at(self, addr: int, value: int, nbytes: int = 4) -> int:
         """BRESP of one write of the low ``nbytes`` bytes of ``value`` at ``addr``."""
         r = await self.axil.write(addr, (value & 0xFFFF_FFFF).to_bytes(4, "little")[:nbytes])
+        self._cover(_RESP_BIN["write", int(r.resp)])
         return int(r.resp)
 
     async def read(self, name: str) -> int:
@@ -299,8 +313,13 @@ class _Run:
 async def _setup(dut: Any, run: _Run, p_idle: float, p_stall: float,
                  longest: int = 1) -> AxiTB:
     tb = AxiTB(dut, run.man, run.clock_ns, run.seed)
+    tb.funcov = run.funcov
     tb.source.set_pause_generator(pauses(random.Random(run.seed * 2 + 1), p_idle))
     tb.sink.set_pause_generator(pauses(random.Random(run.seed * 2 + 2), p_stall, longest))
+    if p_idle > 0:
+        run.funcov.hit("interface", "sample stream idle cycles")
+    if p_stall > 0:
+        run.funcov.hit("interface", "result stream backpressure")
     await tb.reset()
     await tb.write_weights(run.w0_q)
     await tb.write("CONTROL", LEARN=0, LEARN_FROM_TUSER=1, LR_SHIFT=run.lr_shift)
@@ -497,6 +516,7 @@ async def reset_and_framing(dut: Any) -> None:
         else:
             raise TBError("the core never became busy after a sample")
         await tb.write("COMMAND", SOFT_RESET=1)
+        tb._cover("soft reset during a step")
         await tb.wait_idle("soft reset")
         counts = (await tb.read("STEP_COUNT"), await tb.read("RESULT_COUNT"))
         if counts != (0, 0):
@@ -516,6 +536,7 @@ async def reset_and_framing(dut: Any) -> None:
             frames = await tb.read("FRAME_ERRORS")
             if frames != 1 or await tb.read("STEP_COUNT") != 0:
                 raise TBError(f"short packet: FRAME_ERRORS {frames}, expected 1, no step")
+            tb._cover("sample packet one beat short")
         # reload the weights the half-done step may have touched; the model starts afresh
         await tb.write_weights(run.w0_q)
         model = run.model()
