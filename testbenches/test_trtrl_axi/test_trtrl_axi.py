@@ -500,7 +500,8 @@ async def register_errors(dut: Any) -> None:
 
 @cocotb.test()
 async def reset_and_framing(dut: Any) -> None:
-    """A soft reset in the middle of a step and a short packet; then exact again."""
+    """A soft reset in the middle of a step and a short packet; then exact again; a clear
+    between steps; exact again."""
     run = _Run("reset_and_framing")
 
     async def body() -> dict[str, Any]:
@@ -545,7 +546,22 @@ async def reset_and_framing(dut: Any) -> None:
         await tb.wait_idle("after the run")
         run.sb.check_state(steps - 1, expected_state(model, steps), await tb.read_state(),
                            state_formats(man))
-        return {"steps_after_reset": steps}
+        # COMMAND.CLEAR between steps: y, every sensitivity and the counters cleared, the
+        # weights kept (the model's reset_state), and the next steps exact from there
+        await tb.write("COMMAND", CLEAR=1)
+        tb._cover("clear between steps")
+        await tb.wait_idle("clear")
+        model.reset_state()
+        if await tb.read("RESULT_COUNT") != 0:
+            raise TBError("RESULT_COUNT not cleared by COMMAND.CLEAR")
+        run.sb.check_state(steps - 1, expected_state(model, 0), await tb.read_state(),
+                           state_formats(man))
+        more = min(2, run.steps - steps)
+        await _stream(run, tb, model, steps, steps + more, 20 * man.cycles_per_step + 200)
+        await tb.wait_idle("after the clear")
+        run.sb.check_state(steps + more - 1, expected_state(model, more),
+                           await tb.read_state(), state_formats(man))
+        return {"steps_after_reset": steps, "steps_after_clear": more}
 
     await _guarded(run, body)
 
