@@ -55,6 +55,13 @@ class FunctionalCoverage:
                                                 for g, names in bin_names().items()}
         self._last_learn: bool | None = None
 
+    @classmethod
+    def for_design(cls, man: Any) -> FunctionalCoverage:
+        """A run's coverage with its design's configuration bins (``man``: a Manifest)."""
+        cov = cls()
+        cov.config(man.n, man.m, man.k, man.details.get("lanes", man.n), man.fixed.activation)
+        return cov
+
     def config(self, n: int, m: int, k: int, lanes: int, activation: str) -> None:
         hits = ["N = 1" if n == 1 else "N 2..9" if n < 10 else "N >= 10",
                 "M = 0" if m == 0 else "M >= 1", "K = N" if k == n else "K < N",

@@ -285,8 +285,7 @@ async def run_trtrl_array(dut: Any) -> None:
     wall0 = time.perf_counter()
     tb = TB(dut, man, float(cfg.get("clock_ns", 10)))
     model = FixedTRTRL(w0_q, man.m, man.k, man.fixed, lr_shift, learn=learn)
-    cov = FunctionalCoverage()
-    cov.config(man.n, man.m, man.k, man.details.get("lanes", man.n), man.fixed.activation)
+    cov = FunctionalCoverage.for_design(man)
     model.observer = cov.clamp
     try:
         await tb.reset()

@@ -107,8 +107,8 @@ async def learn_batched(dut: Any) -> None:
         dut.src_idle.value = SRC_IDLE
         dut.snk_stall.value = SNK_STALL
         tb.funcov = run.funcov
-        tb._cover("sample stream idle cycles")
-        tb._cover("result stream backpressure")
+        tb.cover("sample stream idle cycles")
+        tb.cover("result stream backpressure")
         await tb.reset()
         await tb.write_weights(run.w0_q)
         await tb.write("CONTROL", LEARN=0, LEARN_FROM_TUSER=1, LR_SHIFT=run.lr_shift)

@@ -113,7 +113,8 @@ class AxiTB:
         self.word_mask = (1 << self.tw) - 1
         self.funcov: FunctionalCoverage | None = None  # the run's, once _setup attaches it
 
-    def _cover(self, name: str) -> None:
+    def cover(self, name: str) -> None:
+        """A hit of the ``interface`` bin ``name`` of the run's functional coverage."""
         if self.funcov is not None:
             self.funcov.hit("interface", name)
 
@@ -131,13 +132,13 @@ class AxiTB:
     async def read_at(self, addr: int) -> tuple[int, int]:
         """(word, RRESP) of one read."""
         r = await self.axil.read(addr, 4)
-        self._cover(_RESP_BIN["read", int(r.resp)])
+        self.cover(_RESP_BIN["read", int(r.resp)])
         return int.from_bytes(bytes(r.data), "little"), int(r.resp)
 
     async def write_at(self, addr: int, value: int, nbytes: int = 4) -> int:
         """BRESP of one write of the low ``nbytes`` bytes of ``value`` at ``addr``."""
         r = await self.axil.write(addr, (value & 0xFFFF_FFFF).to_bytes(4, "little")[:nbytes])
-        self._cover(_RESP_BIN["write", int(r.resp)])
+        self.cover(_RESP_BIN["write", int(r.resp)])
         return int(r.resp)
 
     async def read(self, name: str) -> int:
@@ -268,7 +269,7 @@ class _Run:
                                        "cocotb_test": test, "steps": 0, "passed": False,
                                        "message": ""}
         self.model_cls = FixedTRTRL
-        self.funcov = FunctionalCoverage()
+        self.funcov = FunctionalCoverage.for_design(self.man)
         self.t0 = time.perf_counter()
         # cycles from one result packet's last beat to the next one's, within the
         # stretches of steps streamed back to back (no read-back in between)
@@ -284,9 +285,6 @@ class _Run:
         """The reference model, its clamps shown to this run's functional coverage."""
         model = self.model_cls(self.w0_q, self.man.m, self.man.k, self.man.fixed,
                                self.lr_shift, learn=bool(self.learn_steps.any()))
-        man = self.man
-        self.funcov.config(man.n, man.m, man.k, man.details.get("lanes", man.n),
-                           man.fixed.activation)
         model.observer = self.funcov.clamp
         return model
 
@@ -317,9 +315,9 @@ async def _setup(dut: Any, run: _Run, p_idle: float, p_stall: float,
     tb.source.set_pause_generator(pauses(random.Random(run.seed * 2 + 1), p_idle))
     tb.sink.set_pause_generator(pauses(random.Random(run.seed * 2 + 2), p_stall, longest))
     if p_idle > 0:
-        run.funcov.hit("interface", "sample stream idle cycles")
+        tb.cover("sample stream idle cycles")
     if p_stall > 0:
-        run.funcov.hit("interface", "result stream backpressure")
+        tb.cover("result stream backpressure")
     await tb.reset()
     await tb.write_weights(run.w0_q)
     await tb.write("CONTROL", LEARN=0, LEARN_FROM_TUSER=1, LR_SHIFT=run.lr_shift)
@@ -517,7 +515,7 @@ async def reset_and_framing(dut: Any) -> None:
         else:
             raise TBError("the core never became busy after a sample")
         await tb.write("COMMAND", SOFT_RESET=1)
-        tb._cover("soft reset during a step")
+        tb.cover("soft reset during a step")
         await tb.wait_idle("soft reset")
         counts = (await tb.read("STEP_COUNT"), await tb.read("RESULT_COUNT"))
         if counts != (0, 0):
@@ -537,7 +535,7 @@ async def reset_and_framing(dut: Any) -> None:
             frames = await tb.read("FRAME_ERRORS")
             if frames != 1 or await tb.read("STEP_COUNT") != 0:
                 raise TBError(f"short packet: FRAME_ERRORS {frames}, expected 1, no step")
-            tb._cover("sample packet one beat short")
+            tb.cover("sample packet one beat short")
         # reload the weights the half-done step may have touched; the model starts afresh
         await tb.write_weights(run.w0_q)
         model = run.model()
@@ -549,7 +547,7 @@ async def reset_and_framing(dut: Any) -> None:
         # COMMAND.CLEAR between steps: y, every sensitivity and the counters cleared, the
         # weights kept (the model's reset_state), and the next steps exact from there
         await tb.write("COMMAND", CLEAR=1)
-        tb._cover("clear between steps")
+        tb.cover("clear between steps")
         await tb.wait_idle("clear")
         model.reset_state()
         if await tb.read("RESULT_COUNT") != 0:
