@@ -223,7 +223,6 @@ def run_synth(args: argparse.Namespace) -> int:
 
 
 def run_prove(args: argparse.Namespace) -> int:
-    import json
     from pathlib import Path
 
     from trtrl.pymodel.errors import TrtrlError
@@ -245,10 +244,9 @@ def run_prove(args: argparse.Namespace) -> int:
             src = tmp
         else:
             src = Path(args.rtl)
-        Manifest.read(src / f"{top}.json")  # a readable manifest, or a one-line error
-        raw = json.loads((src / f"{top}.json").read_text())
-        res = prove(src / f"{top}.v", int(raw["streams"]["tdata_bits"]),
-                    int(raw["registers"]["addr_bits"]), tmp, depth=args.depth,
+        shell = Manifest.read(src / f"{top}.json").details  # the AXI top's streams, registers
+        res = prove(src / f"{top}.v", int(shell["streams"]["tdata_bits"]),
+                    int(shell["registers"]["addr_bits"]), tmp, depth=args.depth,
                     timeout=args.timeout)
         write_json(tmp / "prove.json", {
             "top": top, "depth": res.depth, "proved": res.proved, "failed": res.failed,

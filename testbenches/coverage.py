@@ -20,6 +20,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,10 @@ def write_points(points: dict[str, int], path: Path) -> None:
     path.write_text(HEADER + "".join(f"C '{k}' {points[k]}\n" for k in sorted(points)))
 
 
+@cache
 def design_label(source: str) -> str:
-    """A design by its manifest beside the Verilog: ``trtrl_axi N2 M1 K1 P2``."""
+    """A design by its manifest beside the Verilog: ``trtrl_axi N2 M1 K1 P2`` (read once
+    per source: every coverage point names its file)."""
     src = Path(source)
     man = src.with_suffix(".json")
     try:

@@ -43,7 +43,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +114,6 @@ class Campaign:
     boundary: bool = True  # add the boundary class (every comparison with a constant)
     sim: str = "icarus"
     top: str | None = None
-    results: list[Mutant] = field(default_factory=list)
 
 
 # -- Yosys ------------------------------------------------------------------------------
@@ -315,7 +314,6 @@ def run_campaign(camp: Campaign, out: Path,
                 if progress is not None:
                     progress(len(done), len(mutants))
         done.sort(key=lambda m: m.index)
-        camp.results = done
         summary = {
             "design": camp.verilog.name, "top": top,
             "scoreboard": {"config": camp.tb.name, "sim": camp.sim, "steps": camp.tb.steps,
