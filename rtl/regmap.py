@@ -16,10 +16,8 @@ or the register block, whichever is larger. An address past a region's ``N * L``
 region past ``K + 2``, a memory-half word beyond the core's address space, or a
 register-half word that is no register, is unmapped.
 
-Error responses (and nothing changes): any access to an unmapped address gets
-``DECERR``; an address that is not a multiple of 4, a write to a read-only register or
-window, a write whose ``WSTRB`` is not ``0xF``, or a weight write whose value does not
-fit format W (bits 31 down to ``W.total - 1`` not all equal) gets ``SLVERR``.
+The error responses are :data:`ERRORS` (the documentation and the testbench's functional
+coverage read them from there).
 """
 
 from __future__ import annotations
@@ -32,13 +30,52 @@ from typing import Any
 from trtrl.pymodel.errors import TrtrlError
 
 __all__ = ["ACCESS", "ID_VALUE", "Field", "Register", "Window", "RegisterMap", "register_map",
-           "ACTIVATION_CODES", "RESP"]
+           "ACTIVATION_CODES", "RESP", "AccessError", "ERRORS"]
 
 ACCESS = ("ro", "rw", "wo")  # wo: command bits, which read as 0
 ID_VALUE = 0x5452_5452  # "TRTR"
 ACTIVATION_CODES = {"tanh": 0, "sigmoid": 1}
 RESP = {"OKAY": 0, "SLVERR": 2, "DECERR": 3}  # AXI4 BRESP/RRESP codes
 DATA_BITS = 32
+
+
+@dataclass(frozen=True)
+class AccessError:
+    """A kind of illegal access: the response it gets (and nothing changes), for ``ops``."""
+
+    kind: str
+    resp: str
+    ops: tuple[str, ...]
+    doc: str
+
+
+# The shell's error responses (rtl/shell.py decodes them in this order).
+ERRORS = (
+    AccessError("unmapped address", "DECERR", ("read", "write"),
+                "any access to an unmapped address"),
+    AccessError("unaligned address", "SLVERR", ("read", "write"),
+                "an address that is not a multiple of 4"),
+    AccessError("partial strobe", "SLVERR", ("write",), "a write whose `WSTRB` is not `0xF`"),
+    AccessError("read-only register", "SLVERR", ("write",), "a write to a read-only register"),
+    AccessError("read-only window", "SLVERR", ("write",), "a write to a read-only window"),
+    AccessError("weight outside format W", "SLVERR", ("write",),
+                "a weight write whose value does not fit format W (bits 31 down to "
+                "`W.total - 1` not all equal)"),
+)
+
+
+def access_error(kind: str) -> AccessError:
+    """The :data:`ERRORS` entry of ``kind``."""
+    for e in ERRORS:
+        if e.kind == kind:
+            return e
+    raise TrtrlError(f"register map: no access error {kind!r}")
+
+
+def errors_text() -> str:
+    """:data:`ERRORS` as the documentation's paragraph."""
+    return "Error responses (and nothing changes): " + "; ".join(
+        f"{e.doc} gets `{e.resp}`" for e in ERRORS) + "."
 
 
 @dataclass(frozen=True)
@@ -133,6 +170,16 @@ class RegisterMap:
     def decode(self, name: str, word: int) -> dict[str, int]:
         """Field values of a word read from register ``name``."""
         return {f.name: (word & f.mask) >> f.lsb for f in self.register(name).fields}
+
+    def name_at(self, addr: int) -> str | None:
+        """The register or window that byte address ``addr`` (a word's) is in, else None."""
+        for r in self.registers:
+            if r.offset == addr:
+                return r.name
+        for w in self.windows:
+            if w.base <= addr < w.base + 4 * w.words and addr % 4 == 0:
+                return w.name
+        return None
 
     def word_access(self) -> dict[int, str]:
         """Access of every mapped word of the register half, by word index."""
@@ -315,7 +362,9 @@ def document() -> str:
         "same for every array; the constant registers' values, `MEM_BASE`, the window bases "
         "and sizes and the address width follow N, M, K and the formats.",
         "",
-        (__doc__ or "").split("\n\n", 2)[2].strip(),
+        (__doc__ or "").split("\n\n", 3)[2].strip(),
+        "",
+        errors_text(),
         "",
         f"Address width {rmap.addr_bits} bits; data 32 bits; the memory half starts at "
         f"0x{rmap.mem_base:X}.",

@@ -16,24 +16,59 @@ simulator process, and the counts travel in the result JSON the runner already c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+
+from trtrl.rtl.config import ArrayConfig
+from trtrl.rtl.regmap import ERRORS, EXAMPLE, access_error, register_map
 
 # the model's clamps (pymodel/fixed/model.py): f'(y), a sensitivity's inner sum and its
 # value, the error, the updated weight
 CLAMPS = {"fp": "f'(y)", "p_inner": "sensitivity inner sum", "p": "sensitivity",
           "e": "error", "w": "weight"}
 SIDES = ("above max", "below min", "at max", "at min")
-LR_BINS = (("lr_shift 0..2", 0, 2), ("lr_shift 3..5", 3, 5), ("lr_shift 6..31", 6, 31))
+# The register map names the same registers, fields and windows for every array
+# (rtl/regmap.py); the bins come from the documented example's.
+_RMAP = register_map(ArrayConfig(*EXAMPLE))
+# One bin per learning-rate shift CONTROL.LR_SHIFT takes: every one is a legal rate (the
+# gradient shift A.frac + P.frac - W.frac + LR_SHIFT stays far inside the model's 62 bits
+# for the formats of the regression).
+LR_SHIFTS = range(1 << _RMAP.register("CONTROL").field("LR_SHIFT").width)
 CONFIG_BINS = ("N = 1", "N 2..9", "N >= 10", "M = 0", "M >= 1", "K = N", "K < N",
                "P < N", "P = N", "tanh", "sigmoid")
 # what the AXI testbenches do at the bus (the core's own testbench reaches none of these)
 INTERFACE_BINS = ("AXI4-Lite read OKAY", "AXI4-Lite write OKAY", "AXI4-Lite SLVERR",
                   "AXI4-Lite DECERR", "sample stream idle cycles",
                   "result stream backpressure", "soft reset during a step",
-                  "sample packet one beat short", "clear between steps")
+                  "sample packet one beat short", "clear between steps",
+                  "ARESETN during a step")
+
+
+def _family(name: str) -> str:
+    """A window's bin: SENS_OUT0 .. SENS_OUT<K-1> (one window per output) are one."""
+    return re.sub(r"\d+$", "", name)
+
+
+def access_bin(op: str, name: str) -> str:
+    """The ``registers`` bin of a legal ``op`` (read, write) of a register or window."""
+    return f"{op} {_family(name)}"
+
+
+def error_bin(op: str, kind: str) -> str:
+    """The ``registers`` bin of an illegal ``op`` of ``kind`` (:data:`regmap.ERRORS`)."""
+    return f"{op}: {kind} -> {access_error(kind).resp}"
+
+
+def _register_bins() -> tuple[str, ...]:
+    """Every register read and (unless read-only) written, every window (the outputs'
+    as one), every kind of illegal access of the register description."""
+    legal = [*_RMAP.registers, *_RMAP.windows]
+    names = dict.fromkeys(access_bin(op, r.name) for r in legal
+                          for op in ("read", "write") if op == "read" or r.access != "ro")
+    return (*names, *(error_bin(op, e.kind) for e in ERRORS for op in e.ops))
 
 
 def bin_names() -> dict[str, tuple[str, ...]]:
@@ -41,9 +76,10 @@ def bin_names() -> dict[str, tuple[str, ...]]:
     return {
         "config": CONFIG_BINS,
         "learning": ("learn on", "learn off", "learn switched in a run",
-                     *(name for name, _, _ in LR_BINS)),
+                     *(f"lr_shift {s}" for s in LR_SHIFTS)),
         "clamps": tuple(f"{q} {side}" for q in CLAMPS for side in SIDES),
         "interface": INTERFACE_BINS,
+        "registers": _register_bins(),
     }
 
 
@@ -75,9 +111,8 @@ class FunctionalCoverage:
         if self._last_learn is not None and learn != self._last_learn:
             g["learn switched in a run"] += 1
         self._last_learn = learn
-        for name, lo, hi in LR_BINS:
-            if learn and lo <= lr_shift <= hi:
-                g[name] += 1
+        if learn:
+            g[f"lr_shift {lr_shift}"] += 1
 
     def hit(self, group: str, name: str, times: int = 1) -> None:
         """Count ``times`` hits of bin ``name`` of ``group`` (a name it does not define is an

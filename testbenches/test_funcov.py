@@ -34,7 +34,9 @@ def test_the_bounds_stimulus_lands_exactly_on_the_weight_and_error_bounds() -> N
     for name in ("w at max", "w at min", "e at max", "e at min", "w above max", "e below min"):
         assert bins["clamps"][name] > 0, name
     assert bins["learning"]["learn off"] == 1 and bins["learning"]["learn switched in a run"] == 2
-    assert bins["learning"]["lr_shift 0..2"] == FAULT_CFG.steps - 1
+    assert bins["learning"]["lr_shift 1"] == FAULT_CFG.steps - 1
+    assert sum(bins["learning"][f"lr_shift {s}"] for s in funcov.LR_SHIFTS) == \
+        FAULT_CFG.steps - 1
     assert bins["config"]["N 2..9"] == 1 and bins["config"]["P = N"] == 1
 
 
@@ -68,3 +70,35 @@ def test_a_bin_that_is_not_defined_is_an_error_not_a_hole() -> None:
     assert cov.to_json()["interface"]["AXI4-Lite DECERR"] == 2
     with pytest.raises(KeyError, match="no bin"):
         cov.hit("interface", "AXI4-Lite DECRR")
+
+
+def test_register_bins_follow_the_register_description() -> None:
+    """A read bin per register and window, a write bin per writable one, a bin per illegal
+    kind and operation: a register added to rtl/regmap.py gets its bins."""
+    from trtrl.rtl.config import ArrayConfig
+    from trtrl.rtl.regmap import ERRORS, register_map
+
+    regs = funcov.bin_names()["registers"]
+    rmap = register_map(ArrayConfig(4, 2, 3))
+    for r in rmap.registers:
+        assert f"read {r.name}" in regs
+        assert (f"write {r.name}" in regs) == (r.access != "ro"), r.name
+    assert {funcov.access_bin("read", w.name) for w in rmap.windows} == \
+        {"read WEIGHTS", "read SENS_OUT", "read SENS_ING", "read SENS_EGR"}
+    assert "write SENS_OUT" not in regs and "write WEIGHTS" in regs
+    errors = [b for b in regs if ":" in b]
+    assert len(errors) == sum(len(e.ops) for e in ERRORS)
+    assert funcov.error_bin("read", "unmapped address") == "read: unmapped address -> DECERR"
+    assert "write: read-only register -> SLVERR" in errors
+    assert len(set(regs)) == len(regs)
+
+
+def test_every_learning_rate_shift_the_register_takes_has_a_bin() -> None:
+    learning = funcov.bin_names()["learning"]
+    assert [b for b in learning if b.startswith("lr_shift")] == \
+        [f"lr_shift {s}" for s in range(32)]
+    cov = funcov.FunctionalCoverage()
+    cov.step(True, 31)
+    cov.step(False, 7)  # a step that does not learn uses no rate
+    got = cov.to_json()["learning"]
+    assert got["lr_shift 31"] == 1 and got["lr_shift 7"] == 0

@@ -69,16 +69,7 @@ class FixedTRTRL:
         if not isinstance(cfg, FixedConfig):
             raise ConfigError(f"cfg: expected a FixedConfig, got {type(cfg).__name__}")
         cfg = cfg.sized_for(shape.L, shape.k)
-        if isinstance(lr_shift, bool) or int(lr_shift) != lr_shift:
-            raise ConfigError(f"lr_shift: expected an integer, got {lr_shift!r}")
-        if not 0 <= int(lr_shift) <= LR_SHIFT_MAX:
-            raise ConfigError(f"lr_shift: {lr_shift} outside [0, {LR_SHIFT_MAX}]")
-        grad_shift = cfg.act.frac + cfg.sens.frac - cfg.weight.frac + int(lr_shift)
-        if not 0 <= grad_shift <= INT_BITS:
-            raise ConfigError(
-                f"lr_shift: A.frac + P.frac - W.frac + lr_shift = {grad_shift} "
-                f"outside [0, {INT_BITS}]"
-            )
+        grad_shift = _grad_shift(cfg, lr_shift)
         if w0.min(initial=0) < cfg.weight.min or w0.max(initial=0) > cfg.weight.max:
             raise ConfigError(f"w0_q: values outside the weight format {cfg.weight}")
         self.shape = shape
@@ -118,6 +109,11 @@ class FixedTRTRL:
         self._cols = cols[None, :]
         self._njc_out = np.minimum(self._njc, k - 1)[None, :]  # index into p_out's k axis
 
+    def set_lr_shift(self, lr_shift: int) -> None:
+        """A new learning-rate shift from the next step on (as a write of CONTROL.LR_SHIFT)."""
+        self._grad_shift = _grad_shift(self.cfg, lr_shift)
+        self.lr_shift = int(lr_shift)
+
     def reset_state(self) -> None:
         """``y = 0``, every sensitivity 0, counters 0; the weights are kept (as the RTL's clear)."""
         n, k, L = self.shape.n, self.shape.k, self.shape.L
@@ -136,7 +132,7 @@ class FixedTRTRL:
         """``inner = sat_P(round(acc >> W.frac))``, ``p = sat_P(round(fp*inner >> A.frac))``."""
         cfg = self.cfg
         inner, n1 = self._clamp("p_inner", rshift_round(acc, cfg.weight.frac), cfg.sens)
-        p, n2 = self._clamp("p", rshift_round(fp * inner, cfg.act.frac), cfg.sens)
+        p, n2 = self._clamp("p", sens_product(fp, inner, cfg), cfg.sens)
         return p, n1 + n2
 
     def _clamp(self, name: str, raw: np.ndarray, fmt: FixedFormat) -> tuple[np.ndarray, int]:
@@ -159,11 +155,7 @@ class FixedTRTRL:
         z = np.concatenate([x, np.array([one], dtype=np.int64), self.y])
         s = self.w @ z
         y_new = self.lut[lut_index(s, cfg)]
-        if cfg.activation == "tanh":
-            fp_raw = one - rshift_round(y_new * y_new, a_fmt.frac)
-        else:
-            fp_raw = rshift_round(y_new * (one - y_new), a_fmt.frac)
-        fp, ev = self._clamp("fp", fp_raw, a_fmt)
+        fp, ev = self._clamp("fp", derivative(y_new, cfg), a_fmt)
         sat += ev
 
         # 2. sensitivities, all from the old W, p and z.
@@ -262,6 +254,35 @@ class FixedTRTRL:
                 out["p_egr"][slot] = self.p_egr
                 slot += 1
         return out
+
+
+def derivative(y: np.ndarray, cfg: FixedConfig) -> np.ndarray:
+    """f'(y) in format A before its clamp, from y = f(s) (a table value)."""
+    one = cfg.act.one
+    if cfg.activation == "tanh":
+        return one - rshift_round(y * y, cfg.act.frac)
+    return rshift_round(y * (one - y), cfg.act.frac)
+
+
+def sens_product(fp: np.ndarray, inner: np.ndarray, cfg: FixedConfig) -> np.ndarray:
+    """A sensitivity before its clamp: f'(y) times its clamped inner sum, in format P."""
+    return rshift_round(fp * inner, cfg.act.frac)
+
+
+def _grad_shift(cfg: FixedConfig, lr_shift: int) -> int:
+    """The gradient's right shift at ``lr_shift``; a shift the datapath cannot take is a
+    ConfigError."""
+    if isinstance(lr_shift, bool) or int(lr_shift) != lr_shift:
+        raise ConfigError(f"lr_shift: expected an integer, got {lr_shift!r}")
+    if not 0 <= int(lr_shift) <= LR_SHIFT_MAX:
+        raise ConfigError(f"lr_shift: {lr_shift} outside [0, {LR_SHIFT_MAX}]")
+    grad_shift = cfg.act.frac + cfg.sens.frac - cfg.weight.frac + int(lr_shift)
+    if not 0 <= grad_shift <= INT_BITS:
+        raise ConfigError(
+            f"lr_shift: A.frac + P.frac - W.frac + lr_shift = {grad_shift} "
+            f"outside [0, {INT_BITS}]"
+        )
+    return grad_shift
 
 
 def quantize_case(case: Any, cfg: FixedConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

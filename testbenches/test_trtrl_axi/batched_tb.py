@@ -21,7 +21,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import First, RisingEdge, Timer
 
 from trtrl.pymodel.fixed.words import to_signed
-from trtrl.rtl.regmap import RESP
+from trtrl.rtl.regmap import RESP, access_error
 from trtrl.testbenches.batch import (
     AXIL_HEX,
     AXIL_OUT_HEX,
@@ -50,7 +50,8 @@ MAX_BATCH = 1024  # the harness's sample memory (testbenches/runner.py writes it
 class HarnessTB(AxiTB):
     """:class:`AxiTB` whose bulk reads and writes run in the harness's HDL sequencer."""
 
-    async def _run_ops(self, ops: list[tuple[int, int | None]]) -> list[tuple[int, int]]:
+    async def _sequence(self, ops: list[tuple[int, int | None]]) -> list[tuple[int, int]]:
+        """``(address, data or None)`` operations through the sequencer: (resp, word) each."""
         d, cwd = self.dut, Path.cwd()  # the simulator's folder: where $readmemh looks
         aw = self.man.ports["s_axil_awaddr"]
         write_hex(cwd / AXIL_HEX, axil_ops(ops, aw), aw + 33)
@@ -68,11 +69,27 @@ class HarnessTB(AxiTB):
         await RisingEdge(d.aclk)
         if len(out) != len(ops):
             raise TBError(f"the sequencer wrote {len(out)} responses for {len(ops)} operations")
+        return out
+
+    async def _run_ops(self, ops: list[tuple[int, int | None]]) -> list[tuple[int, int]]:
+        """:meth:`_sequence`; anything but OKAY is a protocol error."""
+        out = await self._sequence(ops)
         for (addr, data), (resp, _) in zip(ops, out, strict=True):
             if resp != RESP["OKAY"]:
                 kind = "read" if data is None else "write"
                 raise TBError(f"{kind} of {self.where(addr)}: response {resp}")
         return out
+
+    async def unaligned_write(self) -> None:
+        """A whole-word write two bytes into CONTROL (cocotbext-axi would send it with a
+        partial strobe; the sequencer's strobe is always 0xF): its error, CONTROL kept."""
+        before = await self.read("CONTROL")
+        want = RESP[access_error("unaligned address").resp]
+        [(resp, _)] = await self._sequence([(self.rmap.offset("CONTROL") + 2, 0)])
+        if resp != want or await self.read("CONTROL") != before:
+            raise TBError(f"unaligned write of CONTROL: response {resp} (expected {want}), "
+                          f"CONTROL {await self.read('CONTROL'):#x} (was {before:#x})")
+        self.cover_error("write", "unaligned address")
 
     async def read_many(self, addrs: list[int]) -> list[int]:
         return [word for _, word in await self._run_ops([(a, None) for a in addrs])]
@@ -112,6 +129,7 @@ async def learn_batched(dut: Any) -> None:
         await tb.reset()
         await tb.write_weights(run.w0_q)
         await tb.write("CONTROL", LEARN=0, LEARN_FROM_TUSER=1, LR_SHIFT=run.lr_shift)
+        await tb.unaligned_write()
         model = run.model()
         fmts = state_formats(man)
         run.sb.check_state(-1, expected_state(model, 0), await tb.read_state(), fmts)
