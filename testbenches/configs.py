@@ -29,8 +29,9 @@ class TbConfig:
     """One regression configuration: array size, formats, stimulus and how much to check.
 
     ``task`` is ``random`` (small random network with a smooth target), ``saturate``
-    (large weights and targets, so clamps fire), ``freq`` (frequency doubler) or
-    ``mackey`` (Mackey-Glass). ``checkpoint_every`` steps the weights and all
+    (large weights and targets, so clamps fire), ``bounds`` or ``sens_bounds`` (directed
+    starts on the error and weight, or the sensitivity, bounds), ``freq`` (frequency
+    doubler) or ``mackey`` (Mackey-Glass). ``checkpoint_every`` steps the weights and all
     sensitivities are read back (0: only after the last step).
     """
 
@@ -98,6 +99,10 @@ CONFIGS: dict[str, TbConfig] = {
                  sims=("icarus",), slow=True),
         TbConfig("mackey25", n=25, m=1, k=1, steps=100, task="mackey", checkpoint_every=50,
                  slow=True),
+        # N = K = 1, format P = A: the directed start lands sensitivities and their inner
+        # sums on P's bounds and pushes the inner sums past both (stimulus.py)
+        TbConfig("sens_bounds", n=1, m=2, k=1, steps=20, task="sens_bounds", sens=_F("16.14"),
+                 lr_shift=4, slow=True),
         # the paper's example: N = 100, K = 10 on the default 10 lanes (ten row groups)
         TbConfig("paper100", n=100, m=1, k=10, steps=100, checkpoint_every=50,
                  sims=("verilator",), slow=True),

@@ -25,11 +25,12 @@ import numpy as np
 from trtrl.rtl.config import ArrayConfig
 from trtrl.rtl.regmap import ERRORS, EXAMPLE, access_error, register_map
 
-# the model's clamps (pymodel/fixed/model.py): f'(y), a sensitivity's inner sum and its
-# value, the error, the updated weight
-CLAMPS = {"fp": "f'(y)", "p_inner": "sensitivity inner sum", "p": "sensitivity",
-          "e": "error", "w": "weight"}
 SIDES = ("above max", "below min", "at max", "at min")
+# The model's clamps (pymodel/fixed/model.py) and the sides each can reach. Not f'(y)'s:
+# y is a table value in f's range, so f'(y) lies in [0, 1], strictly inside format A. A
+# sensitivity f'(y) * inner, with 0 <= f'(y) <= 1, never leaves its clamped inner sum's
+# range, so only lands on P's bounds (test_funcov.py shows both over every table entry).
+CLAMPS = {"p_inner": SIDES, "p": ("at max", "at min"), "e": SIDES, "w": SIDES}
 # The register map names the same registers, fields and windows for every array
 # (rtl/regmap.py); the bins come from the documented example's.
 _RMAP = register_map(ArrayConfig(*EXAMPLE))
@@ -77,7 +78,7 @@ def bin_names() -> dict[str, tuple[str, ...]]:
         "config": CONFIG_BINS,
         "learning": ("learn on", "learn off", "learn switched in a run",
                      *(f"lr_shift {s}" for s in LR_SHIFTS)),
-        "clamps": tuple(f"{q} {side}" for q in CLAMPS for side in SIDES),
+        "clamps": tuple(f"{q} {side}" for q, sides in CLAMPS.items() for side in sides),
         "interface": INTERFACE_BINS,
         "registers": _register_bins(),
     }
@@ -125,11 +126,10 @@ class FunctionalCoverage:
         """The model's observer: ``raw`` are the values before ``fmt``'s clamp."""
         if name not in CLAMPS or np.size(raw) == 0:
             return
-        g = self.bins["clamps"]
-        g[f"{name} above max"] += int(np.count_nonzero(raw > fmt.max))
-        g[f"{name} below min"] += int(np.count_nonzero(raw < fmt.min))
-        g[f"{name} at max"] += int(np.count_nonzero(raw == fmt.max))
-        g[f"{name} at min"] += int(np.count_nonzero(raw == fmt.min))
+        counts = {"above max": raw > fmt.max, "below min": raw < fmt.min,
+                  "at max": raw == fmt.max, "at min": raw == fmt.min}
+        for side in CLAMPS[name]:
+            self.bins["clamps"][f"{name} {side}"] += int(np.count_nonzero(counts[side]))
 
     def to_json(self) -> dict[str, dict[str, int]]:
         return {g: dict(b) for g, b in self.bins.items()}

@@ -43,13 +43,15 @@ def make_case(cfg: TbConfig) -> Any:
         d = np.where(np.sin(0.9 * t)[:, None] > 0, 1.95, -1.95) * np.ones((1, cfg.k))
         wfmt = cfg.weight
         scale = 0.95 * wfmt.max / (1 << wfmt.frac)
-    elif cfg.task != "random":
+    elif cfg.task not in ("random", "sens_bounds"):
         raise TrtrlError(f"task: unknown {cfg.task!r}")
     if cfg.activation == "sigmoid":
         d = 0.5 + 0.4 * d
     w0 = rng.uniform(-scale, scale, size=(cfg.n, L))
     if cfg.task == "bounds":
         x, d, w0 = _on_the_bounds(cfg, x, d, w0)
+    if cfg.task == "sens_bounds":
+        x, d, w0 = _sens_on_the_bounds(cfg, x, d, w0)
     return validate_case({
         "x": x, "d": d, "w0": w0, "lr": np.float64(0.125 if cfg.task == "random" else 0.5),
         "algorithm": np.array("trtrl"), "activation": np.array(cfg.activation),
@@ -97,6 +99,43 @@ def _on_the_bounds(cfg: TbConfig, x: np.ndarray, d: np.ndarray,
             raise TrtrlError(f"task bounds: the {cfg.activation} table gives y = {y} at "
                              f"step {t}, so no target in format A reaches the bound")
         d[t] = target / (1 << a.frac)
+    return x, d, w0
+
+
+# The directed start of the ``sens_bounds`` task, for a sensitivity's clamps (format P
+# equal to format A, so an input is a sensitivity's inner sum bit for bit). Step 0, from
+# the cleared state: input and bias weights 0, so every y = f(0) from the table, whose
+# f'(y) is exactly 1, and every target y (e = 0, no update); the inner sum of column j is
+# then z_j, so the input A.max lands exactly on P's maximum and A.min on its minimum, and
+# with f'(y) = 1 so do the sensitivities. Step 1: each output's self-weight -1 turns the
+# sensitivities at P.max and P.min round, and the inputs -1 and +1 push them past P.min
+# and P.max. The random task's stimulus follows.
+SENS_BOUNDS_STEPS = 2
+
+
+def _sens_on_the_bounds(cfg: TbConfig, x: np.ndarray, d: np.ndarray,
+                        w0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from trtrl.pymodel.fixed.lut import build_lut, lut_index
+    from trtrl.pymodel.fixed.model import derivative
+
+    fixed = cfg.fixed()
+    a = fixed.act
+    if (cfg.sens.total, cfg.sens.frac) != (a.total, a.frac) or cfg.m < 2 \
+            or cfg.steps < SENS_BOUNDS_STEPS:
+        raise TrtrlError(f"task sens_bounds: needs format P equal to format A, two inputs "
+                         f"(M >= 2) and {SENS_BOUNDS_STEPS} steps, not P = {cfg.sens}, "
+                         f"A = {a}, M = {cfg.m}, {cfg.steps} steps")
+    y = build_lut(fixed)[lut_index(np.int64(0), fixed)]
+    if derivative(y, fixed) != a.one:
+        raise TrtrlError(f"task sens_bounds: the {cfg.activation} table's f(0) = {y} has "
+                         "f'(y) below 1, so no sensitivity reaches P's bounds")
+    x, d, w0 = x.copy(), d.copy(), w0.copy()
+    w0[:, : cfg.m + 1] = 0.0
+    w0[np.arange(cfg.k), cfg.m + 1 + np.arange(cfg.k)] = -1.0
+    x[:2] = 0.0
+    x[0, :2] = a.max / a.one, a.min / a.one
+    x[1, :2] = -1.0, 1.0
+    d[0] = y / a.one
     return x, d, w0
 
 

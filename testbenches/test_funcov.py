@@ -6,10 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
-from trtrl.pymodel.fixed.model import FixedTRTRL, quantize_case
+from trtrl.pymodel.fixed.formats import FixedConfig, FixedFormat
+from trtrl.pymodel.fixed.lut import build_lut
+from trtrl.pymodel.fixed.model import FixedTRTRL, derivative, quantize_case, sens_product
 from trtrl.testbenches import funcov
-from trtrl.testbenches.configs import CONFIGS, FAULT_CFG, TbConfig
+from trtrl.testbenches.configs import CONFIGS, FAULT_CFG, RANDOM_FORMATS, SIMULATORS, TbConfig
 from trtrl.testbenches.stimulus import learn_flags, make_case
 
 
@@ -63,8 +66,6 @@ def test_clamp_bins_count_values_past_and_on_each_bound() -> None:
 
 
 def test_a_bin_that_is_not_defined_is_an_error_not_a_hole() -> None:
-    import pytest
-
     cov = funcov.FunctionalCoverage()
     cov.hit("interface", "AXI4-Lite DECERR", 2)
     assert cov.to_json()["interface"]["AXI4-Lite DECERR"] == 2
@@ -102,3 +103,60 @@ def test_every_learning_rate_shift_the_register_takes_has_a_bin() -> None:
     cov.step(False, 7)  # a step that does not learn uses no rate
     got = cov.to_json()["learning"]
     assert got["lr_shift 31"] == 1 and got["lr_shift 7"] == 0
+
+
+def _format_families() -> list[FixedConfig]:
+    """Every format of the regression (matrix and draws), with each activation."""
+    formats = {(c.act, c.weight, c.sens, c.lut_bits) for c in CONFIGS.values()}
+    formats |= {tuple(FixedFormat.parse(f) for f in fmt[:3]) + (fmt[3],)
+                for fmt in RANDOM_FORMATS}
+    return [FixedConfig(act=a, weight=w, sens=p, lut_bits=lut, activation=f)
+            for a, w, p, lut in sorted(formats, key=str) for f in ("tanh", "sigmoid")]
+
+
+@pytest.mark.parametrize("fixed", _format_families(), ids=str)
+def test_the_derivative_and_the_sensitivity_cannot_leave_their_formats(
+        fixed: FixedConfig) -> None:
+    """Why f'(y) has no clamp bins and a sensitivity only its 'at' bins: over every value
+    the table can give y, 0 <= f'(y) <= 1 (so strictly inside A), and f'(y) times any
+    inner sum in P (exhaustive for P up to 12 bits, else its bounds: the product is
+    monotonic in the inner sum) stays in P."""
+    a, p = fixed.act, fixed.sens
+    fp = np.unique(derivative(build_lut(fixed).astype(np.int64), fixed))
+    assert fp.min() >= 0 and fp.max() <= a.one and a.min < 0 and a.one < a.max
+    inner = (np.arange(p.min, p.max + 1, dtype=np.int64) if p.total <= 12
+             else np.array([p.min, p.max], dtype=np.int64))
+    prod = sens_product(fp[:, None], inner[None, :], fixed)
+    assert prod.min() >= p.min and prod.max() <= p.max
+
+
+def _full_regression(sim: str) -> dict[str, dict[str, int]]:
+    """The config, learning and clamp bins the full regression on ``sim`` reaches, from
+    its fixed configurations (the random draws change with the seed, so they do not
+    count): the matrix (core and AXI top), the AXI protocol tests (their every_lr_shift
+    steps once at every shift) and the fault control."""
+    from trtrl.testbenches.test_trtrl_axi.test_trtrl_axi import AXI_CONFIGS
+
+    configs = [c for c in (*CONFIGS.values(), *AXI_CONFIGS.values()) if sim in c.sims]
+    sweep = funcov.FunctionalCoverage()
+    for _ in (c for c in AXI_CONFIGS.values() if sim in c.sims):
+        for shift in funcov.LR_SHIFTS:
+            sweep.step(True, shift)
+    return funcov.merge([*(_covered(c).to_json() for c in [*configs, FAULT_CFG]),
+                         sweep.to_json()])
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_the_full_regression_reaches_every_config_learning_and_clamp_bin(sim: str) -> None:
+    """Closure without simulation: what these bins count is the configuration and the
+    model on the stimulus (``trtrl regress --full`` shows the interface and register bins)."""
+    groups = funcov.summary(_full_regression(sim))
+    for g in ("config", "learning", "clamps"):
+        assert groups[g]["holes"] == [], (sim, g)
+
+
+def test_without_the_directed_sensitivity_start_the_sensitivity_bins_are_holes() -> None:
+    """The closure test can fail: the sens_bounds configuration is what reaches them."""
+    plain = replace(CONFIGS["sens_bounds"], task="random")
+    merged = funcov.merge(_covered(c).to_json() for c in (plain, FAULT_CFG))
+    assert "p at max" in funcov.summary(merged)["clamps"]["holes"]
