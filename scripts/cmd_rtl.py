@@ -95,19 +95,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     prv = cmds.add_parser(
         "prove",
-        help="prove the AXI top's protocol properties with Yosys (bounded, the core cut out)",
-        description="Generate the AXI top (or take --rtl DIR holding trtrl_axi.v and its "
-        ".json) and prove with Yosys's SAT solver that, for every input sequence of --depth "
-        "cycles from reset and whatever the core does (its outputs are free), the shell "
-        "keeps the AXI4-Stream and AXI4-Lite rules: VALID held with its payload until READY, "
-        "a response only after its request, no VALID after a reset. The masters that drive "
-        "it are assumed to keep the same rules. Writes trtrl_axi_props.sv (the properties), "
-        "prove.ys, prove.log and prove.json, and on a failure trace.vcd (the counterexample) "
-        "into the output folder; exits 1 when a property fails.",
+        help="prove the AXI top's protocol properties (bounded) and the core's clamps "
+        "(no stored quantity wraps; induction) with Yosys",
+        description="Generate the AXI top and the core alone (or take --rtl DIR holding "
+        "trtrl_axi.v and/or trtrl_array.v, each with its .json) and prove with Yosys's SAT "
+        "solver: (1) for every input sequence of --depth cycles from reset and whatever the "
+        "core does (its outputs are free), the shell keeps the AXI4-Stream and AXI4-Lite rules: "
+        "VALID held with its payload until READY, a response only after its request, no VALID "
+        "after a reset; the masters that drive it are assumed to keep the same rules. (2) In "
+        "every reachable state of the core (temporal induction, unbounded), each of its clamps "
+        "(f'(y), a sensitivity's inner sum and value, the error, the weight; every lane) "
+        "gives the exact value saturated into its format and raises its saturation event "
+        "exactly when it saturates: no stored quantity wraps. Writes the properties "
+        "(trtrl_axi_props.sv, trtrl_array_props.v), the Yosys scripts and logs and prove.json, "
+        "and on a failure trace.vcd / trace_core.vcd (the counterexample) into the output "
+        "folder; exits 1 when a property fails.",
     )
     add_array_arguments(prv, required=False)
     prv.add_argument("--rtl", default=None, type=user_path, metavar="DIR",
-                     help="prove an existing trtrl_axi.v (+ trtrl_axi.json) from DIR")
+                     help="prove the existing trtrl_axi.v and/or trtrl_array.v (each with its "
+                          ".json) in DIR")
     prv.add_argument("--depth", type=int, default=12,  # rtl.formal.DEFAULT_DEPTH
                      help="cycles from reset to check (default 12)")
     prv.add_argument("--timeout", type=float, default=3600.0, metavar="S",
@@ -229,34 +236,59 @@ def run_prove(args: argparse.Namespace) -> int:
     from trtrl.pymodel.report import atomic_folder, write_json
     from trtrl.rtl.config import ArrayConfig
     from trtrl.rtl.formal import PROPERTIES, prove
+    from trtrl.rtl.formal_core import prove_core
     from trtrl.rtl.generate import generate
     from trtrl.rtl.manifest import Manifest
 
-    top = TOPS[0]
     if args.depth < 2:
         raise TrtrlError(f"--depth: at least 2 cycles (reset, then one step), not {args.depth}")
-    check_rtl_or_sizes(args, (f"{top}.v", f"{top}.json"))
+    check_rtl_or_sizes(args, ())
+    if args.rtl is not None:
+        tops = [t for t in TOPS if (Path(args.rtl) / f"{t}.v").is_file()
+                and (Path(args.rtl) / f"{t}.json").is_file()]
+        if not tops:
+            raise TrtrlError(f"--rtl {args.rtl}: no {TOPS[0]}.v or {TOPS[1]}.v with its .json "
+                             "(run `trtrl rtl gen` first)")
+    else:
+        tops = list(TOPS)
+    report: dict = {"proved": True, "failed": []}
     with atomic_folder(args.out) as tmp:
         if args.rtl is None:
             fixed = config_from_args(args, args.activation)
             cfg = ArrayConfig(args.neurons, args.inputs, args.outputs, fixed, lanes=args.lanes)
-            generate(cfg, tmp, top)
+            for top in tops:
+                generate(cfg, tmp, top)
             src = tmp
         else:
             src = Path(args.rtl)
-        shell = Manifest.read(src / f"{top}.json").details  # the AXI top's streams, registers
-        res = prove(src / f"{top}.v", int(shell["streams"]["tdata_bits"]),
-                    int(shell["registers"]["addr_bits"]), tmp, depth=args.depth,
-                    timeout=args.timeout)
-        write_json(tmp / "prove.json", {
-            "top": top, "depth": res.depth, "proved": res.proved, "failed": res.failed,
-            "properties": {name: rule for name, (rule, _) in PROPERTIES.items()},
-            "seconds": round(res.seconds, 1),
-        })
-    if res.proved:
-        print(f"proved: all {len(PROPERTIES)} properties hold for {res.depth} cycles from reset "
-              f"({res.seconds:.0f} s); wrote {Path(args.out) / 'prove.json'}")
-        return 0
-    print(f"FAILED: {', '.join(res.failed) or 'a property'} within {res.depth} cycles; "
-          f"counterexample {Path(args.out) / 'trace.vcd'}, log {Path(args.out) / 'prove.log'}")
-    return 1
+        if TOPS[0] in tops:  # the shell's protocol, bounded
+            shell = Manifest.read(src / f"{TOPS[0]}.json").details  # streams, registers
+            res = prove(src / f"{TOPS[0]}.v", int(shell["streams"]["tdata_bits"]),
+                        int(shell["registers"]["addr_bits"]), tmp, depth=args.depth,
+                        timeout=args.timeout)
+            report.update({
+                "top": TOPS[0], "depth": res.depth, "proved": res.proved,
+                "failed": list(res.failed),
+                "properties": {name: rule for name, (rule, _) in PROPERTIES.items()},
+                "seconds": round(res.seconds, 1),
+            })
+            print(f"protocol: all {len(PROPERTIES)} properties hold for {res.depth} cycles from "
+                  f"reset ({res.seconds:.0f} s)" if res.proved else
+                  f"protocol FAILED: {', '.join(res.failed) or 'a property'} within "
+                  f"{res.depth} cycles; counterexample {Path(args.out) / 'trace.vcd'}")
+        if TOPS[1] in tops:  # the core's clamps, by induction
+            man = Manifest.read(src / f"{TOPS[1]}.json")
+            core = prove_core(src / f"{TOPS[1]}.v", man, tmp, timeout=args.timeout)
+            report["core"] = {"top": TOPS[1], "proved": core.proved, "failed": core.failed,
+                              "induction_steps": core.steps, "clamps": core.clamps,
+                              "seconds": round(core.seconds, 1)}
+            report["proved"] = report["proved"] and core.proved
+            report["failed"] = report["failed"] + core.failed
+            print(f"core: all {len(core.clamps)} clamp properties (no stored quantity wraps) "
+                  f"hold in every reachable state (induction, {core.seconds:.0f} s)"
+                  if core.proved else
+                  f"core FAILED: {', '.join(core.failed) or 'a clamp property'}; counterexample "
+                  f"{Path(args.out) / 'trace_core.vcd'}")
+        write_json(tmp / "prove.json", report)
+    print(f"wrote {Path(args.out) / 'prove.json'}")
+    return 0 if report["proved"] else 1

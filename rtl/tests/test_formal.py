@@ -1,6 +1,8 @@
-"""`trtrl rtl prove` (rtl/formal.py): the AXI top's protocol properties prove on a small
-configuration, and the shell as it was before the fix they found (TVALID raised in the
-cycle the registered stream reset was still on its way, then withdrawn) fails them."""
+"""`trtrl rtl prove` (rtl/formal.py, rtl/formal_core.py): the AXI top's protocol properties
+and the core's clamp properties prove on a small configuration; the shell as it was before
+the fix they found (TVALID raised in the cycle the registered stream reset was still on
+its way, then withdrawn) fails the first, a core whose weight clamp wraps or miscounts
+fails the second."""
 
 from __future__ import annotations
 
@@ -47,6 +49,13 @@ def test_properties_prove_on_a_small_configuration(tmp_path: Path) -> None:
     assert set(report["properties"]) == set(PROPERTIES)
     assert f"all {len(PROPERTIES)} properties hold for {DEPTH} cycles" in res.stdout
     assert TVALID_MASKED in (tmp_path / "proof" / "trtrl_axi.v").read_text()
+    core = report["core"]
+    # five clamps of the model: three in each of the two lanes, two in the activation
+    # unit, and the error's wide difference
+    assert core["proved"] and core["failed"] == [] and core["induction_steps"] >= 1
+    assert set(core["clamps"]) == {"lane0_p_inner", "lane0_p", "lane0_w", "lane1_p_inner",
+                                   "lane1_p", "lane1_w", "fp", "e", "e_diff"}
+    assert "(no stored quantity wraps) hold in every reachable state" in res.stdout
 
 
 def test_the_unmasked_stream_valid_fails_the_hold_property(tmp_path: Path) -> None:
@@ -65,6 +74,43 @@ def test_the_unmasked_stream_valid_fails_the_hold_property(tmp_path: Path) -> No
     assert not report["proved"] and "m_axis_hold" in report["failed"]
     assert (tmp_path / "proof" / "trace.vcd").is_file()
     assert "FAILED: m_axis_hold" in res.stdout
+
+
+def _weight_clamp_on_its_bound(text: str) -> str:
+    """The weight clamp of every lane moved onto its bound (``> MAX`` to ``>= MAX``): no
+    value changes, but a weight exactly on the bound counts as saturated."""
+    import re
+
+    out, n = re.subn(r"\(\((lane\d+_wu_w2_sum) > (\d+)\)\)", r"((\1 >= \2))", text)
+    assert n == 2
+    return out
+
+
+@pytest.mark.parametrize("fault, clamp", [
+    ("weight_clamp", "_w"),  # the weight wraps
+    ("weight_clamp_on_its_bound", "_w"),  # the weight is right, its event is not
+    ("error_bound", "e"),  # the error saturates early
+    ("rounding", "lane0_p_inner"),  # an inner sum floored, not rounded
+])
+def test_a_core_whose_clamp_is_wrong_fails_its_property(tmp_path: Path, fault: str,
+                                                        clamp: str) -> None:
+    from trtrl.testbenches import faults
+
+    gen = _trtrl(["rtl", "gen", "-n", "2", "-m", "1", "-k", "1", "--top", "trtrl_array",
+                  "-o", "gen"], tmp_path)
+    assert gen.returncode == 0, gen.stderr
+    verilog = tmp_path / "gen" / "trtrl_array.v"
+    broken = (_weight_clamp_on_its_bound if fault == "weight_clamp_on_its_bound"
+              else faults.FAULTS[fault])
+    verilog.write_text(broken(verilog.read_text()))
+    res = _trtrl(["rtl", "prove", "--rtl", "gen", "-o", "proof"], tmp_path)
+    assert res.returncode == 1, res.stdout + res.stderr
+    report = json.loads((tmp_path / "proof" / "prove.json").read_text())
+    assert "top" not in report  # the folder holds the core alone: no protocol proof
+    assert not report["core"]["proved"]
+    assert report["failed"] and all(f.endswith(clamp) for f in report["failed"]), report
+    assert (tmp_path / "proof" / "trace_core.vcd").is_file()
+    assert "core FAILED" in res.stdout
 
 
 @pytest.mark.parametrize("args, message", [

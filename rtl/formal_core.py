@@ -1,0 +1,196 @@
+"""Safety properties of the core: no stored quantity wraps, every clamp is exact.
+
+The fixed-point model clamps five quantities (``pymodel/fixed/model.py``): f'(y), a
+sensitivity's inner sum, a sensitivity, the error and the updated weight. The core
+(``rtl/folded.py``) computes each one wide and saturates it into its format, with
+tricks for speed: the weight update adds in only ``W.total + 2`` bits beside a flag for
+a gradient too wide; a sensitivity's saturation decides from flags computed one stage
+earlier, beside the rounding adder. Any slip there is a wrap: a value past the bound
+stored as its low bits. Each :class:`Clamp` states, for every lane and the activation
+unit, that the clamped value is the exact value saturated into the format (computed
+here in its own words: wide enough that nothing wraps, rounding as ``(v + half) >>>
+shift``) and that the clamp's saturation event (``sat_count``) is raised exactly when
+the exact value lies outside the format.
+
+The properties are written into a copy of the core's module (its signals are internal),
+as named wires ``p_<clamp>`` with one assertion each, and proved by temporal induction
+(``sat -tempinduct``): every pipeline stage involved is loaded every cycle, so each
+property depends only on the previous cycle and the proof holds for every reachable
+state, unbounded. The core's memories are left out of the problem (their read data is
+any value in any cycle), which only makes the claim stronger.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from trtrl.pymodel.errors import TrtrlError
+from trtrl.rtl.manifest import Manifest
+
+PROPS_FILE = "trtrl_array_props.v"
+MAX_INDUCTION = 4  # induction lengths tried; 1 is enough when every stage loads each cycle
+
+
+@dataclass(frozen=True)
+class Clamp:
+    """One clamp of the core: ``dst`` must be ``exact`` saturated to ``lo .. hi``, and
+    ``ev`` high exactly when ``exact`` is outside."""
+
+    name: str
+    quantity: str  # the model's clamp (funcov.CLAMPS)
+    dst: str
+    ev: str | None  # None: no clamp, ``dst`` is ``exact`` (a wide intermediate)
+    exact: str  # Verilog expression of the exact value, of width ``bits``
+    bits: int
+    lo: int | None
+    hi: int | None
+    past: tuple[tuple[str, int], ...] = ()  # signals (name, width) it reads a cycle late
+
+
+def _q(name: str) -> str:
+    """The previous cycle's value of ``name`` (a register :func:`props_verilog` adds)."""
+    return f"p_q_{name}"
+
+
+def _width(text: str, name: str) -> int:
+    m = re.search(rf"^(?:reg|wire) signed \[(\d+):0\] {name};", text, re.M)
+    if m is None:
+        raise TrtrlError(f"prove --core: the core has no signed signal {name} (the generator "
+                         "changed its names; rtl/formal_core.py follows rtl/folded.py)")
+    return int(m[1]) + 1
+
+
+def _rounded(src: str, shift: int) -> str:
+    """``src`` rounded half up by ``shift`` bits, one bit wider (no carry is lost)."""
+    if shift == 0:
+        return _q(src)
+    return f"(({_q(src)} + {1 << (shift - 1)}) >>> {shift})"
+
+
+def clamps(man: Manifest, text: str) -> list[Clamp]:
+    """The core's clamps, for ``man``'s lanes and formats, checked against ``text`` (the
+    core's Verilog: every signal named must be there, with its width)."""
+    f = man.fixed
+    lanes = int(man.details.get("lanes", man.n))
+    out = []
+
+    def clamp(name: str, q: str, dst: str, ev: str, exact: str, bits: int, fmt: object,
+              past: tuple[str, ...]) -> None:
+        _width(text, dst)
+        if not re.search(rf"^reg {ev};", text, re.M):
+            raise TrtrlError(f"prove --core: the core has no event {ev}")
+        out.append(Clamp(name, q, dst, ev, exact, bits, fmt.min, fmt.max,  # type: ignore[attr-defined]
+                         tuple((sig, _width(text, sig)) for sig in past)))
+
+    for i in range(lanes):
+        acc, prod = _width(text, f"lane{i}_e2_acc"), _width(text, f"lane{i}_e5_p")
+        clamp(f"lane{i}_p_inner", "p_inner", f"lane{i}_e4_sat_dst", f"lane{i}_n_ev4",
+              _rounded(f"lane{i}_e2_acc", f.weight.frac), acc + 1, f.sens,
+              (f"lane{i}_e2_acc",))
+        clamp(f"lane{i}_p", "p", f"lane{i}_pnew", f"lane{i}_pev",
+              _rounded(f"lane{i}_e5_p", f.act.frac), prod + 1, f.sens, (f"lane{i}_e5_p",))
+        wold, dw = f"lane{i}_wold_sx_dst", f"lane{i}_w1_gr"
+        clamp(f"lane{i}_w", "w", f"lane{i}_w3_n", f"lane{i}_w3_evn",
+              f"({_q(wold)} + {_q(dw)})", max(_width(text, wold), _width(text, dw)) + 1,
+              f.weight, (wold, dw))
+    clamp("fp", "fp", "a7_sat", "a7_sev", "a6_fr", _width(text, "a6_fr"), f.act, ())
+    clamp("e", "e", "a5_e", "a5_eev", _q("a4_ed"), _width(text, "a4_ed"), f.act, ("a4_ed",))
+    # the error's wide value, d - y, must itself be exact
+    diff = max(_width(text, "dn"), _width(text, "a3_y")) + 1
+    out.append(Clamp("e_diff", "e", "a4_ed", None, f"({_q('dn')} - {_q('a3_y')})", diff,
+                     None, None, (("dn", _width(text, "dn")), ("a3_y", _width(text, "a3_y")))))
+    return out
+
+
+def props_verilog(text: str, cl: list[Clamp]) -> str:
+    """The core's Verilog with the properties inside its module (before ``endmodule``)."""
+    lines = ["", "// ---- no-wrap properties (rtl/formal_core.py) ----",
+             "reg p_past_valid = 1'b0;", "always @(posedge clk) p_past_valid <= 1'b1;",
+             "reg p_q_rst = 1'b1;", "always @(posedge clk) p_q_rst <= rst;",
+             "wire p_live = p_past_valid && !p_q_rst;"]
+    for sig, w in sorted({p for c in cl for p in c.past}):
+        lines += [f"reg signed [{w - 1}:0] {_q(sig)};",
+                  f"always @(posedge clk) {_q(sig)} <= {sig};"]
+    for c in cl:
+        b = c.bits
+        if c.ev is None:
+            lines += [f"wire signed [{b - 1}:0] p_x_{c.name} = {c.exact};",
+                      f"wire p_{c.name} = !p_live || {c.dst} == p_x_{c.name};",
+                      f"always @* assert (p_{c.name});"]
+            continue
+        lines += [
+            f"wire signed [{b - 1}:0] p_x_{c.name} = {c.exact};",
+            f"wire p_out_{c.name} = p_x_{c.name} > {c.hi} || p_x_{c.name} < ({c.lo});",
+            f"wire signed [{b - 1}:0] p_s_{c.name} = p_x_{c.name} > {c.hi} ? {c.hi} : "
+            f"p_x_{c.name} < ({c.lo}) ? ({c.lo}) : p_x_{c.name};",
+            f"wire p_{c.name} = !p_live || ({c.dst} == p_s_{c.name} && "
+            f"{c.ev} == p_out_{c.name});",
+            f"always @* assert (p_{c.name});",
+        ]
+    end = text.rstrip().rfind("endmodule")
+    if end < 0:
+        raise TrtrlError("prove --core: no endmodule in the core's Verilog")
+    return text[:end] + "\n".join(lines) + "\n\n" + text[end:]
+
+
+def describe(c: Clamp) -> str:
+    """What the property of ``c`` states, in a line."""
+    if c.ev is None:
+        return f"{c.dst} is exact: {c.exact} in {c.bits} bits (p_q_X: X a cycle earlier)"
+    return (f"{c.dst} is {c.exact} ({c.bits} bits, p_q_X: X a cycle earlier) saturated to "
+            f"{c.lo} .. {c.hi}, and its event {c.ev} is 1 exactly when it saturates")
+
+
+def prove_script(top: str, cl: list[Clamp]) -> str:
+    shows = " ".join(f"-show p_{c.name}" for c in cl)
+    return "\n".join([
+        f"read_verilog -formal -sv {PROPS_FILE}", f"prep -top {top}",
+        "memory -nomap", "async2sync",
+        f"sat -tempinduct -prove-asserts -maxsteps {MAX_INDUCTION} -ignore_unknown_cells "
+        f"-dump_vcd trace_core.vcd {shows} {top}", "",
+    ])
+
+
+@dataclass
+class CoreProof:
+    proved: bool
+    steps: int  # induction length that closed the proof
+    failed: list[str]
+    seconds: float
+    clamps: dict[str, str]  # property -> what it states
+
+
+def prove_core(verilog: Path, man: Manifest, out: Path, timeout: float = 1800.0) -> CoreProof:
+    """Prove the no-wrap properties of the core ``verilog`` (top ``man.top``) by induction;
+    writes ``trtrl_array_props.v``, ``prove_core.ys``, ``prove_core.log`` into ``out`` and
+    on a failure ``trace_core.vcd``."""
+    from trtrl.rtl.toolchain import yosys
+
+    text = verilog.read_text()
+    cl = clamps(man, text)
+    (out / PROPS_FILE).write_text(props_verilog(text, cl))
+    (out / "prove_core.ys").write_text(prove_script(man.top, cl))
+    t0 = time.perf_counter()
+    with open(out / "prove_core.log", "w") as fh:
+        try:
+            rc = subprocess.run([yosys(), "-q", "-l", "prove_core.log", "-s", "prove_core.ys"],
+                                cwd=out, stdout=fh, stderr=subprocess.STDOUT,
+                                timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            raise TrtrlError(f"prove --core: Yosys took more than {timeout:g} s") from None
+    seconds = time.perf_counter() - t0
+    described = {c.name: describe(c) for c in cl}
+    log = (out / "prove_core.log").read_text()
+    done = re.search(r"Induction step proven: SUCCESS!", log)
+    if rc == 0 and done:
+        steps = len(re.findall(r"Induction step failed", log)) + 1
+        return CoreProof(True, steps, [], seconds, described)
+    if "FAIL!" in log or "Reached maximum number of time steps" in log:
+        names = {c.name for c in cl}
+        bad = sorted({m[1] for m in re.finditer(r"\\p_(\w+)\s+0\b", log) if m[1] in names})
+        return CoreProof(False, 0, bad, seconds, described)
+    raise TrtrlError(f"prove --core: Yosys failed (see {out / 'prove_core.log'})")
