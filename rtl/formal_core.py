@@ -139,10 +139,11 @@ def props_verilog(text: str, cl: list[Clamp]) -> str:
 
 def describe(c: Clamp) -> str:
     """What the property of ``c`` states, in a line."""
+    late = "; p_q_X: X a cycle earlier" if c.past else ""
     if c.ev is None:
-        return f"{c.dst} is exact: {c.exact} in {c.bits} bits (p_q_X: X a cycle earlier)"
-    return (f"{c.dst} is {c.exact} ({c.bits} bits, p_q_X: X a cycle earlier) saturated to "
-            f"{c.lo} .. {c.hi}, and its event {c.ev} is 1 exactly when it saturates")
+        return f"{c.dst} is exact: {c.exact} in {c.bits} bits{late}"
+    return (f"{c.dst} is {c.exact} ({c.bits} bits{late}) saturated to {c.lo} .. {c.hi}, "
+            f"and its event {c.ev} is 1 exactly when it saturates")
 
 
 def prove_script(top: str, cl: list[Clamp]) -> str:
