@@ -24,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "of a signal with a constant moved onto its bound (x > MAX to x >= MAX), run each through "
         "the quick scoreboard on Icarus (and, if it passes, once more at learning-rate shift 30), "
         "and prove the ones it does not kill equivalent to the "
-        "original with Yosys's equiv_* passes, or leave them survivors. Writes mutation.json "
+        "original with Yosys's equiv_* passes (every state), or else equal for two learning "
+        "steps after reset (sat over the unproven signals' cones: 'bounded'), or leave them "
+        "survivors (with a counterexample VCD where sat finds one). Writes mutation.json "
         "(every mutant and its verdict), mutation.md (the score killed / non-equivalent, the "
         "survivors by source line) and mutants.txt (Yosys's list) into the output folder. "
         "Without --rtl the design is the core (trtrl_array) of the fault configuration: "
@@ -124,7 +126,8 @@ def main(args: argparse.Namespace) -> int:
     bar.close()
     pct = "-" if summary["score"] is None else f"{100 * summary['score']:.1f}%"
     print(f"mutation score {pct}: {summary['killed']} killed, {summary['survived']} survived, "
-          f"{summary['equivalent']} equivalent (proven) of {summary['mutants']} mutants in "
-          f"{summary['seconds']['total']:.0f} s")
+          f"{summary['equivalent']} equivalent (proven for every state), {summary['bounded']} "
+          f"equal for {summary['bounded_depth']} cycles after reset, of {summary['mutants']} "
+          f"mutants in {summary['seconds']['total']:.0f} s")
     print(f"wrote {Path(args.out) / 'mutation.md'} and mutation.json")
     return 0

@@ -18,17 +18,27 @@ The flow is YosysHQ's mcy, reduced to what this testbench needs:
    control must pass first, or no score is meaningful.
 3. **Formal filter.** A mutant the scoreboard does not kill is either one the stimulus
    misses or one no stimulus can see (a bit that is never read, a mux input never
-   selected). Yosys decides which: the original and the mutant side by side
-   (``equiv_make``, every signal of one paired with the same-named signal of the
-   other), proved equal signal by signal (``equiv_simple``, then ``equiv_induct``: an
-   induction over all of them at once). Only a complete proof counts: a mutant is
-   *equivalent* when every paired signal, every output among them, is proven equal
-   from equal states; anything short of that (including a timeout) leaves it a
-   *survivor*. The mutated net itself is left unpaired, so the proof must go around
-   it. A killed mutant is never submitted: it differs from the original by definition,
-   so simulating first only saves proofs and changes no count.
+   selected). Yosys decides which, in two stages:
 
-The score is killed / (mutants - equivalent). Everything is written into one output
+   a. *Every state.* The original and the mutant side by side (``equiv_make``, every
+      signal of one paired with the same-named signal of the other), proved equal
+      signal by signal (``equiv_simple``, then ``equiv_induct``: an induction over all
+      of them at once). The mutated net itself is left unpaired, so the proof must go
+      around it. If every paired signal is proven, the mutant is *equivalent*.
+   b. *From reset.* What stage a leaves unproven is mostly state the design never
+      reaches (a counter bit above an N = 2 core's range), which an induction from
+      arbitrary states cannot exclude. Everything proven is merged, so only the
+      unproven signals' cones remain (``equiv_miter``, a few hundred cells), and
+      ``sat`` checks them for every input sequence over a stated number of cycles after
+      reset (:func:`bounded_depth`: a clear and two learning steps). Equal throughout:
+      *bounded*, removed from the score and counted apart; a difference: a survivor,
+      with the input sequence that shows it (``work/cexNNNN.vcd``).
+
+   A timeout leaves a survivor. A killed mutant is never submitted: it differs from the
+   original by definition, so simulating first only saves proofs and changes no count.
+
+The score is killed / (mutants - equivalent - bounded); the report also gives it
+with only the every-state proofs removed. Everything is written into one output
 folder: ``mutation.json`` (every mutant, its verdict and where it sits in the design),
 ``mutation.md`` (the score, the survivors by source line), ``mutants.txt`` (Yosys's list,
 replayable with ``mutate``), the design and its manifest as mutated.
@@ -49,13 +59,20 @@ from typing import Any
 
 from trtrl.pymodel.errors import TrtrlError
 from trtrl.pymodel.report import atomic_folder, markdown_table, write_json
-from trtrl.rtl.manifest import Manifest
+from trtrl.rtl.manifest import AXI_TOP, Manifest
 from trtrl.testbenches.configs import TbConfig
 
-VERDICTS = ("killed", "equivalent", "survived")
+# "bounded": equal to the original for a stated number of cycles after reset, not proven
+# for all time; removed from the score like "equivalent", and counted apart
+VERDICTS = ("killed", "equivalent", "bounded", "survived")
 DEFAULT_MUTANTS = 100
 DEFAULT_FORMAL_TIMEOUT = 300.0  # seconds of Yosys per surviving mutant
 PROOF_DEPTH = 1  # time steps equiv_simple and equiv_induct unroll (3 took 1.7x as long)
+# Above this many cells in the unproven signals' cones the bounded check is not tried: a
+# control cone has a few hundred and proves 100 cycles in seconds; a cone through the
+# datapath (about 6,000 cells with the multipliers) ran out of the WebAssembly Yosys's
+# 4 GB, or of 300 s, by cycle 20.
+MAX_BOUNDED_CELLS = 2000
 REPORT_JSON = "mutation.json"
 REPORT_MD = "mutation.md"
 MUTANTS_TXT = "mutants.txt"
@@ -175,24 +192,43 @@ def mutant_file(index: int) -> str:
     return f"mutant{index:04d}.v"
 
 
-def write_mutants(mutants: Sequence[Mutant], work: Path, design: Path) -> None:
+def write_mutants(mutants: Sequence[Mutant], work: Path, design: Path) -> list[Mutant]:
     """Each mutant as Verilog, ``work/mutant0000.v`` etc.: Yosys's from ``work/prep.il``
-    in one run, the boundary ones as text edits of ``design``."""
-    lines = ["read_rtlil prep.il", "design -save original"]
+    in one run, the boundary ones as text edits of ``design``.
+
+    Returns the mutants Yosys cannot write back (an inverted enable of an asynchronous
+    memory read port trips an assertion in its Verilog backend); the rest are written.
+    """
     text = design.read_text()
+    pending = []
     for m in mutants:
-        if m.edit is not None:
-            start, end, new = m.edit
-            (work / mutant_file(m.index)).write_text(text[:start] + new + text[end:])
+        if m.edit is None:
+            pending.append(m)
             continue
-        lines += ["design -load original", m.command,
-                  f"write_verilog -noattr {mutant_file(m.index)}"]
-    if len(lines) > 2 and _yosys("\n".join(lines) + "\n", work, "mutants.log") != 0:
-        raise TrtrlError(f"mutate: Yosys could not apply the mutations (see {work}/mutants.log)")
+        start, end, new = m.edit
+        (work / mutant_file(m.index)).write_text(text[:start] + new + text[end:])
+    unwritable: list[Mutant] = []
+    while pending:
+        lines = ["read_rtlil prep.il", "design -save original"]
+        for m in pending:
+            lines += ["design -load original", m.command,
+                      f"write_verilog -noattr {mutant_file(m.index)}"]
+        if _yosys("\n".join(lines) + "\n", work, "mutants.log") == 0:
+            break
+        # the mutant whose write failed is the last one Yosys applied
+        applied = (work / "mutants.log").read_text().count("Executing MUTATE pass")
+        if applied == 0:
+            raise TrtrlError(f"mutate: Yosys could not apply the mutations (see "
+                             f"{work}/mutants.log)")
+        unwritable.append(pending[applied - 1])
+        (work / mutant_file(pending[applied - 1].index)).unlink(missing_ok=True)  # a torso
+        pending = pending[applied:]
+    return unwritable
 
 
 def equivalence_script(mutant: Mutant, top: str, blacklist: str) -> str:
-    """Yosys script proving ``mutant`` equal to the original (``prep.il``), or failing."""
+    """Yosys script: the original (``prep.il``) and ``mutant`` paired signal by signal,
+    proved by ``equiv_*``; the cones of what stays unproven become ``miterNNNN.il``."""
     # the gate first: prep -top would drop a gold module already read
     gate = ([f"read_verilog {mutant_file(mutant.index)}", f"prep -top {top}"]
             if mutant.is_text else ["read_rtlil prep.il", mutant.command])
@@ -201,27 +237,94 @@ def equivalence_script(mutant: Mutant, top: str, blacklist: str) -> str:
         "memory_map", "opt_clean", "async2sync",
         f"equiv_make -blacklist {blacklist} gold gate equiv", "hierarchy -top equiv",
         "equiv_struct", f"equiv_simple -seq {PROOF_DEPTH}", f"equiv_induct -seq {PROOF_DEPTH}",
-        "equiv_status -assert", "",
+        "equiv_status",
+        # what is proven is merged (gold and gate share it); only the unproven signals'
+        # cones remain, with an assertion that each pair is equal
+        "equiv_remove", "equiv_miter -trigger -assert miter", "hierarchy -top miter",
+        f"write_rtlil {miter_file(mutant.index)}", "",
     ])
 
 
-def prove_equivalent(mutant: Mutant, top: str, work: Path, timeout: float) -> bool | None:
-    """True if Yosys proves ``mutant`` equivalent to the original design in ``work``,
-    False if the proof leaves a signal unproven, None if it ran out of time."""
+def miter_file(index: int) -> str:
+    return f"miter{index:04d}.il"
+
+
+def bounded_script(index: int, reset: tuple[str, int] | None, depth: int,
+                   timeout: float) -> str:
+    """Yosys script: the miter's assertions from reset for ``depth`` clock cycles.
+
+    The reset is held for the first two cycles (the bus shell registers it once more
+    before the core) and the assertions count from the third; the registers start
+    anywhere, as in hardware before its reset. A counterexample is written as
+    ``cexNNNN.vcd``: an input sequence under which the mutant differs.
+    """
+    hold = (f" -set-at 1 {reset[0]} {reset[1]} -set-at 2 {reset[0]} {reset[1]} -prove-skip 2"
+            if reset else "")
+    return (f"read_rtlil {miter_file(index)}\n"
+            f"sat -seq {depth} -prove-asserts{hold} -timeout {int(timeout)} -show-inputs "
+            f"-dump_vcd cex{index:04d}.vcd -verify miter\n")
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A formal verdict on a mutant the simulation did not kill."""
+
+    equivalent: bool | None  # None: a timeout
+    bounded: bool = False  # equal only for ``depth`` cycles after reset
+    detail: str = ""
+
+
+def prove_equivalent(mutant: Mutant, top: str, work: Path, timeout: float,
+                     reset: tuple[str, int] | None, depth: int) -> Proof:
+    """Is ``mutant`` equal to the original design in ``work``?
+
+    First ``equiv_*`` over all states: a complete proof is unbounded. Signals it leaves
+    unproven usually depend on states the design never reaches from reset (a counter
+    bit above the configuration's range), so their cones are then checked from reset for
+    ``depth`` cycles (bounded equivalence); a counterexample there makes the mutant a
+    survivor with a witness.
+    """
     blacklist = f"unpaired{mutant.index:04d}.txt"
     # the mutated net must not be a cut point of the proof: its two versions differ (a
     # boundary mutant changes a comparison, not the signal it reads)
     (work / blacklist).write_text(("" if mutant.is_text else mutant.wire or "") + "\n")
     log = f"equiv{mutant.index:04d}.log"
+    t0 = time.perf_counter()
     rc = _yosys(equivalence_script(mutant, top, blacklist), work, log, timeout)
-    if rc == 0:
-        return True
     if rc == -1:
-        return None
-    if "unproven $equiv cells in 'equiv_status -assert'" in (work / log).read_text():
-        return False
-    raise TrtrlError(f"mutate: Yosys failed on the proof of mutant {mutant.index} "
-                     f"(see {work / log})")
+        return Proof(None, detail=f"equiv_* timed out after {timeout:g} s")
+    status = re.search(r"Of those cells (\d+) are proven and (\d+) are unproven",
+                       (work / log).read_text())
+    if rc != 0 or status is None:
+        raise TrtrlError(f"mutate: Yosys failed on the proof of mutant {mutant.index} "
+                         f"(see {work / log})")
+    unproven = int(status[2])
+    if unproven == 0:
+        return Proof(True, detail=f"proven equal to the original (equiv_* at depth "
+                                  f"{PROOF_DEPTH}, all states)")
+    miter_log = (work / log).read_text().split("EQUIV_MITER", 1)[-1]
+    cells = re.search(r"Selected (\d+) miter cells", miter_log)
+    if cells is None or int(cells[1]) > MAX_BOUNDED_CELLS:
+        return Proof(False, detail=f"{unproven} signal(s) unproven by equiv_*; their cone "
+                                   f"({cells[1] if cells else '?'} cells) is too large for "
+                                   "the bounded check")
+    reset = reset if reset and f"input port {reset[0]}." in miter_log else None
+    left = max(1.0, timeout - (time.perf_counter() - t0))
+    blog = f"bounded{mutant.index:04d}.log"
+    rc = _yosys(bounded_script(mutant.index, reset, depth, left), work, blog, left + 30)
+    text = (work / blog).read_text() if (work / blog).exists() else ""
+    if rc == -1 or "TIMEOUT" in text:
+        return Proof(None, detail=f"{unproven} signal(s) unproven by equiv_*; the bounded "
+                                  f"check timed out")
+    if rc == 0 and "SUCCESS" in text:
+        return Proof(True, bounded=True,
+                     detail=f"{unproven} signal(s) unproven by equiv_* are equal for "
+                            f"{depth} cycles after reset")
+    if "FAIL" in text:
+        return Proof(False, detail=f"differs within {depth} cycles of reset "
+                                   f"(counterexample work/cex{mutant.index:04d}.vcd)")
+    raise TrtrlError(f"mutate: Yosys failed on the bounded check of mutant {mutant.index} "
+                     f"(see {work / blog})")
 
 
 # -- one mutant -------------------------------------------------------------------------
@@ -229,8 +332,10 @@ def _first_line(text: str) -> str:
     return next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
 
 
-def judge(camp: Campaign, top: str, mutant: Mutant, work: Path, builds: Path) -> Mutant:
-    """Simulate ``mutant``; if it survives and ``camp.formal``, try to prove it equivalent."""
+def judge(camp: Campaign, top: str, mutant: Mutant, work: Path, builds: Path,
+          reset: tuple[str, int] | None = None, depth: int = 0) -> Mutant:
+    """Simulate ``mutant``; if it survives and ``camp.formal``, try to prove it equivalent
+    (for all states, else for ``depth`` cycles after ``reset``)."""
     from trtrl.testbenches.runner import run_case
 
     t0 = time.perf_counter()
@@ -249,13 +354,10 @@ def judge(camp: Campaign, top: str, mutant: Mutant, work: Path, builds: Path) ->
     mutant.verdict = "survived"
     if camp.formal:
         t0 = time.perf_counter()
-        proven = prove_equivalent(mutant, top, work, camp.formal_timeout)
-        if proven:
-            mutant.verdict = "equivalent"
-            mutant.detail = f"proven equal to the original (equiv_* at depth {PROOF_DEPTH})"
-        else:
-            mutant.detail = ("not proven equivalent" if proven is False else
-                             f"proof timed out after {camp.formal_timeout:g} s")
+        proof = prove_equivalent(mutant, top, work, camp.formal_timeout, reset, depth)
+        if proof.equivalent:
+            mutant.verdict = "bounded" if proof.bounded else "equivalent"
+        mutant.detail = proof.detail
         mutant.formal_s = time.perf_counter() - t0
     return mutant
 
@@ -264,9 +366,24 @@ def judge(camp: Campaign, top: str, mutant: Mutant, work: Path, builds: Path) ->
 def score(mutants: Sequence[Mutant]) -> dict[str, Any]:
     """Counts per verdict and the score killed / (all - equivalent)."""
     counts = Counter(m.verdict for m in mutants)
-    relevant = len(mutants) - counts["equivalent"]
+    relevant = len(mutants) - counts["equivalent"] - counts["bounded"]
+    # the score if only the unbounded proofs removed mutants: the bounded ones kept
+    strict = len(mutants) - counts["equivalent"]
     return {"mutants": len(mutants), **{v: counts[v] for v in VERDICTS},
-            "score": counts["killed"] / relevant if relevant else None}
+            "score": counts["killed"] / relevant if relevant else None,
+            "score_unbounded_only": counts["killed"] / strict if strict else None}
+
+
+def bounded_depth(man: Manifest) -> int:
+    """Cycles the bounded check covers after reset: the reset, a clear, two learning
+    steps and a read-out, so that a difference that shows in the first or the second
+    step (with state the first left behind) is found."""
+    return 3 + man.clear_cycles + 2 * man.cycles_per_step + man.read_latency
+
+
+def reset_of(man: Manifest) -> tuple[str, int]:
+    """The design's reset port and its active level."""
+    return ("aresetn", 0) if man.interface == AXI_TOP else ("rst", 1)
 
 
 def run_campaign(camp: Campaign, out: Path,
@@ -279,6 +396,7 @@ def run_campaign(camp: Campaign, out: Path,
     top = camp.top or man.top
     if camp.mutants < 1:
         raise TrtrlError(f"mutate: --mutants must be at least 1, not {camp.mutants}")
+    depth = bounded_depth(man)
     t_start = time.perf_counter()
     with atomic_folder(out) as tmp:
         work, builds = tmp / "work", tmp / "build"
@@ -294,7 +412,8 @@ def run_campaign(camp: Campaign, out: Path,
             if m.location is not None:
                 n = int(m.location.rsplit(":", 1)[1])
                 m.source = lines[n - 1].strip()[:120] if 0 < n <= len(lines) else ""
-        write_mutants(mutants, work, design)
+        unwritable = write_mutants(mutants, work, design)
+        mutants = [m for m in mutants if m not in unwritable]
         shutil.copyfile(work / MUTANTS_TXT, tmp / MUTANTS_TXT)
         from trtrl.testbenches.runner import run_case
 
@@ -308,7 +427,8 @@ def run_campaign(camp: Campaign, out: Path,
                                  f"{_first_line(control.message)}")
         done: list[Mutant] = []
         with ProcessPoolExecutor(max_workers=max(1, camp.jobs)) as pool:
-            futures = [pool.submit(judge, camp, top, m, work, builds) for m in mutants]
+            futures = [pool.submit(judge, camp, top, m, work, builds, reset_of(man), depth)
+                       for m in mutants]
             for fut in as_completed(futures):
                 done.append(fut.result())
                 if progress is not None:
@@ -321,7 +441,10 @@ def run_campaign(camp: Campaign, out: Path,
                            "more": [{"config": t.name, "steps": t.steps, "task": t.task,
                                      "lr_shift": t.lr_shift} for t in camp.more]},
             "seed": camp.seed, "formal": camp.formal, "proof_depth": PROOF_DEPTH,
+            "bounded_depth": depth,
             "boundary": sum(m.is_text for m in done),
+            # drawn by Yosys but not writable as Verilog: left out of every count
+            "unwritable": [m.command for m in unwritable],
             **score(done),
             "by_mode": _by_mode(done),
             "seconds": {"total": round(time.perf_counter() - t_start, 1),
@@ -352,10 +475,14 @@ def _by_mode(mutants: Sequence[Mutant]) -> dict[str, dict[str, int]]:
     return dict(sorted(table.items()))
 
 
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
 def report_markdown(summary: dict[str, Any]) -> str:
     """The campaign as a page: the score, the counts per mutation mode, the survivors."""
     s = summary
-    pct = "-" if s["score"] is None else f"{100 * s['score']:.1f}%"
+    pct = _pct(s["score"])
     sb = s["scoreboard"]
     lines = [
         f"# Mutation campaign: {s['design']} (top {s['top']})", "",
@@ -365,10 +492,15 @@ def report_markdown(summary: dict[str, Any]) -> str:
                   f"of `{t['task']}` at shift {t['lr_shift']})" for t in sb["more"])
         + f". Mutants: {s['mutants'] - s['boundary']} "
         f"drawn by Yosys `mutate -list` (seed {s['seed']}) and {s['boundary']} of the "
-        "boundary class (every comparison with a constant moved onto its bound).", "",
-        f"**Score: {pct}** ({s['killed']} killed of {s['mutants'] - s['equivalent']} "
-        f"non-equivalent mutants; {s['equivalent']} proven equivalent and removed"
-        + ("" if s["formal"] else "; formal filter off, so none removed") + ").", "",
+        "boundary class (every comparison with a constant moved onto its bound)."
+        + "".join(f" Left out: `{c}`, which Yosys cannot write back as Verilog."
+                  for c in s["unwritable"]), "",
+        f"**Score: {pct}** ({s['killed']} killed of "
+        f"{s['mutants'] - s['equivalent'] - s['bounded']} non-equivalent mutants; "
+        f"{s['equivalent']} proven equivalent in every state and {s['bounded']} equal for "
+        f"{s['bounded_depth']} cycles after reset, both removed"
+        + ("" if s["formal"] else "; formal filter off, so none removed") + f"). Removing "
+        f"only the proofs for every state: {_pct(s['score_unbounded_only'])}.", "",
         markdown_table(["mode", *VERDICTS],
                        [[mode, *(c[v] for v in VERDICTS)] for mode, c in s["by_mode"].items()]),
     ]
