@@ -57,7 +57,8 @@ def _q(name: str) -> str:
 
 
 def _width(text: str, name: str) -> int:
-    m = re.search(rf"^(?:reg|wire) signed \[(\d+):0\] {name};", text, re.M)
+    # MyHDL declares it signed; a netlist Yosys writes back may not (read as signed here)
+    m = re.search(rf"^\s*(?:reg|wire) (?:signed )?\[(\d+):0\] {name};", text, re.M)
     if m is None:
         raise TrtrlError(f"prove --core: the core has no signed signal {name} (the generator "
                          "changed its names; rtl/formal_core.py follows rtl/folded.py)")
@@ -81,7 +82,7 @@ def clamps(man: Manifest, text: str) -> list[Clamp]:
     def clamp(name: str, q: str, dst: str, ev: str, exact: str, bits: int, fmt: object,
               past: tuple[str, ...]) -> None:
         _width(text, dst)
-        if not re.search(rf"^reg {ev};", text, re.M):
+        if not re.search(rf"^\s*(?:reg|wire) {ev};", text, re.M):
             raise TrtrlError(f"prove --core: the core has no event {ev}")
         out.append(Clamp(name, q, dst, ev, exact, bits, fmt.min, fmt.max,  # type: ignore[attr-defined]
                          tuple((sig, _width(text, sig)) for sig in past)))
@@ -97,7 +98,7 @@ def clamps(man: Manifest, text: str) -> list[Clamp]:
         clamp(f"lane{i}_w", "w", f"lane{i}_w3_n", f"lane{i}_w3_evn",
               f"({_q(wold)} + {_q(dw)})", max(_width(text, wold), _width(text, dw)) + 1,
               f.weight, (wold, dw))
-    clamp("fp", "fp", "a7_sat", "a7_sev", "a6_fr", _width(text, "a6_fr"), f.act, ())
+    clamp("fp", "fp", "a7_sat", "a7_sev", "$signed(a6_fr)", _width(text, "a6_fr"), f.act, ())
     clamp("e", "e", "a5_e", "a5_eev", _q("a4_ed"), _width(text, "a4_ed"), f.act, ("a4_ed",))
     # the error's wide value, d - y, must itself be exact
     diff = max(_width(text, "dn"), _width(text, "a3_y")) + 1
@@ -119,7 +120,7 @@ def props_verilog(text: str, cl: list[Clamp]) -> str:
         b = c.bits
         if c.ev is None:
             lines += [f"wire signed [{b - 1}:0] p_x_{c.name} = {c.exact};",
-                      f"wire p_{c.name} = !p_live || {c.dst} == p_x_{c.name};",
+                      f"wire p_{c.name} = !p_live || $signed({c.dst}) == p_x_{c.name};",
                       f"always @* assert (p_{c.name});"]
             continue
         lines += [
@@ -127,7 +128,7 @@ def props_verilog(text: str, cl: list[Clamp]) -> str:
             f"wire p_out_{c.name} = p_x_{c.name} > {c.hi} || p_x_{c.name} < ({c.lo});",
             f"wire signed [{b - 1}:0] p_s_{c.name} = p_x_{c.name} > {c.hi} ? {c.hi} : "
             f"p_x_{c.name} < ({c.lo}) ? ({c.lo}) : p_x_{c.name};",
-            f"wire p_{c.name} = !p_live || ({c.dst} == p_s_{c.name} && "
+            f"wire p_{c.name} = !p_live || ($signed({c.dst}) == p_s_{c.name} && "
             f"{c.ev} == p_out_{c.name});",
             f"always @* assert (p_{c.name});",
         ]
