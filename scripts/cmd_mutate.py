@@ -12,7 +12,14 @@ from trtrl.pymodel.paths import user_path
 
 DEFAULT_MUTANTS = 100  # testbenches.mutation.DEFAULT_MUTANTS (a test checks)
 DEFAULT_FORMAL_TIMEOUT = 300.0  # testbenches.mutation.DEFAULT_FORMAL_TIMEOUT
-LR_SHIFT_OTHER = 30  # the second run's learning-rate shift (0b11110)
+
+
+def every_shift(steps: int) -> tuple[int, ...]:
+    """The second run's learning-rate shift per step: 0, 1, ..., 31, 0, ... (every bit of
+    the shift both ways, and every shift's rounding constant)."""
+    from trtrl.pymodel.fixed.model import LR_SHIFT_MAX
+
+    return tuple(t % (LR_SHIFT_MAX + 1) for t in range(steps))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Draw mutants of a Verilog design with Yosys (`mutate -list`: a bit of "
         "a cell's port inverted, tied to 0 or 1, or XORed with another bit) and every comparison "
         "of a signal with a constant moved onto its bound (x > MAX to x >= MAX), run each through "
-        "the quick scoreboard on Icarus (and, if it passes, once more at learning-rate shift 30), "
+        "the quick scoreboard on Icarus (and, if it passes, once more with the learning-rate "
+        "shift stepping through 0..31), "
         "and prove the ones it does not kill equivalent to the "
         "original with Yosys's equiv_* passes (every state), or else equal for two learning "
         "steps after reset (sat over the unproven signals' cones: 'bounded'), or leave them "
@@ -107,9 +115,10 @@ def main(args: argparse.Namespace) -> int:
                                     sims=("icarus",))
     if args.steps is not None:
         tb = replace(tb, steps=args.steps)
-    # the same stimulus at the largest learning-rate shift: every bit of the shift that the
-    # first run's shift of 1 leaves at 0 is 1 here (and no weight moves)
-    more = (replace(tb, name=f"{tb.name}_lr{LR_SHIFT_OTHER}", lr_shift=LR_SHIFT_OTHER),)
+    # the same stimulus with a new learning-rate shift every step: every bit of the shift
+    # that the first run's shift of 1 leaves at 0 is 1 here, and each shift's rounding
+    # constant (a different bit of the gradient sum's start) is used
+    more = (replace(tb, name=f"{tb.name}_every_lr", lr_steps=every_shift(tb.steps)),)
     camp = Campaign(verilog=Path(verilog), manifest=Path(manifest), tb=tb, more=more,
                     mutants=args.mutants, seed=args.seed, jobs=jobs,
                     formal=not args.no_formal, formal_timeout=args.formal_timeout,

@@ -55,6 +55,9 @@ class TbConfig:
     compare_float: bool = False  # also report (and bound) the MSE against the float model
     # learning on/off per step (length ``steps``); None: learn on every step
     learn_steps: tuple[bool, ...] | None = None
+    # the learning-rate shift per step (length ``steps``; the core's testbench only);
+    # None: ``lr_shift`` on every step
+    lr_steps: tuple[int, ...] | None = None
     top: str = TOP  # the generated top level: the core alone, or AXI_TOP (its bus shell)
     lanes: int | None = None  # P, the core's lanes; None: the generator's default
 

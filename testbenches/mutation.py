@@ -439,7 +439,8 @@ def run_campaign(camp: Campaign, out: Path,
             "scoreboard": {"config": camp.tb.name, "sim": camp.sim, "steps": camp.tb.steps,
                            "task": camp.tb.task, "lr_shift": camp.tb.lr_shift,
                            "more": [{"config": t.name, "steps": t.steps, "task": t.task,
-                                     "lr_shift": t.lr_shift} for t in camp.more]},
+                                     "lr_shift": t.lr_shift, "lr_steps": t.lr_steps}
+                                    for t in camp.more]},
             "seed": camp.seed, "formal": camp.formal, "proof_depth": PROOF_DEPTH,
             "bounded_depth": depth,
             "boundary": sum(m.is_text for m in done),
@@ -475,6 +476,13 @@ def _by_mode(mutants: Sequence[Mutant]) -> dict[str, dict[str, int]]:
     return dict(sorted(table.items()))
 
 
+def _shifts(run: dict[str, Any]) -> str:
+    steps = run.get("lr_steps")
+    if not steps:
+        return f"at shift {run['lr_shift']}"
+    return f"at shifts {', '.join(map(str, steps[:3]))}, ... (one per step, up to {max(steps)})"
+
+
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
@@ -489,7 +497,7 @@ def report_markdown(summary: dict[str, Any]) -> str:
         f"Scoreboard: configuration `{sb['config']}`, {sb['steps']} steps of the "
         f"`{sb['task']}` stimulus at learning-rate shift {sb['lr_shift']} on {sb['sim']}"
         + "".join(f"; then, for a mutant that passes, `{t['config']}` ({t['steps']} steps "
-                  f"of `{t['task']}` at shift {t['lr_shift']})" for t in sb["more"])
+                  f"of `{t['task']}` {_shifts(t)})" for t in sb["more"])
         + f". Mutants: {s['mutants'] - s['boundary']} "
         f"drawn by Yosys `mutate -list` (seed {s['seed']}) and {s['boundary']} of the "
         "boundary class (every comparison with a constant moved onto its bound)."

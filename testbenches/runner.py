@@ -405,11 +405,15 @@ def run_case(
         verilog.write_text(mutated)
     interface = man.interface
     check_ports(Path(verilog), top, interface)
+    if cfg.lr_steps is not None and (interface != TOP or batched):
+        raise TrtrlError(f"{cfg.name}: a learning-rate shift per step (lr_steps) is driven "
+                         "by the core's testbench only")
     stim = case_dir / "stimulus.npz"
     if not stim.exists():
         case = make_case(replace(cfg, n=man.n, m=man.m, k=man.k,
                                         activation=man.fixed.activation))
-        write_stimulus(stim, case, man.fixed, cfg.lr_shift, learn_steps=learn_flags(cfg))
+        write_stimulus(stim, case, man.fixed, cfg.lr_shift, learn_steps=learn_flags(cfg),
+                       lr_steps=cfg.lr_steps)
     harness = None
     if batched:
         if interface != AXI_TOP:

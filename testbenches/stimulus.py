@@ -149,11 +149,13 @@ def learn_flags(cfg: TbConfig) -> tuple[bool, ...] | None:
 
 def write_stimulus(path: Path, case: Any, fixed: FixedConfig, lr_shift: int | None,
                    learn: bool = True,
-                   learn_steps: tuple[bool, ...] | None = None) -> dict[str, Any]:
+                   learn_steps: tuple[bool, ...] | None = None,
+                   lr_steps: tuple[int, ...] | None = None) -> dict[str, Any]:
     """Quantise a case and save what the testbench drives (x_q, d_q, w0_q, lr_shift).
 
-    ``learn_steps`` (one flag per step) drives the ``learn`` input step by step; the
-    reference model follows it.
+    ``learn_steps`` (one flag per step) drives the ``learn`` input step by step, and
+    ``lr_steps`` (one shift per step) the ``lr_shift`` input; the reference model follows
+    both.
     """
     from trtrl.pymodel.fixed.model import lr_shift_from_lr, quantize_case
 
@@ -166,6 +168,10 @@ def write_stimulus(path: Path, case: Any, fixed: FixedConfig, lr_shift: int | No
             raise TrtrlError(f"learn_steps: {per_step.shape[0]} flags for {steps} steps")
         learn = bool(per_step.any())
     shift = lr_shift if lr_shift is not None else lr_shift_from_lr(case.lr, learn)
+    shifts = np.full(steps, shift, dtype=np.int64) if lr_steps is None else \
+        np.asarray(lr_steps, dtype=np.int64)
+    if shifts.shape != (steps,):
+        raise TrtrlError(f"lr_steps: {shifts.shape[0]} shifts for {steps} steps")
     x_q, d_q, w0_q = quantize_case(case, fixed)  # the model's quantiser, the model's order
     arrays = {
         "x_q": x_q,
@@ -174,6 +180,7 @@ def write_stimulus(path: Path, case: Any, fixed: FixedConfig, lr_shift: int | No
         "lr_shift": np.int64(shift),
         "learn": np.bool_(learn),
         "learn_steps": per_step,
+        "lr_steps": shifts,
         # the float case rides along for the MSE comparison with the float model
         "x": np.asarray(case.x, dtype=np.float64),
         "d": np.asarray(case.d, dtype=np.float64),

@@ -172,7 +172,7 @@ def test_mutate_command_writes_its_report(tmp_path: Path) -> None:
         assert m["verdict"] in ("killed", "survived")
         assert (m["verdict"] == "killed") == bool(m["detail"])
     assert "mutation score" in res.stdout
-    assert summary["scoreboard"]["more"][0]["lr_shift"] == cmd_mutate.LR_SHIFT_OTHER
+    assert summary["scoreboard"]["more"][0]["lr_steps"] == list(cmd_mutate.every_shift(40))
     page = (out / mutation.REPORT_MD).read_text()
     assert f"{summary['killed']} killed of {total} non-equivalent" in page
     assert len((out / mutation.MUTANTS_TXT).read_text().splitlines()) == 5
@@ -225,3 +225,32 @@ def test_a_boundary_mutant_that_changes_nothing_is_proven_equivalent(tmp_path: P
     write_mutants([site], tmp_path, verilog)
     proof = mutation.prove_equivalent(site, "trtrl_array", tmp_path, 600, ("rst", 1), 100)
     assert proof.equivalent is True and not proof.bounded
+
+
+LR_LATCH = "lr_r <= lr_shift;"  # the core latching its learning-rate shift for a step
+
+
+def _shift_stuck_at_1(text: str) -> str:
+    assert LR_LATCH in text
+    return text.replace(LR_LATCH, "lr_r <= 1;")
+
+
+def test_the_second_run_drives_a_new_shift_every_step(tmp_path: Path) -> None:
+    """A core that takes shift 1 whatever its port says passes the first run (shift 1);
+    the campaign's second run, a new shift every step with the model following, fails it,
+    and passes the unmutated core."""
+    from dataclasses import replace
+
+    from trtrl.testbenches.runner import run_case
+    from trtrl.testbenches.scoreboard import MISMATCH_TAG
+
+    every = replace(FAULT_CFG, name="every_lr", lr_steps=cmd_mutate.every_shift(FAULT_CFG.steps))
+    assert every.lr_steps is not None and set(every.lr_steps) == set(range(32))
+    assert run_case(every, "icarus", build_root=tmp_path, rerun_with_waves=False).passed
+    kw = {"mutate": _shift_stuck_at_1, "build_root": tmp_path, "rerun_with_waves": False}
+    assert run_case(FAULT_CFG, "icarus", tag="-stuck", **kw).passed
+    res = run_case(every, "icarus", tag="-stuck", **kw)
+    assert not res.passed and MISMATCH_TAG in res.message, res.message
+    with pytest.raises(mutation.TrtrlError, match="core's testbench only"):
+        run_case(replace(every, top="trtrl_axi"), "icarus", build_root=tmp_path)
+

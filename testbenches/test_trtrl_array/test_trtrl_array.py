@@ -271,6 +271,8 @@ async def run_trtrl_array(dut: Any) -> None:
     # learning per step (older stimulus files hold one flag for the whole run)
     learn_steps = (np.asarray(stim["learn_steps"], dtype=bool) if "learn_steps" in stim.files
                    else np.full(steps, learn))
+    lr_steps = (np.asarray(stim["lr_steps"], dtype=np.int64) if "lr_steps" in stim.files
+                else np.full(steps, lr_shift))
     every = int(cfg.get("checkpoint_every", 1))
     result_path = Path(cfg["result"])
     sb = Scoreboard(clock_ns=float(cfg.get("clock_ns", 10)), waves_hint=cfg.get("waves_hint", ""))
@@ -299,13 +301,15 @@ async def run_trtrl_array(dut: Any) -> None:
             sb.check_state(-1, expected_state(model, 0), await tb.read_state(), fmts)
         for t in range(steps):
             model.learn = bool(learn_steps[t])
-            cov.step(model.learn, lr_shift)
+            if lr_steps[t] != model.lr_shift:
+                model.set_lr_shift(int(lr_steps[t]))
+            cov.step(model.learn, model.lr_shift)
             exp_y, exp_e = model.step(x_q[t], d_q[t])
             t_in = time.perf_counter()
             c_in = time.process_time()
             tb.phase = f"step {t}"
             got_y, got_e, timing = await tb.step(x_q[t], d_q[t], bool(learn_steps[t]),
-                                                 lr_shift)
+                                                 model.lr_shift)
             stream_s += time.perf_counter() - t_in
             stream_cpu += time.process_time() - c_in
             sb.note_timing(t, timing)
