@@ -16,7 +16,6 @@ wrapper come from one table), so a failure names the rule.
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,21 +200,18 @@ def prove(verilog: Path, tdata_bits: int, addr_bits: int, out: Path,
     Writes into ``out`` (which must exist): the design's copy, ``trtrl_axi_props.sv``,
     ``prove.ys``, ``prove.log`` and, on a failure, ``trace.vcd``.
     """
-    from trtrl.rtl.toolchain import yosys
+    from trtrl.rtl.toolchain import run_yosys_script
 
     if depth < 2:
         raise TrtrlError(f"--depth: at least 2 cycles (reset, then one step), not {depth}")
     # Yosys (WebAssembly) reads and writes plain names in its working folder
     (out / verilog.name).write_bytes(verilog.read_bytes())
     (out / f"{WRAPPER}.sv").write_text(wrapper_verilog(tdata_bits, addr_bits))
-    (out / "prove.ys").write_text(prove_script(verilog.name, depth))
     t0 = time.perf_counter()
-    with open(out / "prove.log", "w") as fh:
-        try:
-            rc = subprocess.run([yosys(), "-q", "-l", "prove.log", "-s", "prove.ys"], cwd=out,
-                                stdout=fh, stderr=subprocess.STDOUT, timeout=timeout).returncode
-        except subprocess.TimeoutExpired:
-            raise TrtrlError(f"prove: Yosys took more than {timeout:g} s") from None
+    rc = run_yosys_script(prove_script(verilog.name, depth), out, "prove.ys", "prove.log",
+                          timeout)
+    if rc is None:
+        raise TrtrlError(f"prove: Yosys took more than {timeout:g} s")
     seconds = time.perf_counter() - t0
     text = (out / "prove.log").read_text()
     if "SAT proof finished - no model found: SUCCESS!" in text and rc == 0:

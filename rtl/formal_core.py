@@ -23,12 +23,12 @@ any value in any cycle), which only makes the claim stronger.
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from trtrl.pymodel.errors import TrtrlError
+from trtrl.pymodel.fixed.formats import FixedFormat
 from trtrl.rtl.manifest import Manifest
 
 PROPS_FILE = "trtrl_array_props.v"
@@ -79,12 +79,13 @@ def clamps(man: Manifest, text: str) -> list[Clamp]:
     lanes = int(man.details.get("lanes", man.n))
     out = []
 
-    def clamp(name: str, q: str, dst: str, ev: str, exact: str, bits: int, fmt: object,
-              past: tuple[str, ...]) -> None:
+    def clamp(name: str, q: str, dst: str, ev: str | None, exact: str, bits: int,
+              fmt: FixedFormat | None, past: tuple[str, ...]) -> None:
         _width(text, dst)
-        if not re.search(rf"^\s*(?:reg|wire) {ev};", text, re.M):
+        if ev is not None and not re.search(rf"^\s*(?:reg|wire) {ev};", text, re.M):
             raise TrtrlError(f"prove --core: the core has no event {ev}")
-        out.append(Clamp(name, q, dst, ev, exact, bits, fmt.min, fmt.max,  # type: ignore[attr-defined]
+        out.append(Clamp(name, q, dst, ev, exact, bits, fmt.min if fmt else None,
+                         fmt.max if fmt else None,
                          tuple((sig, _width(text, sig)) for sig in past)))
 
     for i in range(lanes):
@@ -100,10 +101,9 @@ def clamps(man: Manifest, text: str) -> list[Clamp]:
               f.weight, (wold, dw))
     clamp("fp", "fp", "a7_sat", "a7_sev", "$signed(a6_fr)", _width(text, "a6_fr"), f.act, ())
     clamp("e", "e", "a5_e", "a5_eev", _q("a4_ed"), _width(text, "a4_ed"), f.act, ("a4_ed",))
-    # the error's wide value, d - y, must itself be exact
-    diff = max(_width(text, "dn"), _width(text, "a3_y")) + 1
-    out.append(Clamp("e_diff", "e", "a4_ed", None, f"({_q('dn')} - {_q('a3_y')})", diff,
-                     None, None, (("dn", _width(text, "dn")), ("a3_y", _width(text, "a3_y")))))
+    # the error's wide value, d - y, must itself be exact (no clamp, no event)
+    clamp("e_diff", "e", "a4_ed", None, f"({_q('dn')} - {_q('a3_y')})",
+          max(_width(text, "dn"), _width(text, "a3_y")) + 1, None, ("dn", "a3_y"))
     return out
 
 
@@ -170,20 +170,16 @@ def prove_core(verilog: Path, man: Manifest, out: Path, timeout: float = 1800.0)
     """Prove the no-wrap properties of the core ``verilog`` (top ``man.top``) by induction;
     writes ``trtrl_array_props.v``, ``prove_core.ys``, ``prove_core.log`` into ``out`` and
     on a failure ``trace_core.vcd``."""
-    from trtrl.rtl.toolchain import yosys
+    from trtrl.rtl.toolchain import run_yosys_script
 
     text = verilog.read_text()
     cl = clamps(man, text)
     (out / PROPS_FILE).write_text(props_verilog(text, cl))
-    (out / "prove_core.ys").write_text(prove_script(man.top, cl))
     t0 = time.perf_counter()
-    with open(out / "prove_core.log", "w") as fh:
-        try:
-            rc = subprocess.run([yosys(), "-q", "-l", "prove_core.log", "-s", "prove_core.ys"],
-                                cwd=out, stdout=fh, stderr=subprocess.STDOUT,
-                                timeout=timeout).returncode
-        except subprocess.TimeoutExpired:
-            raise TrtrlError(f"prove --core: Yosys took more than {timeout:g} s") from None
+    rc = run_yosys_script(prove_script(man.top, cl), out, "prove_core.ys", "prove_core.log",
+                          timeout)
+    if rc is None:
+        raise TrtrlError(f"prove --core: Yosys took more than {timeout:g} s")
     seconds = time.perf_counter() - t0
     described = {c.name: describe(c) for c in cl}
     log = (out / "prove_core.log").read_text()

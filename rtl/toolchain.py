@@ -117,6 +117,27 @@ def yosys() -> str:
     return wheel_tool(YOSYS, YOSYS_PIN)
 
 
+def run_yosys_script(script: str, cwd: Path, script_name: str, log: str,
+                     timeout: float | None = None) -> int | None:
+    """Write ``script`` to ``cwd / script_name`` and run it there with its log in
+    ``cwd / log``; the return code, or None if it ran past ``timeout`` seconds.
+
+    Yosys is the WebAssembly build: it writes only plain file names in its working
+    folder (a path into a subfolder is silently lost), so the script names every file
+    relative to ``cwd``.
+    """
+    import subprocess
+
+    (cwd / script_name).write_text(script)
+    with open(cwd / log, "w") as fh:
+        try:
+            return subprocess.run([yosys(), "-q", "-l", log, "-s", script_name], cwd=cwd,
+                                  stdout=fh, stderr=subprocess.STDOUT,
+                                  timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            return None
+
+
 def have_yosys() -> bool:
     try:
         yosys()

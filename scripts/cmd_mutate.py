@@ -87,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
 
     from trtrl.rtl.manifest import Manifest
     from trtrl.testbenches.configs import FAULT_CFG, TbConfig
-    from trtrl.testbenches.mutation import Campaign, run_campaign
+    from trtrl.testbenches.mutation import Campaign, percent, run_campaign
 
     jobs = _jobs(args.jobs)
     if args.mutants < 1:
@@ -133,8 +133,8 @@ def main(args: argparse.Namespace) -> int:
 
     summary = run_campaign(camp, Path(args.out), progress)
     bar.close()
-    pct = "-" if summary["score"] is None else f"{100 * summary['score']:.1f}%"
-    print(f"mutation score {pct}: {summary['killed']} killed, {summary['survived']} survived, "
+    print(f"mutation score {percent(summary['score'])}: {summary['killed']} killed, "
+          f"{summary['survived']} survived, "
           f"{summary['equivalent']} equivalent (proven for every state), {summary['bounded']} "
           f"equal for {summary['bounded_depth']} cycles after reset, of {summary['mutants']} "
           f"mutants in {summary['seconds']['total']:.0f} s")

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -135,22 +134,12 @@ class Campaign:
 
 # -- Yosys ------------------------------------------------------------------------------
 def _yosys(script: str, cwd: Path, log: str, timeout: float | None = None) -> int:
-    """Run a Yosys script in ``cwd``; its log goes to ``cwd / log``.
+    """Run a Yosys script in ``cwd`` (saved as ``log + ".ys"``, its log ``cwd / log``); the
+    return code, -1 if it ran past ``timeout``."""
+    from trtrl.rtl.toolchain import run_yosys_script
 
-    Yosys is the WebAssembly build: it writes only plain file names in its working
-    folder (a path into a subfolder is silently lost), so every file it writes is named
-    relative to ``cwd``.
-    """
-    from trtrl.rtl.toolchain import yosys
-
-    (cwd / f"{log}.ys").write_text(script)
-    with open(cwd / log, "w") as fh:
-        try:
-            return subprocess.run([yosys(), "-q", "-l", log, "-s", f"{log}.ys"], cwd=cwd,
-                                  stdout=fh, stderr=subprocess.STDOUT,
-                                  timeout=timeout).returncode
-        except subprocess.TimeoutExpired:
-            return -1
+    rc = run_yosys_script(script, cwd, f"{log}.ys", log, timeout)
+    return -1 if rc is None else rc
 
 
 def list_mutants(verilog: Path, top: str, count: int, seed: int, work: Path) -> list[Mutant]:
@@ -293,8 +282,8 @@ def prove_equivalent(mutant: Mutant, top: str, work: Path, timeout: float,
     rc = _yosys(equivalence_script(mutant, top, blacklist), work, log, timeout)
     if rc == -1:
         return Proof(None, detail=f"equiv_* timed out after {timeout:g} s")
-    status = re.search(r"Of those cells (\d+) are proven and (\d+) are unproven",
-                       (work / log).read_text())
+    equiv_log = (work / log).read_text()
+    status = re.search(r"Of those cells (\d+) are proven and (\d+) are unproven", equiv_log)
     if rc != 0 or status is None:
         raise TrtrlError(f"mutate: Yosys failed on the proof of mutant {mutant.index} "
                          f"(see {work / log})")
@@ -302,7 +291,7 @@ def prove_equivalent(mutant: Mutant, top: str, work: Path, timeout: float,
     if unproven == 0:
         return Proof(True, detail=f"proven equal to the original (equiv_* at depth "
                                   f"{PROOF_DEPTH}, all states)")
-    miter_log = (work / log).read_text().split("EQUIV_MITER", 1)[-1]
+    miter_log = equiv_log.split("EQUIV_MITER", 1)[-1]
     cells = re.search(r"Selected (\d+) miter cells", miter_log)
     if cells is None or int(cells[1]) > MAX_BOUNDED_CELLS:
         return Proof(False, detail=f"{unproven} signal(s) unproven by equiv_*; their cone "
@@ -483,14 +472,15 @@ def _shifts(run: dict[str, Any]) -> str:
     return f"at shifts {', '.join(map(str, steps[:3]))}, ... (one per step, up to {max(steps)})"
 
 
-def _pct(x: float | None) -> str:
+def percent(x: float | None) -> str:
+    """A score as the report and the command print it."""
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
 def report_markdown(summary: dict[str, Any]) -> str:
     """The campaign as a page: the score, the counts per mutation mode, the survivors."""
     s = summary
-    pct = _pct(s["score"])
+    pct = percent(s["score"])
     sb = s["scoreboard"]
     lines = [
         f"# Mutation campaign: {s['design']} (top {s['top']})", "",
@@ -508,7 +498,7 @@ def report_markdown(summary: dict[str, Any]) -> str:
         f"{s['equivalent']} proven equivalent in every state and {s['bounded']} equal for "
         f"{s['bounded_depth']} cycles after reset, both removed"
         + ("" if s["formal"] else "; formal filter off, so none removed") + f"). Removing "
-        f"only the proofs for every state: {_pct(s['score_unbounded_only'])}.", "",
+        f"only the proofs for every state: {percent(s['score_unbounded_only'])}.", "",
         markdown_table(["mode", *VERDICTS],
                        [[mode, *(c[v] for v in VERDICTS)] for mode, c in s["by_mode"].items()]),
     ]
