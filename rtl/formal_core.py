@@ -10,7 +10,10 @@ stored as its low bits. Each :class:`Clamp` states, for every lane and the activ
 unit, that the clamped value is the exact value saturated into the format (computed
 here in its own words: wide enough that nothing wraps, rounding as ``(v + half) >>>
 shift``) and that the clamp's saturation event (``sat_count``) is raised exactly when
-the exact value lies outside the format.
+the exact value lies outside the format. Each :class:`Count` states how the events
+are counted: a lane's count is the number of its clamps that saturated in the slot, the
+controller's the sum of the lanes' and the activation unit's, and ``sat_count`` adds it
+and stops at its maximum (cleared by a reset or a clear).
 
 The properties are written into a copy of the core's module (its signals are internal),
 as named wires ``p_<clamp>`` with one assertion each, and proved by temporal induction
@@ -51,6 +54,19 @@ class Clamp:
     past: tuple[tuple[str, int], ...] = ()  # signals (name, width) it reads a cycle late
 
 
+@dataclass(frozen=True)
+class Count:
+    """An event counter of the core: ``dst`` must equal ``expr`` (``bits`` wide, unsigned),
+    its value in the property's own words."""
+
+    name: str
+    dst: str
+    expr: str
+    bits: int
+    states: str  # what it states, in words
+    past: tuple[tuple[str, int], ...] = ()  # unsigned signals (name, width) read a cycle late
+
+
 def _q(name: str) -> str:
     """The previous cycle's value of ``name`` (a register :func:`props_verilog` adds)."""
     return f"p_q_{name}"
@@ -58,11 +74,11 @@ def _q(name: str) -> str:
 
 def _width(text: str, name: str) -> int:
     # MyHDL declares it signed; a netlist Yosys writes back may not (read as signed here)
-    m = re.search(rf"^\s*(?:reg|wire) (?:signed )?\[(\d+):0\] {name};", text, re.M)
+    m = re.search(rf"^\s*(?:reg|wire|output) (?:signed )?(?:\[(\d+):0\] )?{name};", text, re.M)
     if m is None:
-        raise TrtrlError(f"prove --core: the core has no signed signal {name} (the generator "
+        raise TrtrlError(f"prove --core: the core has no signal {name} (the generator "
                          "changed its names; rtl/formal_core.py follows rtl/folded.py)")
-    return int(m[1]) + 1
+    return int(m[1]) + 1 if m[1] is not None else 1
 
 
 def _rounded(src: str, shift: int) -> str:
@@ -107,7 +123,52 @@ def clamps(man: Manifest, text: str) -> list[Clamp]:
     return out
 
 
-def props_verilog(text: str, cl: list[Clamp]) -> str:
+def counts(man: Manifest, text: str) -> list[Count]:
+    """The core's event counters (rtl/folded.py ``lane_out``, ``events``, ``sat_count``),
+    checked against ``text``."""
+    from trtrl.rtl.config import COUNTER_BITS
+    from trtrl.rtl.folded import F_CLEAR
+
+    lanes = int(man.details.get("lanes", man.n))
+    out = []
+    # a lane: one event per clamp that saturated in a valid slot (inner sum, p, weight)
+    for i in range(lanes):
+        terms = [(f"lane{i}_e4_ev", f"lane{i}_cnt4", f"lane{i}_lv4"),
+                 (f"lane{i}_e7_ev", f"lane{i}_lv7"),
+                 (f"lane{i}_w3_ev", f"lane{i}_w_upd", f"lane{i}_lv12")]
+        dst = f"lane{i}_ev_out"
+        bits = _width(text, dst) + 1
+        out.append(Count(f"lane{i}_events", dst,
+                         " + ".join(f"{{{bits - 1}'d0, {' & '.join(map(_q, term))}}}"
+                                    for term in terms), bits,
+                         f"{dst} is the number of lane {i}'s clamps that saturated in the slot",
+                         tuple(sorted((t, _width(text, t)) for term in terms for t in term))))
+    # the activation unit: f'(y)'s event, and the error's for an output neuron
+    bits = _width(text, "evl") + 1
+    out.append(Count("slot_events", "evl",
+                     f"a7_v ? {{{bits - 1}'d0, a7_fev}} + {{{bits - 1}'d0, a7_eev && "
+                     f"a7_i < {man.k}}} : {bits}'d0", bits,
+                     "evl is the number of the activation unit's saturations in a valid slot "
+                     f"(the error's only for an output neuron, i < K = {man.k})"))
+    srcs = ["evl", *(f"lane{i}_ev_out" for i in range(lanes))]
+    out.append(Count("event_sum", "ev32",
+                     " + ".join(f"{{{COUNTER_BITS}'d0, {_q(s_)}}}" for s_ in srcs),
+                     COUNTER_BITS + 1, "ev32 is the sum of the lanes' and the activation "
+                     "unit's counts a cycle earlier",
+                     tuple((s_, _width(text, s_)) for s_ in srcs)))
+    top = (1 << COUNTER_BITS) - 1
+    wide = f"({{1'b0, {_q('sat_count')}}} + {{1'b0, {_q('ev32')}}})"
+    out.append(Count("sat_count", "sat_count",
+                     f"{_q('st')} == {int(F_CLEAR)} ? {COUNTER_BITS + 1}'d0 : {wide} > {top} ? "
+                     f"{COUNTER_BITS + 1}'d{top} : {wide}", COUNTER_BITS + 1,
+                     "sat_count adds the events of the cycle before and stops at "
+                     f"{top}; a clear sets it to 0",
+                     (("sat_count", COUNTER_BITS), ("ev32", COUNTER_BITS),
+                      ("st", _width(text, "st")))))
+    return out
+
+
+def props_verilog(text: str, cl: list[Clamp], cn: list[Count] = ()) -> str:
     """The core's Verilog with the properties inside its module (before ``endmodule``)."""
     lines = ["", "// ---- no-wrap properties (rtl/formal_core.py) ----",
              "reg p_past_valid = 1'b0;", "always @(posedge clk) p_past_valid <= 1'b1;",
@@ -116,6 +177,15 @@ def props_verilog(text: str, cl: list[Clamp]) -> str:
     for sig, w in sorted({p for c in cl for p in c.past}):
         lines += [f"reg signed [{w - 1}:0] {_q(sig)};",
                   f"always @(posedge clk) {_q(sig)} <= {sig};"]
+    signed = {sig for c in cl for sig, _ in c.past}
+    for sig, w in sorted({p for c in cn for p in c.past}):
+        if sig in signed:
+            raise TrtrlError(f"prove --core: {sig} is read both signed and unsigned")
+        lines += [f"reg [{w - 1}:0] {_q(sig)};", f"always @(posedge clk) {_q(sig)} <= {sig};"]
+    for c in cn:
+        lines += [f"wire [{c.bits - 1}:0] p_x_{c.name} = {c.expr};",
+                  f"wire p_{c.name} = !p_live || {{{c.bits}'d0, {c.dst}}} == p_x_{c.name};",
+                  f"always @* assert (p_{c.name});"]
     for c in cl:
         b = c.bits
         if c.ev is None:
@@ -147,8 +217,8 @@ def describe(c: Clamp) -> str:
             f"and its event {c.ev} is 1 exactly when it saturates")
 
 
-def prove_script(top: str, cl: list[Clamp]) -> str:
-    shows = " ".join(f"-show p_{c.name}" for c in cl)
+def prove_script(top: str, names: list[str]) -> str:
+    shows = " ".join(f"-show p_{n}" for n in names)
     return "\n".join([
         f"read_verilog -formal -sv {PROPS_FILE}", f"prep -top {top}",
         "memory -nomap", "async2sync",
@@ -173,22 +243,21 @@ def prove_core(verilog: Path, man: Manifest, out: Path, timeout: float = 1800.0)
     from trtrl.rtl.toolchain import run_yosys_script
 
     text = verilog.read_text()
-    cl = clamps(man, text)
-    (out / PROPS_FILE).write_text(props_verilog(text, cl))
+    cl, cn = clamps(man, text), counts(man, text)
+    (out / PROPS_FILE).write_text(props_verilog(text, cl, cn))
+    described = {c.name: describe(c) for c in cl} | {c.name: c.states for c in cn}
     t0 = time.perf_counter()
-    rc = run_yosys_script(prove_script(man.top, cl), out, "prove_core.ys", "prove_core.log",
-                          timeout)
+    rc = run_yosys_script(prove_script(man.top, list(described)), out, "prove_core.ys",
+                          "prove_core.log", timeout)
     if rc is None:
         raise TrtrlError(f"prove --core: Yosys took more than {timeout:g} s")
     seconds = time.perf_counter() - t0
-    described = {c.name: describe(c) for c in cl}
     log = (out / "prove_core.log").read_text()
     done = re.search(r"Induction step proven: SUCCESS!", log)
     if rc == 0 and done:
         steps = len(re.findall(r"Induction step failed", log)) + 1
         return CoreProof(True, steps, [], seconds, described)
     if "FAIL!" in log or "Reached maximum number of time steps" in log:
-        names = {c.name for c in cl}
-        bad = sorted({m[1] for m in re.finditer(r"\\p_(\w+)\s+0\b", log) if m[1] in names})
+        bad = sorted({m[1] for m in re.finditer(r"\\p_(\w+)\s+0\b", log) if m[1] in described})
         return CoreProof(False, 0, bad, seconds, described)
     raise TrtrlError(f"prove --core: Yosys failed (see {out / 'prove_core.log'})")

@@ -30,8 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "a cell's port inverted, tied to 0 or 1, or XORed with another bit) and every comparison "
         "of a signal with a constant moved onto its bound (x > MAX to x >= MAX), run each through "
         "the quick scoreboard on Icarus (and, if it passes, once more with the learning-rate "
-        "shift stepping through 0..31), "
-        "and prove the ones it does not kill equivalent to the "
+        "shift stepping through 0..31); check the ones it does not kill against the core's "
+        "safety properties (`trtrl rtl prove`: every clamp exact, every saturation event "
+        "counted; a failing property kills the mutant, counted apart), "
+        "and prove the rest equivalent to the "
         "original with Yosys's equiv_* passes (every state), or else equal for two learning "
         "steps after reset (sat over the unproven signals' cones: 'bounded'), or leave them "
         "survivors (with a counterexample VCD where sat finds one). Writes mutation.json "
@@ -57,6 +59,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="mutants judged in parallel (N, or auto: one per core)")
     p.add_argument("--no-formal", action="store_true",
                    help="skip the equivalence proofs (survivors are then all counted)")
+    p.add_argument("--no-properties", action="store_true",
+                   help="do not check the core's safety properties on the mutants the "
+                        "scoreboard leaves (they are checked by default when the design is "
+                        "the core, not its AXI top)")
     p.add_argument("--no-boundary", action="store_true",
                    help="only Yosys's mutants, not the boundary class (every comparison of a "
                         "signal with a constant moved onto its bound, e.g. x > MAX to x >= MAX)")
@@ -85,7 +91,7 @@ def main(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from trtrl.rtl.manifest import Manifest
+    from trtrl.rtl.manifest import AXI_TOP, Manifest
     from trtrl.testbenches.configs import FAULT_CFG, TbConfig
     from trtrl.testbenches.mutation import Campaign, percent, run_campaign
 
@@ -123,6 +129,8 @@ def main(args: argparse.Namespace) -> int:
                     mutants=args.mutants, seed=args.seed, jobs=jobs,
                     formal=not args.no_formal, formal_timeout=args.formal_timeout,
                     boundary=not args.no_boundary,
+                    properties=not args.no_properties
+                    and Manifest.read(Path(manifest)).interface != AXI_TOP,
                     top=args.top)
     bar = tqdm(total=args.mutants, desc="mutants", unit="mutant", file=sys.stderr,
                disable=not sys.stderr.isatty())
@@ -133,7 +141,8 @@ def main(args: argparse.Namespace) -> int:
 
     summary = run_campaign(camp, Path(args.out), progress)
     bar.close()
-    print(f"mutation score {percent(summary['score'])}: {summary['killed']} killed, "
+    print(f"mutation score {percent(summary['score'])}: {summary['killed']} killed "
+          f"({summary['killed_by_properties']} by the core's properties), "
           f"{summary['survived']} survived, "
           f"{summary['equivalent']} equivalent (proven for every state), {summary['bounded']} "
           f"equal for {summary['bounded_depth']} cycles after reset, of {summary['mutants']} "

@@ -36,12 +36,20 @@ The flow is YosysHQ's mcy, reduced to what this testbench needs:
 
    A timeout leaves a survivor. A killed mutant is never submitted: it differs from the
    original by definition, so simulating first only saves proofs and changes no count.
+4. **Properties.** Before the formal filter, a mutant of the core that the scoreboard
+   does not kill is checked against the core's own safety properties (``trtrl rtl
+   prove``, rtl/formal_core.py: every clamp exact, every saturation event counted, by
+   induction over every state). A property that fails kills the mutant, counted apart
+   (``killed_by``): such a mutant breaks the specification in a state the scoreboard's
+   stimulus does not reach, or none does (a sensitivity never saturates in practice,
+   but the clamp is still specified).
 
 The score is killed / (mutants - equivalent - bounded); the report also gives it
-with only the every-state proofs removed. Everything is written into one output
-folder: ``mutation.json`` (every mutant, its verdict and where it sits in the design),
-``mutation.md`` (the score, the survivors by source line), ``mutants.txt`` (Yosys's list,
-replayable with ``mutate``), the design and its manifest as mutated.
+with only the every-state proofs removed, and with only the scoreboard's kills.
+Everything is written into one output folder: ``mutation.json`` (every mutant, its
+verdict and where it sits in the design), ``mutation.md`` (the score, the survivors by
+source line), ``mutants.txt`` (Yosys's list, replayable with ``mutate``), the design and
+its manifest as mutated.
 """
 
 from __future__ import annotations
@@ -90,6 +98,7 @@ class Mutant:
     location: str | None  # file:line of the first source tag, in the mutated design
     source: str = ""  # that line of the design, stripped
     verdict: str | None = None
+    killed_by: str = ""  # "scoreboard" or "properties"
     detail: str = ""
     sim_s: float = 0.0
     formal_s: float = 0.0
@@ -128,6 +137,8 @@ class Campaign:
     formal: bool = True
     formal_timeout: float = DEFAULT_FORMAL_TIMEOUT
     boundary: bool = True  # add the boundary class (every comparison with a constant)
+    # check the core's safety properties (rtl/formal_core.py) on what the scoreboard leaves
+    properties: bool = True
     sim: str = "icarus"
     top: str | None = None
 
@@ -336,19 +347,44 @@ def judge(camp: Campaign, top: str, mutant: Mutant, work: Path, builds: Path,
                       ignore_errors=True)
         if not res.passed:
             mutant.sim_s = time.perf_counter() - t0
-            mutant.verdict = "killed"
+            mutant.verdict, mutant.killed_by = "killed", "scoreboard"
             mutant.detail = f"{tb.name}: {_first_line(res.message)}"
             return mutant
     mutant.sim_s = time.perf_counter() - t0
     mutant.verdict = "survived"
+    t0 = time.perf_counter()
+    if camp.properties:
+        failed = broken_properties(work / mutant_file(mutant.index), camp.manifest,
+                                   work / f"props{mutant.index:04d}", camp.formal_timeout)
+        if failed:
+            mutant.formal_s = time.perf_counter() - t0
+            mutant.verdict, mutant.killed_by = "killed", "properties"
+            mutant.detail = f"properties: {failed}"
+            return mutant
     if camp.formal:
-        t0 = time.perf_counter()
         proof = prove_equivalent(mutant, top, work, camp.formal_timeout, reset, depth)
         if proof.equivalent:
             mutant.verdict = "bounded" if proof.bounded else "equivalent"
         mutant.detail = proof.detail
-        mutant.formal_s = time.perf_counter() - t0
+    mutant.formal_s = time.perf_counter() - t0
     return mutant
+
+
+def broken_properties(verilog: Path, manifest: Path, out: Path, timeout: float) -> str:
+    """The core's safety properties (rtl/formal_core.py) that ``verilog`` fails, as a
+    line; '' if none fails (they prove, or a timeout, an induction that does not close or
+    a core whose signals the properties cannot find: nothing shown either way)."""
+    from trtrl.rtl.formal_core import prove_core
+
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        proof = prove_core(verilog, Manifest.read(manifest), out, timeout=timeout)
+    except TrtrlError:
+        return ""
+    if proof.proved or not proof.failed:
+        return ""
+    return (f"{', '.join(f'p_{n}' for n in proof.failed)} fail (counterexample "
+            f"work/{out.name}/trace_core.vcd)")
 
 
 # -- the campaign -----------------------------------------------------------------------
@@ -358,9 +394,12 @@ def score(mutants: Sequence[Mutant]) -> dict[str, Any]:
     relevant = len(mutants) - counts["equivalent"] - counts["bounded"]
     # the score if only the unbounded proofs removed mutants: the bounded ones kept
     strict = len(mutants) - counts["equivalent"]
+    by_scoreboard = sum(m.verdict == "killed" and m.killed_by != "properties" for m in mutants)
     return {"mutants": len(mutants), **{v: counts[v] for v in VERDICTS},
+            "killed_by_properties": counts["killed"] - by_scoreboard,
             "score": counts["killed"] / relevant if relevant else None,
-            "score_unbounded_only": counts["killed"] / strict if strict else None}
+            "score_unbounded_only": counts["killed"] / strict if strict else None,
+            "score_scoreboard_only": by_scoreboard / relevant if relevant else None}
 
 
 def bounded_depth(man: Manifest) -> int:
@@ -406,6 +445,19 @@ def run_campaign(camp: Campaign, out: Path,
         shutil.copyfile(work / MUTANTS_TXT, tmp / MUTANTS_TXT)
         from trtrl.testbenches.runner import run_case
 
+        if camp.properties:
+            from trtrl.rtl.formal_core import prove_core
+
+            if man.interface == AXI_TOP:
+                raise TrtrlError("mutate: the core's properties need the core (trtrl_array), "
+                                 "not its AXI top (leave them out: --no-properties)")
+            (work / "props_control").mkdir()
+            proof = prove_core(work / "control.v", man, work / "props_control",
+                               timeout=camp.formal_timeout)
+            if not proof.proved:
+                raise TrtrlError("mutate: the unmutated design does not prove the core's "
+                                 f"properties ({', '.join(proof.failed) or 'no induction'}; "
+                                 f"see {work}/props_control)")
         for tb in (camp.tb, *camp.more):
             control = run_case(tb, camp.sim, verilog=work / "control.v",
                                manifest=camp.manifest, top=top, tag="-control",
@@ -430,7 +482,8 @@ def run_campaign(camp: Campaign, out: Path,
                            "more": [{"config": t.name, "steps": t.steps, "task": t.task,
                                      "lr_shift": t.lr_shift, "lr_steps": t.lr_steps}
                                     for t in camp.more]},
-            "seed": camp.seed, "formal": camp.formal, "proof_depth": PROOF_DEPTH,
+            "seed": camp.seed, "formal": camp.formal, "properties": camp.properties,
+            "proof_depth": PROOF_DEPTH,
             "bounded_depth": depth,
             "boundary": sum(m.is_text for m in done),
             # drawn by Yosys but not writable as Verilog: left out of every count
@@ -494,7 +547,10 @@ def report_markdown(summary: dict[str, Any]) -> str:
         + "".join(f" Left out: `{c}`, which Yosys cannot write back as Verilog."
                   for c in s["unwritable"]), "",
         f"**Score: {pct}** ({s['killed']} killed of "
-        f"{s['mutants'] - s['equivalent'] - s['bounded']} non-equivalent mutants; "
+        f"{s['mutants'] - s['equivalent'] - s['bounded']} non-equivalent mutants"
+        + (f", {s['killed_by_properties']} of them by the core's properties "
+           f"(the scoreboard alone: {percent(s['score_scoreboard_only'])})"
+           if s["properties"] else "; properties not checked") + "; "
         f"{s['equivalent']} proven equivalent in every state and {s['bounded']} equal for "
         f"{s['bounded_depth']} cycles after reset, both removed"
         + ("" if s["formal"] else "; formal filter off, so none removed") + f"). Removing "

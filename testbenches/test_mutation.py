@@ -40,10 +40,13 @@ def test_score_leaves_out_the_equivalent_mutants() -> None:
     verdicts = ["killed", "killed", "killed", "equivalent", "bounded", "survived"]
     for m, v in zip(ms, verdicts, strict=True):
         m.verdict = v
+    ms[2].killed_by = "properties"
     s = mutation.score(ms)
     assert (s["killed"], s["equivalent"], s["bounded"], s["survived"]) == (3, 1, 1, 1)
+    assert s["killed_by_properties"] == 1
     assert s["score"] == pytest.approx(3 / 4)
     assert s["score_unbounded_only"] == pytest.approx(3 / 5)
+    assert s["score_scoreboard_only"] == pytest.approx(2 / 4)
 
 
 def test_command_defaults_match_the_library() -> None:
@@ -111,7 +114,8 @@ def test_formal_filter_proves_the_original_and_refuses_a_killed_mutant(
     none = Mutant.parse(99, "mutate -mode none")
     proof = mutation.prove_equivalent(none, "trtrl_array", work, 600, reset, depth)
     assert proof.equivalent is True and not proof.bounded
-    camp = Campaign(verilog=verilog, manifest=manifest, tb=FAULT_CFG, formal=False)
+    camp = Campaign(verilog=verilog, manifest=manifest, tb=FAULT_CFG, formal=False,
+                    properties=False)
     killed = None
     for m in mutants:
         if judge(camp, "trtrl_array", m, work, tmp_path).verdict == "killed":
@@ -158,7 +162,8 @@ def _trtrl(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_mutate_command_writes_its_report(tmp_path: Path) -> None:
     """As a user types it, from another folder with a relative output folder."""
-    res = _trtrl(["mutate", "--mutants", "5", "--no-formal", "-j", "2", "-o", "camp"], tmp_path)
+    res = _trtrl(["mutate", "--mutants", "5", "--no-formal", "--no-properties", "-j", "2",
+                  "-o", "camp"], tmp_path)
     assert res.returncode == 0, res.stderr
     out = tmp_path / "camp"
     summary = json.loads((out / mutation.REPORT_JSON).read_text())
@@ -166,7 +171,8 @@ def test_mutate_command_writes_its_report(tmp_path: Path) -> None:
     assert summary["boundary"] >= 4  # at least the weight clamp of each lane, both sides
     assert summary["mutants"] == total
     assert summary["killed"] + summary["survived"] == total
-    assert summary["equivalent"] == summary["bounded"] == 0
+    assert summary["equivalent"] == summary["bounded"] == summary["killed_by_properties"] == 0
+    assert summary["properties"] is False
     assert [m["index"] for m in summary["mutants_list"]] == list(range(total))
     for m in summary["mutants_list"]:
         assert m["verdict"] in ("killed", "survived")
@@ -177,6 +183,43 @@ def test_mutate_command_writes_its_report(tmp_path: Path) -> None:
     assert f"{summary['killed']} killed of {total} non-equivalent" in page
     assert len((out / mutation.MUTANTS_TXT).read_text().splitlines()) == 5
     assert (out / "trtrl_array.v").is_file() and not (out / "build").exists()
+
+
+SAT_FITS = "if ((!lane0_e7_sat_fits)) begin"  # lane 0's sensitivity clamp
+
+
+def test_a_mutant_the_scoreboard_misses_is_killed_by_the_properties(tmp_path: Path) -> None:
+    """Lane 0's sensitivity clamp never taken: no sensitivity of the scoreboard's run
+    saturates (f'(y) times an inner sum already in P stays in P), so it passes; the
+    core's property for that clamp fails on it, with a counterexample."""
+    from trtrl.testbenches.dut import cached_rtl
+
+    verilog, manifest = cached_rtl(FAULT_CFG)
+    text = verilog.read_text()
+    at = text.index(SAT_FITS)
+    m = Mutant(index=7, mode="boundary", command=f"{SAT_FITS} -> if (1'b0)", cell="", port="",
+               wire="lane0_e7_sat_fits", location=None,
+               edit=(at, at + len(SAT_FITS), "if (1'b0) begin"))
+    write_mutants([m], tmp_path, verilog)
+    camp = Campaign(verilog=verilog, manifest=manifest, tb=FAULT_CFG, formal=False)
+    judge(camp, "trtrl_array", m, tmp_path, tmp_path / "build")
+    assert (m.verdict, m.killed_by) == ("killed", "properties"), m
+    assert "p_lane0_p fail" in m.detail, m.detail
+    assert (tmp_path / "props0007" / "trace_core.vcd").stat().st_size > 0
+
+
+def test_mutate_command_checks_the_properties_by_default(tmp_path: Path) -> None:
+    """The unmutated core proves them first; the report says how many the properties
+    killed and what the scoreboard alone scores."""
+    res = _trtrl(["mutate", "--mutants", "2", "--no-boundary", "--no-formal", "-j", "2",
+                  "-o", "camp"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((tmp_path / "camp" / mutation.REPORT_JSON).read_text())
+    assert summary["properties"] is True and summary["mutants"] == 2
+    assert (tmp_path / "camp" / "work" / "props_control" / "prove_core.log").is_file()
+    assert "by the core's properties (the scoreboard alone:" in \
+        (tmp_path / "camp" / mutation.REPORT_MD).read_text()
+    assert "by the core's properties)" in res.stdout
 
 
 @pytest.mark.parametrize("args, message", [

@@ -1,8 +1,8 @@
 """`trtrl rtl prove` (rtl/formal.py, rtl/formal_core.py): the AXI top's protocol properties
 and the core's clamp properties prove on a small configuration; the shell as it was before
 the fix they found (TVALID raised in the cycle the registered stream reset was still on
-its way, then withdrawn) fails the first, a core whose weight clamp wraps or miscounts
-fails the second."""
+its way, then withdrawn) fails the first, a core whose weight clamp wraps or miscounts,
+or whose event counter wraps or loses an event, fails the second."""
 
 from __future__ import annotations
 
@@ -54,7 +54,10 @@ def test_properties_prove_on_a_small_configuration(tmp_path: Path) -> None:
     # unit, and the error's wide difference
     assert core["proved"] and core["failed"] == [] and core["induction_steps"] >= 1
     assert set(core["clamps"]) == {"lane0_p_inner", "lane0_p", "lane0_w", "lane1_p_inner",
-                                   "lane1_p", "lane1_w", "fp", "e", "e_diff"}
+                                   "lane1_p", "lane1_w", "fp", "e", "e_diff",
+                                   # and how the saturation events are counted
+                                   "lane0_events", "lane1_events", "slot_events",
+                                   "event_sum", "sat_count"}
     assert "(no stored quantity wraps) hold in every reachable state" in res.stdout
 
 
@@ -86,11 +89,27 @@ def _weight_clamp_on_its_bound(text: str) -> str:
     return out
 
 
+def _counter_wraps(text: str) -> str:
+    """SAT_COUNT no longer stops at its maximum: it wraps to small counts."""
+    site = "sat_count <= allones;"
+    assert text.count(site) == 1
+    return text.replace(site, "sat_count <= (sat_count + ev32);")
+
+
+def _two_events_count_one(text: str) -> str:
+    """Lane 0 counts an inner sum's and a sensitivity's saturation in one slot as one."""
+    site = "if ((lane0_e4_ev && lane0_cnt4 && lane0_lv4)) begin\n            if ((lane0_e7_ev"
+    assert text.count(site) == 1
+    return text.replace(site, site.replace("if ((lane0_e7_ev", "if (1'b0 && (lane0_e7_ev"))
+
+
 @pytest.mark.parametrize("fault, clamp", [
     ("weight_clamp", "_w"),  # the weight wraps
     ("weight_clamp_on_its_bound", "_w"),  # the weight is right, its event is not
     ("error_bound", "e"),  # the error saturates early
     ("rounding", "lane0_p_inner"),  # an inner sum floored, not rounded
+    ("counter_wraps", "sat_count"),  # no event is lost until 2**32, then all are
+    ("two_events_count_one", "lane0_events"),  # two saturations in a slot counted once
 ])
 def test_a_core_whose_clamp_is_wrong_fails_its_property(tmp_path: Path, fault: str,
                                                         clamp: str) -> None:
@@ -100,8 +119,9 @@ def test_a_core_whose_clamp_is_wrong_fails_its_property(tmp_path: Path, fault: s
                   "-o", "gen"], tmp_path)
     assert gen.returncode == 0, gen.stderr
     verilog = tmp_path / "gen" / "trtrl_array.v"
-    broken = (_weight_clamp_on_its_bound if fault == "weight_clamp_on_its_bound"
-              else faults.FAULTS[fault])
+    broken = {"weight_clamp_on_its_bound": _weight_clamp_on_its_bound,
+              "counter_wraps": _counter_wraps,
+              "two_events_count_one": _two_events_count_one}.get(fault) or faults.FAULTS[fault]
     verilog.write_text(broken(verilog.read_text()))
     res = _trtrl(["rtl", "prove", "--rtl", "gen", "-o", "proof"], tmp_path)
     assert res.returncode == 1, res.stdout + res.stderr
