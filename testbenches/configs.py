@@ -58,6 +58,10 @@ class TbConfig:
     # the learning-rate shift per step (length ``steps``; the core's testbench only);
     # None: ``lr_shift`` on every step
     lr_steps: tuple[int, ...] | None = None
+    # the step during which ``rst`` is pulsed (the core's testbench only): the step starts,
+    # the core is reset half-way through it and reloaded, and the run goes on from that
+    # step's sample against a fresh model; None: reset at power-up only
+    reset_at: int | None = None
     top: str = TOP  # the generated top level: the core alone, or AXI_TOP (its bus shell)
     lanes: int | None = None  # P, the core's lanes; None: the generator's default
 

@@ -408,12 +408,15 @@ def run_case(
     if cfg.lr_steps is not None and (interface != TOP or batched):
         raise TrtrlError(f"{cfg.name}: a learning-rate shift per step (lr_steps) is driven "
                          "by the core's testbench only")
+    if cfg.reset_at is not None and (interface != TOP or batched):
+        raise TrtrlError(f"{cfg.name}: a reset in the middle of a run (reset_at) is driven "
+                         "by the core's testbench only")
     stim = case_dir / "stimulus.npz"
     if not stim.exists():
         case = make_case(replace(cfg, n=man.n, m=man.m, k=man.k,
                                         activation=man.fixed.activation))
         write_stimulus(stim, case, man.fixed, cfg.lr_shift, learn_steps=learn_flags(cfg),
-                       lr_steps=cfg.lr_steps)
+                       lr_steps=cfg.lr_steps, reset_at=cfg.reset_at)
     harness = None
     if batched:
         if interface != AXI_TOP:

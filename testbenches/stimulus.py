@@ -150,12 +150,14 @@ def learn_flags(cfg: TbConfig) -> tuple[bool, ...] | None:
 def write_stimulus(path: Path, case: Any, fixed: FixedConfig, lr_shift: int | None,
                    learn: bool = True,
                    learn_steps: tuple[bool, ...] | None = None,
-                   lr_steps: tuple[int, ...] | None = None) -> dict[str, Any]:
+                   lr_steps: tuple[int, ...] | None = None,
+                   reset_at: int | None = None) -> dict[str, Any]:
     """Quantise a case and save what the testbench drives (x_q, d_q, w0_q, lr_shift).
 
     ``learn_steps`` (one flag per step) drives the ``learn`` input step by step, and
     ``lr_steps`` (one shift per step) the ``lr_shift`` input; the reference model follows
-    both.
+    both. ``reset_at`` is the step during which the core's testbench pulses ``rst``
+    (saved as -1 for None: no reset after power-up).
     """
     from trtrl.pymodel.fixed.model import lr_shift_from_lr, quantize_case
 
@@ -172,6 +174,8 @@ def write_stimulus(path: Path, case: Any, fixed: FixedConfig, lr_shift: int | No
         np.asarray(lr_steps, dtype=np.int64)
     if shifts.shape != (steps,):
         raise TrtrlError(f"lr_steps: {shifts.shape[0]} shifts for {steps} steps")
+    if reset_at is not None and not 0 <= reset_at < steps:
+        raise TrtrlError(f"reset_at: step {reset_at} is not one of the run's {steps} steps")
     x_q, d_q, w0_q = quantize_case(case, fixed)  # the model's quantiser, the model's order
     arrays = {
         "x_q": x_q,
@@ -181,6 +185,7 @@ def write_stimulus(path: Path, case: Any, fixed: FixedConfig, lr_shift: int | No
         "learn": np.bool_(learn),
         "learn_steps": per_step,
         "lr_steps": shifts,
+        "reset_at": np.int64(-1 if reset_at is None else reset_at),
         # the float case rides along for the MSE comparison with the float model
         "x": np.asarray(case.x, dtype=np.float64),
         "d": np.asarray(case.d, dtype=np.float64),

@@ -23,7 +23,7 @@ import cocotb
 import numpy as np
 import pytest
 from cocotb.clock import Clock
-from cocotb.triggers import First, ReadOnly, RisingEdge, Timer
+from cocotb.triggers import ClockCycles, First, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
 from trtrl.pymodel.fixed.words import pack, unpack
@@ -95,14 +95,16 @@ class TB:
             if not value.is_resolvable:
                 raise self.x_error(name, value)
 
-    async def reset(self) -> None:
+    async def reset(self, cycles: int = 3) -> None:
+        """Every input to 0, ``rst`` high for ``cycles`` edges, then clock until the clear
+        sweep the reset starts is over (starts and ends writable, just after an edge)."""
         d = self.dut
         for name in ("s_valid", "learn", "clear", "m_we", "m_re"):
             getattr(d, name).value = 0
         for name in ("s_x", "s_d", "lr_shift", "m_addr", "m_wdata"):
             getattr(d, name).value = 0
         d.rst.value = 1
-        for _ in range(3):
+        for _ in range(cycles):
             await RisingEdge(d.clk)
         d.rst.value = 0
         await self.wait_idle(self.man.clear_cycles + 100, "reset")
@@ -222,6 +224,13 @@ class TB:
     async def step(self, x_q: np.ndarray, d_q: np.ndarray, learn: bool,
                    lr_shift: int) -> tuple[list[int], list[int], StepTiming]:
         """Offer one sample, wait for the handshake and for ``r_valid``; return r_y, r_e."""
+        start_ns, start_cycle = await self.start_step(x_q, d_q, learn, lr_shift)
+        return await self.finish_step(start_ns, start_cycle)
+
+    async def start_step(self, x_q: np.ndarray, d_q: np.ndarray, learn: bool,
+                         lr_shift: int) -> tuple[float, int]:
+        """Offer one sample and wait for its handshake; returns the handshake's time and
+        cycle (ends just after that edge, writable, ``s_valid`` low again)."""
         d = self.dut
         d.s_x.value = pack(x_q, self.a_bits) if self.man.m else 0
         d.s_d.value = pack(d_q, self.a_bits)
@@ -240,6 +249,12 @@ class TB:
                           f"(t={self.now_ns():.0f} ns)")
         start_ns, start_cycle = self.now_ns(), self.cycle()
         d.s_valid.value = 0
+        return start_ns, start_cycle
+
+    async def finish_step(self, start_ns: float,
+                          start_cycle: int) -> tuple[list[int], list[int], StepTiming]:
+        """Wait for the ``r_valid`` of the step started at ``start_ns``; return r_y, r_e."""
+        d = self.dut
         timeout = Timer(self.step_timeout * self.clock_ns, unit="ns")
         fired = await First(RisingEdge(d.r_valid), timeout)
         if fired is timeout:
@@ -273,6 +288,8 @@ async def run_trtrl_array(dut: Any) -> None:
                    else np.full(steps, learn))
     lr_steps = (np.asarray(stim["lr_steps"], dtype=np.int64) if "lr_steps" in stim.files
                 else np.full(steps, lr_shift))
+    # the step during which rst is pulsed (-1: none; older stimulus files have none)
+    reset_at = int(stim["reset_at"]) if "reset_at" in stim.files else -1
     every = int(cfg.get("checkpoint_every", 1))
     result_path = Path(cfg["result"])
     sb = Scoreboard(clock_ns=float(cfg.get("clock_ns", 10)), waves_hint=cfg.get("waves_hint", ""))
@@ -286,20 +303,44 @@ async def run_trtrl_array(dut: Any) -> None:
     stream_s = 0.0  # wall time spent streaming samples (no read-back, no model)
     wall0 = time.perf_counter()
     tb = TB(dut, man, float(cfg.get("clock_ns", 10)))
-    model = FixedTRTRL(w0_q, man.m, man.k, man.fixed, lr_shift, learn=learn)
     cov = FunctionalCoverage.for_design(man)
-    model.observer = cov.clamp
+
+    def fresh_model() -> FixedTRTRL:
+        """The reference model at the start of a run: the case's weights, no state."""
+        fresh = FixedTRTRL(w0_q, man.m, man.k, man.fixed, lr_shift, learn=learn)
+        fresh.observer = cov.clamp
+        return fresh
+
+    async def load(fresh: FixedTRTRL, first: int) -> None:
+        """After a reset (whose clear sweep zeroes y, every sensitivity and the counters,
+        not the weights): the case's weights loaded and, with checkpoints, the state read
+        back before step ``first`` (the weights as loaded, every sensitivity zero)."""
+        tb.phase = "the weight load" + (f" after the reset during step {first}" if first else "")
+        await tb.write_weights(w0_q)
+        if first == 0:
+            # from here on no signal of the design may be X (test_xprop.py scans the dump)
+            result["weights_loaded_ns"] = tb.now_ns()
+        if every:
+            tb.phase = f"the read-back before step {first}"
+            sb.check_state(first - 1, expected_state(fresh, 0), await tb.read_state(), fmts)
+
+    model = fresh_model()
+    base = 0  # the step the model's run began at (the reset's, after one)
     try:
         await tb.reset()
-        tb.phase = "the weight load"
-        await tb.write_weights(w0_q)
-        # from here on no signal of the design may be X (test_xprop.py scans the dump)
-        result["weights_loaded_ns"] = tb.now_ns()
-        # before the first step: the weights as loaded, every sensitivity zero
-        if every:
-            tb.phase = "the read-back before step 0"
-            sb.check_state(-1, expected_state(model, 0), await tb.read_state(), fmts)
+        await load(model, 0)
         for t in range(steps):
+            if t == reset_at:
+                # the step starts, rst is pulsed for 2 cycles half-way through it (the
+                # step's state in flight), the core is reloaded as at the start, and the
+                # run goes on from this step's sample against a fresh model
+                tb.phase = f"step {t}, before the reset during it"
+                await tb.start_step(x_q[t], d_q[t], bool(learn_steps[t]), int(lr_steps[t]))
+                await ClockCycles(dut.clk, max(1, (man.cycles_per_step or 2) // 2))
+                tb.phase = f"the reset during step {t}"
+                await tb.reset(cycles=2)
+                model, base = fresh_model(), t
+                await load(model, t)
             model.learn = bool(learn_steps[t])
             if lr_steps[t] != model.lr_shift:
                 model.set_lr_shift(int(lr_steps[t]))
@@ -319,7 +360,8 @@ async def run_trtrl_array(dut: Any) -> None:
             result["steps"] = t + 1
             if t == steps - 1 or (every and (t + 1) % every == 0):
                 tb.phase = f"the read-back after step {t}"
-                sb.check_state(t, expected_state(model, t + 1), await tb.read_state(), fmts)
+                sb.check_state(t, expected_state(model, t + 1 - base), await tb.read_state(),
+                               fmts)
         result["passed"] = True
     except (ScoreboardMismatch, TBError) as exc:
         result["message"] = str(exc)
@@ -342,6 +384,7 @@ async def run_trtrl_array(dut: Any) -> None:
             sat_count=int(model.sat_count),
             lr_shift=lr_shift,
             learn_steps=int(learn_steps.sum()),
+            reset_at=reset_at if reset_at >= 0 else None,
         )
         # the float64 comparison only for a run that passed (it takes a while)
         result.update(learning_figures(e_hw, result["steps"], stim, man, lr_shift,
