@@ -11,7 +11,7 @@ from trtrl.pymodel.errors import TrtrlError
 from trtrl.pymodel.paths import user_path
 
 DEFAULT_MUTANTS = 100  # testbenches.mutation.DEFAULT_MUTANTS (a test checks)
-DEFAULT_FORMAL_TIMEOUT = 300.0  # testbenches.mutation.DEFAULT_FORMAL_TIMEOUT
+DEFAULT_FORMAL_TIMEOUT = 600.0  # testbenches.mutation.DEFAULT_FORMAL_TIMEOUT
 
 
 def every_shift(steps: int) -> tuple[int, ...]:
@@ -123,8 +123,10 @@ def main(args: argparse.Namespace) -> int:
         tb = replace(tb, steps=args.steps)
     # the same stimulus with a new learning-rate shift every step: every bit of the shift
     # that the first run's shift of 1 leaves at 0 is 1 here, and each shift's rounding
-    # constant (a different bit of the gradient sum's start) is used
-    more = (replace(tb, name=f"{tb.name}_every_lr", lr_steps=every_shift(tb.steps)),)
+    # constant (a different bit of the gradient sum's start) is used; and a reset in the
+    # middle of a step halfway through, after which the core is loaded again
+    more = (replace(tb, name=f"{tb.name}_every_lr", lr_steps=every_shift(tb.steps),
+                    reset_at=tb.steps // 2),)
     camp = Campaign(verilog=Path(verilog), manifest=Path(manifest), tb=tb, more=more,
                     mutants=args.mutants, seed=args.seed, jobs=jobs,
                     formal=not args.no_formal, formal_timeout=args.formal_timeout,

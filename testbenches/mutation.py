@@ -54,6 +54,7 @@ its manifest as mutated.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import shutil
 import time
@@ -73,13 +74,16 @@ from trtrl.testbenches.configs import TbConfig
 # for all time; removed from the score like "equivalent", and counted apart
 VERDICTS = ("killed", "equivalent", "bounded", "survived")
 DEFAULT_MUTANTS = 100
-DEFAULT_FORMAL_TIMEOUT = 300.0  # seconds of Yosys per surviving mutant
+DEFAULT_FORMAL_TIMEOUT = 600.0  # seconds of Yosys per surviving mutant, all rounds
 PROOF_DEPTH = 1  # time steps equiv_simple and equiv_induct unroll (3 took 1.7x as long)
 # Above this many cells in the unproven signals' cones the bounded check is not tried: a
 # control cone has a few hundred and proves 100 cycles in seconds; a cone through the
 # datapath (about 6,000 cells with the multipliers) ran out of the WebAssembly Yosys's
 # 4 GB, or of 300 s, by cycle 20.
 MAX_BOUNDED_CELLS = 2000
+# rounds of the formal stage: a counterexample that differs only in internal signals (no
+# output) unpairs them and proves again
+MAX_ROUNDS = 5
 REPORT_JSON = "mutation.json"
 REPORT_MD = "mutation.md"
 MUTANTS_TXT = "mutants.txt"
@@ -249,20 +253,109 @@ def miter_file(index: int) -> str:
     return f"miter{index:04d}.il"
 
 
-def bounded_script(index: int, reset: tuple[str, int] | None, depth: int,
-                   timeout: float) -> str:
+def bounded_script(index: int, reset: tuple[str, int] | None, depth: int, timeout: float,
+                   cuts: Sequence[str] = (), same_start: Sequence[str] = (),
+                   show: Sequence[str] = ()) -> str:
     """Yosys script: the miter's assertions from reset for ``depth`` clock cycles.
 
     The reset is held for the first two cycles (the bus shell registers it once more
-    before the core) and the assertions count from the third; the registers start
-    anywhere, as in hardware before its reset. A counterexample is written as
-    ``cexNNNN.vcd``: an input sequence under which the mutant differs.
+    before the core) and the assertions count from the third. The registers start
+    anywhere, as in hardware before its reset, but the original's and the mutant's copy
+    of a register (``same_start``, base names) start equal: one chip powering up.
+    ``cuts`` (``cutpoint`` selections) are registers both copies share, left free in
+    every cycle. A counterexample is written as ``cexNNNN.vcd``: an input sequence
+    under which the mutant differs, with both copies of each signal in ``show`` (base
+    names; the VCD holds only registers and inputs otherwise).
     """
     hold = (f" -set-at 1 {reset[0]} {reset[1]} -set-at 2 {reset[0]} {reset[1]} -prove-skip 2"
             if reset else "")
-    return (f"read_rtlil {miter_file(index)}\n"
-            f"sat -seq {depth} -prove-asserts{hold} -timeout {int(timeout)} -show-inputs "
-            f"-dump_vcd cex{index:04d}.vcd -verify miter\n")
+    start = "".join(f" -set-at 1 \\{n}_gold \\{n}_gate" for n in same_start)
+    shows = "".join(f" -show \\{n}_gold -show \\{n}_gate" for n in show)
+    cut = "".join(f"cutpoint {c}\n" for c in cuts) + ("opt_clean\nstat\n" if cuts else "")
+    return (f"read_rtlil {miter_file(index)}\n{cut}"
+            f"sat -seq {depth} -prove-asserts{hold}{start} -timeout {int(timeout)} "
+            f"-show-inputs{shows} -dump_vcd cex{index:04d}.vcd -verify miter\n")
+
+
+@dataclass(frozen=True)
+class Miter:
+    """What the bounded check needs to know of ``miterNNNN.il``: its wires (name ->
+    width), the wires registers drive, and how many cells it has."""
+
+    wires: dict[str, int]
+    registers: frozenset[str]
+    cells: int
+
+    @classmethod
+    def read(cls, path: Path) -> Miter:
+        text = path.read_text()
+        wires = {m[2]: int(m[1] or 1) for m in re.finditer(
+            r"^  wire (?:width (\d+) )?(?:(?:input|output|inout) \d+ )?(?:signed )?(\S+)$",
+            text, re.M)}
+        # every wire a register's output drives (a slice or a concatenation names several)
+        regs = frozenset(w for m in re.finditer(
+            r"^  cell \$\w*dff\w* \S+\n(?:    (?!connect \\Q ).*\n)*?    connect \\Q (.*)$", text,
+            re.M)
+            for w in re.findall(r"(?:^|[\s{])(\\\S+|\$\S+)", m[1]))
+        return cls(wires, regs, len(re.findall(r"^  cell ", text, re.M)))
+
+    def unproven_registers(self) -> list[str]:
+        """Base names of the registers the mutant and the original each have a copy of."""
+        return sorted(r[1:-5] for r in self.registers
+                      if r.startswith("\\") and r.endswith("_gate"))
+
+    def shared_wide_registers(self, min_width: int) -> list[str]:
+        """``cutpoint`` selections of the registers both copies share (proven equal, so
+        merged) at least ``min_width`` bits wide: the datapath's, never a counter."""
+        paired = {r[:-5] for r in self.wires if r.endswith("_gate")}
+        cut = {r for r in self.registers if r.startswith("\\") and r.endswith("_gold")
+               and self.wires.get(r, 0) >= min_width and r[:-5] not in paired}
+        out = []
+        for r in sorted(cut):
+            # a select pattern: [ and ] would be a character class, so any character there;
+            # used only where it selects no wire but this one's kind
+            pat = r[1:].replace("[", "?").replace("]", "?")
+            hits = [w for w in self.wires if w.startswith("\\")
+                    and fnmatch.fnmatchcase(w[1:], pat)]
+            if all(h in cut for h in hits):
+                out.append(f"w:{pat}")
+        return out
+
+
+def differing(vcd: Path) -> set[str]:
+    """Base names of the signals whose original (``X_gold``) and mutant (``X_gate``) copy
+    differ at some time of a counterexample ``vcd``."""
+    ids: dict[str, list[str]] = {}
+    now: dict[str, str] = {}
+    differ: set[str] = set()
+
+    def compare() -> None:
+        for name, value in now.items():
+            if name.endswith("_gold") and now.get(name[:-5] + "_gate", value) != value:
+                differ.add(name[:-5].lstrip("\\"))
+
+    for line in vcd.read_text().splitlines():
+        line = line.strip()
+        if line.startswith("$var"):
+            parts = line.split()
+            ids.setdefault(parts[3], []).append(parts[4])
+        elif line.startswith("#"):
+            compare()
+        elif line.startswith("b"):
+            value, ident = line[1:].split()
+            for name in ids.get(ident, []):
+                now[name] = value
+        elif line and line[0] in "01xz":
+            for name in ids.get(line[1:], []):
+                now[name] = line[0]
+    compare()
+    return differ
+
+
+def output_ports(verilog: Path) -> set[str]:
+    """The output ports of a design (as Yosys or MyHDL write them)."""
+    return set(re.findall(r"^\s*output\s+(?:reg\s+)?(?:signed\s+)?(?:\[[^\]]+\]\s*)?(\w+)",
+                          verilog.read_text(), re.M))
 
 
 @dataclass(frozen=True)
@@ -275,56 +368,103 @@ class Proof:
 
 
 def prove_equivalent(mutant: Mutant, top: str, work: Path, timeout: float,
-                     reset: tuple[str, int] | None, depth: int) -> Proof:
+                     reset: tuple[str, int] | None, depth: int,
+                     data_width: int | None = None) -> Proof:
     """Is ``mutant`` equal to the original design in ``work``?
 
     First ``equiv_*`` over all states: a complete proof is unbounded. Signals it leaves
     unproven usually depend on states the design never reaches from reset (a counter
     bit above the configuration's range), so their cones are then checked from reset for
     ``depth`` cycles (bounded equivalence); a counterexample there makes the mutant a
-    survivor with a witness.
+    survivor with a witness. A cone through the datapath is checked with the shared
+    registers of at least ``data_width`` bits left free (if given) (an over-approximation: equal
+    stays proven, but a difference may then be unreachable, and the detail says so).
+
+    Where the counterexample differs only in internal signals (no output port), those
+    are unpaired and everything is proved again, up to :data:`MAX_ROUNDS` times: equal
+    outputs are what counts (a pipeline register left unreset differs from reset on,
+    but is overwritten before anything reads it).
     """
-    blacklist = f"unpaired{mutant.index:04d}.txt"
+    deadline = time.perf_counter() + timeout
+    ports = output_ports(work / "control.v")
     # the mutated net must not be a cut point of the proof: its two versions differ (a
     # boundary mutant changes a comparison, not the signal it reads)
-    (work / blacklist).write_text(("" if mutant.is_text else mutant.wire or "") + "\n")
-    log = f"equiv{mutant.index:04d}.log"
-    t0 = time.perf_counter()
-    rc = _yosys(equivalence_script(mutant, top, blacklist), work, log, timeout)
-    if rc == -1:
-        return Proof(None, detail=f"equiv_* timed out after {timeout:g} s")
-    equiv_log = (work / log).read_text()
-    status = re.search(r"Of those cells (\d+) are proven and (\d+) are unproven", equiv_log)
-    if rc != 0 or status is None:
-        raise TrtrlError(f"mutate: Yosys failed on the proof of mutant {mutant.index} "
-                         f"(see {work / log})")
-    unproven = int(status[2])
-    if unproven == 0:
-        return Proof(True, detail=f"proven equal to the original (equiv_* at depth "
-                                  f"{PROOF_DEPTH}, all states)")
-    miter_log = equiv_log.split("EQUIV_MITER", 1)[-1]
-    cells = re.search(r"Selected (\d+) miter cells", miter_log)
-    if cells is None or int(cells[1]) > MAX_BOUNDED_CELLS:
-        return Proof(False, detail=f"{unproven} signal(s) unproven by equiv_*; their cone "
-                                   f"({cells[1] if cells else '?'} cells) is too large for "
-                                   "the bounded check")
-    reset = reset if reset and f"input port {reset[0]}." in miter_log else None
-    left = max(1.0, timeout - (time.perf_counter() - t0))
-    blog = f"bounded{mutant.index:04d}.log"
-    rc = _yosys(bounded_script(mutant.index, reset, depth, left), work, blog, left + 30)
-    text = (work / blog).read_text() if (work / blog).exists() else ""
-    if rc == -1 or "TIMEOUT" in text:
-        return Proof(None, detail=f"{unproven} signal(s) unproven by equiv_*; the bounded "
-                                  f"check timed out")
-    if rc == 0 and "SUCCESS" in text:
-        return Proof(True, bounded=True,
-                     detail=f"{unproven} signal(s) unproven by equiv_* are equal for "
-                            f"{depth} cycles after reset")
-    if "FAIL" in text:
-        return Proof(False, detail=f"differs within {depth} cycles of reset "
-                                   f"(counterexample work/cex{mutant.index:04d}.vcd)")
-    raise TrtrlError(f"mutate: Yosys failed on the bounded check of mutant {mutant.index} "
-                     f"(see {work / blog})")
+    unpaired = {mutant.wire} if mutant.wire and not mutant.is_text else set()
+    internal: set[str] = set()  # unpaired because they differed (not outputs)
+    blacklist = f"unpaired{mutant.index:04d}.txt"
+    log, blog = f"equiv{mutant.index:04d}.log", f"bounded{mutant.index:04d}.log"
+    also = ""
+    for _ in range(MAX_ROUNDS):
+        (work / blacklist).write_text("".join(f"{n}\n" for n in sorted(unpaired)) or "\n")
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return Proof(None, detail=f"out of time after {timeout:g} s{also}")
+        rc = _yosys(equivalence_script(mutant, top, blacklist), work, log, left)
+        if rc == -1:
+            return Proof(None, detail=f"equiv_* timed out after {timeout:g} s{also}")
+        equiv_log = (work / log).read_text()
+        status = re.search(r"Of those cells (\d+) are proven and (\d+) are unproven",
+                           equiv_log)
+        if rc != 0 or status is None:
+            raise TrtrlError(f"mutate: Yosys failed on the proof of mutant {mutant.index} "
+                             f"(see {work / log})")
+        also = (f"; internal signals {_names(internal)} differ but reach no output"
+                if internal else "")
+        unproven = int(status[2])
+        if unproven == 0:
+            return Proof(True, detail=f"proven equal to the original (equiv_* at depth "
+                                      f"{PROOF_DEPTH}, all states){also}")
+        miter = Miter.read(work / miter_file(mutant.index))
+        if miter.cells > MAX_BOUNDED_CELLS and data_width is None:
+            return Proof(False, detail=f"{unproven} signal(s) unproven by equiv_*; their cone "
+                                       f"({miter.cells} cells) is too large for the bounded "
+                                       f"check{also}")
+        cuts = (miter.shared_wide_registers(data_width)
+                if miter.cells > MAX_BOUNDED_CELLS and data_width else [])
+        free = " with the datapath's registers free" if cuts else ""
+        run_reset = reset if reset and f"input port {reset[0]}." in equiv_log else None
+        left = max(1.0, deadline - time.perf_counter())
+        # the unproven pairs the miter still names (shown in a counterexample)
+        pairs = sorted({n for n in re.findall(r"^  Unproven \$equiv \S+: \\(\S+)_gold ",
+                                              equiv_log, re.M)
+                        if f"\\{n}_gold" in miter.wires and f"\\{n}_gate" in miter.wires})
+        script = bounded_script(mutant.index, run_reset, depth, left, cuts,
+                                miter.unproven_registers(), pairs)
+        rc = _yosys(script, work, blog, left + 30)
+        text = (work / blog).read_text() if (work / blog).exists() else ""
+        if rc == -1 or "TIMEOUT" in text:
+            return Proof(None, detail=f"{unproven} signal(s) unproven by equiv_*; the bounded "
+                                      f"check{free} timed out{also}")
+        if rc == 0 and "SUCCESS" in text:
+            return Proof(True, bounded=True,
+                         detail=f"{unproven} signal(s) unproven by equiv_* are equal for "
+                                f"{depth} cycles after reset{free}{also}")
+        if "FAIL" not in text:
+            # out of the WebAssembly Yosys's memory: a cone too large even with the cuts
+            return Proof(None, detail=f"{unproven} signal(s) unproven by equiv_*; the bounded "
+                                      f"check{free} did not finish ({miter.cells} cells, "
+                                      f"see work/{blog}){also}")
+        seen = differing(work / f"cex{mutant.index:04d}.vcd") - unpaired
+        outputs = sorted(seen & ports)
+        if not seen or outputs:
+            where = f" at the output {', '.join(outputs)}" if outputs else ""
+            maybe = (" (with the datapath's registers free: it may not be reachable)"
+                     if cuts else "")
+            return Proof(False, detail=f"differs within {depth} cycles of reset{where}"
+                                       f"{maybe} (counterexample work/cex"
+                                       f"{mutant.index:04d}.vcd){also}")
+        unpaired |= seen
+        internal |= seen
+    return Proof(False, detail=f"internal signals {_names(internal)} differ; after "
+                               f"{MAX_ROUNDS} rounds of unpairing them no output is shown to "
+                               f"differ or to be equal (counterexample work/cex"
+                               f"{mutant.index:04d}.vcd)")
+
+
+def _names(names: set[str], most: int = 4) -> str:
+    shown = sorted(names)
+    return ", ".join(shown[:most]) + (f" and {len(shown) - most} more" if len(shown) > most
+                                      else "")
 
 
 # -- one mutant -------------------------------------------------------------------------
@@ -333,7 +473,8 @@ def _first_line(text: str) -> str:
 
 
 def judge(camp: Campaign, top: str, mutant: Mutant, work: Path, builds: Path,
-          reset: tuple[str, int] | None = None, depth: int = 0) -> Mutant:
+          reset: tuple[str, int] | None = None, depth: int = 0,
+          data_bits: int | None = None) -> Mutant:
     """Simulate ``mutant``; if it survives and ``camp.formal``, try to prove it equivalent
     (for all states, else for ``depth`` cycles after ``reset``)."""
     from trtrl.testbenches.runner import run_case
@@ -362,7 +503,8 @@ def judge(camp: Campaign, top: str, mutant: Mutant, work: Path, builds: Path,
             mutant.detail = f"properties: {failed}"
             return mutant
     if camp.formal:
-        proof = prove_equivalent(mutant, top, work, camp.formal_timeout, reset, depth)
+        proof = prove_equivalent(mutant, top, work, camp.formal_timeout, reset, depth,
+                                 data_bits)
         if proof.equivalent:
             mutant.verdict = "bounded" if proof.bounded else "equivalent"
         mutant.detail = proof.detail
@@ -407,6 +549,14 @@ def bounded_depth(man: Manifest) -> int:
     steps and a read-out, so that a difference that shows in the first or the second
     step (with state the first left behind) is found."""
     return 3 + man.clear_cycles + 2 * man.cycles_per_step + man.read_latency
+
+
+def data_width(man: Manifest) -> int:
+    """The narrowest number format's width. Registers at least this wide hold numbers
+    (or count to 2**32), never the schedule's counters and flags, so the bounded check
+    may leave them free."""
+    f = man.fixed
+    return min(f.act.total, f.weight.total, f.sens.total)
 
 
 def reset_of(man: Manifest) -> tuple[str, int]:
@@ -468,7 +618,8 @@ def run_campaign(camp: Campaign, out: Path,
                                  f"{_first_line(control.message)}")
         done: list[Mutant] = []
         with ProcessPoolExecutor(max_workers=max(1, camp.jobs)) as pool:
-            futures = [pool.submit(judge, camp, top, m, work, builds, reset_of(man), depth)
+            futures = [pool.submit(judge, camp, top, m, work, builds, reset_of(man), depth,
+                                   data_width(man))
                        for m in mutants]
             for fut in as_completed(futures):
                 done.append(fut.result())
@@ -480,7 +631,8 @@ def run_campaign(camp: Campaign, out: Path,
             "scoreboard": {"config": camp.tb.name, "sim": camp.sim, "steps": camp.tb.steps,
                            "task": camp.tb.task, "lr_shift": camp.tb.lr_shift,
                            "more": [{"config": t.name, "steps": t.steps, "task": t.task,
-                                     "lr_shift": t.lr_shift, "lr_steps": t.lr_steps}
+                                     "lr_shift": t.lr_shift, "lr_steps": t.lr_steps,
+                                     "reset_at": t.reset_at}
                                     for t in camp.more]},
             "seed": camp.seed, "formal": camp.formal, "properties": camp.properties,
             "proof_depth": PROOF_DEPTH,
@@ -520,9 +672,12 @@ def _by_mode(mutants: Sequence[Mutant]) -> dict[str, dict[str, int]]:
 
 def _shifts(run: dict[str, Any]) -> str:
     steps = run.get("lr_steps")
+    reset = ("" if run.get("reset_at") is None else
+             f", a reset in the middle of step {run['reset_at']} and the core loaded again")
     if not steps:
-        return f"at shift {run['lr_shift']}"
-    return f"at shifts {', '.join(map(str, steps[:3]))}, ... (one per step, up to {max(steps)})"
+        return f"at shift {run['lr_shift']}{reset}"
+    return (f"at shifts {', '.join(map(str, steps[:3]))}, ... (one per step, up to "
+            f"{max(steps)}){reset}")
 
 
 def percent(x: float | None) -> str:

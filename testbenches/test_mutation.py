@@ -49,6 +49,65 @@ def test_score_leaves_out_the_equivalent_mutants() -> None:
     assert s["score_scoreboard_only"] == pytest.approx(2 / 4)
 
 
+MITER = """module \\miter
+  wire width 16 \\d_gold
+  wire width 16 \\m_gold
+  wire width 16 \\m_gate
+  wire width 5 \\c_gold
+  wire \\w_gold
+  wire \\w_gate
+  wire width 16 \\mem[0]_gold
+  wire width 16 \\s_gold
+  cell $dff $a_gold
+    parameter \\WIDTH 16
+    connect \\CLK \\clk
+    connect \\D \\x
+    connect \\Q \\d_gold
+  end
+  cell $dff $b_gate
+    connect \\Q \\m_gate
+  end
+  cell $dff $b_gold
+    connect \\Q \\m_gold
+  end
+  cell $dff $c
+    connect \\Q \\c_gold
+  end
+  cell $dff $m
+    connect \\Q \\mem[0]_gold
+  end
+  cell $mux $s
+    connect \\Y \\s_gold
+  end
+end
+"""
+
+
+def test_the_miter_names_its_registers_and_the_wide_shared_ones(tmp_path: Path) -> None:
+    """``m`` has a copy in each design (unproven): both start equal; ``d`` and the memory
+    word are shared and 16 bits wide: left free; the 5-bit counter ``c`` and the
+    combinational ``s`` are not."""
+    (tmp_path / "m.il").write_text(MITER)
+    m = mutation.Miter.read(tmp_path / "m.il")
+    assert m.cells == 6 and m.wires["\\c_gold"] == 5
+    assert m.registers == {"\\d_gold", "\\m_gate", "\\m_gold", "\\c_gold", "\\mem[0]_gold"}
+    assert m.unproven_registers() == ["m"]
+    assert m.shared_wide_registers(16) == ["w:d_gold", "w:mem?0?_gold"]
+    assert m.shared_wide_registers(17) == []
+    script = mutation.bounded_script(3, ("rst", 1), 50, 100, m.shared_wide_registers(16),
+                                     m.unproven_registers())
+    assert "cutpoint w:d_gold\ncutpoint w:mem?0?_gold\nopt_clean" in script
+    assert " -set-at 1 \\m_gold \\m_gate " in script and "-seq 50 " in script
+
+
+def test_a_counterexample_names_the_signals_that_differ(tmp_path: Path) -> None:
+    (tmp_path / "cex.vcd").write_text(
+        "$scope module miter $end\n$var wire 1 a \\x_gold $end\n$var wire 1 b \\x_gate $end\n"
+        "$var wire 4 c \\y_gold $end\n$var wire 4 d \\y_gate $end\n$upscope $end\n"
+        "$enddefinitions $end\n#0\n0a\n0b\nb0001 c\nb0001 d\n#1\n1a\n#2\n0a\n#3\n")
+    assert mutation.differing(tmp_path / "cex.vcd") == {"x"}
+
+
 def test_command_defaults_match_the_library() -> None:
     assert cmd_mutate.DEFAULT_MUTANTS == mutation.DEFAULT_MUTANTS
     assert cmd_mutate.DEFAULT_FORMAL_TIMEOUT == mutation.DEFAULT_FORMAL_TIMEOUT
@@ -155,6 +214,52 @@ def test_the_bounded_check_gives_the_input_sequence_that_shows_a_control_mutant(
     assert (tmp_path / "cex0000.vcd").stat().st_size > 0
 
 
+# two registers in a row; the second one's bit 3 reaches the output only when the
+# counter c, which counts 0, 1, 2, 0, ... from reset, is 3: never
+PIPE = """module pipe(input clk, input rst, input [3:0] a, output reg [3:0] y);
+  reg [3:0] r, s;
+  reg [1:0] c;
+  always @(posedge clk) begin
+    if (rst) begin r <= 0; s <= 0; y <= 0; c <= 0; end
+    else begin
+      r <= a;
+      s <= r;
+      c <= c == 2'd2 ? 2'd0 : c + 2'd1;
+      y <= {c == 2'd3 && s[3], 1'b0, s[1:0]};
+    end
+  end
+endmodule
+"""
+
+
+def _pipe_mutant(index: int, site: str, new: str) -> Mutant:
+    at = PIPE.index(site)
+    return Mutant(index=index, mode="boundary", command=f"{site} -> {new}", cell="", port="",
+                  wire=None, location=None, edit=(at, at + len(site), new))
+
+
+def test_a_difference_that_reaches_no_output_is_unpaired_and_proved_again(
+        tmp_path: Path) -> None:
+    """Bit 3 of ``s`` flipped: ``s`` differs from reset on, and the induction (from any
+    state, c = 3 among them) proves neither it nor the output. From reset the bounded
+    check shows ``s`` differing, not ``y``; unpaired, ``s`` is left alone and the output
+    is equal for the whole depth. The output itself changed stops at the first round."""
+    src = tmp_path / "src" / "pipe.v"
+    src.parent.mkdir()
+    src.write_text(PIPE)
+    list_mutants(src, "pipe", 1, 1, tmp_path)  # prep.il, control.v
+    hidden = _pipe_mutant(0, "s <= r;", "s <= r ^ 4'b1000;")
+    shown = _pipe_mutant(1, "1'b0, s[1:0]", "1'b1, s[1:0]")
+    write_mutants([hidden, shown], tmp_path, src)
+    proof = mutation.prove_equivalent(hidden, "pipe", tmp_path, 300, ("rst", 1), 12, 4)
+    assert proof.equivalent is True and proof.bounded, proof
+    assert "internal signals s differ but reach no output" in proof.detail
+    assert (tmp_path / "unpaired0000.txt").read_text().split() == ["s"]
+    proof = mutation.prove_equivalent(shown, "pipe", tmp_path, 300, ("rst", 1), 12, 4)
+    assert proof.equivalent is False and "at the output y" in proof.detail, proof
+    assert (tmp_path / "cex0001.vcd").stat().st_size > 0
+
+
 def _trtrl(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "trtrl.cli", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=900)
@@ -179,6 +284,7 @@ def test_mutate_command_writes_its_report(tmp_path: Path) -> None:
         assert (m["verdict"] == "killed") == bool(m["detail"])
     assert "mutation score" in res.stdout
     assert summary["scoreboard"]["more"][0]["lr_steps"] == list(cmd_mutate.every_shift(40))
+    assert summary["scoreboard"]["more"][0]["reset_at"] == 20
     page = (out / mutation.REPORT_MD).read_text()
     assert f"{summary['killed']} killed of {total} non-equivalent" in page
     assert len((out / mutation.MUTANTS_TXT).read_text().splitlines()) == 5
