@@ -12,6 +12,9 @@ Which quantity owns a kept sensitivity (and so where its clamps are counted):
 - ``p_ing[i, j]`` for a non-output ``i >= K`` (``T = {n(j)}``);
 - ``p_egr[i, j]`` for a recurrent column with ``n(j) >= K`` and ``n(j) != i``
   (``T = {i}``). Every other element of ``p_ing`` / ``p_egr`` is a copy.
+
+The vectorised step here is the reference; :mod:`pymodel.fixed.kernel` computes the same
+step as a compiled loop (the default, chosen with ``kernel``), bit for bit the same.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ import numpy as np
 from trtrl.pymodel.errors import ConfigError
 from trtrl.pymodel.fixed.arith import INT_BITS, quantize, rshift_round, saturate
 from trtrl.pymodel.fixed.formats import FixedConfig, FixedFormat, default_config
+from trtrl.pymodel.fixed.kernel import fixed_step
+from trtrl.pymodel.fixed.kernel import params as kernel_params
 from trtrl.pymodel.fixed.lut import build_lut, lut_index
+from trtrl.pymodel.jit import DEFAULT_KERNEL, check_kernel
 from trtrl.pymodel.models.base import kept_steps  # the spec's --weights-every rule, one copy
 from trtrl.pymodel.network import Shape
 
@@ -45,7 +51,12 @@ class FixedTRTRL:
 
     State (int64, raw integers): ``w`` (N, L), ``y`` (N,), ``p_out`` (K, N, L),
     ``p_ing`` (N, L), ``p_egr`` (N, L), plus the counters ``sat_count`` (saturation
-    events since the last reset) and ``steps``.
+    events since the last reset) and ``steps``. A step replaces the state arrays with
+    new ones (a reference kept from before a step keeps its values).
+
+    ``kernel`` (pymodel/jit.py) picks who computes a step: ``"numba"`` (the default,
+    :mod:`pymodel.fixed.kernel`, ~10-20x faster) or ``"numpy"``, the vectorised
+    reference below; both give the same bits (pymodel/tests/test_kernels.py).
     """
 
     def __init__(
@@ -56,6 +67,7 @@ class FixedTRTRL:
         cfg: FixedConfig,
         lr_shift: int,
         learn: bool = True,
+        kernel: str = DEFAULT_KERNEL,
     ) -> None:
         w0 = np.asarray(w0_q)
         if w0.ndim != 2:
@@ -74,6 +86,7 @@ class FixedTRTRL:
             raise ConfigError(f"w0_q: values outside the weight format {cfg.weight}")
         self.shape = shape
         self.cfg = cfg
+        self.kernel = check_kernel(kernel)
         self.lr_shift = int(lr_shift)
         self.learn = bool(learn)
         self.w0 = w0.astype(np.int64)
@@ -84,6 +97,10 @@ class FixedTRTRL:
         self.lut.setflags(write=False)
         self._grad_shift = grad_shift
         self._layout()
+        self._params = kernel_params(cfg)
+        L = shape.L
+        self._scratch = (np.empty(n, dtype=np.int64), np.empty((n, n), dtype=np.int64)) + tuple(
+            np.empty(L, dtype=np.int64) for _ in range(4))
         self.w = self.w0.copy()
         self.reset_state()
 
@@ -142,7 +159,37 @@ class FixedTRTRL:
         return saturate(raw, fmt)
 
     def step(self, x_q: np.ndarray, d_q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One online learning step (spec order); returns ``(y(t+1), e(t+1))`` as int64."""
+        """One online learning step (spec order); returns ``(y(t+1), e(t+1))`` as int64.
+
+        Computed by the numba kernel (:mod:`pymodel.fixed.kernel`) or the NumPy
+        reference, as :attr:`kernel` says; with an :attr:`observer` set, always the NumPy
+        path (the kernel shows no clamp to an observer). Both give the same bits.
+        """
+        if self.kernel == "numba" and self.observer is None:
+            return self._step_numba(x_q, d_q)
+        return self._step_numpy(x_q, d_q)
+
+    def _step_numba(self, x_q: np.ndarray, d_q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`step` by :func:`pymodel.fixed.kernel.fixed_step`, into new arrays."""
+        shape = self.shape
+        x = np.ascontiguousarray(x_q, dtype=np.int64).reshape(shape.m)
+        d = np.ascontiguousarray(d_q, dtype=np.int64).reshape(shape.k)
+        w, p_out = self.w, self.p_out
+        learn = bool(self.learn)
+        y_new = np.empty_like(self.y)
+        e = np.empty(shape.k, dtype=np.int64)
+        w_new = np.empty_like(w) if learn else w
+        p_out_n, p_ing_n, p_egr_n = (np.empty_like(p_out), np.empty_like(self.p_ing),
+                                     np.empty_like(self.p_egr))
+        self.sat_count += fixed_step(w, self.y, p_out, self.p_ing, self.p_egr, x, d, self.lut,
+                                     self._params, learn, self._grad_shift, y_new, e, w_new,
+                                     p_out_n, p_ing_n, p_egr_n, *self._scratch)
+        self.w, self.y, self.p_out, self.p_ing, self.p_egr = w_new, y_new, p_out_n, p_ing_n, p_egr_n
+        self.steps += 1
+        return y_new.copy(), e
+
+    def _step_numpy(self, x_q: np.ndarray, d_q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`step` in vectorised NumPy: the reference the kernel is tested against."""
         cfg = self.cfg
         a_fmt = cfg.act
         n, m, k = self.shape.n, self.shape.m, self.shape.k

@@ -10,6 +10,7 @@ import pytest
 from trtrl.pymodel.errors import ConfigError
 from trtrl.pymodel.fixed import FixedConfig, FixedFormat, FixedTRTRL, build_lut
 from trtrl.pymodel.fixed.model import kept_steps
+from trtrl.pymodel.jit import KERNELS
 from trtrl.pymodel.tests.fixed_loop_reference import LoopTRTRL
 
 
@@ -55,11 +56,12 @@ def _setup(case):
     return cfg, x, d, w0, (n, m, k, lr_shift, learn)
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("case", CASES, ids=[f"c{i}" for i in range(len(CASES))])
-def test_vectorised_equals_loop_reference(case) -> None:
+def test_vectorised_equals_loop_reference(case, kernel: str) -> None:
     cfg, x, d, w0, (n, m, k, lr_shift, learn) = _setup(case)
     steps = len(x)
-    fast = FixedTRTRL(w0, m, k, cfg, lr_shift, learn=learn)
+    fast = FixedTRTRL(w0, m, k, cfg, lr_shift, learn=learn, kernel=kernel)
     slow = LoopTRTRL(w0.tolist(), m, k, cfg, lr_shift, learn, build_lut(cfg))
     for t in range(steps):
         y, e = fast.step(x[t], d[t])

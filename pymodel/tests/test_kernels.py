@@ -1,0 +1,135 @@
+"""The numba kernels equal the NumPy reference paths exactly (pymodel/jit.py).
+
+Fixed point: every output, error, weight, sensitivity and the saturation count, after
+every step, are the same integers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trtrl.pymodel.errors import ConfigError
+from trtrl.pymodel.fixed import FixedConfig, FixedFormat, FixedTRTRL
+from trtrl.pymodel.fixed.model import LR_SHIFT_MAX
+from trtrl.pymodel.jit import KERNELS, jit
+from trtrl.pymodel.tests.test_fixed_model import CASES, _random_setup, _setup
+
+# ---------------------------------------------------------------- fixed point
+
+
+def _fixed_pair(w0: np.ndarray, m: int, k: int, cfg: FixedConfig, lr_shift: int,
+                learn: bool) -> tuple[FixedTRTRL, FixedTRTRL]:
+    return (FixedTRTRL(w0, m, k, cfg, lr_shift, learn=learn, kernel="numpy"),
+            FixedTRTRL(w0, m, k, cfg, lr_shift, learn=learn, kernel="numba"))
+
+
+def _assert_fixed_equal(ref: FixedTRTRL, fast: FixedTRTRL, got: tuple, want: tuple,
+                        where: str) -> None:
+    assert np.array_equal(got[0], want[0]), f"y {where}"
+    assert np.array_equal(got[1], want[1]), f"e {where}"
+    for name in ("w", "y", "p_out", "p_ing", "p_egr"):
+        a, b = getattr(ref, name), getattr(fast, name)
+        assert a.dtype == b.dtype == np.int64 and np.array_equal(a, b), f"{name} {where}"
+    assert ref.sat_count == fast.sat_count, f"saturation count {where}"
+    assert ref.steps == fast.steps
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"c{i}" for i in range(len(CASES))])
+def test_fixed_kernel_equals_numpy(case: tuple) -> None:
+    """test_fixed_model's configurations (K > 1, K = N, N = 1, M = 0, sigmoid, narrow
+    saturating formats, learning off), 25 steps, then 25 more with every lr shift."""
+    cfg, x, d, w0, (n, m, k, lr_shift, learn) = _setup(case)
+    ref, fast = _fixed_pair(w0, m, k, cfg, lr_shift, learn)
+    for t in range(len(x)):
+        want, got = ref.step(x[t], d[t]), fast.step(x[t], d[t])
+        _assert_fixed_equal(ref, fast, got, want, f"at step {t}")
+    for t in range(len(x)):  # the lr-shift sweep of the core's testbench
+        shift = (7 * t) % (LR_SHIFT_MAX + 1)
+        ref.set_lr_shift(shift)
+        fast.set_lr_shift(shift)
+        want, got = ref.step(x[t], d[t]), fast.step(x[t], d[t])
+        _assert_fixed_equal(ref, fast, got, want, f"at step {len(x) + t} (lr_shift {shift})")
+
+
+def test_fixed_kernel_equals_numpy_long_runs() -> None:
+    """Longer runs: default formats at N = 12, K = 3 and a narrow one that saturates every
+    kind of clamp it can (inner, e, W); learning switched off and on, every lr shift
+    0..31 (both stepped and the largest, where the update rounds to 0), reset in between."""
+    configs = [
+        (12, 2, 3, FixedConfig(), 0.6, False),
+        (9, 1, 2, FixedConfig(act=FixedFormat(8, 5), weight=FixedFormat(8, 5),
+                              sens=FixedFormat(6, 4), acc_bits=48, lut_bits=6, lut_range=2),
+         1.0, True),
+        (7, 0, 3, FixedConfig(act=FixedFormat(10, 7), weight=FixedFormat(9, 4),
+                              sens=FixedFormat(8, 5), acc_bits=48, lut_bits=7, lut_range=2,
+                              activation="sigmoid"), 3.0, True),
+    ]
+    rng = np.random.default_rng(77)
+    total_sat = 0
+    for n, m, k, cfg, w_scale, full in configs:
+        x, d, w0 = _random_setup(rng, n, m, k, cfg, 200, w_scale, full=full)
+        ref, fast = _fixed_pair(w0, m, k, cfg, 0, True)
+        for t in range(len(x)):
+            if t == 120:
+                ref.reset_state()
+                fast.reset_state()
+            learn = t % 50 < 35
+            ref.learn = fast.learn = learn
+            shift = t % (LR_SHIFT_MAX + 1) if t < 150 else LR_SHIFT_MAX
+            ref.set_lr_shift(shift)
+            fast.set_lr_shift(shift)
+            want, got = ref.step(x[t], d[t]), fast.step(x[t], d[t])
+            _assert_fixed_equal(ref, fast, got, want, f"at step {t} (N={n})")
+        total_sat += fast.sat_count
+    assert total_sat > 0  # the narrow formats did saturate
+
+
+def test_fixed_run_and_observer_use_the_same_bits() -> None:
+    """``run`` goes through the kernel; a model with an observer takes the NumPy path
+    (the kernel shows no clamp to it) and still gives the same trace."""
+    cfg, x, d, w0, (n, m, k, lr_shift, learn) = _setup(CASES[6])
+    ref = FixedTRTRL(w0, m, k, cfg, lr_shift, learn=learn, kernel="numpy").run(x, d)
+    fast = FixedTRTRL(w0, m, k, cfg, lr_shift, learn=learn).run(x, d)
+    watched = FixedTRTRL(w0, m, k, cfg, lr_shift, learn=learn)
+    seen: list[str] = []
+    watched.observer = lambda name, raw, fmt: seen.append(name)
+    obs = watched.run(x, d)
+    assert "p_inner" in seen and "w" in seen
+    for key in ref:
+        assert np.array_equal(ref[key], fast[key]) and np.array_equal(ref[key], obs[key]), key
+
+
+def test_fixed_kernel_keeps_old_state_arrays() -> None:
+    """As on the NumPy path, a step makes new state arrays: a reference taken before a
+    step still holds the state of that time (the scoreboard keeps such references)."""
+    cfg, x, d, w0, (n, m, k, lr_shift, learn) = _setup(CASES[1])
+    model = FixedTRTRL(w0, m, k, cfg, lr_shift)
+    model.step(x[0], d[0])
+    before = {name: getattr(model, name) for name in ("w", "y", "p_out", "p_ing", "p_egr")}
+    copies = {name: a.copy() for name, a in before.items()}
+    model.step(x[1], d[1])
+    for name, a in before.items():
+        assert a is not getattr(model, name) and np.array_equal(a, copies[name]), name
+
+
+# ---------------------------------------------------------------- the switch
+
+
+def test_kernel_choice() -> None:
+    assert KERNELS[0] == "numba"
+    w0q = np.zeros((3, 5), dtype=np.int64)
+    assert FixedTRTRL(w0q, 1, 1, FixedConfig(), 3).kernel == "numba"
+    assert FixedTRTRL(w0q, 1, 1, FixedConfig(), 3, kernel="numpy").kernel == "numpy"
+    with pytest.raises(ConfigError, match="kernel: unknown 'fast'"):
+        FixedTRTRL(w0q, 1, 1, FixedConfig(), 3, kernel="fast")
+
+
+def test_jit_without_a_cache_location_compiles_uncached() -> None:
+    """numba caches beside the module or per user; where it finds no place at all (here:
+    a function with no source file), ``jit`` compiles without a cache instead of failing."""
+    namespace: dict = {}
+    exec("def twice(a):\n    return 2 * a\n", namespace)
+    fn = jit(namespace["twice"])
+    assert fn(21) == 42
+    assert fn._cache.__class__.__name__ == "NullCache"
