@@ -36,14 +36,17 @@ def make_model(
     k: int,
     lr: float,
     activation: str = "tanh",
+    kernel: str | None = None,
 ) -> OnlineModel:
     """Build the float64 model of ``algorithm`` from initial weights ``w0`` (N, L).
 
     ``N`` is taken from ``w0.shape[0]``; ``L == M + 1 + N`` is checked (ConfigError
-    naming ``w0``), as are ``k`` and ``activation``.
+    naming ``w0``), as are ``k`` and ``activation``. ``kernel`` picks the step's
+    implementation (None: the algorithm's default, numba for TRTRL; "numpy" is the
+    reference, and the only one RTRL and SnAp-1 have).
     """
     if algorithm not in _CLASSES:
         raise ConfigError(
             f"algorithm: unknown {algorithm!r}, expected one of {', '.join(ALGORITHMS)}"
         )
-    return _CLASSES[algorithm](w0, m, k, lr, activation)
+    return _CLASSES[algorithm](w0, m, k, lr, activation, kernel)

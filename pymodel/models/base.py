@@ -12,6 +12,7 @@ import numpy as np
 
 from trtrl.pymodel.activations import activate, check_activation, derivative_from_y
 from trtrl.pymodel.errors import ConfigError
+from trtrl.pymodel.jit import check_kernel
 from trtrl.pymodel.network import Shape
 
 
@@ -55,15 +56,24 @@ class OnlineModel:
     """A recurrent network that learns online, one spec step per ``step`` call.
 
     Attributes: ``shape`` (sizes), ``w`` (N, L) weights (own copy), ``y`` (N,) the
-    current state ``y(t)``, ``lr``, ``activation`` and the class attribute
+    current state ``y(t)``, ``lr``, ``activation``, ``kernel`` (which implementation
+    of the step runs, one of the class's ``kernels``) and the class attribute
     ``algorithm``. Subclasses implement ``_update_sensitivities``,
     ``_update_weights``, ``_zero_sensitivities``, ``sensitivities``,
     ``multiplies_per_step`` and ``stored_sensitivities``.
     """
 
     algorithm: str = ""
+    # The step's implementations (pymodel/jit.py), the default first; "numpy" is the
+    # reference every other one is tested against.
+    kernels: tuple[str, ...] = ("numpy",)
 
-    def __init__(self, w0: np.ndarray, m: int, k: int, lr: float, activation: str = "tanh") -> None:
+    def __init__(self, w0: np.ndarray, m: int, k: int, lr: float, activation: str = "tanh",
+                 kernel: str | None = None) -> None:
+        self.kernel = self.kernels[0] if kernel is None else check_kernel(kernel)
+        if self.kernel not in self.kernels:
+            raise ConfigError(f"kernel: {self.algorithm} has no {kernel!r} kernel, only "
+                              f"{', '.join(self.kernels)}")
         self.w, self.shape = _as_weights(w0, m, k)
         self.activation = check_activation(activation)
         self.lr = float(lr)
@@ -95,6 +105,20 @@ class OnlineModel:
         """Step 4: W += lr * sum_{k<K} e_k p^k(t+1)."""
         raise NotImplementedError
 
+    def _learn(self, z: np.ndarray, y_new: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """Steps 1 to 4 after the forward sums: ``f'`` from ``y(t+1)``, the sensitivities
+        from ``W(t)``, the error ``e`` (returned, a fresh array), the weight update. A
+        kernel may do all of it in one call."""
+        if self._tanh:  # inlined: the most common case, and per-call overhead matters
+            fp = 1.0 - y_new * y_new
+        else:
+            fp = derivative_from_y(self.activation, y_new)
+        self._update_sensitivities(z, fp)
+        e = d - y_new[: self.shape.k]
+        if self.lr != 0.0:  # lr = 0 keeps W bit-exact (no "+ 0.0" rounding of -0.0)
+            self._update_weights(e)
+        return e
+
     def sensitivities(self) -> dict[str, np.ndarray]:
         """Copies of the kept sensitivity arrays (layout per algorithm)."""
         raise NotImplementedError
@@ -124,20 +148,10 @@ class OnlineModel:
         z = self._z
         z[:m] = x
         z[m + 1 :] = self.y
-        # 1. forward pass with W(t)
+        # 1. forward pass with W(t); then f', 2. sensitivities, 3. error, 4. weights
         s = np.dot(self.w, z, out=self._s)
-        if self._tanh:  # inlined: the most common case, and per-call overhead matters
-            y_new = np.tanh(s)
-            fp = 1.0 - y_new * y_new
-        else:
-            y_new = activate(self.activation, s)
-            fp = derivative_from_y(self.activation, y_new)
-        # 2. sensitivities, still with W(t)
-        self._update_sensitivities(z, fp)
-        # 3. error, 4. weight update
-        e = d - y_new[: self.shape.k]
-        if self.lr != 0.0:  # lr = 0 keeps W bit-exact (no "+ 0.0" rounding of -0.0)
-            self._update_weights(e)
+        y_new = np.tanh(s) if self._tanh else activate(self.activation, s)
+        e = self._learn(z, y_new, d)
         self.y = y_new
         return y_new, e
 

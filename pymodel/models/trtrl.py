@@ -24,7 +24,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from trtrl.pymodel.jit import KERNELS
 from trtrl.pymodel.models.base import OnlineModel
+from trtrl.pymodel.models.trtrl_kernel import trtrl_learn
 
 
 def _diag_view(a: np.ndarray, m: int) -> np.ndarray:
@@ -40,8 +42,12 @@ class TRTRLModel(OnlineModel):
     Internally ``p_egr``'s input and bias columns may hold ``-0.0`` (a product with
     0); ``sensitivities()`` returns them as ``0``.
 
-    Speed: at the sizes of interest (N ~ 100, K = 1) one step is ~10 NumPy calls on
-    ~N*L elements plus ~10 small ones, so every call counts. All views are built
+    ``kernel="numba"`` (the default) runs everything after the forward sums as one
+    compiled call (:mod:`pymodel.models.trtrl_kernel`), bit for bit what the NumPy code
+    below computes; ``kernel="numpy"`` runs that code, the reference.
+
+    Speed of the NumPy path: at the sizes of interest (N ~ 100, K = 1) one step is ~10
+    NumPy calls on ~N*L elements plus ~10 small ones, so every call counts. All views are built
     once (``_allocate`` for the sensitivity buffers, ``_weight_views`` for ``w``), no
     call allocates, the large operations run on whole contiguous (N, L) arrays (a
     strided or broadcast operand costs the iterator one inner loop per row) and the
@@ -49,6 +55,7 @@ class TRTRLModel(OnlineModel):
     """
 
     algorithm = "trtrl"
+    kernels = KERNELS  # numba first: a compiled step (pymodel/models/trtrl_kernel.py)
 
     def _allocate(self) -> None:
         n, m, k, L = self.shape.n, self.shape.m, self.shape.k, self.shape.L
@@ -95,6 +102,8 @@ class TRTRLModel(OnlineModel):
             for e, nx in ((self._egr[0], self._egr[1]), (self._egr[1], self._egr[0]))
         ]
         self._wv_of: np.ndarray | None = None
+        # scratch of the numba kernel: f', lr * e, a gradient row
+        self._fp, self._le, self._grad_row = np.empty(n), np.empty(k), np.empty(L)
 
     def _weight_views(self) -> None:
         """Views of ``self.w`` the step uses; rebuilt only if ``w`` was replaced."""
@@ -107,6 +116,16 @@ class TRTRLModel(OnlineModel):
     def _zero_sensitivities(self) -> None:
         for a in (self._p_out, self._ing, *self._egr):
             a.fill(0.0)
+
+    def _learn(self, z: np.ndarray, y_new: np.ndarray, d: np.ndarray) -> np.ndarray:
+        if self.kernel == "numpy":
+            return super()._learn(z, y_new, d)
+        e = np.empty(self.shape.k)
+        trtrl_learn(self.w, z, y_new, d, self.lr, self._tanh, e, self._fp, self._le,
+                    self._p_out, self._ing, self._egr[self._cur], self._egr[1 - self._cur],
+                    self._a, self._g, self._fp_cols, self._grad_row)
+        self._cur = 1 - self._cur
+        return e
 
     def _update_sensitivities(self, z: np.ndarray, fp: np.ndarray) -> None:
         k = self.shape.k

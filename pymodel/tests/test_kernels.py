@@ -1,7 +1,12 @@
 """The numba kernels equal the NumPy reference paths exactly (pymodel/jit.py).
 
 Fixed point: every output, error, weight, sensitivity and the saturation count, after
-every step, are the same integers.
+every step, are the same integers. Float TRTRL: the same float64 bits (compared as
+bytes, so -0.0 and 0.0 differ and NaN payloads would count). Why exactness, not a
+tolerance, is the right bar for floats: the kernel performs the NumPy path's IEEE
+operations on the same operands in the same order (pymodel/models/trtrl_kernel.py lists
+them), each correctly rounded, and numba compiles without fastmath, so no FMA
+contraction or reassociation can change a bit. Any difference is a bug.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from trtrl.pymodel.errors import ConfigError
 from trtrl.pymodel.fixed import FixedConfig, FixedFormat, FixedTRTRL
 from trtrl.pymodel.fixed.model import LR_SHIFT_MAX
 from trtrl.pymodel.jit import KERNELS, jit
+from trtrl.pymodel.models import TRTRLModel, make_model
 from trtrl.pymodel.tests.test_fixed_model import CASES, _random_setup, _setup
 
 # ---------------------------------------------------------------- fixed point
@@ -113,11 +119,95 @@ def test_fixed_kernel_keeps_old_state_arrays() -> None:
         assert a is not getattr(model, name) and np.array_equal(a, copies[name]), name
 
 
+# ---------------------------------------------------------------- float TRTRL
+
+# (N, M, K, activation, lr, weight scale): K = 1, K > 1, K = N, N = 1, M = 0, both
+# activations, lr = 0 (no update), and a large scale and lr that drive tanh to +-1
+# (f' = 0: zero products of either sign, the case where -0.0 would show).
+FLOAT_CONFIGS = [
+    (5, 2, 1, "tanh", 0.1, 0.7),
+    (6, 1, 3, "sigmoid", 0.2, 0.7),
+    (4, 0, 2, "tanh", 0.3, 0.7),
+    (1, 1, 1, "tanh", 0.5, 0.7),
+    (3, 2, 3, "tanh", 0.1, 0.7),
+    (7, 1, 1, "tanh", 0.0, 0.7),
+    (30, 2, 4, "tanh", 0.05, 0.4),
+    (12, 1, 1, "sigmoid", 1.0, 0.7),
+    (8, 1, 2, "tanh", 3.0, 40.0),
+]
+
+
+def _bits(a: np.ndarray) -> bytes:
+    return np.ascontiguousarray(a, dtype=np.float64).tobytes()
+
+
+@pytest.mark.parametrize("cfg", FLOAT_CONFIGS, ids=[f"f{i}" for i in range(len(FLOAT_CONFIGS))])
+def test_float_trtrl_kernel_equals_numpy_bit_for_bit(cfg: tuple) -> None:
+    n, m, k, act, lr, scale = cfg
+    rng = np.random.default_rng(n * 31 + k)
+    L = m + 1 + n
+    w0 = rng.normal(0.0, scale / np.sqrt(L), (n, L))
+    x = rng.uniform(-1.0, 1.0, (150, m))
+    d = rng.uniform(-0.9, 0.9, (150, k))
+    ref = make_model("trtrl", w0, m, k, lr, act, kernel="numpy")
+    fast = make_model("trtrl", w0, m, k, lr, act)
+    assert fast.kernel == "numba"
+    for t in range(len(x)):
+        if t == 100:
+            ref.reset_state()
+            fast.reset_state()
+        y_ref, e_ref = ref.step(x[t], d[t])
+        y, e = fast.step(x[t], d[t])
+        assert _bits(y) == _bits(y_ref) and _bits(e) == _bits(e_ref), f"y/e at step {t}"
+        assert _bits(fast.w) == _bits(ref.w), f"w at step {t}"
+        s_ref, s = ref.sensitivities(), fast.sensitivities()
+        for name in s_ref:
+            assert _bits(s[name]) == _bits(s_ref[name]), f"{name} at step {t}"
+        # the raw egress buffer too: its input and bias columns may hold -0.0
+        assert _bits(fast._egr[fast._cur]) == _bits(ref._egr[ref._cur]), f"p_egr at {t}"
+
+
+def test_float_trtrl_run_traces_are_equal() -> None:
+    w0 = np.random.default_rng(3).normal(0.0, 0.5, (6, 8))
+    x = np.random.default_rng(4).normal(size=(40, 1))
+    d = np.random.default_rng(5).uniform(-0.5, 0.5, (40, 2))
+    ref = make_model("trtrl", w0, 1, 2, 0.2, kernel="numpy").run(x, d)
+    fast = make_model("trtrl", w0, 1, 2, 0.2, kernel="numba").run(x, d)
+    for key in ref:
+        assert ref[key].tobytes() == fast[key].tobytes(), key
+
+
+def test_einsum_sums_in_order_from_plus_zero() -> None:
+    """The float kernel's K > 1 gradient copies np.einsum("k,kn->n"): a sum from +0.0 in
+    order of k, each product rounded (no FMA). Should a NumPy release change that, this
+    test names the cause of a kernel mismatch."""
+    rng = np.random.default_rng(8)
+    for k in (2, 3, 7, 10):
+        a = rng.normal(size=k)
+        b = rng.normal(size=(k, 257))
+        b[:, :3] = -0.0
+        want = np.zeros(257)
+        for kk in range(k):
+            want = want + a[kk] * b[kk]
+        got = np.empty(257)
+        np.einsum("k,kn->n", a, b, out=got)
+        assert got.tobytes() == want.tobytes()
+
+
 # ---------------------------------------------------------------- the switch
 
 
 def test_kernel_choice() -> None:
-    assert KERNELS[0] == "numba"
+    w0 = np.zeros((3, 5))
+    assert TRTRLModel.kernels == KERNELS and KERNELS[0] == "numba"
+    assert make_model("trtrl", w0, 1, 1, 0.1).kernel == "numba"
+    assert make_model("trtrl", w0, 1, 1, 0.1, kernel="numpy").kernel == "numpy"
+    assert make_model("rtrl", w0, 1, 1, 0.1).kernel == "numpy"
+    assert make_model("snap1", w0, 1, 1, 0.1).kernel == "numpy"
+    with pytest.raises(ConfigError, match="kernel: rtrl has no 'numba'"):
+        make_model("rtrl", w0, 1, 1, 0.1, kernel="numba")
+    with pytest.raises(ConfigError, match="kernel: unknown 'cuda'"):
+        make_model("trtrl", w0, 1, 1, 0.1, kernel="cuda")
     w0q = np.zeros((3, 5), dtype=np.int64)
     assert FixedTRTRL(w0q, 1, 1, FixedConfig(), 3).kernel == "numba"
     assert FixedTRTRL(w0q, 1, 1, FixedConfig(), 3, kernel="numpy").kernel == "numpy"

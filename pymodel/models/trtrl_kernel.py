@@ -1,0 +1,125 @@
+"""The numba kernel of the float TRTRL step (``TRTRLModel(kernel="numba")``).
+
+:func:`trtrl_learn` does what the NumPy path does after the forward sums
+(:meth:`OnlineModel._learn` with :meth:`TRTRLModel._update_sensitivities` and
+:meth:`TRTRLModel._update_weights`), on the same buffers, with the same floating-point
+operations on the same operands in the same order, so every result is the same float64,
+bit for bit (signed zeros included). That holds because IEEE 754 rounds each ``+`` and
+``*`` correctly, so an operation's result depends only on its operands, and numba
+compiles without ``fastmath``: LLVM neither fuses a multiply and an add into an FMA nor
+reorders a sum. The operations mirrored, per entry:
+
+- ``f' = 1 - y*y`` (tanh) or ``y * (1 - y)``; ``e = d - y``; ``lr * e``;
+- outputs: ``a = W[k, :] * f'_k``; ``p_out[k,i,j] = a[k, M+1+i] * p_ing[i,j] +
+  a[k, j] * p_egr[i,j]`` (also on input and bias columns, where ``p_egr`` may be -0.0);
+  at ``j = M+1+i`` only the first product; then ``+ f'_k * z_j`` where ``k = i``;
+- egress: ``(g[i,j] * p_ing[i,j]) * fp_cols[j]`` with ``g`` 0 and ``fp_cols`` 1 off
+  the recurrent columns ``n(j) >= K`` (so ``0 * p_ing`` there), then the copies;
+- ingress rows ``i >= K``: ``((W[i,j] * p_egr[i,j]) + z_j) * f'_i``, then the copies;
+- weights: ``W + p_out[0] * (lr e_0)`` for ``K = 1``; for ``K > 1`` einsum's sum
+  ``((0 + (lr e_0) p^0) + (lr e_1) p^1) + ...`` (it starts from +0.0 and adds in order of
+  ``k``; pymodel/tests/test_kernels.py checks einsum still does), then ``W + grad``.
+
+The sums of the forward pass stay with NumPy (``np.dot`` is BLAS, whose summation
+order a loop would not reproduce), as does ``tanh``.
+
+Work goes row by row (weight row ``i``): every quantity of row ``i`` reads only row
+``i`` of the old ``p_ing`` / ``p_egr``, so ``p_ing`` is updated in place as NumPy does;
+what the rows read of ``W`` is copied first (``a``, ``g``), so row ``i``'s weights are
+updated in the same pass, once its quantities are computed.
+Inner loops run over ``range(len)`` of 1-D slices so that LLVM vectorises them (numba's
+check for negative indices blocks it on a loop such as ``range(m1, L)``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trtrl.pymodel.jit import jit
+
+A = np.ndarray  # the kernel's arrays: float64, C-contiguous
+
+
+@jit
+def trtrl_learn(w: A, z: A, y: A, d: A, lr: float, tanh: bool, e: A, fp: A, le: A, p_out: A,
+                ing: A, egr: A, egr_n: A, a: A, g: A, fp_cols: A, grad: A) -> None:
+    """The step after the forward sums: ``f'`` from the new ``y`` (tanh ``1 - y*y``, else
+    sigmoid ``y * (1 - y)``), the error ``e = d - y[:K]``, the sensitivities (into
+    ``p_out``, ``ing`` in place and ``egr_n``, from the old ``ing`` and ``egr``) and, if
+    ``lr != 0``, the weight update ``W += sum_k (lr e_k) p^k`` in place.
+
+    Scratch: ``fp`` (N,), ``le`` (K,), ``a`` (K, L); ``g`` (N, L) and ``fp_cols`` (L,),
+    the NumPy path's arrays of the same names, 0 and 1 off the columns ``n(j) >= K``
+    (only those columns are written here); ``grad`` (L,).
+    """
+    k, n, L = p_out.shape
+    m1 = L - n
+    for i in range(n):
+        fp[i] = 1.0 - y[i] * y[i] if tanh else y[i] * (1.0 - y[i])
+    learn = lr != 0.0
+    for kk in range(k):
+        e[kk] = d[kk] - y[kk]
+        le[kk] = lr * e[kk]
+    # Everything a row's update reads of W is copied first, so that row i's weights can
+    # be updated in the same pass: a[k] = W[k] f'_k (outputs), g[i, M+1+c] = W[c, M+1+i]
+    # (egress); the ingress rule reads W[i] before the pass writes it.
+    for kk in range(k):
+        fk, ak, wk = fp[kk], a[kk], w[kk]
+        for j in range(L):
+            ak[j] = wk[j] * fk
+    for c_ in range(k, n):
+        wc = w[c_, m1:]
+        col = m1 + c_
+        fp_cols[col] = fp[c_]
+        for i in range(n):
+            g[i, col] = wc[i]
+    for i in range(n):
+        ci = m1 + i
+        ing_i, egr_i, egr_n_i, g_i, w_i = ing[i], egr[i], egr_n[i], g[i], w[i]
+        ing_d = ing_i[ci]
+        # outputs, from the old p_ing and p_egr
+        for kk in range(k):
+            ak, out = a[kk], p_out[kk, i]
+            ar = ak[ci]
+            for j in range(L):
+                out[j] = ar * ing_i[j] + ak[j] * egr_i[j]
+            out[ci] = ar * ing_d
+            if kk == i:
+                fk = fp[kk]
+                for j in range(L):
+                    out[j] = out[j] + fk * z[j]
+        # egress from the old p_ing; ingress (rows i >= K) in place from the old p_egr;
+        # with K = 1, the weights of row i as well
+        if i >= k:
+            f_i = fp[i]
+            if learn and k == 1:
+                s, p0 = le[0], p_out[0, i]
+                for j in range(L):
+                    ing_j, w_j = ing_i[j], w_i[j]
+                    egr_n_i[j] = (g_i[j] * ing_j) * fp_cols[j]
+                    ing_i[j] = ((w_j * egr_i[j]) + z[j]) * f_i
+                    w_i[j] = w_j + p0[j] * s
+            else:
+                for j in range(L):
+                    ing_j = ing_i[j]
+                    egr_n_i[j] = (g_i[j] * ing_j) * fp_cols[j]
+                    ing_i[j] = ((w_i[j] * egr_i[j]) + z[j]) * f_i
+        else:
+            for j in range(L):
+                egr_n_i[j] = (g_i[j] * ing_i[j]) * fp_cols[j]
+            ing_i[:] = p_out[i, i]
+            if learn and k == 1:
+                s, p0 = le[0], p_out[0, i]
+                for j in range(L):
+                    w_i[j] = w_i[j] + p0[j] * s
+        for c_ in range(k):
+            egr_n_i[m1 + c_] = p_out[c_, i, m1 + c_]
+        egr_n_i[ci] = ing_i[ci]
+        if learn and k > 1:
+            grad[:] = 0.0
+            for kk in range(k):
+                lk, p = le[kk], p_out[kk, i]
+                for j in range(L):
+                    grad[j] = grad[j] + lk * p[j]
+            for j in range(L):
+                w_i[j] = w_i[j] + grad[j]
