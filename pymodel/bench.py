@@ -1,22 +1,30 @@
-"""Per-step timing of the float learning models, and the project's speed targets.
+"""Per-step time of the learning models, and the project's speed targets.
 
-Timing is best-of-R: after warm-up steps, each of R repeats times a run of
-consecutive ``model.step`` calls (enough of them to last a few tens of
-milliseconds) and the fastest repeat, divided by its step count, is the step time.
-Best-of filters out interference from other processes; it is the usual figure for
-a CPU-bound kernel.
+Timing is best-of-R: after warm-up steps (which also load or compile a numba kernel),
+each of R repeats times a run of consecutive ``model.step`` calls (enough of them to
+last a few tens of milliseconds) and the fastest repeat, divided by its step count, is
+the step time. Best-of filters out interference from other processes; it is the usual
+figure for a CPU-bound kernel.
 
 RTRL's step grows as N^4 (at N = 400 one step moves ~0.5 GB of sensitivities), so
 above ``rtrl_full_max`` it is timed on a single step after two warm-up steps, and
 above ``rtrl_max`` it is skipped with an N^4 estimate from the largest size timed.
 
-The targets (:func:`check_targets`):
+The targets (:func:`check_targets`), each measured at its own size whatever sizes the
+table has (``n_ref`` = 100, ``n_small`` = 15, ``k_many`` = 10 unless changed):
 
-1. the RTRL step at N = 100 costs at most 1.5x one ``(N x N) @ (N x N*L)`` float64
-   matmul timed the same way (RTRL is one such product plus cheap element-wise work);
-2. the TRTRL step at N = 100 is at least 50x faster than RTRL's;
-3. the TRTRL step time grows no faster than N^2.2 from N = 100 to N = 400 (least-squares
-   slope of log time against log N over the sizes timed in that range).
+1. the float RTRL step at N = 100, K = 1 costs at most 1.5x one ``(N x N) @ (N x N*L)``
+   float64 matmul timed the same way (RTRL is one such product plus cheap element-wise
+   work; the product is the part it cannot avoid);
+2. the float TRTRL step at N = 100, K = 1 is at least 200x faster than RTRL's (the
+   work ratio is ~1,400x);
+3. the float TRTRL step at N = 100, K = 10 is at least 50x faster than RTRL's at the
+   same N and K;
+4. the bit-accurate fixed-point model runs at least 30,000 steps/s at N = 15, K = 1
+   (the size of the generated array's regressions);
+5. and at least 5,000 steps/s at N = 100, K = 10;
+6. the float TRTRL step time grows no faster than N^2.2 from N = 100 to N = 400
+   (least-squares slope of log time against log N over the table's sizes in that range).
 """
 
 from __future__ import annotations
@@ -34,14 +42,20 @@ import numpy as np
 from trtrl.pymodel.errors import ConfigError
 
 DEFAULT_SIZES: tuple[int, ...] = (10, 25, 50, 100, 200, 400)
+DEFAULT_ALGORITHMS: tuple[str, ...] = ("rtrl", "trtrl", "snap1", "fixed")
+N_REF, N_SMALL, K_MANY = 100, 15, 10  # where the targets are measured
 TARGET_MATMUL_RATIO = 1.5
-TARGET_SPEEDUP = 50.0
+TARGET_SPEEDUP = 200.0
+TARGET_SPEEDUP_MANY = 50.0
+TARGET_FIXED_SMALL = 30_000.0  # steps/s
+TARGET_FIXED_LARGE = 5_000.0  # steps/s
 TARGET_EXPONENT = 2.2
 
 
 @dataclass
 class Timing:
-    """Time per learning step of one algorithm at one size."""
+    """Time per learning step of one algorithm (``"fixed"``: the fixed-point model) at one
+    size."""
 
     algorithm: str
     n: int
@@ -50,6 +64,7 @@ class Timing:
     repeats: int = 0
     note: str = ""  # e.g. "1 step" or "skipped (est. 12 s)"
     estimate: float | None = None  # N^4 extrapolation when skipped
+    k: int = 1  # outputs
 
     @property
     def measured(self) -> bool:
@@ -63,8 +78,11 @@ class Target:
 
     name: str
     passed: bool | None  # None: could not be evaluated (size not timed)
-    measured: str
-    goal: str
+    measured: str  # the figure, e.g. "1.05x" or "12,300 steps/s" ("-" if not measured)
+    goal: str  # e.g. "<= 1.5x"
+    figure: str = ""  # what is measured, e.g. "float TRTRL speed-up over RTRL, N=100 K=1"
+    detail: str = ""  # the times behind the figure
+    value: float | None = None  # the figure as a number (ratio, steps/s or exponent)
 
     @property
     def verdict(self) -> str:
@@ -80,18 +98,25 @@ class BenchResult:
     m: int
     k: int
     repeats: int
-    timings: list[Timing] = field(default_factory=list)
+    timings: list[Timing] = field(default_factory=list)  # the table (K = k)
     matmul: dict[int, float] = field(default_factory=dict)  # N -> seconds
     targets: list[Target] = field(default_factory=list)
     exponents: dict[str, float] = field(default_factory=dict)
     load: list[float] = field(default_factory=list)  # 1-min load average, start and end
     cpus: int = 0
     blas_threads: int | None = None  # OpenBLAS threads during the run (None: unknown)
+    kernel: str = "numba"  # of the models that have one (float TRTRL, fixed point)
+    target_timings: list[Timing] = field(default_factory=list)  # measured for the targets
+    n_ref: int = N_REF
+    n_small: int = N_SMALL
+    k_many: int = K_MANY
 
-    def time_of(self, algorithm: str, n: int) -> float | None:
-        """The measured step time of ``algorithm`` at ``n`` (None if not timed)."""
-        for t in self.timings:
-            if t.algorithm == algorithm and t.n == n:
+    def time_of(self, algorithm: str, n: int, k: int | None = None) -> float | None:
+        """The measured step time of ``algorithm`` at ``n`` and ``k`` outputs (default: the
+        table's K), from the table or the targets' timings (None if not timed)."""
+        k = self.k if k is None else k
+        for t in (*self.timings, *self.target_timings):
+            if t.algorithm == algorithm and t.n == n and t.k == min(k, n):
                 return t.seconds
         return None
 
@@ -202,28 +227,38 @@ def best_of(fn: Callable[[], Any], repeats: int, inner: int = 1, warmup: int = 1
 def time_model_step(algorithm: str, n: int, m: int = 1, k: int = 1, repeats: int = 5,
                     min_repeat_seconds: float = 0.03, max_seconds: float = 10.0,
                     single_step: bool = False, seed: int = 0,
-                    activation: str = "tanh") -> Timing:
+                    activation: str = "tanh", kernel: str | None = None) -> Timing:
     """Best-of-``repeats`` time of one ``model.step`` of ``algorithm`` with ``n`` neurons.
 
     Each repeat runs enough consecutive steps to last ``min_repeat_seconds``; the
     repeats are cut so the whole measurement stays near ``max_seconds``.
     ``single_step`` times exactly one step after two warm-up steps (for huge RTRL nets).
+    ``algorithm = "fixed"`` times :func:`time_fixed_step`; ``kernel`` as in
+    :func:`pymodel.models.make_model` (None: the model's default; a model with the numpy
+    kernel only ignores it).
     """
-    from trtrl.pymodel.models import make_model
+    from trtrl.pymodel.models import kernels_of, make_model
 
+    if algorithm == "fixed":
+        return time_fixed_step(n, m, k, repeats=repeats, min_repeat_seconds=min_repeat_seconds,
+                               max_seconds=max_seconds, seed=seed, kernel=kernel)
     k = min(k, n)
     w0, x, d = random_problem(n, m, k, steps=64, seed=seed)
-    model = make_model(algorithm, w0, m, k, 1e-4, activation=activation)
-    return time_steps(algorithm, n, model.step, x, d, repeats, min_repeat_seconds,
-                      max_seconds, single_step)
+    use = kernel if kernel in kernels_of(algorithm) else None
+    model = make_model(algorithm, w0, m, k, 1e-4, activation=activation, kernel=use)
+    timing = time_steps(algorithm, n, model.step, x, d, repeats, min_repeat_seconds,
+                        max_seconds, single_step)
+    timing.k = k
+    return timing
 
 
 def time_fixed_step(n: int, m: int = 1, k: int = 1, cfg: Any = None, repeats: int = 5,
                     min_repeat_seconds: float = 0.03, max_seconds: float = 10.0,
-                    seed: int = 0) -> Timing:
+                    seed: int = 0, kernel: str | None = None) -> Timing:
     """:func:`time_model_step` for the bit-accurate fixed-point TRTRL
     (:class:`pymodel.fixed.model.FixedTRTRL`, the RTL's reference), on the same random
-    problem quantised to ``cfg`` (default formats if None); algorithm ``"fixed"``."""
+    problem quantised to ``cfg`` (default formats if None); algorithm ``"fixed"``.
+    ``kernel`` None: the model's default (numba)."""
     from trtrl.pymodel.fixed.arith import quantize
     from trtrl.pymodel.fixed.formats import FixedConfig
     from trtrl.pymodel.fixed.model import FixedTRTRL, lr_shift_from_lr
@@ -231,9 +266,12 @@ def time_fixed_step(n: int, m: int = 1, k: int = 1, cfg: Any = None, repeats: in
     k = min(k, n)
     fixed = (cfg or FixedConfig()).sized_for(m + 1 + n, k)
     w0, x, d = random_problem(n, m, k, steps=64, seed=seed)
-    model = FixedTRTRL(quantize(w0, fixed.weight), m, k, fixed, lr_shift_from_lr(1e-4))
-    return time_steps("fixed", n, model.step, quantize(x, fixed.act), quantize(d, fixed.act),
-                      repeats, min_repeat_seconds, max_seconds)
+    extra = {} if kernel is None else {"kernel": kernel}
+    model = FixedTRTRL(quantize(w0, fixed.weight), m, k, fixed, lr_shift_from_lr(1e-4), **extra)
+    timing = time_steps("fixed", n, model.step, quantize(x, fixed.act), quantize(d, fixed.act),
+                        repeats, min_repeat_seconds, max_seconds)
+    timing.k = k
+    return timing
 
 
 def time_steps(algorithm: str, n: int, step_fn: Callable[[Any, Any], Any], x: np.ndarray,
@@ -294,55 +332,87 @@ def fit_exponent(ns: Sequence[float], seconds: Sequence[float]) -> float:
 
 
 def run_bench(sizes: Sequence[int] = DEFAULT_SIZES, repeats: int = 5, m: int = 1, k: int = 1,
-              algorithms: Sequence[str] = ("rtrl", "trtrl", "snap1"),
+              algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
               rtrl_full_max: int = 100, rtrl_max: int = 200, max_seconds: float = 10.0,
               matmul_sizes: Sequence[int] | None = None,
               on_timing: Callable[[Timing], None] | None = None,
-              threads: int | None = None) -> BenchResult:
-    """Time every algorithm at every size (RTRL within its limits) and check the targets.
+              threads: int | None = None, kernel: str = "numba", targets: bool = True,
+              n_ref: int = N_REF, n_small: int = N_SMALL, k_many: int = K_MANY) -> BenchResult:
+    """Time every algorithm at every size (RTRL within its limits), then what the targets
+    need that the table lacks (at ``n_ref``, ``n_small`` and ``k_many``; skipped with
+    ``targets=False``), and check the targets.
 
     ``on_timing`` is called after each measurement (progress output); ``threads``
-    limits OpenBLAS for the whole run (None: as configured), see :func:`blas_threads`.
+    limits OpenBLAS for the whole run (None: as configured), see :func:`blas_threads`;
+    ``kernel`` is the kernel of the models that have a choice (pymodel/jit.py).
     """
+    from trtrl.pymodel.jit import check_kernel
+
+    check_kernel(kernel)
+    if repeats < 1:
+        raise ConfigError(f"repeats: need at least 1, got {repeats}")
+    for name, value in (("n_ref", n_ref), ("n_small", n_small), ("k_many", k_many)):
+        if value < 1:
+            raise ConfigError(f"{name}: need at least 1, got {value}")
     with blas_threads(threads) as used:
-        result = _run_bench(sizes, repeats, m, k, algorithms, rtrl_full_max, rtrl_max,
-                            max_seconds, matmul_sizes, on_timing)
+        result = BenchResult(sizes=sorted(set(int(s) for s in sizes)), m=m, k=k,
+                             repeats=repeats, cpus=os.cpu_count() or 0, kernel=kernel,
+                             n_ref=n_ref, n_small=n_small, k_many=k_many)
+        _run_bench(result, algorithms, rtrl_full_max, rtrl_max, max_seconds, matmul_sizes,
+                   on_timing, targets)
     result.blas_threads = used
     return result
 
 
-def _run_bench(sizes: Sequence[int], repeats: int, m: int, k: int, algorithms: Sequence[str],
-               rtrl_full_max: int, rtrl_max: int, max_seconds: float,
-               matmul_sizes: Sequence[int] | None,
-               on_timing: Callable[[Timing], None] | None) -> BenchResult:
-    """The body of :func:`run_bench` (BLAS threads already set)."""
-    if repeats < 1:
-        raise ConfigError(f"repeats: need at least 1, got {repeats}")
-    sizes = sorted(set(int(s) for s in sizes))
-    result = BenchResult(sizes=list(sizes), m=m, k=k, repeats=repeats, cpus=os.cpu_count() or 0)
+def target_points(result: BenchResult) -> list[tuple[str, int, int]]:
+    """``(algorithm, N, K)`` of every step time the targets read."""
+    n_ref, k_many = result.n_ref, result.k_many
+    return [("rtrl", n_ref, 1), ("trtrl", n_ref, 1), ("rtrl", n_ref, k_many),
+            ("trtrl", n_ref, k_many), ("fixed", result.n_small, 1), ("fixed", n_ref, k_many)]
+
+
+def _run_bench(result: BenchResult, algorithms: Sequence[str], rtrl_full_max: int,
+               rtrl_max: int, max_seconds: float, matmul_sizes: Sequence[int] | None,
+               on_timing: Callable[[Timing], None] | None, targets: bool) -> None:
+    """The body of :func:`run_bench` (BLAS threads already set): fills ``result``."""
+    m, k, repeats = result.m, result.k, result.repeats
     result.load.append(_load())
+
+    def timed(alg: str, n: int, kk: int, single: bool = False) -> Timing:
+        timing = time_model_step(alg, n, m, kk, repeats=repeats, single_step=single,
+                                 max_seconds=max_seconds, kernel=result.kernel)
+        if on_timing is not None:
+            on_timing(timing)
+        return timing
+
     for alg in algorithms:
         last: Timing | None = None
-        for n in sizes:
+        for n in result.sizes:
             if alg == "rtrl" and n > rtrl_max:
                 est = None
                 if last is not None and last.seconds is not None:
                     est = last.seconds * (n / last.n) ** 4
                 note = "skipped" + (f" (N^4 estimate {est:.3g} s)" if est else "")
-                timing = Timing(alg, n, None, note=note, estimate=est)
+                timing = Timing(alg, n, None, note=note, estimate=est, k=min(k, n))
+                if on_timing is not None:
+                    on_timing(timing)
             else:
-                single = alg == "rtrl" and n > rtrl_full_max
-                timing = time_model_step(alg, n, m, k, repeats=repeats, single_step=single,
-                                         max_seconds=max_seconds)
-                last = timing
+                timing = last = timed(alg, n, k, single=alg == "rtrl" and n > rtrl_full_max)
             result.timings.append(timing)
-            if on_timing is not None:
-                on_timing(timing)
-    for n in matmul_sizes if matmul_sizes is not None else [s for s in sizes if s == 100]:
+    if targets:
+        for alg, n, kk in target_points(result):
+            have = [t for t in (*result.timings, *result.target_timings)
+                    if (t.algorithm, t.n, t.k) == (alg, n, min(kk, n)) and t.measured
+                    and t.note != "1 step"]
+            if not have:
+                result.target_timings.append(timed(alg, n, kk))
+    if matmul_sizes is None:
+        matmul_sizes = sorted({s for s in result.sizes if s == N_REF}
+                              | ({result.n_ref} if targets else set()))
+    for n in matmul_sizes:
         result.matmul[n] = time_matmul(n, m, repeats)
     result.load.append(_load())
-    result.targets = check_targets(result)
-    return result
+    result.targets = check_targets(result) if targets else []
 
 
 def _load() -> float:
@@ -350,51 +420,89 @@ def _load() -> float:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
 
 
-def check_targets(result: BenchResult, n_ref: int = 100, n_hi: int = 400) -> list[Target]:
-    """Evaluate the three speed targets on ``result`` (N/A when a size was not timed)."""
-    targets: list[Target] = []
-    rtrl = result.time_of("rtrl", n_ref)
-    trtrl = result.time_of("trtrl", n_ref)
-    mm = result.matmul.get(n_ref)
+def _ratio_target(name: str, figure: str, slow: float | None, fast: float | None,
+                  goal: float, speedup: bool, labels: tuple[str, str]) -> Target:
+    """A ``slow / fast`` ratio against ``goal``: at least ``goal`` if ``speedup``, else at
+    most (``labels`` name the two times in the detail)."""
+    goal_text = f"{'>=' if speedup else '<='} {goal:g}x"
+    if slow is None or fast is None:
+        return Target(name, None, "-", goal_text, figure, "not timed")
+    ratio = slow / fast
+    passed = ratio >= goal if speedup else ratio <= goal
+    shown = f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.2f}x"
+    detail = f"{labels[0]} {format_ms(slow)}, {labels[1]} {format_ms(fast)}"
+    return Target(name, passed, shown, goal_text, figure, detail, ratio)
 
-    goal1 = f"RTRL step <= {TARGET_MATMUL_RATIO}x one (N x N)@(N x N*L) matmul at N={n_ref}"
-    if rtrl is not None and mm is not None:
-        ratio = rtrl / mm
-        targets.append(Target("rtrl_vs_matmul", ratio <= TARGET_MATMUL_RATIO,
-                              f"RTRL {rtrl * 1e3:.3f} ms, matmul {mm * 1e3:.3f} ms, "
-                              f"ratio {ratio:.2f}x", goal1))
-    else:
-        targets.append(Target("rtrl_vs_matmul", None, f"N={n_ref} not timed", goal1))
 
-    goal2 = f"TRTRL step >= {TARGET_SPEEDUP:g}x faster than RTRL at N={n_ref}"
-    if rtrl is not None and trtrl is not None:
-        speedup = rtrl / trtrl
-        targets.append(Target("trtrl_speedup", speedup >= TARGET_SPEEDUP,
-                              f"RTRL {rtrl * 1e3:.3f} ms, TRTRL {trtrl * 1e3:.4f} ms, "
-                              f"speedup {speedup:.1f}x", goal2))
-    else:
-        targets.append(Target("trtrl_speedup", None, f"N={n_ref} not timed", goal2))
+def _rate_target(name: str, figure: str, seconds: float | None, goal: float) -> Target:
+    """Steps per second (``1 / seconds``) of at least ``goal``."""
+    goal_text = f">= {goal:,.0f}"
+    if seconds is None:
+        return Target(name, None, "-", goal_text, figure, "not timed")
+    rate = 1.0 / seconds
+    return Target(name, rate >= goal, f"{rate:,.0f}", goal_text, figure,
+                  f"{format_ms(seconds)} per step", rate)
 
-    goal3 = f"TRTRL step time grows no faster than N^{TARGET_EXPONENT} from N={n_ref} to {n_hi}"
+
+def check_targets(result: BenchResult, n_lo: int = N_REF, n_hi: int = 400) -> list[Target]:
+    """Evaluate the speed targets on ``result`` (N/A where a figure was not timed); the
+    growth exponent is fitted over the table's sizes from ``n_lo`` to ``n_hi``."""
+    n_ref, n_small, k_many = result.n_ref, result.n_small, result.k_many
+    k_ref = min(k_many, n_ref)
+    time_of = result.time_of
+    targets = [
+        _ratio_target("rtrl_vs_matmul",
+                      f"float RTRL step / NxN by NxNL matmul, N={n_ref} K=1",
+                      time_of("rtrl", n_ref, 1), result.matmul.get(n_ref),
+                      TARGET_MATMUL_RATIO, False, ("RTRL", "matmul")),
+        _ratio_target("trtrl_speedup", f"float TRTRL speed-up over RTRL, N={n_ref} K=1",
+                      time_of("rtrl", n_ref, 1), time_of("trtrl", n_ref, 1), TARGET_SPEEDUP,
+                      True, ("RTRL", "TRTRL")),
+        _ratio_target("trtrl_speedup_k", f"float TRTRL speed-up over RTRL, N={n_ref} K={k_ref}",
+                      time_of("rtrl", n_ref, k_many), time_of("trtrl", n_ref, k_many),
+                      TARGET_SPEEDUP_MANY, True, ("RTRL", "TRTRL")),
+        _rate_target("fixed_small", f"fixed-point steps/s, N={n_small} K=1",
+                     time_of("fixed", n_small, 1), TARGET_FIXED_SMALL),
+        _rate_target("fixed_large", f"fixed-point steps/s, N={n_ref} K={k_ref}",
+                     time_of("fixed", n_ref, k_many), TARGET_FIXED_LARGE),
+    ]
+    figure = f"float TRTRL time growth, N={n_lo}..{n_hi} K={result.k}"
+    goal = f"<= N^{TARGET_EXPONENT}"
     pts = [(t.n, t.seconds) for t in result.timings
-           if t.algorithm == "trtrl" and t.seconds is not None and n_ref <= t.n <= n_hi]
-    if len(pts) >= 2 and pts[0][0] == n_ref and pts[-1][0] == n_hi:
+           if t.algorithm == "trtrl" and t.seconds is not None and n_lo <= t.n <= n_hi]
+    if len(pts) >= 2 and pts[0][0] == n_lo and pts[-1][0] == n_hi:
         expo = fit_exponent([p[0] for p in pts], [p[1] for p in pts])
         result.exponents["trtrl"] = expo
-        targets.append(Target("trtrl_scaling", expo <= TARGET_EXPONENT,
-                              f"fitted exponent {expo:.2f} over N={[p[0] for p in pts]}", goal3))
+        targets.append(Target("trtrl_scaling", expo <= TARGET_EXPONENT, f"N^{expo:.2f}", goal,
+                              figure, f"fitted over N={[p[0] for p in pts]}", expo))
     else:
-        targets.append(Target("trtrl_scaling", None,
-                              f"needs TRTRL timed at N={n_ref} and N={n_hi}", goal3))
+        targets.append(Target("trtrl_scaling", None, "-", goal, figure,
+                              f"needs TRTRL in the table at N={n_lo} and N={n_hi}"))
     return targets
 
 
 def format_ms(seconds: float | None) -> str:
-    """Seconds as a right-sized string in ms (``-`` for None)."""
+    """Seconds as a right-sized string (us below 0.1 ms, else ms; ``-`` for None)."""
     if seconds is None:
         return "-"
     ms = seconds * 1e3
+    if ms < 0.1:
+        return f"{seconds * 1e6:.3g} us"
     return f"{ms:.4g} ms" if ms < 1e4 else f"{seconds:.4g} s"
+
+
+def format_targets(targets: Sequence[Target]) -> list[str]:
+    """The targets as aligned lines: verdict, figure, measured, goal, the times behind."""
+    if not targets:
+        return []
+    wf = max(len(t.figure) for t in targets)
+    wm = max(len(t.measured) for t in targets)
+    wg = max(len(t.goal) for t in targets)
+    lines = [f"  {'':6} {'figure':<{wf}}  {'measured':>{wm}}  goal"]
+    for t in targets:
+        lines.append(f"  {'[' + t.verdict + ']':6} {t.figure:<{wf}}  {t.measured:>{wm}}  "
+                     f"{t.goal:<{wg}}  {t.detail}".rstrip())
+    return lines
 
 
 def format_result(result: BenchResult) -> str:
@@ -404,9 +512,10 @@ def format_result(result: BenchResult) -> str:
         if t.algorithm not in algs:
             algs.append(t.algorithm)
     threads = "unknown" if result.blas_threads is None else str(result.blas_threads)
-    lines = [f"Per-step time (best of {result.repeats}, float64, M={result.m}, K={result.k}, "
-             f"OpenBLAS threads {threads}):"]
-    header = f"{'N':>6}" + "".join(f"{a:>16}" for a in algs) + f"{'RTRL/TRTRL':>12}"
+    lines = [f"Per-step time (best of {result.repeats}, M={result.m}, K={result.k}, "
+             f"kernel {result.kernel}, OpenBLAS threads {threads}; fixed = the bit-accurate "
+             "fixed-point model, the others float64):"]
+    header = f"{'N':>6}" + "".join(f"{a:>14}" for a in algs) + f"{'RTRL/TRTRL':>12}"
     lines.append(header)
     notes: list[str] = []
     for n in result.sizes:
@@ -417,7 +526,7 @@ def format_result(result: BenchResult) -> str:
             if t is not None and t.note:
                 cell += "*"
                 notes.append(f"  * {a} N={n}: {t.note}")
-            row += f"{cell:>16}"
+            row += f"{cell:>14}"
         r, tr = result.time_of("rtrl", n), result.time_of("trtrl", n)
         row += f"{(f'{r / tr:.1f}x' if r and tr else '-'):>12}"
         lines.append(row)
@@ -430,8 +539,7 @@ def format_result(result: BenchResult) -> str:
         lines.append(f"Machine load (1-min average) {max(result.load):.2f} on {result.cpus} CPUs"
                      + (": other work competes for the CPUs, timings are inflated" if busy
                         else ""))
-    lines.append("")
-    lines.append("Targets:")
-    for t in result.targets:
-        lines.append(f"  [{t.verdict}] {t.goal}: {t.measured}")
+    if result.targets:
+        lines += ["", f"Targets (M={result.m}, kernel {result.kernel}):",
+                  *format_targets(result.targets)]
     return "\n".join(lines)

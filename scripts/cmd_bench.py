@@ -1,9 +1,15 @@
-"""`trtrl bench model`: per-step time of RTRL, TRTRL and SnAp-1, and the speed targets.
+"""`trtrl bench model`: per-step time of RTRL, TRTRL, SnAp-1 and the fixed-point model,
+and the speed targets.
 
-Best-of-R timing after warm-up (see :mod:`pymodel.bench`). RTRL's step grows as N^4:
-above ``--rtrl-full-max`` it is timed on a single step, above ``--rtrl-max`` it is
-skipped (with an N^4 estimate). This is a benchmark, not a test: it always exits 0
-unless ``--strict`` is given, in which case a failed target exits 1.
+Best-of-R timing after warm-up (see :mod:`pymodel.bench`). The table times every model
+at each of ``--sizes`` with K = ``--outputs``; RTRL's step grows as N^4: above
+``--rtrl-full-max`` it is timed on a single step, above ``--rtrl-max`` it is skipped
+(with an N^4 estimate). Then each target is measured at its own size (float RTRL/matmul
+at N = 100, K = 1; float TRTRL over RTRL at N = 100 with K = 1 and K = 10; fixed-point
+steps/s at N = 15, K = 1 and N = 100, K = 10; smaller with ``--target-n``,
+``--target-small-n``, ``--target-k``) and printed beside its goal, PASS or FAIL. This
+is a benchmark, not a test: it always exits 0 unless ``--strict`` is given, in which
+case a failed target exits 1.
 
 `trtrl bench sim`: simulation speed of the generated array (:mod:`testbenches.bench_sim`).
 """
@@ -15,12 +21,16 @@ import sys
 
 from trtrl.pymodel.bench import (
     DEFAULT_SIZES,
+    K_MANY,
+    N_REF,
+    N_SMALL,
     Timing,
     format_ms,
     format_result,
     parse_sizes,
     run_bench,
 )
+from trtrl.pymodel.jit import KERNELS
 from trtrl.pymodel.paths import user_path
 from trtrl.pymodel.report import write_json
 
@@ -37,8 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--repeats", type=int, default=5, metavar="R",
                        help="best-of repeats per measurement")
     model.add_argument("--outputs", type=int, default=1, metavar="K",
-                       help="output neurons K (the tasks of the paper, Budik & Elhanany 2006, "
-                            "have 1)")
+                       help="output neurons K of the per-size table (the tasks of the paper, "
+                            "Budik & Elhanany 2006, have 1)")
     model.add_argument("--inputs", type=int, default=1, metavar="M", help="external inputs M")
     model.add_argument("--rtrl-full-max", type=int, default=100, metavar="N",
                        help="above this N, RTRL is timed on one step only")
@@ -47,6 +57,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--blas-threads", type=int, default=0, metavar="T",
                        help="limit OpenBLAS to T threads for the run (0: as configured); "
                             "1 gives per-core timings that survive a busy machine")
+    model.add_argument("--kernel", choices=KERNELS, default=KERNELS[0],
+                       help="step kernel of the models that have a choice (float TRTRL, "
+                            "fixed point); numpy is the reference")
+    model.add_argument("--target-n", type=int, default=N_REF, metavar="N",
+                       help="N of the float targets and of the larger fixed-point target")
+    model.add_argument("--target-small-n", type=int, default=N_SMALL, metavar="N",
+                       help="N of the smaller fixed-point target")
+    model.add_argument("--target-k", type=int, default=K_MANY, metavar="K",
+                       help="K of the many-output targets")
     model.add_argument("--json", default=None, type=user_path, metavar="FILE",
                        help="also write the results as JSON")
     model.add_argument("--strict", action="store_true", help="exit 1 if a target fails")
@@ -98,13 +117,16 @@ def cmd_model(args: argparse.Namespace) -> int:
     sizes = parse_sizes(args.sizes)
 
     def report(t: Timing) -> None:
-        print(f"  {t.algorithm:>6} N={t.n:<5} {format_ms(t.seconds):>12}"
+        print(f"  {t.algorithm:>6} N={t.n:<5} K={t.k:<3} {format_ms(t.seconds):>12}"
               + (f"  ({t.note})" if t.note else ""), file=sys.stderr, flush=True)
 
-    print(f"Timing sizes {sizes} (best of {args.repeats}) ...", file=sys.stderr, flush=True)
+    print(f"Timing sizes {sizes} (best of {args.repeats}), then the targets ...",
+          file=sys.stderr, flush=True)
     result = run_bench(sizes, repeats=args.repeats, m=args.inputs, k=args.outputs,
                        rtrl_full_max=args.rtrl_full_max, rtrl_max=args.rtrl_max,
-                       on_timing=report, threads=args.blas_threads or None)
+                       on_timing=report, threads=args.blas_threads or None,
+                       kernel=args.kernel, n_ref=args.target_n, n_small=args.target_small_n,
+                       k_many=args.target_k)
     print(format_result(result))
     if args.json:
         write_json(args.json, result.to_dict())

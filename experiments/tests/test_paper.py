@@ -200,33 +200,76 @@ def test_check_targets_pass_fail_na() -> None:
     res = bench.BenchResult(sizes=[100, 200, 400], m=1, k=1, repeats=1)
     res.timings = [bench.Timing("rtrl", 100, 0.02), bench.Timing("trtrl", 100, 1e-4),
                    bench.Timing("trtrl", 200, 4e-4), bench.Timing("trtrl", 400, 3e-3)]
+    res.target_timings = [bench.Timing("rtrl", 100, 0.021, k=10),
+                          bench.Timing("trtrl", 100, 5e-4, k=10),
+                          bench.Timing("fixed", 15, 2e-5), bench.Timing("fixed", 100, 2.5e-4, k=10)]
     res.matmul[100] = 0.015
     t = {x.name: x for x in bench.check_targets(res)}
+    assert list(t) == ["rtrl_vs_matmul", "trtrl_speedup", "trtrl_speedup_k", "fixed_small",
+                       "fixed_large", "trtrl_scaling"]
     assert t["rtrl_vs_matmul"].passed is True  # 1.33x
-    assert t["trtrl_speedup"].passed is True  # 200x
-    assert t["trtrl_scaling"].passed is False  # slope ~2.4
-    assert "exponent 2.4" in t["trtrl_scaling"].measured
+    assert t["rtrl_vs_matmul"].value == pytest.approx(0.02 / 0.015)
+    assert t["trtrl_speedup"].passed is True and t["trtrl_speedup"].measured == "200x"
+    assert t["trtrl_speedup_k"].passed is False and t["trtrl_speedup_k"].measured == "42x"
+    assert t["fixed_small"].passed is True and t["fixed_small"].measured == "50,000"
+    assert t["fixed_large"].passed is False and t["fixed_large"].value == pytest.approx(4000)
+    assert t["trtrl_scaling"].passed is False  # slope 2.45
+    assert t["trtrl_scaling"].measured == "N^2.45"
+    res.timings[1] = bench.Timing("trtrl", 100, 1.01e-4)
+    assert bench.check_targets(res)[1].passed is False  # 198x < 200x
     empty = bench.BenchResult(sizes=[10], m=1, k=1, repeats=1)
     assert all(x.verdict == "N/A" for x in bench.check_targets(empty))
 
 
 def test_run_bench_small_and_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     res = bench.run_bench([3, 6], repeats=1, rtrl_full_max=3, rtrl_max=3,
-                          matmul_sizes=[6], max_seconds=0.5)
+                          matmul_sizes=[6], max_seconds=0.5, targets=False)
     rt = {t.n: t for t in res.timings if t.algorithm == "rtrl"}
     assert rt[3].measured and not rt[6].measured and "skipped" in rt[6].note
     assert rt[6].estimate == pytest.approx(rt[3].seconds * 2**4)
     assert all(t.measured for t in res.timings if t.algorithm != "rtrl")
-    text = bench.format_result(res)
-    assert "Targets:" in text and "N/A" in text
+    assert {t.algorithm for t in res.timings} == {"rtrl", "trtrl", "snap1", "fixed"}
+    assert not res.targets and not res.target_timings
+    assert "Per-step time" in bench.format_result(res)
 
+
+def test_bench_command_prints_every_target(capsys: pytest.CaptureFixture[str],
+                                           tmp_path: Path) -> None:
+    """`trtrl bench model` on tiny sizes: each target is measured at its own (here shrunk)
+    size and printed with its figure, goal and verdict; the growth target needs N = 100
+    and 400 in the table, so it is N/A."""
     from trtrl.cli import main
 
     js = tmp_path / "b.json"
-    assert main(["bench", "model", "--sizes", "4", "--repeats", "1", "--json", str(js)]) == 0
+    tiny = ["--repeats", "1", "--target-n", "5", "--target-small-n", "3", "--target-k", "2"]
+    assert main(["bench", "model", "--sizes", "4", *tiny, "--json", str(js)]) == 0
     out = capsys.readouterr().out
-    assert "Per-step time" in out and "[N/A]" in out
-    assert json.loads(js.read_text())["sizes"] == [4]
+    assert "Per-step time" in out and "Targets (M=1, kernel numba)" in out
+    rows = {
+        "float RTRL step / NxN by NxNL matmul, N=5 K=1": "<= 1.5x",
+        "float TRTRL speed-up over RTRL, N=5 K=1": ">= 200x",
+        "float TRTRL speed-up over RTRL, N=5 K=2": ">= 50x",
+        "fixed-point steps/s, N=3 K=1": ">= 30,000",
+        "fixed-point steps/s, N=5 K=2": ">= 5,000",
+        "float TRTRL time growth, N=100..400 K=1": "<= N^2.2",
+    }
+    lines = out.splitlines()
+    for figure, goal in rows.items():
+        line = next(x for x in lines if figure in x)
+        assert goal in line
+        assert ("[N/A]" in line) == ("growth" in figure), line
+        assert "[PASS]" in line or "[FAIL]" in line or "growth" in figure
+    data = json.loads(js.read_text())
+    assert data["sizes"] == [4] and data["kernel"] == "numba"
+    assert [t["name"] for t in data["targets"]] == [
+        "rtrl_vs_matmul", "trtrl_speedup", "trtrl_speedup_k", "fixed_small", "fixed_large",
+        "trtrl_scaling"]
+    assert {(t["algorithm"], t["n"], t["k"]) for t in data["target_timings"]} >= {
+        ("rtrl", 5, 2), ("trtrl", 5, 2), ("fixed", 3, 1), ("fixed", 5, 2)}
+    # --strict: at N = 5 TRTRL is nowhere near 200x faster than RTRL, so a target fails
+    assert main(["bench", "model", "--sizes", "4", *tiny, "--kernel", "numpy",
+                 "--strict"]) == 1
+    assert "kernel numpy" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------ demo

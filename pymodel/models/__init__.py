@@ -25,8 +25,18 @@ __all__ = [
     "SnAp1Model",
     "TRTRLModel",
     "kept_steps",
+    "kernels_of",
     "make_model",
 ]
+
+
+def kernels_of(algorithm: str) -> tuple[str, ...]:
+    """The kernels ``algorithm``'s model has, its default first (pymodel/jit.py)."""
+    if algorithm not in _CLASSES:
+        raise ConfigError(
+            f"algorithm: unknown {algorithm!r}, expected one of {', '.join(ALGORITHMS)}"
+        )
+    return _CLASSES[algorithm].kernels
 
 
 def make_model(
