@@ -4,7 +4,10 @@ A model whose step is many small NumPy calls (TRTRL at N ~ 100 is ~30 calls on ~
 elements) spends most of it in per-call overhead. Such a model also has a numba
 kernel: one compiled function doing the same arithmetic in the same order, so its
 results equal the NumPy path's bit for bit (the tests check it). The NumPy path stays
-the reference; a model's ``kernel`` argument picks one of :data:`KERNELS`.
+the reference; a model's ``kernel`` argument picks one of :data:`KERNELS`. A kernel
+module imports numba (~0.2 s), so a model imports its kernel module only when it is made
+with the numba kernel: importing the models, or a `trtrl` command that makes none, does
+not pay for it.
 
 Compiled code is cached on disk (``cache=True``): numba writes it into the
 ``__pycache__`` beside the module, or, where that is not writable (a read-only

@@ -28,8 +28,6 @@ import numpy as np
 from trtrl.pymodel.errors import ConfigError
 from trtrl.pymodel.fixed.arith import INT_BITS, quantize, rshift_round, saturate
 from trtrl.pymodel.fixed.formats import FixedConfig, FixedFormat, default_config
-from trtrl.pymodel.fixed.kernel import fixed_step
-from trtrl.pymodel.fixed.kernel import params as kernel_params
 from trtrl.pymodel.fixed.lut import build_lut, lut_index
 from trtrl.pymodel.jit import DEFAULT_KERNEL, check_kernel
 from trtrl.pymodel.models.base import kept_steps  # the spec's --weights-every rule, one copy
@@ -86,7 +84,7 @@ class FixedTRTRL:
             raise ConfigError(f"w0_q: values outside the weight format {cfg.weight}")
         self.shape = shape
         self.cfg = cfg
-        self.kernel = check_kernel(kernel)
+        self._kernel = check_kernel(kernel)
         self.lr_shift = int(lr_shift)
         self.learn = bool(learn)
         self.w0 = w0.astype(np.int64)
@@ -97,10 +95,14 @@ class FixedTRTRL:
         self.lut.setflags(write=False)
         self._grad_shift = grad_shift
         self._layout()
-        self._params = kernel_params(cfg)
-        L = shape.L
-        self._scratch = (np.empty(n, dtype=np.int64), np.empty((n, n), dtype=np.int64)) + tuple(
-            np.empty(L, dtype=np.int64) for _ in range(4))
+        if self._kernel == "numba":
+            # imported here, not with this module: numba takes ~0.2 s to import
+            from trtrl.pymodel.fixed import kernel as numba_kernel
+
+            self._fixed_step = numba_kernel.fixed_step
+            self._params = numba_kernel.params(cfg)
+            self._scratch = (np.empty(n, dtype=np.int64), np.empty((n, n), dtype=np.int64),
+                             *(np.empty(shape.L, dtype=np.int64) for _ in range(4)))
         self.w = self.w0.copy()
         self.reset_state()
 
@@ -125,6 +127,11 @@ class FixedTRTRL:
         self._rows = np.arange(n)[:, None]
         self._cols = cols[None, :]
         self._njc_out = np.minimum(self._njc, k - 1)[None, :]  # index into p_out's k axis
+
+    @property
+    def kernel(self) -> str:
+        """The step's implementation, chosen when the model is made."""
+        return self._kernel
 
     def set_lr_shift(self, lr_shift: int) -> None:
         """A new learning-rate shift from the next step on (as a write of CONTROL.LR_SHIFT)."""
@@ -165,7 +172,7 @@ class FixedTRTRL:
         reference, as :attr:`kernel` says; with an :attr:`observer` set, always the NumPy
         path (the kernel shows no clamp to an observer). Both give the same bits.
         """
-        if self.kernel == "numba" and self.observer is None:
+        if self._kernel == "numba" and self.observer is None:
             return self._step_numba(x_q, d_q)
         return self._step_numpy(x_q, d_q)
 
@@ -181,9 +188,9 @@ class FixedTRTRL:
         w_new = np.empty_like(w) if learn else w
         p_out_n, p_ing_n, p_egr_n = (np.empty_like(p_out), np.empty_like(self.p_ing),
                                      np.empty_like(self.p_egr))
-        self.sat_count += fixed_step(w, self.y, p_out, self.p_ing, self.p_egr, x, d, self.lut,
-                                     self._params, learn, self._grad_shift, y_new, e, w_new,
-                                     p_out_n, p_ing_n, p_egr_n, *self._scratch)
+        self.sat_count += self._fixed_step(
+            w, self.y, p_out, self.p_ing, self.p_egr, x, d, self.lut, self._params, learn,
+            self._grad_shift, y_new, e, w_new, p_out_n, p_ing_n, p_egr_n, *self._scratch)
         self.w, self.y, self.p_out, self.p_ing, self.p_egr = w_new, y_new, p_out_n, p_ing_n, p_egr_n
         self.steps += 1
         return y_new.copy(), e

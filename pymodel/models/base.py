@@ -70,8 +70,8 @@ class OnlineModel:
 
     def __init__(self, w0: np.ndarray, m: int, k: int, lr: float, activation: str = "tanh",
                  kernel: str | None = None) -> None:
-        self.kernel = self.kernels[0] if kernel is None else check_kernel(kernel)
-        if self.kernel not in self.kernels:
+        self._kernel = self.kernels[0] if kernel is None else check_kernel(kernel)
+        if self._kernel not in self.kernels:
             raise ConfigError(f"kernel: {self.algorithm} has no {kernel!r} kernel, only "
                               f"{', '.join(self.kernels)}")
         self.w, self.shape = _as_weights(w0, m, k)
@@ -88,6 +88,11 @@ class OnlineModel:
         self._s = np.empty(n)
         self._tanh = self.activation == "tanh"
         self._allocate()
+
+    @property
+    def kernel(self) -> str:
+        """The step's implementation, chosen when the model is made."""
+        return self._kernel
 
     # -- subclass hooks -------------------------------------------------------
     def _allocate(self) -> None:

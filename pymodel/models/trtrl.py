@@ -26,7 +26,6 @@ from numpy.lib.stride_tricks import as_strided
 
 from trtrl.pymodel.jit import KERNELS
 from trtrl.pymodel.models.base import OnlineModel
-from trtrl.pymodel.models.trtrl_kernel import trtrl_learn
 
 
 def _diag_view(a: np.ndarray, m: int) -> np.ndarray:
@@ -102,8 +101,13 @@ class TRTRLModel(OnlineModel):
             for e, nx in ((self._egr[0], self._egr[1]), (self._egr[1], self._egr[0]))
         ]
         self._wv_of: np.ndarray | None = None
-        # scratch of the numba kernel: f', lr * e, a gradient row
+        # the numba kernel (imported here, not with this module: numba takes ~0.2 s to
+        # import) and its scratch: f', lr * e, a gradient row
         self._fp, self._le, self._grad_row = np.empty(n), np.empty(k), np.empty(L)
+        if self.kernel == "numba":
+            from trtrl.pymodel.models.trtrl_kernel import trtrl_learn
+
+            self._trtrl_learn = trtrl_learn
 
     def _weight_views(self) -> None:
         """Views of ``self.w`` the step uses; rebuilt only if ``w`` was replaced."""
@@ -121,7 +125,7 @@ class TRTRLModel(OnlineModel):
         if self.kernel == "numpy":
             return super()._learn(z, y_new, d)
         e = np.empty(self.shape.k)
-        trtrl_learn(self.w, z, y_new, d, self.lr, self._tanh, e, self._fp, self._le,
+        self._trtrl_learn(self.w, z, y_new, d, self.lr, self._tanh, e, self._fp, self._le,
                     self._p_out, self._ing, self._egr[self._cur], self._egr[1 - self._cur],
                     self._a, self._g, self._fp_cols, self._grad_row)
         self._cur = 1 - self._cur

@@ -11,6 +11,9 @@ contraction or reassociation can change a bit. Any difference is a bug.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -208,11 +211,30 @@ def test_kernel_choice() -> None:
         make_model("rtrl", w0, 1, 1, 0.1, kernel="numba")
     with pytest.raises(ConfigError, match="kernel: unknown 'cuda'"):
         make_model("trtrl", w0, 1, 1, 0.1, kernel="cuda")
+    with pytest.raises(AttributeError):  # chosen when the model is made
+        make_model("trtrl", w0, 1, 1, 0.1).kernel = "numpy"
     w0q = np.zeros((3, 5), dtype=np.int64)
     assert FixedTRTRL(w0q, 1, 1, FixedConfig(), 3).kernel == "numba"
     assert FixedTRTRL(w0q, 1, 1, FixedConfig(), 3, kernel="numpy").kernel == "numpy"
     with pytest.raises(ConfigError, match="kernel: unknown 'fast'"):
         FixedTRTRL(w0q, 1, 1, FixedConfig(), 3, kernel="fast")
+
+
+def test_numba_is_imported_only_for_a_numba_model() -> None:
+    """Importing the models costs no numba import (~0.2 s, paid by every `trtrl` command);
+    making a model with the numba kernel does it."""
+    code = (
+        "import sys, numpy as np\n"
+        "import trtrl.pymodel.fixed as F, trtrl.pymodel.models as M\n"
+        "assert 'numba' not in sys.modules\n"
+        "M.make_model('trtrl', np.zeros((2, 4)), 1, 1, 0.1, kernel='numpy')\n"
+        "F.FixedTRTRL(np.zeros((2, 4), dtype=np.int64), 1, 1, F.FixedConfig(), 3,"
+        " kernel='numpy')\n"
+        "assert 'numba' not in sys.modules\n"
+        "M.make_model('trtrl', np.zeros((2, 4)), 1, 1, 0.1)\n"
+        "assert 'numba' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_jit_without_a_cache_location_compiles_uncached() -> None:
