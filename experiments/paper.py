@@ -508,7 +508,9 @@ def _markdown(settings: Settings, cases: dict[str, Case],
         "![timing](timing.png)",
         "",
         f"Best of {settings.repeats} repeats after warm-up, one input and one output (M=K=1), "
-        f"random weights; RTRL up to N={settings.rtrl_max_n} (its step grows as N^4). "
+        f"random weights; RTRL up to N={settings.rtrl_max_n} (its step grows as N^4); "
+        "TRTRL with its default numba kernel (`kernel=\"numba\"`, bit for bit the NumPy "
+        "path's result). "
         + (f"OpenBLAS limited to {settings.blas_threads} thread(s) (`--blas-threads`): "
            "per-core figures; on a busy machine a threaded BLAS call waits ~10 ms for a "
            "scheduler slice, which swamps a sub-millisecond TRTRL step."
@@ -519,7 +521,7 @@ def _markdown(settings: Settings, cases: dict[str, Case],
                            timing_rows),
         "Fitted growth exponents of the step time for N >= 50: "
         + (", ".join(f"{LABELS[a]} N^{e:.2f}" for a, e in exps.items()) or "n/a")
-        + ". At small N the per-step Python/numpy call overhead (tens of microseconds) "
+        + ". At small N the per-step Python/NumPy call overhead (a few microseconds) "
         "dominates, so TRTRL and SnAp-1 are flat there and RTRL is not yet N^4.",
         "",
         "## (c) Resources: counted vs the formulas of the paper's slides",
