@@ -106,7 +106,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "every reachable state of the core (temporal induction, unbounded), each of its clamps "
         "(f'(y), a sensitivity's inner sum and value, the error, the weight; every lane) "
         "gives the exact value saturated into its format and raises its saturation event "
-        "exactly when it saturates: no stored quantity wraps. Writes the properties "
+        "exactly when it saturates: no stored quantity wraps; and the events are counted "
+        "exactly (each lane's, the activation unit's, their sum, and SAT_COUNT adding it and "
+        "stopping at 2**32-1). Writes the properties "
         "(trtrl_axi_props.sv, trtrl_array_props.v), the Yosys scripts and logs and prove.json, "
         "and on a failure trace.vcd / trace_core.vcd (the counterexample) into the output "
         "folder; exits 1 when a property fails.",
@@ -284,8 +286,8 @@ def run_prove(args: argparse.Namespace) -> int:
                               "seconds": round(core.seconds, 1)}
             report["proved"] = report["proved"] and core.proved
             report["failed"] = report["failed"] + core.failed
-            print(f"core: all {len(core.clamps)} clamp properties (no stored quantity wraps) "
-                  f"hold in every reachable state (induction, {core.seconds:.0f} s)"
+            print(f"core: all {len(core.clamps)} clamp and event-count properties (no stored "
+                  f"quantity wraps) hold in every reachable state (induction, {core.seconds:.0f} s)"
                   if core.proved else
                   f"core FAILED: {', '.join(core.failed) or 'a clamp property'}; counterexample "
                   f"{Path(args.out) / 'trace_core.vcd'}")

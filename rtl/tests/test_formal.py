@@ -59,6 +59,7 @@ def test_properties_prove_on_a_small_configuration(tmp_path: Path) -> None:
                                    "lane0_events", "lane1_events", "slot_events",
                                    "event_sum", "sat_count"}
     assert "(no stored quantity wraps) hold in every reachable state" in res.stdout
+    assert "all 14 clamp and event-count properties" in res.stdout
 
 
 def test_the_unmasked_stream_valid_fails_the_hold_property(tmp_path: Path) -> None:
