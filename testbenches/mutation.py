@@ -369,7 +369,7 @@ class Proof:
 
 def prove_equivalent(mutant: Mutant, top: str, work: Path, timeout: float,
                      reset: tuple[str, int] | None, depth: int,
-                     data_width: int | None = None) -> Proof:
+                     data_width: int | None = None, rounds: int = MAX_ROUNDS) -> Proof:
     """Is ``mutant`` equal to the original design in ``work``?
 
     First ``equiv_*`` over all states: a complete proof is unbounded. Signals it leaves
@@ -381,7 +381,7 @@ def prove_equivalent(mutant: Mutant, top: str, work: Path, timeout: float,
     stays proven, but a difference may then be unreachable, and the detail says so).
 
     Where the counterexample differs only in internal signals (no output port), those
-    are unpaired and everything is proved again, up to :data:`MAX_ROUNDS` times: equal
+    are unpaired and everything is proved again, up to ``rounds`` times: equal
     outputs are what counts (a pipeline register left unreset differs from reset on,
     but is overwritten before anything reads it).
     """
@@ -394,7 +394,7 @@ def prove_equivalent(mutant: Mutant, top: str, work: Path, timeout: float,
     blacklist = f"unpaired{mutant.index:04d}.txt"
     log, blog = f"equiv{mutant.index:04d}.log", f"bounded{mutant.index:04d}.log"
     also = ""
-    for _ in range(MAX_ROUNDS):
+    for _ in range(rounds):
         (work / blacklist).write_text("".join(f"{n}\n" for n in sorted(unpaired)) or "\n")
         left = deadline - time.perf_counter()
         if left <= 0:
@@ -456,7 +456,7 @@ def prove_equivalent(mutant: Mutant, top: str, work: Path, timeout: float,
         unpaired |= seen
         internal |= seen
     return Proof(False, detail=f"internal signals {_names(internal)} differ; after "
-                               f"{MAX_ROUNDS} rounds of unpairing them no output is shown to "
+                               f"{rounds} round(s) of unpairing them no output is shown to "
                                f"differ or to be equal (counterexample work/cex"
                                f"{mutant.index:04d}.vcd)")
 
