@@ -325,30 +325,21 @@ class Miter:
 def differing(vcd: Path) -> set[str]:
     """Base names of the signals whose original (``X_gold``) and mutant (``X_gate``) copy
     differ at some time of a counterexample ``vcd``."""
-    ids: dict[str, list[str]] = {}
-    now: dict[str, str] = {}
-    differ: set[str] = set()
+    from bisect import bisect_right
 
-    def compare() -> None:
-        for name, value in now.items():
-            if name.endswith("_gold") and now.get(name[:-5] + "_gate", value) != value:
-                differ.add(name[:-5].lstrip("\\"))
+    from trtrl.testbenches.waves import VcdVar, read_vcd
 
-    for line in vcd.read_text().splitlines():
-        line = line.strip()
-        if line.startswith("$var"):
-            parts = line.split()
-            ids.setdefault(parts[3], []).append(parts[4])
-        elif line.startswith("#"):
-            compare()
-        elif line.startswith("b"):
-            value, ident = line[1:].split()
-            for name in ids.get(ident, []):
-                now[name] = value
-        elif line and line[0] in "01xz":
-            for name in ids.get(line[1:], []):
-                now[name] = line[0]
-    compare()
+    def at(var: VcdVar, t: int) -> int | None:
+        i = bisect_right(var.times, t) - 1
+        return var.values[i] if i >= 0 else None
+
+    dump = read_vcd(vcd)
+    differ = set()
+    for path, gold in dump.vars.items():
+        gate = dump.vars.get(path[:-5] + "_gate") if path.endswith("_gold") else None
+        if gate is not None and any(at(gold, t) != at(gate, t)
+                                    for t in sorted(set(gold.times) | set(gate.times))):
+            differ.add(path.rsplit(".", 1)[-1][:-5].lstrip("\\"))
     return differ
 
 
@@ -474,7 +465,7 @@ def _first_line(text: str) -> str:
 
 def judge(camp: Campaign, top: str, mutant: Mutant, work: Path, builds: Path,
           reset: tuple[str, int] | None = None, depth: int = 0,
-          data_bits: int | None = None) -> Mutant:
+          data_width: int | None = None) -> Mutant:
     """Simulate ``mutant``; if it survives and ``camp.formal``, try to prove it equivalent
     (for all states, else for ``depth`` cycles after ``reset``)."""
     from trtrl.testbenches.runner import run_case
@@ -504,7 +495,7 @@ def judge(camp: Campaign, top: str, mutant: Mutant, work: Path, builds: Path,
             return mutant
     if camp.formal:
         proof = prove_equivalent(mutant, top, work, camp.formal_timeout, reset, depth,
-                                 data_bits)
+                                 data_width)
         if proof.equivalent:
             mutant.verdict = "bounded" if proof.bounded else "equivalent"
         mutant.detail = proof.detail
