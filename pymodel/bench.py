@@ -25,6 +25,10 @@ table has (``n_ref`` = 100, ``n_small`` = 15, ``k_many`` = 10 unless changed):
 5. and at least 5,000 steps/s at N = 100, K = 10;
 6. the float TRTRL step time grows no faster than N^2.2 from N = 100 to N = 400
    (least-squares slope of log time against log N over the table's sizes in that range).
+
+With the targets comes a figure with no goal: the fixed-point model at ``n_small``,
+K = 1, with an observer (as the cocotb scoreboards run it, counting each step's clamp
+census), on each kernel side by side.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ class Timing:
     note: str = ""  # e.g. "1 step" or "skipped (est. 12 s)"
     estimate: float | None = None  # N^4 extrapolation when skipped
     k: int = 1  # outputs
+    kernel: str = ""  # the step's kernel, where recorded (the fixed-point model)
 
     @property
     def measured(self) -> bool:
@@ -107,6 +112,7 @@ class BenchResult:
     blas_threads: int | None = None  # OpenBLAS threads during the run (None: unknown)
     kernel: str = "numba"  # of the models that have one (float TRTRL, fixed point)
     target_timings: list[Timing] = field(default_factory=list)  # measured for the targets
+    observed: list[Timing] = field(default_factory=list)  # fixed point with an observer
     n_ref: int = N_REF
     n_small: int = N_SMALL
     k_many: int = K_MANY
@@ -254,23 +260,31 @@ def time_model_step(algorithm: str, n: int, m: int = 1, k: int = 1, repeats: int
 
 def time_fixed_step(n: int, m: int = 1, k: int = 1, cfg: Any = None, repeats: int = 5,
                     min_repeat_seconds: float = 0.03, max_seconds: float = 10.0,
-                    seed: int = 0, kernel: str | None = None) -> Timing:
+                    seed: int = 0, kernel: str | None = None,
+                    observed: bool = False) -> Timing:
     """:func:`time_model_step` for the bit-accurate fixed-point TRTRL
     (:class:`pymodel.fixed.model.FixedTRTRL`, the RTL's reference), on the same random
     problem quantised to ``cfg`` (default formats if None); algorithm ``"fixed"``.
-    ``kernel`` None: the model's default (numba)."""
-    from trtrl.pymodel.fixed.arith import quantize
+    ``kernel`` None: the model's default (numba). ``observed``: with an observer that
+    sums the clamp census (the model's part of what a coverage observer costs)."""
+    from trtrl.pymodel.fixed.arith import SIDES, quantize
     from trtrl.pymodel.fixed.formats import FixedConfig
-    from trtrl.pymodel.fixed.model import FixedTRTRL, lr_shift_from_lr
+    from trtrl.pymodel.fixed.model import CLAMPS, FixedTRTRL, lr_shift_from_lr
 
     k = min(k, n)
     fixed = (cfg or FixedConfig()).sized_for(m + 1 + n, k)
     w0, x, d = random_problem(n, m, k, steps=64, seed=seed)
     extra = {} if kernel is None else {"kernel": kernel}
     model = FixedTRTRL(quantize(w0, fixed.weight), m, k, fixed, lr_shift_from_lr(1e-4), **extra)
+    if observed:
+        total = np.zeros((len(CLAMPS), len(SIDES)), dtype=np.int64)
+        model.observer = lambda census: np.add(total, census, out=total)
     timing = time_steps("fixed", n, model.step, quantize(x, fixed.act), quantize(d, fixed.act),
                         repeats, min_repeat_seconds, max_seconds)
-    timing.k = k
+    timing.k, timing.kernel = k, model.kernel
+    if observed:
+        timing.note = "; ".join(filter(None, (f"with an observer, kernel {model.kernel}",
+                                              timing.note)))
     return timing
 
 
@@ -406,6 +420,15 @@ def _run_bench(result: BenchResult, algorithms: Sequence[str], rtrl_full_max: in
                     and t.note != "1 step"]
             if not have:
                 result.target_timings.append(timed(alg, n, kk))
+        if "fixed" in algorithms:
+            from trtrl.pymodel.jit import KERNELS
+
+            for kernel in KERNELS:
+                timing = time_fixed_step(result.n_small, m, 1, repeats=repeats,
+                                         max_seconds=max_seconds, kernel=kernel, observed=True)
+                if on_timing is not None:
+                    on_timing(timing)
+                result.observed.append(timing)
     if matmul_sizes is None:
         matmul_sizes = sorted({s for s in result.sizes if s == N_REF}
                               | ({result.n_ref} if targets else set()))
@@ -531,6 +554,12 @@ def format_result(result: BenchResult) -> str:
         row += f"{(f'{r / tr:.1f}x' if r and tr else '-'):>12}"
         lines.append(row)
     lines.extend(notes)
+    if result.observed:
+        n = result.observed[0].n
+        lines.append(f"Fixed point with an observer (as the scoreboards run it), N={n} K=1: "
+                     + ", ".join(f"{t.kernel} {format_ms(t.seconds)} "
+                                 f"({1 / t.seconds:,.0f} steps/s)"
+                                 for t in result.observed if t.seconds))
     for n, s in sorted(result.matmul.items()):
         lines.append(f"Reference matmul ({n}x{n}) @ ({n}x{n * (result.m + 1 + n)}): "
                      f"{format_ms(s)}")

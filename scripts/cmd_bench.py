@@ -7,9 +7,10 @@ at each of ``--sizes`` with K = ``--outputs``; RTRL's step grows as N^4: above
 (with an N^4 estimate). Then each target is measured at its own size (float RTRL/matmul
 at N = 100, K = 1; float TRTRL over RTRL at N = 100 with K = 1 and K = 10; fixed-point
 steps/s at N = 15, K = 1 and N = 100, K = 10; smaller with ``--target-n``,
-``--target-small-n``, ``--target-k``) and printed beside its goal, PASS or FAIL. This
-is a benchmark, not a test: it always exits 0 unless ``--strict`` is given, in which
-case a failed target exits 1.
+``--target-small-n``, ``--target-k``) and printed beside its goal, PASS or FAIL; with
+them, with no goal, the fixed-point model at the smaller target's N with an observer (as
+the cocotb scoreboards run it), on each kernel. This is a benchmark, not a test: it
+always exits 0 unless ``--strict`` is given, in which case a failed target exits 1.
 
 `trtrl bench sim`: simulation speed of the generated array (:mod:`testbenches.bench_sim`).
 """

@@ -3,12 +3,12 @@
 The testbenches fill one :class:`FunctionalCoverage` per run from the configuration,
 the stimulus (learning on or off, the learning-rate shift of each step), what the AXI
 testbenches do at the bus (responses, stream pauses, soft reset, a short packet) and the
-fixed-point model, which shows every clamp its values before clamping
-(``FixedTRTRL.observer``): for each clamped quantity, whether a value went past each
-bound and whether one landed exactly on it (where clamping changes nothing, but a
-comparison written one off would count an event). The run's result JSON holds the bins
-(``funcov``); ``trtrl regress`` sums them over the regression and lists the bins no run
-reached (the holes).
+fixed-point model, which counts after each step where every clamp's values lay before
+clamping (``FixedTRTRL.observer``, the step's clamp census): for each clamped quantity,
+how many values went past each bound and how many landed exactly on it (where clamping
+changes nothing, but a comparison written one off would count an event). The run's
+result JSON holds the bins (``funcov``); ``trtrl regress`` sums them over the regression
+and lists the bins no run reached (the holes).
 
 Plain dictionaries rather than cocotb-coverage's coverage database: a run is a separate
 simulator process, and the counts travel in the result JSON the runner already collects.
@@ -22,15 +22,20 @@ from typing import Any
 
 import numpy as np
 
+from trtrl.pymodel.fixed.arith import SIDES
+from trtrl.pymodel.fixed.model import CLAMPS as CENSUS_ROWS
 from trtrl.rtl.config import ArrayConfig
 from trtrl.rtl.regmap import ERRORS, EXAMPLE, access_error, register_map
 
-SIDES = ("above max", "below min", "at max", "at min")
-# The model's clamps (pymodel/fixed/model.py) and the sides each can reach. Not f'(y)'s:
-# y is a table value in f's range, so f'(y) lies in [0, 1], strictly inside format A. A
-# sensitivity f'(y) * inner, with 0 <= f'(y) <= 1, never leaves its clamped inner sum's
-# range, so only lands on P's bounds (test_funcov.py shows both over every table entry).
+# The model's clamps (pymodel/fixed/model.py) and the sides (arith.SIDES) each can reach.
+# Not f'(y)'s: y is a table value in f's range, so f'(y) lies in [0, 1], strictly inside
+# format A. A sensitivity f'(y) * inner, with 0 <= f'(y) <= 1, never leaves its clamped
+# inner sum's range, so only lands on P's bounds (test_funcov.py shows both over every
+# table entry).
 CLAMPS = {"p_inner": SIDES, "p": ("at max", "at min"), "e": SIDES, "w": SIDES}
+# (row, column) of each clamp bin in the model's census
+_CENSUS_BINS = tuple((CENSUS_ROWS.index(q), SIDES.index(side), f"{q} {side}")
+                     for q, sides in CLAMPS.items() for side in sides)
 # The register map names the same registers, fields and windows for every array
 # (rtl/regmap.py); the bins come from the documented example's.
 _RMAP = register_map(ArrayConfig(*EXAMPLE))
@@ -122,14 +127,12 @@ class FunctionalCoverage:
             raise KeyError(f"functional coverage: no bin {name!r} in group {group!r}")
         self.bins[group][name] += times
 
-    def clamp(self, name: str, raw: np.ndarray, fmt: Any) -> None:
-        """The model's observer: ``raw`` are the values before ``fmt``'s clamp."""
-        if name not in CLAMPS or np.size(raw) == 0:
-            return
-        counts = {"above max": raw > fmt.max, "below min": raw < fmt.min,
-                  "at max": raw == fmt.max, "at min": raw == fmt.min}
-        for side in CLAMPS[name]:
-            self.bins["clamps"][f"{name} {side}"] += int(np.count_nonzero(counts[side]))
+    def clamp(self, census: np.ndarray) -> None:
+        """The model's observer: a step's clamp census (``FixedTRTRL.observer``)."""
+        counts = census.tolist()  # Python ints: one conversion, not one per bin
+        bins = self.bins["clamps"]
+        for row, col, name in _CENSUS_BINS:
+            bins[name] += counts[row][col]
 
     def to_json(self) -> dict[str, dict[str, int]]:
         return {g: dict(b) for g, b in self.bins.items()}

@@ -8,9 +8,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from trtrl.pymodel.fixed.arith import SIDES, bound_counts
 from trtrl.pymodel.fixed.formats import FixedConfig, FixedFormat
 from trtrl.pymodel.fixed.lut import build_lut
-from trtrl.pymodel.fixed.model import FixedTRTRL, derivative, quantize_case, sens_product
+from trtrl.pymodel.fixed.model import CLAMPS, FixedTRTRL, derivative, quantize_case, sens_product
 from trtrl.testbenches import funcov
 from trtrl.testbenches.configs import CONFIGS, FAULT_CFG, RANDOM_FORMATS, SIMULATORS, TbConfig
 from trtrl.testbenches.stimulus import learn_flags, make_case
@@ -57,12 +58,18 @@ def test_a_smooth_run_saturates_nothing_and_the_merge_shows_the_holes() -> None:
 
 
 def test_clamp_bins_count_values_past_and_on_each_bound() -> None:
+    """The observer adds each cell of the model's census to its bin."""
     cov = funcov.FunctionalCoverage()
     fmt = replace(FAULT_CFG.weight)
-    raw = np.array([fmt.max + 1, fmt.max, fmt.min, fmt.min - 5, 0])
-    cov.clamp("w", raw, fmt)
+    census = np.zeros((len(CLAMPS), len(SIDES)), dtype=np.int64)
+    census[CLAMPS.index("w")] = bound_counts(np.array([fmt.max + 1, fmt.max, fmt.min,
+                                                       fmt.min - 5, fmt.min - 1, 0]), fmt)
+    census[CLAMPS.index("fp")] = 7  # no bins: f'(y) cannot reach its bounds
+    cov.clamp(census)
+    cov.clamp(census)
     c = cov.to_json()["clamps"]
-    assert (c["w above max"], c["w at max"], c["w at min"], c["w below min"]) == (1, 1, 1, 1)
+    assert (c["w above max"], c["w at max"], c["w at min"], c["w below min"]) == (2, 2, 2, 4)
+    assert sum(c.values()) == 10
 
 
 def test_a_bin_that_is_not_defined_is_an_error_not_a_hole() -> None:

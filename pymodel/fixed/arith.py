@@ -17,7 +17,12 @@ import numpy as np
 from trtrl.pymodel.errors import CaseError, ConfigError
 from trtrl.pymodel.fixed.formats import INT_BITS, FixedFormat
 
-__all__ = ["INT_BITS", "rshift_round", "saturate", "quantize"]
+__all__ = ["INT_BITS", "SIDES", "bound_counts", "rshift_round", "saturate", "quantize"]
+
+# Where a value lies against a clamp's bounds: the columns of a step's clamp census
+# (FixedTRTRL.observer). The first two are the clamp's saturation events; the last two
+# change nothing, but a comparison written one off would count them.
+SIDES = ("above max", "below min", "at max", "at min")
 
 
 def rshift_round(v: np.ndarray | int, s: int) -> np.ndarray:
@@ -43,6 +48,14 @@ def saturate(v: np.ndarray | int, fmt: FixedFormat) -> tuple[np.ndarray, int]:
     lo, hi = np.int64(fmt.min), np.int64(fmt.max)
     events = int(np.count_nonzero((a < lo) | (a > hi)))
     return np.clip(a, lo, hi), events
+
+
+def bound_counts(v: np.ndarray | int, fmt: FixedFormat) -> np.ndarray:
+    """How many elements of ``v`` lie on each :data:`SIDES` of ``fmt``'s clamp (int64, 4)."""
+    a = np.asarray(v, dtype=np.int64)
+    lo, hi = np.int64(fmt.min), np.int64(fmt.max)
+    return np.array([np.count_nonzero(a > hi), np.count_nonzero(a < lo),
+                     np.count_nonzero(a == hi), np.count_nonzero(a == lo)], dtype=np.int64)
 
 
 def quantize(x: np.ndarray | float, fmt: FixedFormat) -> np.ndarray:

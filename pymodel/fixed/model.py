@@ -26,7 +26,14 @@ from typing import Any
 import numpy as np
 
 from trtrl.pymodel.errors import ConfigError
-from trtrl.pymodel.fixed.arith import INT_BITS, quantize, rshift_round, saturate
+from trtrl.pymodel.fixed.arith import (
+    INT_BITS,
+    SIDES,
+    bound_counts,
+    quantize,
+    rshift_round,
+    saturate,
+)
 from trtrl.pymodel.fixed.formats import FixedConfig, FixedFormat, default_config
 from trtrl.pymodel.fixed.lut import build_lut, lut_index
 from trtrl.pymodel.jit import DEFAULT_KERNEL, check_kernel
@@ -34,6 +41,7 @@ from trtrl.pymodel.models.base import kept_steps  # the spec's --weights-every r
 from trtrl.pymodel.network import Shape
 
 __all__ = [
+    "CLAMPS",
     "FixedTRTRL",
     "kept_steps",
     "quantize_case",
@@ -42,6 +50,8 @@ __all__ = [
 ]
 
 LR_SHIFT_MAX = 31  # the RTL's lr_shift port is 5 bits
+# A step's clamps in step order: the rows of its clamp census (columns: arith.SIDES).
+CLAMPS = ("fp", "p_inner", "p", "e", "w")
 
 
 class FixedTRTRL:
@@ -54,7 +64,8 @@ class FixedTRTRL:
 
     ``kernel`` (pymodel/jit.py) picks who computes a step: ``"numba"`` (the default,
     :mod:`pymodel.fixed.kernel`, ~10-20x faster) or ``"numpy"``, the vectorised
-    reference below; both give the same bits (pymodel/tests/test_kernels.py).
+    reference below; both give the same bits and the same clamp census
+    (pymodel/tests/test_kernels.py).
     """
 
     def __init__(
@@ -88,9 +99,11 @@ class FixedTRTRL:
         self.lr_shift = int(lr_shift)
         self.learn = bool(learn)
         self.w0 = w0.astype(np.int64)
-        # Functional coverage: called with each clamp's name (fp, p_inner, p, e, w), its
-        # values before clamping and its format, in the order of a step. None: no calls.
-        self.observer: Callable[[str, np.ndarray, FixedFormat], None] | None = None
+        # Functional coverage: called after each step with the step's clamp census, an
+        # int64 (len(CLAMPS), len(SIDES)) array: census[c, s] is how many values clamp
+        # CLAMPS[c] had on side SIDES[s] of its bounds before clamping (a new array each
+        # step; a clamp the step skips, w when not learning, has a row of zeros).
+        self.observer: Callable[[np.ndarray], None] | None = None
         self.lut = build_lut(cfg)
         self.lut.setflags(write=False)
         self._grad_shift = grad_shift
@@ -152,32 +165,36 @@ class FixedTRTRL:
         """Copies of ``p_out``, ``p_ing``, ``p_egr`` (the read-back layout)."""
         return {"p_out": self.p_out.copy(), "p_ing": self.p_ing.copy(), "p_egr": self.p_egr.copy()}
 
-    def _p_update(self, acc: np.ndarray, fp: np.ndarray) -> tuple[np.ndarray, int]:
+    def _p_update(self, acc: np.ndarray, fp: np.ndarray,
+                  census: np.ndarray | None) -> tuple[np.ndarray, int]:
         """``inner = sat_P(round(acc >> W.frac))``, ``p = sat_P(round(fp*inner >> A.frac))``."""
         cfg = self.cfg
-        inner, n1 = self._clamp("p_inner", rshift_round(acc, cfg.weight.frac), cfg.sens)
-        p, n2 = self._clamp("p", sens_product(fp, inner, cfg), cfg.sens)
+        inner, n1 = _clamp("p_inner", rshift_round(acc, cfg.weight.frac), cfg.sens, census)
+        p, n2 = _clamp("p", sens_product(fp, inner, cfg), cfg.sens, census)
         return p, n1 + n2
-
-    def _clamp(self, name: str, raw: np.ndarray, fmt: FixedFormat) -> tuple[np.ndarray, int]:
-        """``saturate(raw, fmt)``, shown first to :attr:`observer` (if any) as ``name``."""
-        if self.observer is not None:
-            self.observer(name, raw, fmt)
-        return saturate(raw, fmt)
 
     def step(self, x_q: np.ndarray, d_q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One online learning step (spec order); returns ``(y(t+1), e(t+1))`` as int64.
 
         Computed by the numba kernel (:mod:`pymodel.fixed.kernel`) or the NumPy
-        reference, as :attr:`kernel` says; with an :attr:`observer` set, always the NumPy
-        path (the kernel shows no clamp to an observer). Both give the same bits.
+        reference, as :attr:`kernel` says; both give the same bits and the same census,
+        shown to the :attr:`observer` (if any) once the step is done.
         """
-        if self._kernel == "numba" and self.observer is None:
-            return self._step_numba(x_q, d_q)
-        return self._step_numpy(x_q, d_q)
+        # counted only for an observer: it costs up to a third of a step on either path
+        observer = self.observer
+        census = None if observer is None else np.zeros((len(CLAMPS), len(SIDES)), np.int64)
+        if self._kernel == "numba":
+            out = self._step_numba(x_q, d_q, census)
+        else:
+            out = self._step_numpy(x_q, d_q, census)
+        if observer is not None:
+            observer(census)
+        return out
 
-    def _step_numba(self, x_q: np.ndarray, d_q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`step` by :func:`pymodel.fixed.kernel.fixed_step`, into new arrays."""
+    def _step_numba(self, x_q: np.ndarray, d_q: np.ndarray,
+                    census: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`step` by :func:`pymodel.fixed.kernel.fixed_step`, into new arrays; the
+        step's clamp census into ``census`` unless it is None."""
         shape = self.shape
         x = np.ascontiguousarray(x_q, dtype=np.int64).reshape(shape.m)
         d = np.ascontiguousarray(d_q, dtype=np.int64).reshape(shape.k)
@@ -190,13 +207,16 @@ class FixedTRTRL:
                                      np.empty_like(self.p_egr))
         self.sat_count += self._fixed_step(
             w, self.y, p_out, self.p_ing, self.p_egr, x, d, self.lut, self._params, learn,
-            self._grad_shift, y_new, e, w_new, p_out_n, p_ing_n, p_egr_n, *self._scratch)
+            self._grad_shift, y_new, e, w_new, p_out_n, p_ing_n, p_egr_n, census,
+            *self._scratch)
         self.w, self.y, self.p_out, self.p_ing, self.p_egr = w_new, y_new, p_out_n, p_ing_n, p_egr_n
         self.steps += 1
         return y_new.copy(), e
 
-    def _step_numpy(self, x_q: np.ndarray, d_q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`step` in vectorised NumPy: the reference the kernel is tested against."""
+    def _step_numpy(self, x_q: np.ndarray, d_q: np.ndarray,
+                    census: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`step` in vectorised NumPy: the reference the kernel is tested against;
+        the step's clamp census added to ``census`` unless it is None."""
         cfg = self.cfg
         a_fmt = cfg.act
         n, m, k = self.shape.n, self.shape.m, self.shape.k
@@ -209,7 +229,7 @@ class FixedTRTRL:
         z = np.concatenate([x, np.array([one], dtype=np.int64), self.y])
         s = self.w @ z
         y_new = self.lut[lut_index(s, cfg)]
-        fp, ev = self._clamp("fp", derivative(y_new, cfg), a_fmt)
+        fp, ev = _clamp("fp", derivative(y_new, cfg), a_fmt, census)
         sat += ev
 
         # 2. sensitivities, all from the old W, p and z.
@@ -220,7 +240,7 @@ class FixedTRTRL:
         acc_out = wr[:k, :, None] * p_i[None, :, :]  # W[k, M+1+i] p^i_ij
         acc_out += np.where(self._out_egr[None], wk_nj[:, None, :] * p_e[None], 0)
         acc_out[self._kk, self._kk, :] += zs  # delta_ik z_j
-        p_out, ev = self._p_update(acc_out, fp[:k, None, None])
+        p_out, ev = self._p_update(acc_out, fp[:k, None, None], census)
         sat += ev
 
         p_ing = np.empty_like(p_i)
@@ -228,7 +248,7 @@ class FixedTRTRL:
         if n > k:  # non-output ingress: T = {n(j)}
             w_nj = wr[k:][:, self._njc]  # (N-K, L): W[i, M+1+n(j)]
             acc_ing = np.where(self._rec[None, :], w_nj * p_e[k:], 0) + zs[None, :]
-            p_ing[k:], ev = self._p_update(acc_ing, fp[k:, None])
+            p_ing[k:], ev = self._p_update(acc_ing, fp[k:, None], census)
             sat += ev
 
         p_egr = np.zeros_like(p_e)
@@ -237,21 +257,21 @@ class FixedTRTRL:
             ii, jj = np.nonzero(own)
             nj = self._njc[jj]
             acc_egr = wr[nj, ii] * p_i[ii, jj]
-            p_egr[ii, jj], ev = self._p_update(acc_egr, fp[nj])
+            p_egr[ii, jj], ev = self._p_update(acc_egr, fp[nj], census)
             sat += ev
         from_out = p_out[self._njc_out, self._rows, self._cols]
         p_egr = np.where(self._egr_from_out, from_out, p_egr)
         p_egr = np.where(self._egr_from_ing, p_ing, p_egr)
 
         # 3. errors.
-        e, ev = self._clamp("e", d - y_new[:k], a_fmt)
+        e, ev = _clamp("e", d - y_new[:k], a_fmt, census)
         sat += ev
 
         # 4. weights.
         if self.learn:
             g = np.einsum("k,kij->ij", e, p_out)
-            self.w, ev = self._clamp("w", self.w + rshift_round(g, self._grad_shift),
-                                     cfg.weight)
+            self.w, ev = _clamp("w", self.w + rshift_round(g, self._grad_shift), cfg.weight,
+                                census)
             sat += ev
 
         self.y, self.p_out, self.p_ing, self.p_egr = y_new, p_out, p_ing, p_egr
@@ -308,6 +328,15 @@ class FixedTRTRL:
                 out["p_egr"][slot] = self.p_egr
                 slot += 1
         return out
+
+
+def _clamp(name: str, raw: np.ndarray, fmt: FixedFormat,
+           census: np.ndarray | None) -> tuple[np.ndarray, int]:
+    """``saturate(raw, fmt)``; ``raw``'s :func:`bound_counts` added to ``census``'s row
+    of clamp ``name`` unless ``census`` is None."""
+    if census is not None:
+        census[CLAMPS.index(name)] += bound_counts(raw, fmt)
+    return saturate(raw, fmt)
 
 
 def derivative(y: np.ndarray, cfg: FixedConfig) -> np.ndarray:

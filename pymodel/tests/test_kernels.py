@@ -1,16 +1,19 @@
 """The numba kernels equal the NumPy reference paths exactly (pymodel/jit.py).
 
 Fixed point: every output, error, weight, sensitivity and the saturation count, after
-every step, are the same integers. Float TRTRL: the same float64 bits (compared as
-bytes, so -0.0 and 0.0 differ and NaN payloads would count). Why exactness, not a
-tolerance, is the right bar for floats: the kernel performs the NumPy path's IEEE
-operations on the same operands in the same order (pymodel/models/trtrl_kernel.py lists
-them), each correctly rounded, and numba compiles without fastmath, so no FMA
-contraction or reassociation can change a bit. Any difference is a bug.
+every step, are the same integers; with an observer, so is the clamp census it is shown
+(where each clamp's values lay against its bounds: what the scoreboards' coverage
+records). Float TRTRL: the same float64 bits (compared as bytes, so -0.0 and 0.0 differ
+and NaN payloads would count). Why exactness, not a tolerance, is the right bar for
+floats: the kernel performs the NumPy path's IEEE operations on the same operands in the
+same order (pymodel/models/trtrl_kernel.py lists them), each correctly rounded, and
+numba compiles without fastmath, so no FMA contraction or reassociation can change a
+bit. Any difference is a bug.
 """
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 
@@ -19,7 +22,8 @@ import pytest
 
 from trtrl.pymodel.errors import ConfigError
 from trtrl.pymodel.fixed import FixedConfig, FixedFormat, FixedTRTRL
-from trtrl.pymodel.fixed.model import LR_SHIFT_MAX
+from trtrl.pymodel.fixed.arith import SIDES
+from trtrl.pymodel.fixed.model import CLAMPS, LR_SHIFT_MAX
 from trtrl.pymodel.jit import KERNELS, jit
 from trtrl.pymodel.models import TRTRLModel, make_model
 from trtrl.pymodel.tests.test_fixed_model import CASES, _random_setup, _setup
@@ -27,29 +31,69 @@ from trtrl.pymodel.tests.test_fixed_model import CASES, _random_setup, _setup
 # ---------------------------------------------------------------- fixed point
 
 
+class _Census:
+    """An observer that keeps the census of every step, and checks that its past-bound
+    columns add up to the step's saturation events."""
+
+    def __init__(self, model: FixedTRTRL) -> None:
+        self.model = model
+        self.steps: list[np.ndarray] = []
+        self.sat = 0
+        model.observer = self
+
+    def __call__(self, census: np.ndarray) -> None:
+        assert census.dtype == np.int64 and census.shape == (len(CLAMPS), len(SIDES))
+        assert not any(census is kept for kept in self.steps[-1:])  # a new array each step
+        before = self.sat if self.model.steps > 1 else 0  # the first step since a reset
+        self.sat = self.model.sat_count
+        assert int(census[:, :2].sum()) == self.sat - before
+        self.steps.append(census)
+
+    def total(self) -> np.ndarray:
+        return np.sum(self.steps, axis=0, dtype=np.int64)
+
+
 def _fixed_pair(w0: np.ndarray, m: int, k: int, cfg: FixedConfig, lr_shift: int,
-                learn: bool) -> tuple[FixedTRTRL, FixedTRTRL]:
-    return (FixedTRTRL(w0, m, k, cfg, lr_shift, learn=learn, kernel="numpy"),
+                learn: bool, observed: bool = False) -> tuple[FixedTRTRL, FixedTRTRL]:
+    """The NumPy reference and the kernel, each with a :class:`_Census` if ``observed``."""
+    pair = (FixedTRTRL(w0, m, k, cfg, lr_shift, learn=learn, kernel="numpy"),
             FixedTRTRL(w0, m, k, cfg, lr_shift, learn=learn, kernel="numba"))
+    if observed:
+        for model in pair:
+            _Census(model)
+    return pair
 
 
 def _assert_fixed_equal(ref: FixedTRTRL, fast: FixedTRTRL, got: tuple, want: tuple,
                         where: str) -> None:
+    """The same outputs, state bytes and saturation count; with observers, the same census
+    of every step so far (and each census's events are the step's saturation count)."""
     assert np.array_equal(got[0], want[0]), f"y {where}"
     assert np.array_equal(got[1], want[1]), f"e {where}"
     for name in ("w", "y", "p_out", "p_ing", "p_egr"):
         a, b = getattr(ref, name), getattr(fast, name)
-        assert a.dtype == b.dtype == np.int64 and np.array_equal(a, b), f"{name} {where}"
+        assert a.dtype == b.dtype == np.int64 and a.tobytes() == b.tobytes(), f"{name} {where}"
     assert ref.sat_count == fast.sat_count, f"saturation count {where}"
     assert ref.steps == fast.steps
+    if isinstance(ref.observer, _Census) or isinstance(fast.observer, _Census):
+        want_c, got_c = ref.observer.steps, fast.observer.steps
+        assert len(want_c) == len(got_c), f"observed steps {where}"
+        a, b = want_c[-1], got_c[-1]
+        diff = {f"{CLAMPS[c]} {SIDES[s]}": (int(a[c, s]), int(b[c, s]))
+                for c, s in zip(*np.nonzero(a != b), strict=True)}
+        assert not diff, f"census (numpy, numba) {where}: {diff}"
+        # what a coverage observer has summed so far (earlier censuses left as they were)
+        assert np.array_equal(ref.observer.total(), fast.observer.total()), f"totals {where}"
 
 
+@pytest.mark.parametrize("observed", [False, True], ids=["plain", "observed"])
 @pytest.mark.parametrize("case", CASES, ids=[f"c{i}" for i in range(len(CASES))])
-def test_fixed_kernel_equals_numpy(case: tuple) -> None:
+def test_fixed_kernel_equals_numpy(case: tuple, observed: bool) -> None:
     """test_fixed_model's configurations (K > 1, K = N, N = 1, M = 0, sigmoid, narrow
-    saturating formats, learning off), 25 steps, then 25 more with every lr shift."""
+    saturating formats, learning off), 25 steps, then 25 more with every lr shift; with
+    an observer on each model, also the same clamp census after every step."""
     cfg, x, d, w0, (n, m, k, lr_shift, learn) = _setup(case)
-    ref, fast = _fixed_pair(w0, m, k, cfg, lr_shift, learn)
+    ref, fast = _fixed_pair(w0, m, k, cfg, lr_shift, learn, observed)
     for t in range(len(x)):
         want, got = ref.step(x[t], d[t]), fast.step(x[t], d[t])
         _assert_fixed_equal(ref, fast, got, want, f"at step {t}")
@@ -61,10 +105,12 @@ def test_fixed_kernel_equals_numpy(case: tuple) -> None:
         _assert_fixed_equal(ref, fast, got, want, f"at step {len(x) + t} (lr_shift {shift})")
 
 
-def test_fixed_kernel_equals_numpy_long_runs() -> None:
+@pytest.mark.parametrize("observed", [False, True], ids=["plain", "observed"])
+def test_fixed_kernel_equals_numpy_long_runs(observed: bool) -> None:
     """Longer runs: default formats at N = 12, K = 3 and a narrow one that saturates every
     kind of clamp it can (inner, e, W); learning switched off and on, every lr shift
-    0..31 (both stepped and the largest, where the update rounds to 0), reset in between."""
+    0..31 (both stepped and the largest, where the update rounds to 0), reset in between;
+    with observers, the same census after every step."""
     configs = [
         (12, 2, 3, FixedConfig(), 0.6, False),
         (9, 1, 2, FixedConfig(act=FixedFormat(8, 5), weight=FixedFormat(8, 5),
@@ -78,7 +124,7 @@ def test_fixed_kernel_equals_numpy_long_runs() -> None:
     total_sat = 0
     for n, m, k, cfg, w_scale, full in configs:
         x, d, w0 = _random_setup(rng, n, m, k, cfg, 200, w_scale, full=full)
-        ref, fast = _fixed_pair(w0, m, k, cfg, 0, True)
+        ref, fast = _fixed_pair(w0, m, k, cfg, 0, True, observed)
         for t in range(len(x)):
             if t == 120:
                 ref.reset_state()
@@ -94,17 +140,72 @@ def test_fixed_kernel_equals_numpy_long_runs() -> None:
     assert total_sat > 0  # the narrow formats did saturate
 
 
-def test_fixed_run_and_observer_use_the_same_bits() -> None:
-    """``run`` goes through the kernel; a model with an observer takes the NumPy path
-    (the kernel shows no clamp to it) and still gives the same trace."""
+def _on_the_bounds(cfg: FixedConfig, n: int, m: int, k: int,
+                   steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stimulus whose first steps put each clamp's values exactly on its bounds (where a
+    clamp changes nothing, and a comparison written one off would count), then saturates.
+
+    Needs tanh, M >= 2 and P = A (so an input is a sensitivity's inner sum bit for bit).
+    Step 0, from the cleared state: input and bias weights 0, so every s = 0 and
+    f'(y) = 1; the inputs A.max and A.min are then the inner sums of their columns and the
+    sensitivities, on P's bounds; each target is its output (e = 0, so no update) and the
+    recurrent weights on W's bounds stay there. Steps 1-4: each target is y + A.min
+    (y >= 0) or y + A.max (y < 0), so e lands on A's bounds. Random full-range stimulus
+    on large weights follows (past every bound but the sensitivity's).
+    """
+    a, w = cfg.act, cfg.weight
+    assert cfg.activation == "tanh" and m >= 2 and cfg.sens == a
+    x, d, w0 = _random_setup(np.random.default_rng(5), n, m, k, cfg, steps, 4.0, full=True)
+    w0[:, : m + 1] = 0
+    w0[:, m + 1 :: 2], w0[:, m + 2 :: 2] = w.max, w.min
+    x[0, :2] = a.max, a.min
+    peek = FixedTRTRL(w0, m, k, cfg, 0, kernel="numpy")
+    for t in range(5):
+        y = copy.deepcopy(peek).step(x[t], d[t])[0][:k]  # y(t+1) does not depend on d(t)
+        d[t] = y if t == 0 else np.where(y >= 0, a.min + y, a.max + y)
+        peek.step(x[t], d[t])
+    return x, d, w0
+
+
+BOUNDS_CFG = FixedConfig(act=FixedFormat(8, 5), weight=FixedFormat(8, 5),
+                         sens=FixedFormat(8, 5), acc_bits=48, lut_bits=6, lut_range=2)
+
+
+def test_fixed_kernel_equals_numpy_on_the_bounds() -> None:
+    """Every clamp on both of its bounds and past them (the directed start of
+    :func:`_on_the_bounds`): the same census after every step, with and without learning,
+    across a reset; and the census reaches every side a clamp can reach."""
+    n, m, k = 5, 2, 2
+    x, d, w0 = _on_the_bounds(BOUNDS_CFG, n, m, k, 60)
+    ref, fast = _fixed_pair(w0, m, k, BOUNDS_CFG, 0, True, observed=True)
+    for t in range(len(x)):
+        if t == 40:
+            ref.reset_state()
+            fast.reset_state()
+        ref.learn = fast.learn = t % 10 != 7
+        want, got = ref.step(x[t], d[t]), fast.step(x[t], d[t])
+        _assert_fixed_equal(ref, fast, got, want, f"at step {t}")
+    total = dict(zip((f"{c} {s}" for c in CLAMPS for s in SIDES),
+                     fast.observer.total().ravel().tolist(), strict=True))
+    # f'(y) is in [0, 1], strictly inside A; f'(y) times an inner sum in P stays in P
+    unreachable = {*(f"fp {s}" for s in SIDES), "p above max", "p below min"}
+    assert [name for name, count in total.items() if (count > 0) == (name in unreachable)] \
+        == [], total
+
+
+def test_fixed_run_with_and_without_an_observer_uses_the_same_bits() -> None:
+    """``run`` goes through the kernel, with an observer too, and gives the NumPy trace
+    and census."""
     cfg, x, d, w0, (n, m, k, lr_shift, learn) = _setup(CASES[6])
-    ref = FixedTRTRL(w0, m, k, cfg, lr_shift, learn=learn, kernel="numpy").run(x, d)
+    ref_model = FixedTRTRL(w0, m, k, cfg, lr_shift, learn=learn, kernel="numpy")
+    ref_seen = _Census(ref_model)
+    ref = ref_model.run(x, d)
     fast = FixedTRTRL(w0, m, k, cfg, lr_shift, learn=learn).run(x, d)
     watched = FixedTRTRL(w0, m, k, cfg, lr_shift, learn=learn)
-    seen: list[str] = []
-    watched.observer = lambda name, raw, fmt: seen.append(name)
+    seen = _Census(watched)
     obs = watched.run(x, d)
-    assert "p_inner" in seen and "w" in seen
+    assert len(seen.steps) == len(x) and np.array_equal(seen.steps, ref_seen.steps)
+    assert seen.total()[CLAMPS.index("p_inner")].sum() > 0
     for key in ref:
         assert np.array_equal(ref[key], fast[key]) and np.array_equal(ref[key], obs[key]), key
 
