@@ -83,7 +83,7 @@ PROOF_DEPTH = 1  # time steps equiv_simple and equiv_induct unroll (3 took 1.7x 
 MAX_BOUNDED_CELLS = 2000
 # rounds of the formal stage: a counterexample that differs only in internal signals (no
 # output) unpairs them and proves again
-MAX_ROUNDS = 5
+MAX_ROUNDS = 8
 REPORT_JSON = "mutation.json"
 REPORT_MD = "mutation.md"
 MUTANTS_TXT = "mutants.txt"
@@ -343,6 +343,28 @@ def differing(vcd: Path) -> set[str]:
     return differ
 
 
+def alias_classes(rtlil: Path) -> dict[str, frozenset[str]]:
+    """Each wire that a whole-wire connection (``assign a = b``) makes another wire's
+    alias, mapped to its class: every name of the same signal, itself included.
+
+    A signal unpaired under one name stays paired under its alias otherwise, and the
+    proof still compares it there.
+    """
+    parent: dict[str, str] = {}
+
+    def find(n: str) -> str:
+        while parent.setdefault(n, n) != n:
+            n = parent[n]
+        return n
+
+    for a, b in re.findall(r"^  connect \\(\S+) \\(\S+)$", rtlil.read_text(), re.M):
+        parent[find(a)] = find(b)
+    classes: dict[str, set[str]] = {}
+    for n in parent:
+        classes.setdefault(find(n), set()).add(n)
+    return {n: frozenset(c) for c in classes.values() for n in c}
+
+
 def output_ports(verilog: Path) -> set[str]:
     """The output ports of a design (as Yosys or MyHDL write them)."""
     return set(re.findall(r"^\s*output\s+(?:reg\s+)?(?:signed\s+)?(?:\[[^\]]+\]\s*)?(\w+)",
@@ -380,7 +402,14 @@ def prove_equivalent(mutant: Mutant, top: str, work: Path, timeout: float,
     ports = output_ports(work / "control.v")
     # the mutated net must not be a cut point of the proof: its two versions differ (a
     # boundary mutant changes a comparison, not the signal it reads)
-    unpaired = {mutant.wire} if mutant.wire and not mutant.is_text else set()
+    alias = alias_classes(work / "prep.il")
+
+    def named(names: set[str]) -> set[str]:
+        """``names`` and all their aliases."""
+        return names.union(*(alias.get(n, ()) for n in names))
+
+    unpaired = (named({mutant.wire}) - ports if mutant.wire and not mutant.is_text
+                else set())
     internal: set[str] = set()  # unpaired because they differed (not outputs)
     blacklist = f"unpaired{mutant.index:04d}.txt"
     log, blog = f"equiv{mutant.index:04d}.log", f"bounded{mutant.index:04d}.log"
@@ -415,10 +444,11 @@ def prove_equivalent(mutant: Mutant, top: str, work: Path, timeout: float,
         free = " with the datapath's registers free" if cuts else ""
         run_reset = reset if reset and f"input port {reset[0]}." in equiv_log else None
         left = max(1.0, deadline - time.perf_counter())
+        unproven_names = set(re.findall(r"^  Unproven \$equiv \S+: \\(\S+)_gold ", equiv_log,
+                                        re.M))
         # the unproven pairs the miter still names (shown in a counterexample)
-        pairs = sorted({n for n in re.findall(r"^  Unproven \$equiv \S+: \\(\S+)_gold ",
-                                              equiv_log, re.M)
-                        if f"\\{n}_gold" in miter.wires and f"\\{n}_gate" in miter.wires})
+        pairs = sorted(n for n in unproven_names
+                       if f"\\{n}_gold" in miter.wires and f"\\{n}_gate" in miter.wires)
         script = bounded_script(mutant.index, run_reset, depth, left, cuts,
                                 miter.unproven_registers(), pairs)
         rc = _yosys(script, work, blog, left + 30)
@@ -435,7 +465,11 @@ def prove_equivalent(mutant: Mutant, top: str, work: Path, timeout: float,
             return Proof(None, detail=f"{unproven} signal(s) unproven by equiv_*; the bounded "
                                       f"check{free} did not finish ({miter.cells} cells, "
                                       f"see work/{blog}){also}")
-        seen = differing(work / f"cex{mutant.index:04d}.vcd") - unpaired
+        seen = named(differing(work / f"cex{mutant.index:04d}.vcd")) - unpaired
+        if not seen and not unproven_names & ports:
+            # the failing assertion compares wires the counterexample does not hold; the
+            # unproven pairs are all internal, so unpair them
+            seen = named(unproven_names) - unpaired
         outputs = sorted(seen & ports)
         if not seen or outputs:
             where = f" at the output {', '.join(outputs)}" if outputs else ""
