@@ -265,6 +265,28 @@ def test_a_difference_that_reaches_no_output_is_unpaired_and_proved_again(
     assert (tmp_path / "cex0001.vcd").stat().st_size > 0
 
 
+# the same pipeline, with the output read through an alias of s (``assign sa = s``)
+PIPE_ALIAS = (PIPE.replace("reg [1:0] c;", "reg [1:0] c;\n  wire [3:0] sa = s;")
+              .replace("s[3], 1'b0, s[1:0]", "sa[3], 1'b0, sa[1:0]"))
+
+
+def test_a_signal_is_unpaired_under_all_its_names(tmp_path: Path) -> None:
+    """``sa`` is ``s`` under another name: unpairing ``s`` alone left ``sa`` paired, so
+    the proof still compared the hidden difference there and never closed."""
+    src = tmp_path / "src" / "pipe.v"
+    src.parent.mkdir()
+    src.write_text(PIPE_ALIAS)
+    list_mutants(src, "pipe", 1, 1, tmp_path)  # prep.il, control.v
+    assert mutation.alias_classes(tmp_path / "prep.il")["s"] == {"s", "sa"}
+    hidden = _pipe_mutant(0, "s <= r;", "s <= r ^ 4'b1000;")
+    hidden.edit = (PIPE_ALIAS.index("s <= r;"), PIPE_ALIAS.index("s <= r;") + 7,
+                   "s <= r ^ 4'b1000;")
+    write_mutants([hidden], tmp_path, src)
+    proof = mutation.prove_equivalent(hidden, "pipe", tmp_path, 300, ("rst", 1), 12, 4)
+    assert proof.equivalent is True and proof.bounded, proof
+    assert (tmp_path / "unpaired0000.txt").read_text().split() == ["s", "sa"]
+
+
 def _trtrl(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "trtrl.cli", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=900)
