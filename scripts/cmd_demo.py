@@ -7,7 +7,7 @@ bit-accurate fixed-point model, and writes into DIR the Verilog, the manifest, t
 register header, learning curves of hardware vs fixed-point vs float model, a waveform
 dump of a short per-cycle run (+ GTKWave save file and picture) and summary.json /
 summary.md. The quick paper experiment (float
-models, ~10 s) goes into DIR/paper. DIR is written under a temporary name and renamed
+models, ~20 s) goes into DIR/paper. DIR is written under a temporary name and renamed
 into place at the end, so a failure leaves no half-written folder.
 
 The demo is a list of stages (:data:`STAGES`); each takes the output folder and the
@@ -41,13 +41,15 @@ Stage = Callable[[Path, argparse.Namespace], StageResult]
 
 
 def stage_paper(out: Path, args: argparse.Namespace) -> StageResult:
-    """The quick paper experiment (learning curves, timing, resources) into ``out/paper``."""
+    """The quick paper experiment (tuned RTRL/TRTRL/SnAp-1 comparison over seeds, timing,
+    resources) into ``out/paper``; passes when the paper's "similar performance" of TRTRL
+    and RTRL holds on both tasks (``--seed`` shifts its tuning and evaluation seeds)."""
     from trtrl.experiments.paper import Settings, run
 
     folder = out / "paper"
     summary = run(Settings.quick_defaults(seed=args.seed), folder)
-    return StageResult("paper", bool(summary["trtrl_within_2x_of_rtrl"]), summary["verdict"],
-                       folder / "report.md")
+    return StageResult("paper", bool(summary["similar_performance_all_tasks"]),
+                       summary["verdict"], folder / "report.md")
 
 
 def stage_hardware(out: Path, args: argparse.Namespace) -> StageResult:

@@ -112,7 +112,8 @@ def test_resource_rows_skip_k_above_n() -> None:
 
 def _tiny(**kw: object) -> paper.Settings:
     base = dict(fd_steps=300, mg_steps=200, sizes=[5, 8], rtrl_max_n=5, repeats=1,
-                resource_sizes=[5, 10], resource_outputs=[1], spread_seeds=2, progress=False)
+                resource_sizes=[5, 10], resource_outputs=[1], fd_lrs=[0.01, 0.1],
+                mg_lrs=[0.01, 0.1], tune_seeds=[0, 1], eval_seeds=[7, 8], progress=False)
     base.update(kw)
     return paper.Settings(**base)  # type: ignore[arg-type]
 
@@ -121,30 +122,72 @@ def test_paper_run_writes_the_report(tmp_path: Path) -> None:
     out = tmp_path / "paper"
     summary = paper.run(_tiny(), out)
     names = {p.name for p in out.iterdir()}
-    assert {"report.md", "report.json", "learning_curves.png", "timing.png", "resources.png",
-            "final_mse.csv", "timing.csv", "resources.csv", "learning_curves.csv",
-            "seed_spread.csv"} <= names
+    assert names == {"report.md", "report.json", "final_mse_spread.png", "learning_curves.png",
+                     "lr_tuning.png", "timing.png", "resources.png", "final_mse.csv",
+                     "final_mse_per_seed.csv", "lr_tuning.csv", "learning_curves.csv",
+                     "timing.csv", "resources.csv"}
     data = json.loads((out / "report.json").read_text())
-    assert data["settings"]["seed"] == 0 and data["settings"]["fd_steps"] == 300
+    assert data["settings"]["fd_steps"] == 300
+    assert data["tuning_seeds"] == [0, 1] and data["evaluation_seeds"] == [7, 8]
     assert data["environment"]["numpy"] == np.__version__
-    fd = data["results"]["final_mse"]["freq-doubler"]
-    assert set(fd) == {"rtrl", "trtrl", "snap1"}
+    fd = data["results"]["comparison"]["freq-doubler"]
+    assert set(fd["algorithms"]) == {"rtrl", "trtrl", "snap1"} and fd["lrs"] == [0.01, 0.1]
     md = (out / "report.md").read_text()
     assert summary["verdict"] in md and "TRTRL" in summary["verdict"]
-    assert ("within 2x" in md) and "last 10%" in md
-    assert len(summary["seed_spread_freq_doubler"]) == 2
+    assert "within 2x" in md and "last 10%" in md
     # RTRL only timed up to rtrl_max_n
     assert set(data["results"]["timing_ms"]["rtrl"]) == {"5"}
     assert set(data["results"]["timing_ms"]["trtrl"]) == {"5", "8"}
     assert list(tmp_path.iterdir()) == [out]
+    # the per-seed CSV holds every evaluation run at the algorithm's chosen rate
+    rows = list(csv.DictReader((out / "final_mse_per_seed.csv").open()))
+    assert len(rows) == 2 * 3 * 2
+    for r in rows:
+        chosen = data["results"]["comparison"][r["task"]]["algorithms"][r["algorithm"]]["lr"]
+        assert float(r["lr"]) == chosen
 
 
-def test_same_initial_weights_and_lr_for_all_algorithms() -> None:
-    settings = _tiny()
-    cases = paper.task_cases(settings)
-    fd = cases["freq-doubler"]
-    assert fd.n == paper.FD_NEURONS and cases["mackey-glass"].n == paper.MG_NEURONS
-    runs = {a: paper.run_learning(fd, a) for a in paper.ALGORITHMS}
+def test_task_case_is_the_task_functions_case() -> None:
+    """The comparison swaps a seed's weights into a cached case; that must be exactly the
+    case the task functions make from that seed and rate."""
+    from trtrl.experiments import comparison as cmp
+    from trtrl.pymodel.tasks import freq_doubler_case, mackey_glass_case
+
+    fd = cmp.task_case(cmp.TaskSetup("freq-doubler", 300, 0.5, (0.1,)), 7, 0.1)
+    ref = freq_doubler_case(300, neurons=15, seed=7, lr=0.1, weight_scale=0.5)
+    mg = cmp.task_case(cmp.TaskSetup("mackey-glass", 200, 0.3, (0.1,)), 5, 0.03)
+    ref2 = mackey_glass_case(200, neurons=25, seed=5, lr=0.03, weight_scale=0.3)
+    for got, want in ((fd, ref), (mg, ref2)):
+        assert got.lr == want.lr and got.activation == want.activation
+        for key in ("x", "d", "w0"):
+            np.testing.assert_array_equal(getattr(got, key), getattr(want, key))
+        assert int(got.extra["seed"]) == int(want.extra["seed"])
+    # another seed, other weights
+    assert not np.array_equal(fd.w0, cmp.task_case(
+        cmp.TaskSetup("freq-doubler", 300, 0.5, (0.1,)), 8, 0.1).w0)
+
+
+def test_results_do_not_depend_on_the_worker_count() -> None:
+    from trtrl.experiments import comparison as cmp
+
+    setup = cmp.TaskSetup("freq-doubler", 400, 0.5, (0.05,))
+    jobs = [cmp.Job("eval", setup, alg, 0.05, seed) for alg in cmp.ALGORITHMS for seed in (3, 4)]
+    bar = rep.progress(0, "", enabled=False)
+    with cmp.Runner(1, bar) as one:
+        serial = one.run(jobs)
+    with cmp.Runner(2, bar) as two:
+        parallel = two.run(jobs)
+    assert set(serial) == set(parallel) == set(jobs)
+    for job in jobs:
+        a, b = serial[job], parallel[job]
+        assert a.final_mse == b.final_mse and a.quarter_mse == b.quarter_mse
+        np.testing.assert_array_equal(a.curve, b.curve)
+
+
+def test_same_initial_weights_for_all_algorithms() -> None:
+    case = paper.fd_case(_tiny(), seed=3)
+    assert case.n == paper.FD_NEURONS
+    runs = {a: paper.run_learning(case, a) for a in paper.ALGORITHMS}
     # identical first error: same w0, same input; the runs differ only by the algorithm
     first = {a: r.sq_err[0] for a, r in runs.items()}
     assert len(set(first.values())) == 1
@@ -156,31 +199,215 @@ def test_paper_failure_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(paper, "plot_resources", boom)
     with pytest.raises(RuntimeError):
-        paper.run(_tiny(spread_seeds=0), tmp_path / "paper")
+        paper.run(_tiny(eval_seeds=[9]), tmp_path / "paper")
     assert list(tmp_path.iterdir()) == []
 
 
+def test_divergence_learned_and_criterion_definitions() -> None:
+    from trtrl.experiments import comparison as cmp
+
+    var = 0.4
+    assert not cmp.is_diverged(0.8, var) and cmp.is_diverged(0.81, var)
+    assert cmp.is_diverged(float("nan"), var) and cmp.is_diverged(float("inf"), var)
+    assert cmp.is_learned(0.039, var) and not cmp.is_learned(0.041, var)
+    # a diverged run counts as +inf: the median of 3 survives one, not two
+    assert cmp.tuning_criterion([1e-3, 2e-3, 1.4], [False, False, True]) == 2e-3
+    assert cmp.tuning_criterion([1e-3, 1.4, 1.4], [False, True, True]) == float("inf")
+    assert cmp.tuning_criterion([1e-3, 1.4], [False, True]) == float("inf")
+    assert cmp.tuning_criterion([1e-3, float("nan"), 3e-3], [False, False, False]) == 3e-3
+    rows = [{"lr": 0.1, "criterion": 1.0}, {"lr": 0.03, "criterion": 1.0},
+            {"lr": 0.01, "criterion": 2.0}]
+    assert cmp.choose_lr(rows) == 0.03  # tie goes to the smaller rate
+    rows = [{"lr": 0.1, "criterion": float("inf")}, {"lr": 0.3, "criterion": float("inf")}]
+    assert cmp.choose_lr(rows) == 0.1
+
+
+def test_similar_performance_definition() -> None:
+    from trtrl.experiments import comparison as cmp
+
+    var = 0.4
+    ok = cmp.similar_performance([2e-3, 3e-3, 4e-3], [1e-3, 1.5e-3, 9e-3], var)
+    assert ok["holds"] and ok["median_ratio"] == pytest.approx(2.0)
+    worse = cmp.similar_performance([2e-3, 3.1e-3, 4e-3], [1e-3, 1.5e-3, 9e-3], var)
+    assert not worse["holds"]
+    better = cmp.similar_performance([1e-6, 1e-6, 1e-6], [1e-3, 1e-3, 1e-3], var)
+    assert better["holds"]  # one-sided: better counts as similar
+    more_div = cmp.similar_performance([1e-4, 1e-4, 1.4], [1e-3, 1e-3, 1e-3], var)
+    assert not more_div["holds"] and more_div["trtrl_diverged"] == 1
+    same_div = cmp.similar_performance([1e-4, 1e-4, 1.4], [1e-3, 1.4, 1e-3], var)
+    assert same_div["holds"] and same_div["rtrl_diverged"] == 1
+
+
 def test_verdict_text() -> None:
-    def lr(mse: float) -> paper.LearningRun:
-        return paper.LearningRun("freq-doubler", "x", np.zeros(1), mse, 0.0, False)
+    from trtrl.experiments import comparison as cmp
 
-    text, ok = paper.verdict({"freq-doubler": {"rtrl": lr(1e-3), "trtrl": lr(1.9e-3)}})
-    assert ok and "within 2x" in text and "1.900e-03" in text
-    text, ok = paper.verdict({"freq-doubler": {"rtrl": lr(1e-3), "trtrl": lr(3e-3)}})
-    assert not ok and "NOT within" in text
+    def task(holds: bool, ratio: float) -> dict:
+        return {"similar_performance": {"holds": holds, "median_ratio": ratio,
+                                        "trtrl_diverged": 0, "rtrl_diverged": 2},
+                "algorithms": {"rtrl": {"final_mse": [0.0] * 16}}}
+
+    text, ok = cmp.verdict({"freq-doubler": task(True, 0.08), "mackey-glass": task(False, 3)})
+    assert not ok
+    assert "freq-doubler holds (median TRTRL/RTRL 0.08, diverged 0 vs 2 of 16)" in text
+    assert "mackey-glass does NOT hold (median TRTRL/RTRL 3" in text
+    text, ok = cmp.verdict({"freq-doubler": task(True, 1.5)})
+    assert ok and "within 2x" in text
 
 
-def test_cli_paper_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_seed_and_rate_parsing() -> None:
+    assert paper.parse_seeds("0-2, 5,9-9", "s") == [0, 1, 2, 5, 9]
+    for bad in ("a", "3-1", "1-x"):
+        with pytest.raises(ConfigError, match="^s: expected seeds"):
+            paper.parse_seeds(bad, "s")
+    assert paper.parse_lrs("0.1, 0.01", "g") == [0.01, 0.1]
+    with pytest.raises(ConfigError, match="^g: "):
+        paper.parse_lrs("0.1,x", "g")
+    assert paper.parse_jobs("3") == 3 and paper.parse_jobs("auto") >= 1
+    with pytest.raises(ConfigError):
+        paper.parse_jobs("0")
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"fd_lrs": []}, "fd-lrs: the learning-rate grid is empty"),
+    ({"mg_lrs": [0.01, 0.0]}, "mg-lrs: learning rates must be finite and > 0"),
+    ({"fd_lrs": [0.01, 0.01]}, "fd-lrs: a learning rate is repeated"),
+    ({"eval_seeds": []}, "eval-seeds: need at least 1 evaluation seed"),
+    ({"tune_seeds": []}, "tune-seeds: need at least 1 tuning seed"),
+    ({"tune_seeds": [0, 1, 2], "eval_seeds": [2, 3]}, r"overlap \(seeds 2\)"),
+    ({"seed": -5}, "must be >= 0"),
+    ({"fd_steps": 5}, "need at least 10 steps"),
+    ({"jobs": 0}, "jobs: must be >= 1"),
+])
+def test_bad_settings_are_refused(change: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _tiny(**change).validate()
+
+
+def test_cli_bad_input_one_line_error_nothing_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from trtrl.cli import main
 
     out = tmp_path / "p"
-    rc = main(["experiment", "paper", "-o", str(out), "--steps", "200", "--mg-steps", "100",
-               "--sizes", "5", "--rtrl-max-n", "5", "--repeats", "1", "--no-progress",
-               "--quick"])
-    assert rc == 0 and (out / "report.md").exists()
-    assert "Frequency doubler final MSE" in capsys.readouterr().out
-    assert main(["experiment", "paper", "-o", str(out), "--steps", "5", "--quick"]) == 2
-    assert main(["experiment", "paper", "-o", str(out), "--sizes", "a,b"]) == 2
+    cases = [(["--steps", "5", "--quick"], "need at least 10 steps"),
+             (["--sizes", "a,b"], "sizes"),
+             (["--fd-lrs", ","], "fd-lrs: the learning-rate grid is empty"),
+             (["--eval-seeds", ","], "eval-seeds: need at least 1 evaluation seed"),
+             (["--tune-seeds", "0-4", "--eval-seeds", "4-10"], "overlap"),
+             (["-j", "none"], "jobs")]
+    for argv, message in cases:
+        assert main(["experiment", "paper", "-o", str(out), *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One `trtrl experiment paper --quick` from another working directory, with a
+    relative output folder (the run the demo makes); its report is shared by the tests
+    below."""
+    import subprocess
+    import sys
+
+    cwd = tmp_path_factory.mktemp("elsewhere")
+    trtrl = Path(sys.executable).parent / "trtrl"
+    proc = subprocess.run([str(trtrl), "experiment", "paper", "--quick", "-o", "rep/q",
+                           "-j", "1", "--no-progress"], cwd=cwd, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    out = cwd / "rep" / "q"
+    data = json.loads((out / "report.json").read_text())
+    return {"cwd": cwd, "out": out, "stdout": proc.stdout, "data": data,
+            "cmp": data["results"]["comparison"]}
+
+
+def test_quick_cli_writes_the_report_with_the_tuned_table(quick: dict) -> None:
+    out, data = quick["out"], quick["data"]
+    assert sorted(p.name for p in quick["cwd"].iterdir()) == ["rep"]
+    assert sorted(p.name for p in (quick["cwd"] / "rep").iterdir()) == ["q"]  # no temp left
+    assert data["settings"]["quick"] is True
+    md = (out / "report.md").read_text()
+    verdict = data["results"]["verdict"]
+    assert verdict in quick["stdout"] and f"**{verdict}**" in md
+    assert ("| task | algorithm | lr | median final MSE | quartiles | min - max | diverged | "
+            "learned | paired ratio to RTRL (median) | within 2x of RTRL |") in md
+    assert "![final MSE spread](final_mse_spread.png)" in md
+    for task, s in quick["cmp"].items():
+        for alg, label in (("rtrl", "RTRL"), ("trtrl", "TRTRL"), ("snap1", "SnAp-1")):
+            a = s["algorithms"][alg]
+            assert f"| {task} | {label} | {a['lr']:g} |" in md
+        sim = s["similar_performance"]
+        assert f"**{task}: similar performance {'holds' if sim['holds'] else 'does NOT'}" in md
+
+
+def test_quick_tuning_and_evaluation_seeds_are_disjoint(quick: dict) -> None:
+    data = quick["data"]
+    tune, ev = data["tuning_seeds"], data["evaluation_seeds"]
+    assert tune and ev and not set(tune) & set(ev)
+    for s in quick["cmp"].values():
+        for alg in paper.ALGORITHMS:
+            assert s["algorithms"][alg]["seeds"] == ev
+            assert [r["seeds"] for r in s["tuning"][alg]] == [tune] * len(s["lrs"])
+
+
+def test_quick_chosen_rate_minimises_the_recorded_criterion(quick: dict) -> None:
+    for s in quick["cmp"].values():
+        for alg in paper.ALGORITHMS:
+            rows = s["tuning"][alg]
+            assert [r["lr"] for r in rows] == s["lrs"]
+            crit = []
+            for r in rows:
+                vals = [float("inf") if d else float(v)
+                        for v, d in zip(r["final_mse"], r["diverged"], strict=True)]
+                c = float(np.median(vals))
+                assert float(r["criterion"]) == c
+                crit.append(c)
+            best = min(range(len(rows)), key=lambda i: (crit[i], rows[i]["lr"]))
+            assert s["algorithms"][alg]["lr"] == rows[best]["lr"]
+
+
+def test_quick_statistics_equal_numpy_on_the_per_seed_values(quick: dict) -> None:
+    for s in quick["cmp"].values():
+        rtrl = np.array(s["algorithms"]["rtrl"]["final_mse"], dtype=float)
+        for alg in paper.ALGORITHMS:
+            a = s["algorithms"][alg]
+            v = np.array(a["final_mse"], dtype=float)
+            assert a["median"] == np.median(v)
+            assert a["q25"] == np.percentile(v, 25) and a["q75"] == np.percentile(v, 75)
+            assert a["min"] == v.min() and a["max"] == v.max()
+            if alg == "rtrl":
+                continue
+            np.testing.assert_array_equal(a["ratio_to_rtrl"], v / rtrl)
+            assert a["ratio_to_rtrl_median"] == np.median(v / rtrl)
+            assert a["within_parity_of_rtrl"] == int(np.sum(v <= paper.PARITY_FACTOR * rtrl))
+
+
+def test_quick_divergence_counts_and_verdict(quick: dict) -> None:
+    from trtrl.experiments import comparison as cmp
+
+    holds = {}
+    for task, s in quick["cmp"].items():
+        var = s["baselines"]["variance"]
+        for alg in paper.ALGORITHMS:
+            a = s["algorithms"][alg]
+            v = np.array(a["final_mse"], dtype=float)
+            div = ~(np.isfinite(v) & (v <= cmp.DIVERGED_FACTOR * var))
+            assert a["diverged"] == div.tolist() and a["diverged_count"] == int(div.sum())
+            assert a["learned"] == (v < paper.LEARNED_FRACTION * var).tolist()
+            for r in s["tuning"][alg]:
+                t = np.array(r["final_mse"], dtype=float)
+                assert r["diverged"] == (~(t <= cmp.DIVERGED_FACTOR * var)).tolist()
+        for sh, rt, tr in zip(s["shared_lr"], s["tuning"]["rtrl"], s["tuning"]["trtrl"],
+                              strict=True):
+            assert sh["lr"] == rt["lr"] == tr["lr"]
+            assert sh["both_diverged"] == (float(rt["criterion"]) == float(tr["criterion"])
+                                           == float("inf"))
+        t, r = s["algorithms"]["trtrl"], s["algorithms"]["rtrl"]
+        holds[task] = bool(t["median"] <= paper.PARITY_FACTOR * r["median"]
+                           and t["diverged_count"] <= r["diverged_count"])
+        assert s["similar_performance"]["holds"] == holds[task]
+    assert quick["data"]["results"]["similar_performance"] == holds
+    assert quick["data"]["results"]["similar_performance_all_tasks"] == all(holds.values())
 
 
 # ------------------------------------------------------------------ bench
@@ -306,10 +533,11 @@ def test_blas_threads_restores_the_count() -> None:
         assert used == before
 
 
-def test_unstable_fraction_and_window_mse() -> None:
+def test_window_mse_and_quarters() -> None:
+    from trtrl.experiments import comparison as cmp
+
     sq = np.concatenate([np.full(500, 0.01), np.full(500, 1.0)])  # saturated second half
-    frac = paper.unstable_fraction(sq, variance=0.2)
-    assert 0.45 < frac < 0.55
-    assert paper.unstable_fraction(np.full(100, np.nan), variance=0.2) == 1.0
-    assert paper.window_mse(sq, 500) == pytest.approx(0.01)
-    assert paper.window_mse(sq, 1000) == pytest.approx(1.0)
+    assert cmp.window_mse(sq, 500) == pytest.approx(0.01)
+    assert cmp.window_mse(sq, 1000) == pytest.approx(1.0)
+    assert cmp.quarter_ends(1000) == [250, 500, 750, 1000]
+    assert cmp.tail_slice(1000) == slice(900, 1000)
