@@ -53,7 +53,7 @@ from trtrl.pymodel import report as rep
 from trtrl.pymodel.bench import Timing, blas_threads, fit_exponent, parse_sizes, time_model_step
 from trtrl.pymodel.cases import Case
 from trtrl.pymodel.errors import ConfigError
-from trtrl.pymodel.paths import user_path
+from trtrl.pymodel.paths import parse_jobs, user_path
 
 __all__ = ["ALGORITHMS", "FD_LR", "FD_NEURONS", "FD_WEIGHT_SCALE", "LEARNED_FRACTION",
            "MG_NEURONS", "MG_WEIGHT_SCALE", "PARITY_FACTOR", "TAIL_FRACTION", "LearningRun",
@@ -562,19 +562,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="OpenBLAS threads while timing (default 1: per-core; 0: as "
                              "configured)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def parse_jobs(text: str) -> int:
-    """``-j``: a positive number, or ``auto`` for one per core."""
-    if text == "auto":
-        return os.cpu_count() or 1
-    try:
-        jobs = int(text)
-    except ValueError:
-        jobs = 0
-    if jobs < 1:
-        raise ConfigError(f"jobs: {text!r} is not a positive number or auto")
-    return jobs
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

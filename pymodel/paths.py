@@ -1,4 +1,5 @@
-"""Paths a user types on the command line, made absolute once, where they are parsed.
+"""Paths a user types on the command line, made absolute once, where they are parsed;
+and the one parser of a job count (``-j N|auto``).
 
 Every command resolves its file and folder options (and their defaults) against the
 caller's working directory at parse time, so nothing later (a simulator that changes
@@ -20,3 +21,18 @@ def user_path(text: str) -> Path:
     if not text:
         raise ValueError("empty path")
     return Path(os.path.abspath(os.path.expanduser(text)))
+
+
+def parse_jobs(text: str) -> int:
+    """``-j``/``--jobs``: a positive number, or ``auto`` for one per core."""
+    from trtrl.pymodel.errors import ConfigError
+
+    if text == "auto":
+        return os.cpu_count() or 1
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise ConfigError(f"--jobs: {text!r} is not a positive number or auto")
+    return jobs

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from trtrl.pymodel.errors import TrtrlError
-from trtrl.pymodel.paths import user_path
+from trtrl.pymodel.paths import parse_jobs, user_path
 
 DEFAULT_MUTANTS = 100  # testbenches.mutation.DEFAULT_MUTANTS (a test checks)
 DEFAULT_FORMAL_TIMEOUT = 600.0  # testbenches.mutation.DEFAULT_FORMAL_TIMEOUT
@@ -74,18 +73,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=main)
 
 
-def _jobs(text: str) -> int:
-    if text == "auto":
-        return os.cpu_count() or 1
-    try:
-        jobs = int(text)
-    except ValueError:
-        jobs = 0
-    if jobs < 1:
-        raise TrtrlError(f"--jobs: {text!r} is not a positive number or auto")
-    return jobs
-
-
 def main(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -95,7 +82,7 @@ def main(args: argparse.Namespace) -> int:
     from trtrl.testbenches.configs import FAULT_CFG, TbConfig
     from trtrl.testbenches.mutation import Campaign, percent, run_campaign
 
-    jobs = _jobs(args.jobs)
+    jobs = parse_jobs(args.jobs)
     if args.mutants < 1:
         raise TrtrlError(f"--mutants: must be at least 1, not {args.mutants}")
     if args.steps is not None and args.steps < 1:

@@ -13,6 +13,7 @@ from trtrl.experiments import paper
 from trtrl.pymodel import bench
 from trtrl.pymodel import report as rep
 from trtrl.pymodel.errors import ConfigError, TrtrlError
+from trtrl.pymodel.paths import parse_jobs
 
 # ------------------------------------------------------------------ report helpers
 
@@ -262,9 +263,9 @@ def test_seed_and_rate_parsing() -> None:
     assert paper.parse_lrs("0.1, 0.01", "g") == [0.01, 0.1]
     with pytest.raises(ConfigError, match="^g: "):
         paper.parse_lrs("0.1,x", "g")
-    assert paper.parse_jobs("3") == 3 and paper.parse_jobs("auto") >= 1
+    assert parse_jobs("3") == 3 and parse_jobs("auto") >= 1
     with pytest.raises(ConfigError):
-        paper.parse_jobs("0")
+        parse_jobs("0")
 
 
 @pytest.mark.parametrize(("change", "message"), [
