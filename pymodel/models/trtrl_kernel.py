@@ -92,18 +92,17 @@ def trtrl_learn(w: A, z: A, y: A, d: A, lr: float, tanh: bool, e: A, fp: A, le: 
         # with K = 1, the weights of row i as well
         if i >= k:
             f_i = fp[i]
+            # one store per loop: LLVM vectorises a loop only if it can check at run
+            # time that its stores overlap none of its loads, and gives up past a few
+            # such checks (three stores in one loop ran scalar, twice the step's time)
+            for j in range(L):
+                egr_n_i[j] = (g_i[j] * ing_i[j]) * fp_cols[j]
+            for j in range(L):
+                ing_i[j] = ((w_i[j] * egr_i[j]) + z[j]) * f_i
             if learn and k == 1:
                 s, p0 = le[0], p_out[0, i]
                 for j in range(L):
-                    ing_j, w_j = ing_i[j], w_i[j]
-                    egr_n_i[j] = (g_i[j] * ing_j) * fp_cols[j]
-                    ing_i[j] = ((w_j * egr_i[j]) + z[j]) * f_i
-                    w_i[j] = w_j + p0[j] * s
-            else:
-                for j in range(L):
-                    ing_j = ing_i[j]
-                    egr_n_i[j] = (g_i[j] * ing_j) * fp_cols[j]
-                    ing_i[j] = ((w_i[j] * egr_i[j]) + z[j]) * f_i
+                    w_i[j] = w_i[j] + p0[j] * s
         else:
             for j in range(L):
                 egr_n_i[j] = (g_i[j] * ing_i[j]) * fp_cols[j]
