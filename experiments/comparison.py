@@ -452,14 +452,19 @@ def _fmt_lr(lr: float) -> str:
     return f"{lr:g}"
 
 
+def _task_panels(comp: Comparison, height: float) -> tuple[Any, list[tuple[Any, str]]]:
+    """A figure with one panel per task, side by side, and its (axes, task) pairs."""
+    plt = rep.pyplot()
+    tasks = list(comp.setups)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), height))
+    return fig, list(zip(np.atleast_1d(axes), tasks, strict=True))
+
+
 def plot_spread(comp: Comparison, summary: dict[str, Any], path: Path) -> Path:
     """Per task: every evaluation seed's final MSE per algorithm (log axis) over a box of
     its quartiles (whiskers min to max); diverged runs as red crosses."""
-    plt = rep.pyplot()
-    tasks = list(comp.setups)
-    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.6))
-    axes = np.atleast_1d(axes)
-    for ax, task in zip(axes, tasks, strict=True):
+    fig, panels = _task_panels(comp, 4.6)
+    for ax, task in panels:
         s = summary[task]
         data = []
         for i, alg in enumerate(ALGORITHMS):
@@ -508,11 +513,8 @@ def plot_spread(comp: Comparison, summary: dict[str, Any], path: Path) -> Path:
 def plot_tuning(comp: Comparison, summary: dict[str, Any], path: Path) -> Path:
     """Per task: the criterion (median final MSE over the tuning seeds) against the rate,
     every tuning run as a faint dot, the chosen rate circled."""
-    plt = rep.pyplot()
-    tasks = list(comp.setups)
-    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.2))
-    axes = np.atleast_1d(axes)
-    for ax, task in zip(axes, tasks, strict=True):
+    fig, panels = _task_panels(comp, 4.2)
+    for ax, task in panels:
         s = summary[task]
         var = comp.baselines[task]["variance"]
         cap = 10 * var  # where an infinite criterion (diverged) is drawn
@@ -544,11 +546,8 @@ def plot_tuning(comp: Comparison, summary: dict[str, Any], path: Path) -> Path:
 def plot_curves(comp: Comparison, summary: dict[str, Any], path: Path) -> Path:
     """Per task: the median over evaluation seeds of the moving-average squared error,
     with the band between the quartiles, each algorithm at its chosen rate."""
-    plt = rep.pyplot()
-    tasks = list(comp.setups)
-    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.2))
-    axes = np.atleast_1d(axes)
-    for ax, task in zip(axes, tasks, strict=True):
+    fig, panels = _task_panels(comp, 4.2)
+    for ax, task in panels:
         steps = comp.setups[task].steps
         stride = curve_stride(steps)
         x = np.arange(stride, steps + 1, stride)
