@@ -466,9 +466,9 @@ def prove_equivalent(mutant: Mutant, top: str, work: Path, timeout: float,
                                       f"check{free} did not finish ({miter.cells} cells, "
                                       f"see work/{blog}){also}")
         seen = named(differing(work / f"cex{mutant.index:04d}.vcd")) - unpaired
-        if not seen and not unproven_names & ports:
+        if not seen and not named(unproven_names) & ports:
             # the failing assertion compares wires the counterexample does not hold; the
-            # unproven pairs are all internal, so unpair them
+            # unproven pairs are all internal (no name of theirs an output), so unpair them
             seen = named(unproven_names) - unpaired
         outputs = sorted(seen & ports)
         if not seen or outputs:
