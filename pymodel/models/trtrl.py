@@ -127,8 +127,7 @@ class TRTRLModel(OnlineModel):
         e = np.empty(self.shape.k)
         self._trtrl_learn(self.w, z, y_new, d, self.lr, self._tanh, e, self._fp, self._le,
                           self._p_out, self._ing, self._egr[self._cur],
-                          self._egr[1 - self._cur], self._a, self._g, self._fp_cols,
-                          self._grad_row)
+                          self._egr[1 - self._cur], self._a, self._grad_row)
         self._cur = 1 - self._cur
         return e
 

@@ -13,8 +13,9 @@ reorders a sum. The operations mirrored, per entry:
 - outputs: ``a = W[k, :] * f'_k``; ``p_out[k,i,j] = a[k, M+1+i] * p_ing[i,j] +
   a[k, j] * p_egr[i,j]`` (also on input and bias columns, where ``p_egr`` may be -0.0);
   at ``j = M+1+i`` only the first product; then ``+ f'_k * z_j`` where ``k = i``;
-- egress: ``(g[i,j] * p_ing[i,j]) * fp_cols[j]`` with ``g`` 0 and ``fp_cols`` 1 off
-  the recurrent columns ``n(j) >= K`` (so ``0 * p_ing`` there), then the copies;
+- egress: ``(W[c, M+1+i] * p_ing[i,j]) * f'_c`` on the recurrent columns ``j = M+1+c``,
+  ``c >= K`` (the NumPy path's ``(g * p_ing) * fp_cols``), ``(0 * p_ing[i,j]) * 1`` on
+  the others (its ``g`` is 0 and ``fp_cols`` 1 there), then the copies;
 - ingress rows ``i >= K``: ``((W[i,j] * p_egr[i,j]) + z_j) * f'_i``, then the copies;
 - weights: ``W + p_out[0] * (lr e_0)`` for ``K = 1``; for ``K > 1`` einsum's sum
   ``((0 + (lr e_0) p^0) + (lr e_1) p^1) + ...`` (it starts from +0.0 and adds in order of
@@ -23,10 +24,14 @@ reorders a sum. The operations mirrored, per entry:
 The sums of the forward pass stay with NumPy (``np.dot`` is BLAS, whose summation
 order a loop would not reproduce), as does ``tanh``.
 
-Work goes row by row (weight row ``i``): every quantity of row ``i`` reads only row
-``i`` of the old ``p_ing`` / ``p_egr``, so ``p_ing`` is updated in place as NumPy does;
-what the rows read of ``W`` is copied first (``a``, ``g``), so row ``i``'s weights are
-updated in the same pass, once its quantities are computed.
+Two passes. The egress rule multiplies ``p_ing`` by the transpose of W's recurrent
+block, so it reads a column of W per row (a strided gather): it runs first, over all
+rows, while W and ``p_ing`` are still the old ones. Then the rows ``i``: every other
+quantity of row ``i`` reads only row ``i`` of the old ``p_ing`` / ``p_egr`` and of W, so
+``p_ing`` is updated in place as NumPy does, and row ``i``'s weights in the same pass,
+once its quantities are computed (the output weights, which every row reads, are
+copied first, into ``a``).
+
 Inner loops run over ``range(len)`` of 1-D slices so that LLVM vectorises them (numba's
 check for negative indices blocks it on a loop such as ``range(m1, L)``).
 """
@@ -42,40 +47,44 @@ A = np.ndarray  # the kernel's arrays: float64, C-contiguous
 
 @jit
 def trtrl_learn(w: A, z: A, y: A, d: A, lr: float, tanh: bool, e: A, fp: A, le: A, p_out: A,
-                ing: A, egr: A, egr_n: A, a: A, g: A, fp_cols: A, grad: A) -> None:
+                ing: A, egr: A, egr_n: A, a: A, grad: A) -> None:
     """The step after the forward sums: ``f'`` from the new ``y`` (tanh ``1 - y*y``, else
     sigmoid ``y * (1 - y)``), the error ``e = d - y[:K]``, the sensitivities (into
     ``p_out``, ``ing`` in place and ``egr_n``, from the old ``ing`` and ``egr``) and, if
     ``lr != 0``, the weight update ``W += sum_k (lr e_k) p^k`` in place.
 
-    Scratch: ``fp`` (N,), ``le`` (K,), ``a`` (K, L); ``g`` (N, L) and ``fp_cols`` (L,),
-    the NumPy path's arrays of the same names, 0 and 1 off the columns ``n(j) >= K``
-    (only those columns are written here); ``grad`` (L,).
+    Scratch: ``fp`` (N,), ``le`` (K,), ``a`` (K, L), ``grad`` (L,).
     """
     k, n, L = p_out.shape
     m1 = L - n
+    mk = m1 + k  # first column of a neuron c >= K
     for i in range(n):
         fp[i] = 1.0 - y[i] * y[i] if tanh else y[i] * (1.0 - y[i])
     learn = lr != 0.0
     for kk in range(k):
         e[kk] = d[kk] - y[kk]
         le[kk] = lr * e[kk]
-    # Everything a row's update reads of W is copied first, so that row i's weights can
-    # be updated in the same pass: a[k] = W[k] f'_k (outputs), g[i, M+1+c] = W[c, M+1+i]
-    # (egress); the ingress rule reads W[i] before the pass writes it.
+    # a[k] = W[k] f'_k: what the output rule of every row reads of W, copied before the
+    # row pass updates W
     for kk in range(k):
         fk, ak, wk = fp[kk], a[kk], w[kk]
         for j in range(L):
             ak[j] = wk[j] * fk
-    for c_ in range(k, n):
-        wc = w[c_, m1:]
-        col = m1 + c_
-        fp_cols[col] = fp[c_]
-        for i in range(n):
-            g[i, col] = wc[i]
+    # Egress, from the old p_ing and the old W: p_egr[i, M+1+c] = (W[c, M+1+i]
+    # p_ing[i, M+1+c]) f'_c for c >= K. Reading W's column in place costs less than
+    # copying its transpose first (measured: the copy writes N*N words more).
+    fp_rec = fp[k:]
+    for i in range(n):
+        ing_i, egr_n_i = ing[i], egr_n[i]
+        lo, lo_n = ing_i[:mk], egr_n_i[:mk]
+        for j in range(mk):
+            lo_n[j] = (0.0 * lo[j]) * 1.0  # NumPy's (g = 0) * p_ing * (fp_cols = 1)
+        hi, hi_n, w_col = ing_i[mk:], egr_n_i[mk:], w[k:, m1 + i]
+        for c in range(n - k):
+            hi_n[c] = (w_col[c] * hi[c]) * fp_rec[c]
     for i in range(n):
         ci = m1 + i
-        ing_i, egr_i, egr_n_i, g_i, w_i = ing[i], egr[i], egr_n[i], g[i], w[i]
+        ing_i, egr_i, egr_n_i, w_i = ing[i], egr[i], egr_n[i], w[i]
         ing_d = ing_i[ci]
         # outputs, from the old p_ing and p_egr
         for kk in range(k):
@@ -88,24 +97,22 @@ def trtrl_learn(w: A, z: A, y: A, d: A, lr: float, tanh: bool, e: A, fp: A, le: 
                 fk = fp[kk]
                 for j in range(L):
                     out[j] = out[j] + fk * z[j]
-        # egress from the old p_ing; ingress (rows i >= K) in place from the old p_egr;
-        # with K = 1, the weights of row i as well
+        # ingress (rows i >= K) in place from the old p_egr and the old W[i]; with K = 1
+        # the weights of row i in the same loop (two stores: LLVM vectorises a loop only
+        # if it can check at run time that its stores overlap none of its loads, and gives
+        # up past a few such checks; three stores in one loop ran scalar)
         if i >= k:
             f_i = fp[i]
-            # one store per loop: LLVM vectorises a loop only if it can check at run
-            # time that its stores overlap none of its loads, and gives up past a few
-            # such checks (three stores in one loop ran scalar, twice the step's time)
-            for j in range(L):
-                egr_n_i[j] = (g_i[j] * ing_i[j]) * fp_cols[j]
-            for j in range(L):
-                ing_i[j] = ((w_i[j] * egr_i[j]) + z[j]) * f_i
             if learn and k == 1:
                 s, p0 = le[0], p_out[0, i]
                 for j in range(L):
-                    w_i[j] = w_i[j] + p0[j] * s
+                    w_ij = w_i[j]
+                    ing_i[j] = ((w_ij * egr_i[j]) + z[j]) * f_i
+                    w_i[j] = w_ij + p0[j] * s
+            else:
+                for j in range(L):
+                    ing_i[j] = ((w_i[j] * egr_i[j]) + z[j]) * f_i
         else:
-            for j in range(L):
-                egr_n_i[j] = (g_i[j] * ing_i[j]) * fp_cols[j]
             ing_i[:] = p_out[i, i]
             if learn and k == 1:
                 s, p0 = le[0], p_out[0, i]

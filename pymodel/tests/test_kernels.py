@@ -227,7 +227,7 @@ def test_fixed_kernel_keeps_old_state_arrays() -> None:
 
 # (N, M, K, activation, lr, weight scale): K = 1, K > 1, K = N, N = 1, M = 0, both
 # activations, lr = 0 (no update), and a large scale and lr that drive tanh to +-1
-# (f' = 0: zero products of either sign, the case where -0.0 would show).
+# (f' = 0: zero products of either sign, the case where -0.0 would show), and N = 100.
 FLOAT_CONFIGS = [
     (5, 2, 1, "tanh", 0.1, 0.7),
     (6, 1, 3, "sigmoid", 0.2, 0.7),
@@ -238,6 +238,7 @@ FLOAT_CONFIGS = [
     (30, 2, 4, "tanh", 0.05, 0.4),
     (12, 1, 1, "sigmoid", 1.0, 0.7),
     (8, 1, 2, "tanh", 3.0, 40.0),
+    (100, 1, 1, "tanh", 0.05, 0.4),  # the benchmark's size: the vector loops' full width
 ]
 
 
