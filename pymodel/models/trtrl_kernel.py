@@ -72,7 +72,8 @@ def trtrl_learn(w: A, z: A, y: A, d: A, lr: float, tanh: bool, e: A, fp: A, le: 
             ak[j] = wk[j] * fk
     # Egress, from the old p_ing and the old W: p_egr[i, M+1+c] = (W[c, M+1+i]
     # p_ing[i, M+1+c]) f'_c for c >= K. Reading W's column in place costs less than
-    # copying its transpose first (measured: the copy writes N*N words more).
+    # copying its transpose first and reading that (N = 100, K = 1: 20.4 against
+    # 21.5 us a step, measured side by side).
     fp_rec = fp[k:]
     for i in range(n):
         ing_i, egr_n_i = ing[i], egr_n[i]
